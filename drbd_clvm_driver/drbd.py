@@ -1,0 +1,209 @@
+"""DRBD resource state as small value objects, and the parsers that make them.
+
+DRBD 8.4 (the in-tree kernel module of current distributions) reports its
+state in ``/proc/drbd``; DRBD 9 prints ``drbdsetup status --json``, which 8.4
+rejects (exit 20, ``unrecognized option '--json'``).  Both become one
+:class:`ResourceState`.  This module says what the state *is*; whether it is
+safe to change LVM metadata is decided in :mod:`drbd_clvm_driver.cluster`.
+"""
+
+import dataclasses
+import json
+import re
+
+from drbd_clvm_driver import exception
+
+
+class ConnectionState:
+    """Connection states (``cs:`` in /proc/drbd) the driver names."""
+
+    CONNECTED = 'Connected'
+    STANDALONE = 'StandAlone'
+    WF_CONNECTION = 'WFConnection'
+    DISCONNECTING = 'Disconnecting'
+    UNCONFIGURED = 'Unconfigured'
+
+
+class Role:
+    PRIMARY = 'Primary'
+    SECONDARY = 'Secondary'
+    UNKNOWN = 'Unknown'
+
+
+class DiskState:
+    UP_TO_DATE = 'UpToDate'
+    INCONSISTENT = 'Inconsistent'
+    OUTDATED = 'Outdated'
+    DISKLESS = 'Diskless'
+    UNKNOWN = 'DUnknown'
+
+
+class DrbdStateError(exception.DrbdClvmError):
+    """DRBD's output could not be read; the message quotes it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceState:
+    """One DRBD resource (volume 0) as seen from this node.
+
+    :param out_of_sync_kib: data this node knows differs from the peer; above
+        zero while disconnected it means both sides may have diverged.
+    """
+
+    name: str
+    connection: str
+    role: str
+    peer_role: str
+    disk: str
+    peer_disk: str
+    out_of_sync_kib: int = 0
+
+    @property
+    def is_connected(self):
+        return self.connection == ConnectionState.CONNECTED
+
+    @property
+    def is_standalone(self):
+        return self.connection == ConnectionState.STANDALONE
+
+    @property
+    def both_primary(self):
+        return self.role == self.peer_role == Role.PRIMARY
+
+    @property
+    def both_up_to_date(self):
+        return self.disk == self.peer_disk == DiskState.UP_TO_DATE
+
+    @property
+    def may_be_split_brain(self):
+        """Disconnected with changes the peer has not seen.
+
+        DRBD 8.4 does not print the words "split brain"; it drops to
+        StandAlone and keeps the out-of-sync count, as recorded on the lab
+        cluster after a create made during a disconnect.
+        """
+        return not self.is_connected and self.out_of_sync_kib > 0
+
+    def describe(self):
+        return ('%s cs:%s ro:%s/%s ds:%s/%s oos:%s' % (
+            self.name, self.connection, self.role, self.peer_role,
+            self.disk, self.peer_disk, self.out_of_sync_kib))
+
+
+_PROC_DEVICE_LINE = re.compile(
+    r'^\s*(?P<minor>\d+): cs:(?P<cs>\S+)'
+    r'(?: ro:(?P<ro>\S+)/(?P<peer_ro>\S+) ds:(?P<ds>\S+)/(?P<peer_ds>\S+))?')
+_PROC_OUT_OF_SYNC = re.compile(r'\boos:(\d+)')
+_PROC_VERSION = re.compile(r'^version: (\d+)\.(\d+)')
+
+
+def proc_drbd_version(text):
+    """Return ``(major, minor)`` from the first line of /proc/drbd."""
+    match = _PROC_VERSION.match(text)
+    if not match:
+        raise DrbdStateError('Not DRBD status output: %r' %
+                             text.splitlines()[:1])
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_proc_drbd(text, minor, name):
+    """Read the state of device ``minor`` from DRBD 8.4's /proc/drbd.
+
+    :param name: the resource name to give the result (/proc/drbd only
+        knows minors).
+    :raises DrbdStateError: the minor is absent or its line is malformed.
+    """
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        match = _PROC_DEVICE_LINE.match(line)
+        if not match or int(match.group('minor')) != minor:
+            continue
+        if match.group('cs') == ConnectionState.UNCONFIGURED:
+            return ResourceState(name, ConnectionState.UNCONFIGURED,
+                                 Role.UNKNOWN, Role.UNKNOWN,
+                                 DiskState.UNKNOWN, DiskState.UNKNOWN)
+        if match.group('ro') is None:
+            raise DrbdStateError('Cannot read DRBD device line: %r' % line)
+        stats = lines[index + 1] if index + 1 < len(lines) else ''
+        out_of_sync = _PROC_OUT_OF_SYNC.search(stats)
+        return ResourceState(
+            name, match.group('cs'), match.group('ro'),
+            match.group('peer_ro'), match.group('ds'),
+            match.group('peer_ds'),
+            int(out_of_sync.group(1)) if out_of_sync else 0)
+    raise DrbdStateError('DRBD minor %d (resource %s) is not in /proc/drbd; '
+                         'is the resource up?' % (minor, name))
+
+
+def parse_status_json(text, name):
+    """Read resource ``name`` from DRBD 9's ``drbdsetup status --json``.
+
+    Only the first peer connection is read: the driver is built for exactly
+    two nodes.
+    """
+    try:
+        resources = json.loads(text)
+    except ValueError as error:
+        raise DrbdStateError('drbdsetup status --json is not JSON (%s): %r'
+                             % (error, text[:200]))
+    for resource in resources:
+        if resource.get('name') != name:
+            continue
+        try:
+            device = resource['devices'][0]
+            connections = resource.get('connections') or []
+            if not connections:
+                return ResourceState(name, ConnectionState.STANDALONE,
+                                     resource['role'], Role.UNKNOWN,
+                                     device['disk-state'], DiskState.UNKNOWN)
+            peer = connections[0]
+            peer_device = peer['peer_devices'][0]
+            return ResourceState(
+                name, peer['connection-state'], resource['role'],
+                peer['peer-role'], device['disk-state'],
+                peer_device['peer-disk-state'],
+                int(peer_device.get('out-of-sync', 0)))
+        except (KeyError, IndexError, TypeError) as error:
+            raise DrbdStateError('drbdsetup status --json lacks %s for '
+                                 'resource %s' % (error, name))
+    raise DrbdStateError('DRBD resource %s is not in drbdsetup status; is it '
+                         'up?' % name)
+
+
+class DrbdResource:
+    """Reads the live state of one DRBD resource through a command runner.
+
+    The DRBD version is read from /proc/drbd on first use; for 8.4 the
+    resource's minor comes from ``drbdadm sh-minor`` once, since it cannot
+    change while the resource is up.
+
+    :param runner: a :class:`~drbd_clvm_driver.runner.CommandRunner`.
+    :param name: the DRBD resource name, as in ``drbdadm status NAME``.
+    :param timeout: seconds each command may take.
+    """
+
+    def __init__(self, runner, name, timeout=10):
+        self.runner = runner
+        self.name = name
+        self.timeout = timeout
+        self._minor = None
+
+    def state(self):
+        proc_text = self.runner.run(['cat', '/proc/drbd'],
+                                    timeout=self.timeout).stdout
+        if proc_drbd_version(proc_text)[0] < 9:
+            return parse_proc_drbd(proc_text, self._minor_of_resource(),
+                                   self.name)
+        status = self.runner.run(['drbdsetup', 'status', '--json', self.name],
+                                 timeout=self.timeout)
+        return parse_status_json(status.stdout, self.name)
+
+    def _minor_of_resource(self):
+        if self._minor is None:
+            output = self.runner.run(['drbdadm', 'sh-minor', self.name],
+                                     timeout=self.timeout).stdout.strip()
+            if not output.isdigit():
+                raise DrbdStateError('drbdadm sh-minor %s printed %r, not a '
+                                     'minor number' % (self.name, output))
+            self._minor = int(output)
+        return self._minor

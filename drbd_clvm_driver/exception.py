@@ -1,0 +1,108 @@
+"""Every error the driver's layers raise.
+
+None of these import Cinder: the driver module maps them onto Cinder's
+exceptions at the boundary.  Each message says what happened and, where there
+is one, what the operator can do about it.
+"""
+
+
+class DrbdClvmError(Exception):
+    """Base of every error raised below the Cinder-facing driver."""
+
+    #: whether trying the same operation again later can succeed
+    retriable = False
+
+
+class InvalidInput(DrbdClvmError):
+    """A size, name or request that is wrong before any command runs."""
+
+
+class CommandFailed(DrbdClvmError):
+    """An external command exited with a status it was not expected to."""
+
+    def __init__(self, argv, exit_code, stdout, stderr, node=None):
+        self.argv = list(argv)
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+        where = ' on %s' % node if node else ''
+        super().__init__('%s failed%s with exit code %s: %s' % (
+            ' '.join(self.argv), where, exit_code,
+            (stderr or stdout).strip() or '(no output)'))
+
+
+class CommandTimeout(DrbdClvmError):
+    """An external command did not finish within its time bound.
+
+    LVM hangs rather than fails when the cluster stack is gone, so a timeout
+    usually means corosync, dlm or the lock manager stopped answering.
+    """
+
+    retriable = True
+
+    def __init__(self, argv, timeout, node=None):
+        self.argv = list(argv)
+        self.timeout = timeout
+        where = ' on %s' % node if node else ''
+        super().__init__(
+            '%s did not finish within %s s%s; it was killed. Check that '
+            'corosync, dlm_controld and the LVM lock manager are running.' %
+            (' '.join(self.argv), timeout, where))
+
+
+class ClusterUnsafe(DrbdClvmError):
+    """The safety gate refused a metadata change; nothing was changed."""
+
+    retriable = True
+
+    def __init__(self, reasons):
+        self.reasons = list(reasons)
+        super().__init__(
+            'Refusing to change LVM metadata, the cluster is not safe: %s. '
+            'Nothing was changed.' % '; '.join(self.reasons))
+
+
+class VolumeGroupNotFound(DrbdClvmError):
+    """The configured volume group does not exist on this node."""
+
+
+class VolumeGroupNotClustered(DrbdClvmError):
+    """The volume group is local or of another lock type than configured."""
+
+
+class LockManagerUnavailable(DrbdClvmError):
+    """The cluster LVM lock manager is not running or not serving the VG."""
+
+    retriable = True
+
+
+class LockManagerNotFound(DrbdClvmError):
+    """No lock-manager plugin is registered under the configured name."""
+
+
+class LogicalVolumeNotFound(DrbdClvmError):
+    """The logical volume does not exist in the volume group."""
+
+
+class LogicalVolumeExists(DrbdClvmError):
+    """A logical volume of that name is already in the volume group."""
+
+
+class InsufficientSpace(DrbdClvmError):
+    """The volume group has not enough free space for the request."""
+
+
+class LockedByOtherNode(DrbdClvmError):
+    """The other node holds an LVM lock that this operation needs.
+
+    Typical: the volume is active exclusively (attached) on the other node.
+    Retrying after the other node releases it succeeds.
+    """
+
+    retriable = True
+
+
+class VolumeBusy(DrbdClvmError):
+    """The logical volume is open or active where the operation forbids."""
+
+    retriable = True

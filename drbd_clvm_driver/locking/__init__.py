@@ -1,0 +1,1 @@
+"""Cluster LVM lock-manager plugins (lvmlockd, clvmd) behind one interface."""

@@ -1,0 +1,71 @@
+"""The small interface every cluster LVM lock-manager plugin implements.
+
+Plugins are found through stevedore in the ``drbd_clvm_driver.lock_managers``
+namespace; the ``lock_manager`` option names one.
+"""
+
+import abc
+
+from stevedore import driver as stevedore_driver
+
+from drbd_clvm_driver import exception
+
+NAMESPACE = 'drbd_clvm_driver.lock_managers'
+
+
+class LockManager(metaclass=abc.ABCMeta):
+    """Knows one cluster lock manager: how to check it and what a VG needs.
+
+    :param runner: a :class:`~drbd_clvm_driver.runner.CommandRunner`.
+    :param vg_name: the clustered volume group the driver serves.
+    :param timeout: seconds each health command may take.
+    """
+
+    #: the plugin's name in the stevedore namespace
+    name = None
+
+    def __init__(self, runner, vg_name, timeout=10):
+        self.runner = runner
+        self.vg_name = vg_name
+        self.timeout = timeout
+
+    @abc.abstractmethod
+    def check_volume_group(self, vg):
+        """Raise unless ``vg`` (a :class:`~.lvm.VolumeGroup`) is of this kind.
+
+        :raises VolumeGroupNotClustered: with the command that fixes it.
+        """
+
+    @abc.abstractmethod
+    def health(self):
+        """Return a list of reasons the lock manager cannot serve the VG.
+
+        An empty list means it is running and the VG's lockspace is usable.
+        Called before every metadata change, so it stays cheap and bounded.
+        """
+
+    def check_setup(self, vg):
+        """Raise unless the daemon is running and ``vg`` is of its kind."""
+        self.check_volume_group(vg)
+        reasons = self.health()
+        if reasons:
+            raise exception.LockManagerUnavailable('; '.join(reasons))
+
+    def _output(self, argv):
+        """stdout+stderr and exit code of a health command; never raises
+        for a non-zero exit, since that is what the check looks at."""
+        result = self.runner.run(argv, timeout=self.timeout, check=False)
+        return result.exit_code, result.stdout + result.stderr
+
+
+def load(name, runner, vg_name, timeout=10):
+    """Return the lock-manager plugin registered as ``name``."""
+    try:
+        manager = stevedore_driver.DriverManager(
+            NAMESPACE, name, invoke_on_load=True,
+            invoke_args=(runner, vg_name), invoke_kwds={'timeout': timeout})
+    except (RuntimeError, stevedore_driver.NoMatches) as error:
+        raise exception.LockManagerNotFound(
+            'No lock manager %r in namespace %s (%s); the shipped ones are '
+            '"lvmlockd" and "clvmd"' % (name, NAMESPACE, error))
+    return manager.driver

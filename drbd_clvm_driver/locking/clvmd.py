@@ -1,0 +1,39 @@
+"""clvmd (``locking_type = 3``) for legacy cman/corosync clusters.
+
+No current distribution packages clvmd (LVM 2.03 removed it); this plugin
+is tested against the documented output of its commands.
+"""
+
+import re
+
+from drbd_clvm_driver import exception
+from drbd_clvm_driver.locking import base
+
+#: the 6th vg_attr character of a clustered VG
+_CLUSTERED_ATTR = 'c'
+
+
+class Clvmd(base.LockManager):
+    """A clustered VG (``vgchange -cy``) with clvmd on both nodes."""
+
+    name = 'clvmd'
+
+    def check_volume_group(self, vg):
+        if len(vg.attr) < 6 or vg.attr[5] != _CLUSTERED_ATTR:
+            raise exception.VolumeGroupNotClustered(
+                'Volume group %s is not clustered (vg_attr %s): with '
+                'lock_manager=clvmd run vgchange -cy %s while clvmd runs on '
+                'both nodes' % (vg.name, vg.attr, vg.name))
+        exit_code, config = self._output(['lvmconfig', 'global/locking_type'])
+        if not re.search(r'^locking_type=3$', config, re.MULTILINE):
+            raise exception.VolumeGroupNotClustered(
+                'lock_manager=clvmd needs locking_type = 3 in the global '
+                'section of lvm.conf (lvmconfig says: %s); run lvmconf '
+                '--enable-cluster' % config.strip())
+
+    def health(self):
+        exit_code, output = self._output(['pidof', 'clvmd'])
+        if exit_code != 0:
+            return ['clvmd is not running: start it (service clvm start) on '
+                    'this node']
+        return []

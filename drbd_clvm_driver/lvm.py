@@ -1,0 +1,320 @@
+"""The clustered volume group: reading it, and changing its logical volumes.
+
+Every method issues at most one LVM command, so callers can count and order
+them.  LVM's refusals in a shared VG become this project's exceptions, with
+LVM's own words kept in the message (the texts were recorded on the lab
+cluster, see tests/unit/fixtures/recorded).
+"""
+
+import dataclasses
+import json
+import re
+
+from drbd_clvm_driver import exception
+
+#: characters LVM accepts in an LV name; a leading '-' would read as an option
+_NAME = re.compile(r'^[A-Za-z0-9_+.][A-Za-z0-9_+.-]*$')
+#: LVM rejects these prefixes ("Names starting "snapshot" are reserved")
+_RESERVED_PREFIXES = ('snapshot', 'pvmove')
+#: LVM uses these inside names of hidden sub-volumes
+_RESERVED_PARTS = ('_cdata', '_cmeta', '_corig', '_mimage', '_mlog',
+                   '_pmspare', '_rimage', '_rmeta', '_tdata', '_tmeta',
+                   '_vdata', '_vorigin')
+#: LVM's limit is 127; snapshot and temporary names add a little
+MAX_NAME_LENGTH = 120
+#: LVM tag characters
+_TAG = re.compile(r'^[A-Za-z0-9_+.:=/!&#-]+$')
+
+_VG_FIELDS = ('vg_name,vg_attr,vg_size,vg_free,vg_extent_size,lv_count,'
+              'lock_type,vg_uuid')
+_LV_FIELDS = ('lv_name,lv_attr,lv_size,lv_tags,origin,lv_active_locally,'
+              'lv_active_remotely,lv_active_exclusively,lv_device_open')
+
+MIB = 1024 * 1024
+
+
+class Activation:
+    """``lvchange -a`` modes in a clustered VG."""
+
+    #: active on this node only; what an exported volume and every
+    #: snapshot, extend or rename needs
+    EXCLUSIVE = 'ey'
+    #: active on both nodes at once (live migration); LVM then refuses
+    #: snapshot, extend and rename
+    SHARED = 'sy'
+    INACTIVE = 'n'
+
+
+def validate_name(name):
+    """Raise :class:`~.exception.InvalidInput` unless ``name`` is a safe LV
+    name that cannot be read as an option or reach a path."""
+    if not isinstance(name, str) or not name:
+        raise exception.InvalidInput('LV name must be a non-empty string, '
+                                     'not %r' % (name,))
+    problem = None
+    if len(name) > MAX_NAME_LENGTH:
+        problem = 'longer than %d characters' % MAX_NAME_LENGTH
+    elif name in ('.', '..') or not _NAME.match(name):
+        problem = ('only ASCII letters, digits and _+.- are allowed, and '
+                   'not a leading -')
+    elif name.startswith(_RESERVED_PREFIXES):
+        problem = 'names starting with %s are reserved by LVM' % (
+            ' or '.join(_RESERVED_PREFIXES))
+    elif any(part in name for part in _RESERVED_PARTS):
+        problem = 'it contains a part LVM reserves for hidden volumes'
+    if problem:
+        raise exception.InvalidInput('Invalid LV name %r: %s' % (name,
+                                                                 problem))
+    return name
+
+
+def validate_size_mib(size_mib):
+    """Raise unless ``size_mib`` is a positive whole number of MiB."""
+    if isinstance(size_mib, bool) or not isinstance(size_mib, int):
+        raise exception.InvalidInput('Size must be a whole number, not %r'
+                                     % (size_mib,))
+    if size_mib <= 0:
+        raise exception.InvalidInput('Size must be positive, not %d'
+                                     % size_mib)
+    return size_mib
+
+
+def validate_tag(tag):
+    if not _TAG.match(tag):
+        raise exception.InvalidInput('Invalid LV tag %r' % tag)
+    return tag
+
+
+@dataclasses.dataclass(frozen=True)
+class VolumeGroup:
+    name: str
+    attr: str
+    size_bytes: int
+    free_bytes: int
+    extent_bytes: int
+    lv_count: int
+    lock_type: str
+    uuid: str
+
+    @property
+    def is_shared(self):
+        """A lvmlockd VG ('s') or a clvmd one ('c') in the 6th attr."""
+        return len(self.attr) > 5 and self.attr[5] in 'sc'
+
+
+@dataclasses.dataclass(frozen=True)
+class LogicalVolume:
+    name: str
+    attr: str
+    size_bytes: int
+    tags: tuple
+    origin: str
+    active_locally: bool
+    active_remotely: bool
+    active_exclusively: bool
+    open: bool
+
+    @property
+    def is_snapshot(self):
+        return self.attr[:1] in ('s', 'S')
+
+    @property
+    def size_mib(self):
+        return self.size_bytes // MIB
+
+    @property
+    def is_active(self):
+        return self.active_locally or self.active_remotely
+
+    def tag_value(self, prefix):
+        """The part after ``prefix`` of the first tag that starts with it."""
+        return next((tag[len(prefix):] for tag in self.tags
+                     if tag.startswith(prefix)), None)
+
+
+def _bytes(value):
+    return int(value.rstrip('B') or 0)
+
+
+def _report(text, kind):
+    try:
+        return json.loads(text)['report'][0][kind]
+    except (ValueError, KeyError, IndexError) as error:
+        raise exception.DrbdClvmError('Cannot read the LVM %s report (%s): '
+                                      '%r' % (kind, error, text[:300]))
+
+
+def parse_vgs_json(text):
+    """Volume groups from ``vgs --reportformat json --units b``."""
+    return [VolumeGroup(
+        name=row['vg_name'], attr=row['vg_attr'],
+        size_bytes=_bytes(row['vg_size']), free_bytes=_bytes(row['vg_free']),
+        extent_bytes=_bytes(row['vg_extent_size']),
+        lv_count=int(row.get('lv_count') or 0),
+        lock_type=row.get('vg_lock_type', ''), uuid=row.get('vg_uuid', ''))
+        for row in _report(text, 'vg')]
+
+
+def parse_lvs_json(text):
+    """Logical volumes from ``lvs --reportformat json --units b``."""
+    return [LogicalVolume(
+        name=row['lv_name'], attr=row['lv_attr'],
+        size_bytes=_bytes(row['lv_size']),
+        tags=tuple(tag for tag in row.get('lv_tags', '').split(',') if tag),
+        origin=row.get('origin', ''),
+        active_locally=bool(row.get('lv_active_locally')),
+        active_remotely=bool(row.get('lv_active_remotely')),
+        active_exclusively=bool(row.get('lv_active_exclusively')),
+        open=bool(row.get('lv_device_open')))
+        for row in _report(text, 'lv')]
+
+
+# LVM's words for each refusal, as recorded on the lab cluster.
+_REFUSALS = (
+    ('LV locked by other host', exception.LockedByOtherNode,
+     'the other node holds this volume (it is active there, e.g. attached)'),
+    ('already locked with incompatible mode', exception.LockedByOtherNode,
+     'the volume is active in shared mode (both nodes); it must be active '
+     'exclusively on one node or inactive for this'),
+    ('insufficient free space', exception.InsufficientSpace,
+     'the volume group is too full'),
+    ('due to failed lock', exception.LockManagerUnavailable,
+     'the LVM lock manager refused the VG lock'),
+    ('Global lock failed', exception.LockManagerUnavailable,
+     'the LVM lock manager has no global lock'),
+    ('already exists in volume group', exception.LogicalVolumeExists,
+     'the name is taken'),
+    ('Failed to find logical volume', exception.LogicalVolumeNotFound,
+     'no such logical volume'),
+    ('Volume group "', exception.VolumeGroupNotFound,
+     'no such volume group'),
+    ('is used by another device', exception.VolumeBusy,
+     'the volume is in use'),
+    ('in use', exception.VolumeBusy, 'the volume is in use'),
+)
+
+
+def _refusal(error):
+    """Map a failed LVM command onto the exception that names the cause."""
+    for words, exception_class, meaning in _REFUSALS:
+        if words in error.stderr:
+            return exception_class('%s: %s (LVM: %s)' % (
+                ' '.join(error.argv), meaning, error.stderr.strip()))
+    return error
+
+
+class ClusteredVG:
+    """LVM operations on one clustered volume group, through a runner.
+
+    :param runner: a :class:`~drbd_clvm_driver.runner.CommandRunner`.
+    :param vg_name: the volume group's name.
+    :param timeout: seconds each LVM command may take before it is killed.
+    """
+
+    def __init__(self, runner, vg_name, timeout=60):
+        self.runner = runner
+        self.vg_name = vg_name
+        self.timeout = timeout
+
+    def lv_path(self, name):
+        return '/dev/%s/%s' % (self.vg_name, name)
+
+    def _lvm(self, *argv):
+        try:
+            return self.runner.run(argv, timeout=self.timeout).stdout
+        except exception.CommandFailed as error:
+            raise _refusal(error)
+
+    def _lv(self, name):
+        return '%s/%s' % (self.vg_name, validate_name(name))
+
+    # Reading.
+
+    def volume_group(self):
+        """The VG's report; :class:`~.exception.VolumeGroupNotFound` if
+        this node does not see it."""
+        try:
+            rows = parse_vgs_json(self._lvm(
+                'vgs', '--reportformat', 'json', '--units', 'b',
+                '-o', _VG_FIELDS, self.vg_name))
+        except exception.VolumeGroupNotFound:
+            rows = []
+        if not rows:
+            raise exception.VolumeGroupNotFound(
+                'Volume group %s not found on %s; check volume_group and '
+                'that DRBD is up and the VG lockspace started' % (
+                    self.vg_name, self.runner.node or 'this node'))
+        return rows[0]
+
+    def logical_volumes(self):
+        """Every LV of the VG, read in one command."""
+        return parse_lvs_json(self._lvm(
+            'lvs', '--reportformat', 'json', '--units', 'b',
+            '-o', _LV_FIELDS, self.vg_name))
+
+    def logical_volume(self, name):
+        rows = parse_lvs_json(self._lvm(
+            'lvs', '--reportformat', 'json', '--units', 'b',
+            '-o', _LV_FIELDS, self._lv(name)))
+        return rows[0]
+
+    def find(self, name):
+        """The LV or None, in one command."""
+        try:
+            return self.logical_volume(name)
+        except exception.LogicalVolumeNotFound:
+            return None
+
+    # Changing.
+
+    def create(self, name, size_mib, tags=()):
+        """Create an inactive LV: activation is decided when it is used."""
+        validate_size_mib(size_mib)
+        argv = ['lvcreate', '-y', '-an', '-L', '%dm' % size_mib,
+                '-n', validate_name(name)]
+        for tag in tags:
+            argv += ['--addtag', validate_tag(tag)]
+        self._lvm(*argv, self.vg_name)
+
+    def create_snapshot(self, name, origin, size_mib, tags=()):
+        """A copy-on-write snapshot of ``origin``.
+
+        LVM needs the origin exclusively active on this node or inactive;
+        it leaves origin and snapshot active exclusively here.
+        """
+        validate_size_mib(size_mib)
+        argv = ['lvcreate', '-y', '-s', '-L', '%dm' % size_mib,
+                '-n', validate_name(name)]
+        for tag in tags:
+            argv += ['--addtag', validate_tag(tag)]
+        self._lvm(*argv, self._lv(origin))
+
+    def extend(self, name, size_mib):
+        validate_size_mib(size_mib)
+        self._lvm('lvextend', '-L', '%dm' % size_mib, self._lv(name))
+
+    def remove(self, name):
+        self._lvm('lvremove', '-y', self._lv(name))
+
+    def rename(self, name, new_name):
+        self._lvm('lvrename', self.vg_name, validate_name(name),
+                  validate_name(new_name))
+
+    def activate(self, name, mode):
+        """``lvchange -a<mode>`` with an :class:`Activation` mode."""
+        if mode not in (Activation.EXCLUSIVE, Activation.SHARED,
+                        Activation.INACTIVE):
+            raise exception.InvalidInput('Unknown activation mode %r' % mode)
+        self._lvm('lvchange', '-a%s' % mode, self._lv(name))
+
+    def change_tags(self, name, add=(), delete=()):
+        argv = ['lvchange']
+        for tag in add:
+            argv += ['--addtag', validate_tag(tag)]
+        for tag in delete:
+            argv += ['--deltag', validate_tag(tag)]
+        self._lvm(*argv, self._lv(name))
+
+    def merge_snapshot(self, snapshot_name):
+        """Revert the origin to ``snapshot_name``; the snapshot is used up."""
+        self._lvm('lvconvert', '-y', '--merge', self._lv(snapshot_name))

@@ -1,0 +1,337 @@
+"""Volume operations on one node: gate, node lock, LVM, data, in that order.
+
+This is everything the Cinder driver does, without Cinder: names, sizes in
+MiB and ids in, exceptions from :mod:`drbd_clvm_driver.exception` out.  The
+scenario tests run it on two nodes at once, simulated or real.
+
+Rules every operation keeps:
+
+* the safety gate runs right before each LVM metadata command, under this
+  node's per-VG lock, so no worker of this node slips a command in between;
+* the volume's own node lock is held for the whole operation, so this node
+  never deletes a volume it is copying from;
+* a failure after the first change undoes what the operation made (a new LV
+  is removed, an activation it made is reverted), so nothing is left
+  half-made; a crash is caught at start-up by the ``creating`` tag.
+"""
+
+import contextlib
+import dataclasses
+
+from oslo_concurrency import lockutils
+from oslo_log import log as logging
+from oslo_utils import excutils
+
+from drbd_clvm_driver import data
+from drbd_clvm_driver import exception
+from drbd_clvm_driver import lvm
+
+LOG = logging.getLogger(__name__)
+
+VOLUME_TAG = 'cinder-volume:'
+SNAPSHOT_TAG = 'cinder-snapshot:'
+#: present while an LV's data is being written; left behind only by a crash
+CREATING_TAG = 'cinder-state:creating'
+_CLONE_SNAPSHOT_PREFIX = '_clone-'
+
+
+def snapshot_lv_name(name):
+    """LVM reserves names starting with "snapshot"; Cinder's snapshot names
+    do start so, and get a leading underscore."""
+    return '_' + name if name.startswith('snapshot') else name
+
+
+@dataclasses.dataclass(frozen=True)
+class Capacity:
+    total_bytes: int
+    free_bytes: int
+    volume_count: int
+    half_made: tuple
+
+
+class NodeLocks:
+    """This node's inter-process locks (oslo.concurrency, file based).
+
+    :param lock_path: directory for the lock files, local to this node.
+    :param vg_name: part of every lock name, so two backends never share.
+    """
+
+    def __init__(self, lock_path, vg_name):
+        self.lock_path = lock_path
+        self.prefix = 'drbd-clvm-%s-' % vg_name
+        # Own semaphores: two simulated nodes in one process stay apart.
+        self._semaphores = lockutils.Semaphores()
+
+    def _lock(self, name):
+        return lockutils.lock(name, lock_file_prefix=self.prefix,
+                              external=True, lock_path=self.lock_path,
+                              semaphores=self._semaphores)
+
+    def metadata(self):
+        """Held around one gate check and the metadata command after it."""
+        return self._lock('vg-metadata')
+
+    @contextlib.contextmanager
+    def volumes(self, *names):
+        """Hold the locks of several LVs, taken in one order to avoid
+        deadlock between two operations that share them."""
+        with contextlib.ExitStack() as stack:
+            for name in sorted(set(names)):
+                stack.enter_context(self._lock('lv-' + name))
+            yield
+
+
+class VolumeOperations:
+    """Creates, copies, snapshots and deletes LVs safely on one node.
+
+    :param vg: a :class:`~drbd_clvm_driver.lvm.ClusteredVG`.
+    :param gate: a :class:`~drbd_clvm_driver.cluster.SafetyGate`.
+    :param locks: a :class:`NodeLocks`.
+    :param volume_clear: ``'zero'`` or ``'none'``.
+    :param volume_clear_size: MiB to wipe, 0 for all.
+    :param data_timeout: seconds one dd may take.
+    """
+
+    def __init__(self, vg, gate, locks, volume_clear='zero',
+                 volume_clear_size=0, data_timeout=3600):
+        self.vg = vg
+        self.gate = gate
+        self.locks = locks
+        self.volume_clear = volume_clear
+        self.volume_clear_size = volume_clear_size
+        self.data_timeout = data_timeout
+
+    @property
+    def runner(self):
+        return self.vg.runner
+
+    def _change(self, method, *args, **kwargs):
+        """One LVM metadata command, behind the gate and the node lock."""
+        with self.locks.metadata():
+            self.gate.ensure_safe()
+            return method(*args, **kwargs)
+
+    def _undo(self, description, method, *args):
+        """Best-effort rollback: log, never hide the original error."""
+        try:
+            self._change(method, *args)
+        except exception.DrbdClvmError as error:
+            LOG.error('Could not undo %s: %s; it needs an operator',
+                      description, error)
+
+    # Volumes.
+
+    def create_volume(self, name, size_mib, volume_id):
+        """One ``lvcreate``; the LV stays inactive until exported."""
+        LOG.info('Creating volume %s (%d MiB) in %s', name, size_mib,
+                 self.vg.vg_name)
+        with self.locks.volumes(name):
+            self._change(self.vg.create, name, size_mib,
+                         tags=[VOLUME_TAG + volume_id])
+
+    def extend_volume(self, name, current_mib, new_mib):
+        lvm.validate_size_mib(new_mib)
+        if new_mib <= current_mib:
+            raise exception.InvalidInput(
+                'Cannot extend %s from %d MiB to %d MiB: the new size must '
+                'be larger' % (name, current_mib, new_mib))
+        LOG.info('Extending %s from %d to %d MiB', name, current_mib, new_mib)
+        with self.locks.volumes(name):
+            self._change(self.vg.extend, name, new_mib)
+
+    def delete_volume(self, name):
+        """Wipe (per ``volume_clear``) and remove; a missing LV is gone
+        already and not an error."""
+        with self.locks.volumes(name):
+            volumes = self.vg.logical_volumes()
+            target = next((lv for lv in volumes if lv.name == name), None)
+            if target is None:
+                LOG.warning('Volume %s is not in %s; nothing to delete',
+                            name, self.vg.vg_name)
+                return
+            dependants = [lv.name for lv in volumes if lv.origin == name]
+            if dependants:
+                raise exception.VolumeBusy(
+                    'Volume %s has snapshots (%s); delete them first' % (
+                        name, ', '.join(dependants)))
+            if target.open:
+                raise exception.VolumeBusy('Volume %s is open on this node'
+                                           % name)
+            if self.volume_clear == 'zero':
+                self._wipe(target)
+            self._change(self.vg.remove, name)
+        LOG.info('Deleted %s from %s', name, self.vg.vg_name)
+
+    def _wipe(self, lv):
+        """Zero an LV (a snapshot's copy-on-write area for a snapshot)."""
+        if not lv.active_exclusively or not lv.active_locally:
+            self._change(self.vg.activate, lv.name, lvm.Activation.EXCLUSIVE)
+        size = lv.size_mib
+        if self.volume_clear_size:
+            size = min(size, self.volume_clear_size)
+        path = self._cow_path(lv.name) if lv.is_snapshot else \
+            self.vg.lv_path(lv.name)
+        LOG.info('Wiping %d MiB of %s', size, path)
+        data.wipe(self.runner, path, size, self.data_timeout)
+
+    def _cow_path(self, name):
+        # device-mapper doubles the dashes inside VG and LV names
+        return '/dev/mapper/%s-%s-cow' % (self.vg.vg_name.replace('-', '--'),
+                                          name.replace('-', '--'))
+
+    # Snapshots.
+
+    def create_snapshot(self, snapshot_name, volume_name, snapshot_id):
+        """A snapshot as large as its origin, so it can never overflow."""
+        lv_name = snapshot_lv_name(snapshot_name)
+        with self.locks.volumes(volume_name):
+            origin = self.vg.logical_volume(volume_name)
+            self._change(self.vg.create_snapshot, lv_name, volume_name,
+                         origin.size_mib, tags=[SNAPSHOT_TAG + snapshot_id])
+            if not origin.is_active:
+                # lvcreate -s left both active here; put them back.
+                self._undo('activation of %s' % volume_name,
+                           self.vg.activate, volume_name,
+                           lvm.Activation.INACTIVE)
+        return lv_name
+
+    def delete_snapshot(self, snapshot_name):
+        self.delete_volume(snapshot_lv_name(snapshot_name))
+
+    def revert_to_snapshot(self, volume_name, snapshot_name, snapshot_id):
+        """Merge the snapshot into its volume, then take it again so the
+        Cinder snapshot still exists."""
+        lv_name = snapshot_lv_name(snapshot_name)
+        with self.locks.volumes(volume_name):
+            origin = self.vg.logical_volume(volume_name)
+            if origin.open:
+                raise exception.VolumeBusy('Volume %s is in use; detach it '
+                                           'before reverting' % volume_name)
+            self._change(self.vg.activate, volume_name,
+                         lvm.Activation.EXCLUSIVE)
+            self._change(self.vg.merge_snapshot, lv_name)
+            self._change(self.vg.create_snapshot, lv_name, volume_name,
+                         origin.size_mib, tags=[SNAPSHOT_TAG + snapshot_id])
+            if not origin.is_active:
+                self._change(self.vg.activate, volume_name,
+                             lvm.Activation.INACTIVE)
+
+    # Volumes with data from another LV.
+
+    def create_volume_from_snapshot(self, name, size_mib, volume_id,
+                                    snapshot_name, origin_name):
+        source = snapshot_lv_name(snapshot_name)
+        with self.locks.volumes(name, origin_name):
+            snapshot = self.vg.logical_volume(source)
+            self._copy_into_new(name, size_mib, volume_id, source, snapshot,
+                                origin_name)
+
+    def clone_volume(self, name, size_mib, volume_id, source_name):
+        """Copy through a temporary snapshot, so a source in use on this
+        node is copied as of one instant."""
+        temporary = _CLONE_SNAPSHOT_PREFIX + name
+        with self.locks.volumes(name, source_name):
+            origin = self.vg.logical_volume(source_name)
+            self._change(self.vg.create_snapshot, temporary, source_name,
+                         origin.size_mib, tags=[CREATING_TAG])
+            try:
+                snapshot = self.vg.logical_volume(temporary)
+                self._copy_into_new(name, size_mib, volume_id, temporary,
+                                    snapshot, source_name)
+            finally:
+                self._undo('temporary snapshot %s' % temporary,
+                           self.vg.remove, temporary)
+                if not origin.is_active:
+                    self._undo('activation of %s' % source_name,
+                               self.vg.activate, source_name,
+                               lvm.Activation.INACTIVE)
+
+    def _copy_into_new(self, name, size_mib, volume_id, source_name, source,
+                       origin_name):
+        """Make LV ``name`` and fill it from ``source``; on any failure the
+        new LV is removed and the source's activation restored."""
+        if size_mib < source.size_mib:
+            raise exception.InvalidInput(
+                'Volume %s (%d MiB) would be smaller than its source %s '
+                '(%d MiB)' % (name, size_mib, source_name, source.size_mib))
+        was_active = source.active_locally
+        if not was_active:
+            self._change(self.vg.activate, source_name,
+                         lvm.Activation.EXCLUSIVE)
+        try:
+            self._change(self.vg.create, name, size_mib,
+                         tags=[VOLUME_TAG + volume_id, CREATING_TAG])
+            try:
+                self._change(self.vg.activate, name, lvm.Activation.EXCLUSIVE)
+                data.copy(self.runner, self.vg.lv_path(source_name),
+                          self.vg.lv_path(name), source.size_mib,
+                          self.data_timeout)
+                self._change(self.vg.activate, name, lvm.Activation.INACTIVE)
+                self._change(self.vg.change_tags, name,
+                             delete=[CREATING_TAG])
+            except Exception:
+                with excutils.save_and_reraise_exception():
+                    self._undo('half-made volume %s' % name, self.vg.remove,
+                               name)
+        finally:
+            if not was_active:
+                self._undo('activation of %s' % origin_name,
+                           self.vg.activate, origin_name,
+                           lvm.Activation.INACTIVE)
+
+    # Export.
+
+    def activate_for_export(self, name):
+        """Exclusive on this node: the node serving the target owns it."""
+        with self.locks.volumes(name):
+            lv = self.vg.logical_volume(name)
+            if lv.active_locally and lv.active_exclusively:
+                return
+            self._change(self.vg.activate, name, lvm.Activation.EXCLUSIVE)
+
+    def deactivate(self, name):
+        with self.locks.volumes(name):
+            self._change(self.vg.activate, name, lvm.Activation.INACTIVE)
+
+    # Manage and unmanage.
+
+    def manage(self, existing_name, new_name, volume_id):
+        """Take over an LV: rename it to Cinder's name and tag it."""
+        with self.locks.volumes(existing_name, new_name):
+            lv = self.vg.logical_volume(existing_name)
+            owner = lv.tag_value(VOLUME_TAG)
+            if owner and owner != volume_id:
+                raise exception.InvalidInput(
+                    'LV %s already belongs to Cinder volume %s' % (
+                        existing_name, owner))
+            if existing_name != new_name:
+                self._change(self.vg.rename, existing_name, new_name)
+            if owner != volume_id:
+                self._change(self.vg.change_tags, new_name,
+                             add=[VOLUME_TAG + volume_id])
+
+    def unmanage(self, name, volume_id):
+        """Leave the LV in place, without Cinder's tag."""
+        with self.locks.volumes(name):
+            self._change(self.vg.change_tags, name,
+                         delete=[VOLUME_TAG + volume_id])
+
+    def size_mib(self, name):
+        return self.vg.logical_volume(name).size_mib
+
+    def unmanaged_volumes(self):
+        """LVs without a Cinder tag, and not snapshots: what may be managed."""
+        return [lv for lv in self.vg.logical_volumes()
+                if not lv.is_snapshot and lv.tag_value(VOLUME_TAG) is None
+                and lv.tag_value(SNAPSHOT_TAG) is None]
+
+    # Reading.
+
+    def capacity(self):
+        """The VG's size and what is in it, in two LVM commands whatever
+        the number of volumes."""
+        vg = self.vg.volume_group()
+        volumes = self.vg.logical_volumes()
+        half_made = tuple(lv.name for lv in volumes if CREATING_TAG in lv.tags)
+        return Capacity(vg.size_bytes, vg.free_bytes, len(volumes), half_made)
+
