@@ -13,7 +13,7 @@ import re
 from drbd_clvm_driver import exception
 
 #: characters LVM accepts in an LV name; a leading '-' would read as an option
-_NAME = re.compile(r'^[A-Za-z0-9_+.][A-Za-z0-9_+.-]*$')
+_NAME = re.compile(r'[A-Za-z0-9_+.][A-Za-z0-9_+.-]*')
 #: LVM rejects these prefixes ("Names starting "snapshot" are reserved")
 _RESERVED_PREFIXES = ('snapshot', 'pvmove')
 #: LVM uses these inside names of hidden sub-volumes
@@ -23,7 +23,7 @@ _RESERVED_PARTS = ('_cdata', '_cmeta', '_corig', '_mimage', '_mlog',
 #: LVM's limit is 127; snapshot and temporary names add a little
 MAX_NAME_LENGTH = 120
 #: LVM tag characters
-_TAG = re.compile(r'^[A-Za-z0-9_+.:=/!&#-]+$')
+_TAG = re.compile(r'[A-Za-z0-9_+.:=/!&#-]+')
 
 _VG_FIELDS = ('vg_name,vg_attr,vg_size,vg_free,vg_extent_size,lv_count,'
               'lock_type,vg_uuid')
@@ -54,7 +54,7 @@ def validate_name(name):
     problem = None
     if len(name) > MAX_NAME_LENGTH:
         problem = 'longer than %d characters' % MAX_NAME_LENGTH
-    elif name in ('.', '..') or not _NAME.match(name):
+    elif name in ('.', '..') or not _NAME.fullmatch(name):
         problem = ('only ASCII letters, digits and _+.- are allowed, and '
                    'not a leading -')
     elif name.startswith(_RESERVED_PREFIXES):
@@ -80,7 +80,7 @@ def validate_size_mib(size_mib):
 
 
 def validate_tag(tag):
-    if not _TAG.match(tag):
+    if not isinstance(tag, str) or not _TAG.fullmatch(tag):
         raise exception.InvalidInput('Invalid LV tag %r' % tag)
     return tag
 

@@ -22,8 +22,10 @@ from drbd_clvm_driver import exception
 
 LOG = logging.getLogger(__name__)
 
-#: exit status of coreutils ``timeout`` when the command ran out of time
-TIMEOUT_EXIT_CODES = (124, 137)
+#: how a command killed by coreutils ``timeout`` ends: 124 after TERM; after
+#: KILL, ``timeout`` dies with its process group (-9 seen directly, 137
+#: through a root helper that reports it as a status)
+TIMEOUT_EXIT_CODES = (124, 137, -9)
 #: seconds ``timeout`` waits after TERM before it sends KILL
 KILL_GRACE = 5
 

@@ -1,0 +1,183 @@
+"""The clustered VG layer: reports and refusals recorded on the lab
+cluster, and the input checks that run before any command."""
+
+import testtools
+
+from drbd_clvm_driver import exception
+from drbd_clvm_driver import lvm
+from tests.unit import recorded
+
+VGS = 'node1-14-vgs_reportformat_json_units_b_o_vg_name_vg_attr_vg_size_vg_f.txt'
+LVS = 'node1-23-lvs_reportformat_json_units_b_o_lv_name_vg_name_lv_attr_lv_s.txt'
+
+
+class ReportTest(testtools.TestCase):
+
+    def test_shared_vg(self):
+        vg, = lvm.parse_vgs_json(recorded.load(VGS).output)
+        self.assertEqual('vgc', vg.name)
+        self.assertEqual('dlm', vg.lock_type)
+        self.assertEqual(264241152, vg.size_bytes)
+        self.assertEqual(4194304, vg.extent_bytes)
+        self.assertTrue(vg.is_shared)
+
+    def test_lvs(self):
+        first, second = lvm.parse_lvs_json(recorded.load(LVS).output)
+        self.assertEqual('volume-0001', first.name)
+        self.assertEqual(24, first.size_mib)
+        self.assertEqual(('cinder-volume-id:0001',), first.tags)
+        self.assertEqual('0001', first.tag_value('cinder-volume-id:'))
+        self.assertTrue(first.active_locally)
+        self.assertTrue(first.active_exclusively)
+        self.assertFalse(first.active_remotely)
+        self.assertFalse(first.open)
+        self.assertFalse(first.is_snapshot)
+        self.assertEqual((), second.tags)
+
+    def test_not_json_is_quoted(self):
+        error = self.assertRaises(exception.DrbdClvmError, lvm.parse_lvs_json,
+                                  '  Reading VG vgc without a lock.')
+        self.assertIn('Reading VG vgc without a lock', str(error))
+
+
+class NameTest(testtools.TestCase):
+
+    def test_cinder_names_pass(self):
+        for name in ('volume-6b2f2c1e-43a6-4c46-a8e4-1e1e1e1e1e1e',
+                     '_snapshot-1', 'a.b+c_d-e'):
+            self.assertEqual(name, lvm.validate_name(name))
+
+    def test_bad_names_refused(self):
+        for name in ('vol; rm -rf /', '-vol', '--help', '..', '.',
+                     'vol/../x', 'volumé', 'x' * 200, '', 'snapshot-1',
+                     'pvmove0', 'v_tmeta', 'a b', 'vol\n'):
+            self.assertRaises(exception.InvalidInput, lvm.validate_name, name)
+
+    def test_non_string_refused(self):
+        self.assertRaises(exception.InvalidInput, lvm.validate_name, None)
+
+
+class SizeTest(testtools.TestCase):
+
+    def test_positive_whole_numbers(self):
+        self.assertEqual(1024, lvm.validate_size_mib(1024))
+
+    def test_refused(self):
+        for size in (0, -1, 1.5, '10', None, True):
+            self.assertRaises(exception.InvalidInput, lvm.validate_size_mib,
+                              size)
+
+
+class RefusalTest(testtools.TestCase):
+    """What node2 of the lab got back, turned into the driver's errors."""
+
+    def _vg(self, argv, filename):
+        runner = recorded.ReplayRunner(node='node2')
+        runner.serve(argv, recorded.load(filename))
+        return lvm.ClusteredVG(runner, 'vgc')
+
+    def test_locked_by_other_host(self):
+        vg = self._vg(['lvchange', '-aey', 'vgc/volume-0001'],
+                      'node2-16-lvchange_aey_vgc_volume_0001.txt')
+        error = self.assertRaises(exception.LockedByOtherNode, vg.activate,
+                                  'volume-0001', lvm.Activation.EXCLUSIVE)
+        self.assertTrue(error.retriable)
+        self.assertIn('LV locked by other host: vgc/volume-0001', str(error))
+
+    def test_extend_of_shared_active(self):
+        vg = self._vg(['lvextend', '-L', '24m', 'vgc/volume-0002'],
+                      'node2-18-lvextend_L_24M_vgc_volume_0002.txt')
+        error = self.assertRaises(exception.LockedByOtherNode, vg.extend,
+                                  'volume-0002', 24)
+        self.assertIn('shared mode', str(error))
+
+    def test_remove_of_volume_held_by_peer(self):
+        vg = self._vg(['lvremove', '-y', 'vgc/volume-0001'],
+                      'node2-19-lvremove_y_vgc_volume_0001.txt')
+        self.assertRaises(exception.LockedByOtherNode, vg.remove,
+                          'volume-0001')
+
+    def test_too_big(self):
+        vg = self._vg(['lvcreate', '-y', '-an', '-L', '102400m', '-n',
+                       'too-big', 'vgc'],
+                      'node2-21-lvcreate_y_an_L_100G_n_too_big_vgc.txt')
+        error = self.assertRaises(exception.InsufficientSpace, vg.create,
+                                  'too-big', 102400)
+        self.assertIn('insufficient free space (53 extents)', str(error))
+
+    def test_lock_manager_down(self):
+        vg = self._vg(['lvcreate', '-y', '-an', '-L', '8m', '-n', 'no-lockd',
+                       'vgc'],
+                      'run2-node2-11-lvcreate_y_an_L_8M_n_no_lockd_vgc.txt')
+        self.assertRaises(exception.LockManagerUnavailable, vg.create,
+                          'no-lockd', 8)
+
+    def test_snapshot_of_shared_origin(self):
+        vg = self._vg(
+            ['lvcreate', '-y', '-s', '-L', '8m', '-n', '_snap-b', 'vgc/volume-b'],
+            'run2-node1-11-lvcreate_y_s_L_8M_n_snap_b_shared_vgc_volume_b.txt')
+        self.assertRaises(exception.LockedByOtherNode, vg.create_snapshot,
+                          '_snap-b', 'volume-b', 8)
+
+    def test_snapshot_of_origin_held_by_peer(self):
+        vg = self._vg(
+            ['lvcreate', '-y', '-s', '-L', '8m', '-n', 'snap-a', 'vgc/volume-a'],
+            'run2-node2-08-lvcreate_y_s_L_8M_n_snap_a_fromB_vgc_volume_a.txt')
+        self.assertRaises(exception.LockedByOtherNode, vg.create_snapshot,
+                          'snap-a', 'volume-a', 8)
+
+    def test_bad_name_never_reaches_lvm(self):
+        runner = recorded.ReplayRunner()
+        vg = lvm.ClusteredVG(runner, 'vgc')
+        self.assertRaises(exception.InvalidInput, vg.create, 'bad;name', 8)
+        self.assertRaises(exception.InvalidInput, vg.create, 'ok', 0)
+        self.assertRaises(exception.InvalidInput, vg.create, 'ok', 8,
+                          tags=['bad tag'])
+        self.assertEqual([], runner.calls)
+
+    def test_missing_vg(self):
+        runner = recorded.ReplayRunner()
+        runner.serve(['vgs', '--reportformat', 'json', '--units', 'b', '-o',
+                      lvm._VG_FIELDS, 'vgc'],
+                     recorded.Recording('vgs', 'node1', 5,
+                                        '  Volume group "vgc" not found\n'
+                                        '  Cannot process volume group vgc'))
+        error = self.assertRaises(exception.VolumeGroupNotFound,
+                                  lvm.ClusteredVG(runner, 'vgc').volume_group)
+        self.assertIn('check volume_group', str(error))
+
+
+class CommandLineTest(testtools.TestCase):
+    """The exact argument lists, as the lab cluster accepted them."""
+
+    def _vg(self):
+        runner = recorded.ReplayRunner()
+        runner.recordings = AnyCommand()
+        return lvm.ClusteredVG(runner, 'vgc'), runner
+
+    def test_create_is_inactive_and_tagged(self):
+        vg, runner = self._vg()
+        vg.create('volume-1', 16, tags=['cinder-volume:1'])
+        self.assertEqual([('lvcreate', '-y', '-an', '-L', '16m', '-n',
+                           'volume-1', '--addtag', 'cinder-volume:1', 'vgc')],
+                         runner.calls)
+
+    def test_activation_modes(self):
+        vg, runner = self._vg()
+        vg.activate('v', lvm.Activation.EXCLUSIVE)
+        vg.activate('v', lvm.Activation.SHARED)
+        vg.activate('v', lvm.Activation.INACTIVE)
+        self.assertEqual([('lvchange', '-aey', 'vgc/v'),
+                          ('lvchange', '-asy', 'vgc/v'),
+                          ('lvchange', '-an', 'vgc/v')], runner.calls)
+        self.assertRaises(exception.InvalidInput, vg.activate, 'v', 'y')
+
+
+class AnyCommand(dict):
+    """Every command succeeds with no output."""
+
+    def __contains__(self, argv):
+        return True
+
+    def __getitem__(self, argv):
+        return recorded.Recording(' '.join(argv), 'node1', 0, '')
