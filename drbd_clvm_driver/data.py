@@ -11,7 +11,7 @@ _BLOCK = '1M'
 
 
 def copy(runner, source_path, target_path, size_mib, timeout):
-    """Copy the first ``size_mib`` MiB of ``source_path`` to ``target_path``."""
+    """Copy the first ``size_mib`` MiB of one device to another."""
     lvm.validate_size_mib(size_mib)
     runner.run(['dd', 'if=%s' % source_path, 'of=%s' % target_path,
                 'bs=%s' % _BLOCK, 'count=%d' % size_mib, 'iflag=direct',

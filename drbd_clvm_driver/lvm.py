@@ -47,7 +47,8 @@ class Activation:
 
 def validate_name(name):
     """Raise :class:`~.exception.InvalidInput` unless ``name`` is a safe LV
-    name that cannot be read as an option or reach a path."""
+    name that cannot be read as an option or reach a path.
+    """
     if not isinstance(name, str) or not name:
         raise exception.InvalidInput('LV name must be a non-empty string, '
                                      'not %r' % (name,))
@@ -69,7 +70,8 @@ def validate_name(name):
 
 
 def validate_size_mib(size_mib):
-    """Raise unless ``size_mib`` is a positive whole number of MiB."""
+    """Raise unless ``size_mib`` is a positive whole number of MiB.
+    """
     if isinstance(size_mib, bool) or not isinstance(size_mib, int):
         raise exception.InvalidInput('Size must be a whole number, not %r'
                                      % (size_mib,))
@@ -232,7 +234,8 @@ class ClusteredVG:
 
     def volume_group(self):
         """The VG's report; :class:`~.exception.VolumeGroupNotFound` if
-        this node does not see it."""
+        this node does not see it.
+        """
         try:
             rows = parse_vgs_json(self._lvm(
                 'vgs', '--reportformat', 'json', '--units', 'b',
@@ -247,7 +250,8 @@ class ClusteredVG:
         return rows[0]
 
     def logical_volumes(self):
-        """Every LV of the VG, read in one command."""
+        """Every LV of the VG, read in one command.
+        """
         return parse_lvs_json(self._lvm(
             'lvs', '--reportformat', 'json', '--units', 'b',
             '-o', _LV_FIELDS, self.vg_name))

@@ -37,8 +37,18 @@ _CLONE_SNAPSHOT_PREFIX = '_clone-'
 
 def snapshot_lv_name(name):
     """LVM reserves names starting with "snapshot"; Cinder's snapshot names
-    do start so, and get a leading underscore."""
+    do start so, and get a leading underscore.
+    """
     return '_' + name if name.startswith('snapshot') else name
+
+
+def _check_fits(name, size_mib, source):
+    """A new volume may grow beyond its source, never shrink below it."""
+    lvm.validate_size_mib(size_mib)
+    if size_mib < source.size_mib:
+        raise exception.InvalidInput(
+            'Volume %s (%d MiB) would be smaller than its source %s (%d MiB)'
+            % (name, size_mib, source.name, source.size_mib))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +84,8 @@ class NodeLocks:
     @contextlib.contextmanager
     def volumes(self, *names):
         """Hold the locks of several LVs, taken in one order to avoid
-        deadlock between two operations that share them."""
+        deadlock between two operations that share them.
+        """
         with contextlib.ExitStack() as stack:
             for name in sorted(set(names)):
                 stack.enter_context(self._lock('lv-' + name))
@@ -141,7 +152,8 @@ class VolumeOperations:
 
     def delete_volume(self, name):
         """Wipe (per ``volume_clear``) and remove; a missing LV is gone
-        already and not an error."""
+        already and not an error.
+        """
         with self.locks.volumes(name):
             volumes = self.vg.logical_volumes()
             target = next((lv for lv in volumes if lv.name == name), None)
@@ -165,7 +177,9 @@ class VolumeOperations:
     def _wipe(self, lv):
         """Zero an LV (a snapshot's copy-on-write area for a snapshot)."""
         if not lv.active_exclusively or not lv.active_locally:
-            self._change(self.vg.activate, lv.name, lvm.Activation.EXCLUSIVE)
+            # A snapshot is activated through its origin.
+            self._change(self.vg.activate, lv.origin or lv.name,
+                         lvm.Activation.EXCLUSIVE)
         size = lv.size_mib
         if self.volume_clear_size:
             size = min(size, self.volume_clear_size)
@@ -200,7 +214,8 @@ class VolumeOperations:
 
     def revert_to_snapshot(self, volume_name, snapshot_name, snapshot_id):
         """Merge the snapshot into its volume, then take it again so the
-        Cinder snapshot still exists."""
+        Cinder snapshot still exists.
+        """
         lv_name = snapshot_lv_name(snapshot_name)
         with self.locks.volumes(volume_name):
             origin = self.vg.logical_volume(volume_name)
@@ -220,24 +235,37 @@ class VolumeOperations:
 
     def create_volume_from_snapshot(self, name, size_mib, volume_id,
                                     snapshot_name, origin_name):
-        source = snapshot_lv_name(snapshot_name)
+        source_name = snapshot_lv_name(snapshot_name)
         with self.locks.volumes(name, origin_name):
-            snapshot = self.vg.logical_volume(source)
-            self._copy_into_new(name, size_mib, volume_id, source, snapshot,
-                                origin_name)
+            source = self.vg.logical_volume(source_name)
+            _check_fits(name, size_mib, source)
+            # A snapshot is active exactly when its origin is.
+            origin_was_active = source.active_locally
+            try:
+                if not origin_was_active:
+                    self._change(self.vg.activate, origin_name,
+                                 lvm.Activation.EXCLUSIVE)
+                self._copy_into_new(name, size_mib, volume_id, source)
+            finally:
+                if not origin_was_active:
+                    self._undo('activation of %s' % origin_name,
+                               self.vg.activate, origin_name,
+                               lvm.Activation.INACTIVE)
 
     def clone_volume(self, name, size_mib, volume_id, source_name):
         """Copy through a temporary snapshot, so a source in use on this
-        node is copied as of one instant."""
+        node is copied as of one instant.
+        """
         temporary = _CLONE_SNAPSHOT_PREFIX + name
         with self.locks.volumes(name, source_name):
             origin = self.vg.logical_volume(source_name)
+            _check_fits(name, size_mib, origin)
+            # This also activates the source here, exclusively.
             self._change(self.vg.create_snapshot, temporary, source_name,
                          origin.size_mib, tags=[CREATING_TAG])
             try:
-                snapshot = self.vg.logical_volume(temporary)
-                self._copy_into_new(name, size_mib, volume_id, temporary,
-                                    snapshot, source_name)
+                self._copy_into_new(name, size_mib, volume_id,
+                                    self.vg.logical_volume(temporary))
             finally:
                 self._undo('temporary snapshot %s' % temporary,
                            self.vg.remove, temporary)
@@ -246,38 +274,23 @@ class VolumeOperations:
                                self.vg.activate, source_name,
                                lvm.Activation.INACTIVE)
 
-    def _copy_into_new(self, name, size_mib, volume_id, source_name, source,
-                       origin_name):
-        """Make LV ``name`` and fill it from ``source``; on any failure the
-        new LV is removed and the source's activation restored."""
-        if size_mib < source.size_mib:
-            raise exception.InvalidInput(
-                'Volume %s (%d MiB) would be smaller than its source %s '
-                '(%d MiB)' % (name, size_mib, source_name, source.size_mib))
-        was_active = source.active_locally
-        if not was_active:
-            self._change(self.vg.activate, source_name,
-                         lvm.Activation.EXCLUSIVE)
+    def _copy_into_new(self, name, size_mib, volume_id, source):
+        """Make LV ``name`` and fill it from the active LV ``source``; on
+        any failure the new LV is removed again.
+        """
+        self._change(self.vg.create, name, size_mib,
+                     tags=[VOLUME_TAG + volume_id, CREATING_TAG])
         try:
-            self._change(self.vg.create, name, size_mib,
-                         tags=[VOLUME_TAG + volume_id, CREATING_TAG])
-            try:
-                self._change(self.vg.activate, name, lvm.Activation.EXCLUSIVE)
-                data.copy(self.runner, self.vg.lv_path(source_name),
-                          self.vg.lv_path(name), source.size_mib,
-                          self.data_timeout)
-                self._change(self.vg.activate, name, lvm.Activation.INACTIVE)
-                self._change(self.vg.change_tags, name,
-                             delete=[CREATING_TAG])
-            except Exception:
-                with excutils.save_and_reraise_exception():
-                    self._undo('half-made volume %s' % name, self.vg.remove,
-                               name)
-        finally:
-            if not was_active:
-                self._undo('activation of %s' % origin_name,
-                           self.vg.activate, origin_name,
-                           lvm.Activation.INACTIVE)
+            self._change(self.vg.activate, name, lvm.Activation.EXCLUSIVE)
+            data.copy(self.runner, self.vg.lv_path(source.name),
+                      self.vg.lv_path(name), source.size_mib,
+                      self.data_timeout)
+            self._change(self.vg.activate, name, lvm.Activation.INACTIVE)
+            self._change(self.vg.change_tags, name, delete=[CREATING_TAG])
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self._undo('half-made volume %s' % name, self.vg.remove,
+                           name)
 
     # Export.
 
@@ -329,9 +342,9 @@ class VolumeOperations:
 
     def capacity(self):
         """The VG's size and what is in it, in two LVM commands whatever
-        the number of volumes."""
+        the number of volumes.
+        """
         vg = self.vg.volume_group()
         volumes = self.vg.logical_volumes()
         half_made = tuple(lv.name for lv in volumes if CREATING_TAG in lv.tags)
         return Capacity(vg.size_bytes, vg.free_bytes, len(volumes), half_made)
-

@@ -48,5 +48,6 @@ drbd_clvm_opts = [
 
 def list_opts():
     """Options for oslo-config-generator, under the backend section name
-    the README's example uses."""
+    the README's example uses.
+    """
     return [('drbd', drbd_clvm_opts)]

@@ -53,13 +53,15 @@ class LockManager(metaclass=abc.ABCMeta):
 
     def _output(self, argv):
         """stdout+stderr and exit code of a health command; never raises
-        for a non-zero exit, since that is what the check looks at."""
+        for a non-zero exit, since that is what the check looks at.
+        """
         result = self.runner.run(argv, timeout=self.timeout, check=False)
         return result.exit_code, result.stdout + result.stderr
 
 
 def load(name, runner, vg_name, timeout=10):
-    """Return the lock-manager plugin registered as ``name``."""
+    """Return the lock-manager plugin registered as ``name``.
+    """
     try:
         manager = stevedore_driver.DriverManager(
             NAMESPACE, name, invoke_on_load=True,

@@ -49,7 +49,7 @@ class LvmLockd(base.LockManager):
                            % self.vg_name)
         exit_code, status = self._output(['dlm_tool', 'status'])
         if not re.search(r'\bquorate 1\b', status):
+            first_line = (status.strip() or 'no output').splitlines()[0]
             reasons.append('dlm_controld is not running or not quorate '
-                           '(dlm_tool status: %s)' % (
-                               status.strip().splitlines() or ['no output'])[0])
+                           '(dlm_tool status: %s)' % first_line)
         return reasons

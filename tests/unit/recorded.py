@@ -54,7 +54,8 @@ class ReplayRunner(runner.CommandRunner):
 
     def serve(self, argv, recording):
         """Answer ``argv`` with a recording of an equivalent command (the
-        lab typed ``-L 100G`` where the driver writes ``-L 102400m``)."""
+        lab typed ``-L 100G`` where the driver writes ``-L 102400m``).
+        """
         self.recordings[tuple(argv)] = recording
 
     def _execute(self, argv, timeout):

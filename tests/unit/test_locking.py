@@ -15,7 +15,8 @@ def vg_from(filename):
     return lvm.parse_vgs_json(recorded.load(filename).output)[0]
 
 
-SHARED_VG = 'node1-14-vgs_reportformat_json_units_b_o_vg_name_vg_attr_vg_size_vg_f.txt'
+SHARED_VG = ('node1-14-vgs_reportformat_json_units_b_o_vg_name_vg_attr_'
+             'vg_size_vg_f.txt')
 
 
 def answer(command, output, exit_code=0):
@@ -90,7 +91,8 @@ class LvmLockdTest(testtools.TestCase):
 
 class ClvmdTest(testtools.TestCase):
     """clvmd cannot run on any current distribution; the outputs here
-    follow LVM 2.02's documented formats (vg_attr 'c', lvmconfig)."""
+    follow LVM 2.02's documented formats (vg_attr 'c', lvmconfig).
+    """
 
     def _vg(self, attr):
         return lvm.VolumeGroup(**dict(vg_from(SHARED_VG).__dict__, attr=attr,

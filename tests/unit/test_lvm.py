@@ -7,8 +7,10 @@ from drbd_clvm_driver import exception
 from drbd_clvm_driver import lvm
 from tests.unit import recorded
 
-VGS = 'node1-14-vgs_reportformat_json_units_b_o_vg_name_vg_attr_vg_size_vg_f.txt'
-LVS = 'node1-23-lvs_reportformat_json_units_b_o_lv_name_vg_name_lv_attr_lv_s.txt'
+VGS = ('node1-14-vgs_reportformat_json_units_b_o_vg_name_vg_attr_vg_size_'
+       'vg_f.txt')
+LVS = ('node1-23-lvs_reportformat_json_units_b_o_lv_name_vg_name_lv_attr_'
+       'lv_s.txt')
 
 
 class ReportTest(testtools.TestCase):
@@ -114,14 +116,16 @@ class RefusalTest(testtools.TestCase):
 
     def test_snapshot_of_shared_origin(self):
         vg = self._vg(
-            ['lvcreate', '-y', '-s', '-L', '8m', '-n', '_snap-b', 'vgc/volume-b'],
+            ['lvcreate', '-y', '-s', '-L', '8m', '-n', '_snap-b',
+             'vgc/volume-b'],
             'run2-node1-11-lvcreate_y_s_L_8M_n_snap_b_shared_vgc_volume_b.txt')
         self.assertRaises(exception.LockedByOtherNode, vg.create_snapshot,
                           '_snap-b', 'volume-b', 8)
 
     def test_snapshot_of_origin_held_by_peer(self):
         vg = self._vg(
-            ['lvcreate', '-y', '-s', '-L', '8m', '-n', 'snap-a', 'vgc/volume-a'],
+            ['lvcreate', '-y', '-s', '-L', '8m', '-n', 'snap-a',
+             'vgc/volume-a'],
             'run2-node2-08-lvcreate_y_s_L_8M_n_snap_a_fromB_vgc_volume_a.txt')
         self.assertRaises(exception.LockedByOtherNode, vg.create_snapshot,
                           'snap-a', 'volume-a', 8)
