@@ -171,7 +171,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
 
     @_translated
     def delete_snapshot(self, snapshot):
-        self.ops.delete_snapshot(snapshot.name)
+        self.ops.delete_snapshot(snapshot.name, snapshot.volume_name)
 
     @_translated
     def revert_to_snapshot(self, context, volume, snapshot):

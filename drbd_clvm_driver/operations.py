@@ -155,31 +155,40 @@ class VolumeOperations:
         already and not an error.
         """
         with self.locks.volumes(name):
-            volumes = self.vg.logical_volumes()
-            target = next((lv for lv in volumes if lv.name == name), None)
-            if target is None:
-                LOG.warning('Volume %s is not in %s; nothing to delete',
-                            name, self.vg.vg_name)
-                return
-            dependants = [lv.name for lv in volumes if lv.origin == name]
-            if dependants:
-                raise exception.VolumeBusy(
-                    'Volume %s has snapshots (%s); delete them first' % (
-                        name, ', '.join(dependants)))
-            if target.open:
-                raise exception.VolumeBusy('Volume %s is open on this node'
-                                           % name)
-            if self.volume_clear == 'zero':
-                self._wipe(target)
-            self._change(self.vg.remove, name)
+            self._delete(name)
+
+    def _delete(self, name):
+        volumes = self.vg.logical_volumes()
+        target = next((lv for lv in volumes if lv.name == name), None)
+        if target is None:
+            LOG.warning('Volume %s is not in %s; nothing to delete', name,
+                        self.vg.vg_name)
+            return
+        dependants = [lv.name for lv in volumes if lv.origin == name]
+        if dependants:
+            raise exception.VolumeBusy(
+                'Volume %s has snapshots (%s); delete them first' % (
+                    name, ', '.join(dependants)))
+        if target.open:
+            raise exception.VolumeBusy('Volume %s is open on this node'
+                                       % name)
+        # A snapshot is activated through its origin.
+        holder = target.origin or name
+        activated = False
+        if self.volume_clear == 'zero':
+            if not (target.active_locally and target.active_exclusively):
+                self._change(self.vg.activate, holder,
+                             lvm.Activation.EXCLUSIVE)
+                activated = True
+            self._wipe(target)
+        self._change(self.vg.remove, name)
+        if activated and target.origin:
+            self._undo('activation of %s' % holder, self.vg.activate,
+                       holder, lvm.Activation.INACTIVE)
         LOG.info('Deleted %s from %s', name, self.vg.vg_name)
 
     def _wipe(self, lv):
-        """Zero an LV (a snapshot's copy-on-write area for a snapshot)."""
-        if not lv.active_exclusively or not lv.active_locally:
-            # A snapshot is activated through its origin.
-            self._change(self.vg.activate, lv.origin or lv.name,
-                         lvm.Activation.EXCLUSIVE)
+        """Zero an active LV (a snapshot's copy-on-write area)."""
         size = lv.size_mib
         if self.volume_clear_size:
             size = min(size, self.volume_clear_size)
@@ -209,8 +218,13 @@ class VolumeOperations:
                            lvm.Activation.INACTIVE)
         return lv_name
 
-    def delete_snapshot(self, snapshot_name):
-        self.delete_volume(snapshot_lv_name(snapshot_name))
+    def delete_snapshot(self, snapshot_name, volume_name):
+        """Remove a snapshot, holding its origin's lock too: removing a
+        snapshot changes the origin's device.
+        """
+        lv_name = snapshot_lv_name(snapshot_name)
+        with self.locks.volumes(lv_name, volume_name):
+            self._delete(lv_name)
 
     def revert_to_snapshot(self, volume_name, snapshot_name, snapshot_id):
         """Merge the snapshot into its volume, then take it again so the
