@@ -19,14 +19,12 @@ from cinder.volume import volume_utils
 from oslo_log import log as logging
 from oslo_utils import importutils
 
-from drbd_clvm_driver import cluster
-from drbd_clvm_driver import drbd
 from drbd_clvm_driver import exception
-from drbd_clvm_driver.locking import base as locking_base
 from drbd_clvm_driver import lvm
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import opts
 from drbd_clvm_driver import runner as runner_module
+from drbd_clvm_driver import stack
 
 LOG = logging.getLogger(__name__)
 
@@ -101,20 +99,17 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             self.runner = runner_module.RootCommandRunner(
                 root_helper=cinder_utils.get_root_helper(),
                 default_timeout=conf.lvm_command_timeout, node=self.hostname)
-        check_timeout = conf.cluster_check_timeout
-        self.lock_manager = locking_base.load(
-            conf.lock_manager, self.runner, conf.volume_group, check_timeout)
-        self.gate = cluster.SafetyGate(
-            drbd.DrbdResource(self.runner, conf.drbd_resource, check_timeout),
-            cluster.Quorum(self.runner, check_timeout), self.lock_manager)
-        self.ops = operations.VolumeOperations(
-            lvm.ClusteredVG(self.runner, conf.volume_group,
-                            conf.lvm_command_timeout),
-            self.gate,
-            operations.NodeLocks(conf.drbd_clvm_lock_path, conf.volume_group),
+        node = stack.build(
+            self.runner, conf.volume_group, conf.drbd_resource,
+            lock_manager=conf.lock_manager,
+            lock_path=conf.drbd_clvm_lock_path,
             volume_clear=conf.volume_clear,
             volume_clear_size=conf.volume_clear_size,
+            lvm_timeout=conf.lvm_command_timeout,
+            check_timeout=conf.cluster_check_timeout,
             data_timeout=conf.data_copy_timeout)
+        self.lock_manager, self.gate, self.ops = (node.lock_manager,
+                                                  node.gate, node.ops)
 
     @_translated
     def check_for_setup_error(self):
