@@ -1,0 +1,173 @@
+"""What one stats refresh costs as the VG fills: 10, 100 and 1000 volumes.
+
+For each size the simulated VG is filled, one ``get_volume_stats(refresh=
+True)`` is recorded (commands and the bytes they printed), and then the
+parse functions are timed on exactly those outputs, in-process, so the
+simulator's own speed never enters the figure.
+"""
+
+import statistics
+import tempfile
+import time
+import uuid
+
+from bench import invocations
+from drbd_clvm_driver import cluster as cluster_module
+from drbd_clvm_driver import drbd
+from drbd_clvm_driver import driver as our_driver
+from drbd_clvm_driver import lvm
+from drbd_clvm_driver import operations
+from drbd_clvm_driver import runner as runner_module
+from tests.sim import cluster as sim
+
+SIZES = (10, 100, 1000)
+#: one extent each: the count matters here, not the size
+VOLUME_MIB = 4
+REPEATS = 51
+#: a per-volume parse time may grow this much from one size to the next
+#: and still count as linear: timing noise, not a trend
+LINEAR_TOLERANCE = 1.25
+
+
+class RecordingRunner(runner_module.CommandRunner):
+    """Passes each command to another runner and keeps what it printed."""
+
+    def __init__(self, inner):
+        super().__init__(inner.default_timeout, inner.node)
+        self.inner = inner
+        self.results = []
+
+    def _execute(self, argv, timeout):
+        result = self.inner.run(argv, timeout=timeout, check=False)
+        self.results.append(result)
+        return result.exit_code, result.stdout, result.stderr
+
+
+def _parsers(drbd_resource, minor):
+    """The driver's parse function for each program whose output it reads
+    with one; lvmlockctl and dlm_tool are matched inline by the lock-manager
+    plugin and are not timed.
+    """
+    def proc_drbd(text):
+        if drbd.proc_drbd_version(text)[0] < 9:
+            return drbd.parse_proc_drbd(text, minor, drbd_resource)
+
+    return {
+        'vgs': lvm.parse_vgs_json,
+        'lvs': lvm.parse_lvs_json,
+        'corosync-quorumtool': cluster_module.parse_quorumtool,
+        'cat': proc_drbd,
+        'drbdsetup': lambda text: drbd.parse_status_json(text,
+                                                         drbd_resource)}
+
+
+def _median_seconds(parse, text):
+    samples = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        parse(text)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def measure_size(volume_count, lock_path):
+    """One refresh with ``volume_count`` volumes in the VG."""
+    cluster = sim.SimulatedCluster(
+        vg_name=invocations.VG_NAME,
+        vg_size_mib=2 * volume_count * VOLUME_MIB + 1024)
+    node = cluster.nodes[0]
+    recording = RecordingRunner(node.runner)
+    conf = invocations.configuration_for(
+        'bench-stats', volume_group=invocations.VG_NAME,
+        drbd_resource=cluster.drbd_resource, lock_manager='lvmlockd',
+        target_helper='fake', volume_clear='none',
+        volume_backend_name='drbd', drbd_clvm_lock_path=lock_path)
+    volume_driver = our_driver.DrbdClvmVolumeDriver(configuration=conf,
+                                                    runner=recording)
+    volume_driver.do_setup(None)
+    # Straight to LVM: the fill is set-up, not what is measured.
+    for _ in range(volume_count):
+        volume_id = str(uuid.uuid4())
+        volume_driver.ops.vg.create(
+            'volume-' + volume_id, VOLUME_MIB,
+            tags=[operations.VOLUME_TAG + volume_id])
+    minor = int(node.runner.run(['drbdadm', 'sh-minor',
+                                 cluster.drbd_resource]).stdout)
+    # A first refresh learns what is cached for the service's lifetime.
+    volume_driver.get_volume_stats(refresh=True)
+    start = len(recording.results)
+    stats = volume_driver.get_volume_stats(refresh=True)
+    results = recording.results[start:]
+    parsers = _parsers(cluster.drbd_resource, minor)
+    parse_seconds = 0.0
+    untimed = []
+    for result in results:
+        parse = parsers.get(result.argv[0])
+        if parse is None:
+            untimed.append(result.argv[0])
+            continue
+        parse_seconds += _median_seconds(parse,
+                                         result.stdout + result.stderr)
+    return {
+        'volumes': volume_count,
+        'reported_volumes': stats['pools'][0]['total_volumes'],
+        'commands': len(results),
+        'programs': [result.argv[0] for result in results],
+        'output_bytes': sum(len(result.stdout) + len(result.stderr)
+                            for result in results),
+        'parse_seconds': parse_seconds,
+        'not_timed': untimed}
+
+
+def measure(sizes=SIZES):
+    with tempfile.TemporaryDirectory(prefix='bench-locks-') as lock_path:
+        rows = [measure_size(count, lock_path) for count in sizes]
+    for previous, row in zip([None] + rows, rows):
+        row['parse_us_per_volume'] = (row['parse_seconds'] * 1e6 /
+                                      row['volumes'])
+        row['per_volume_ratio'] = (
+            row['parse_us_per_volume'] / previous['parse_us_per_volume']
+            if previous else None)
+    return {'rows': rows, 'goals': goals(rows)}
+
+
+def goals(rows):
+    """The issue's two goals, each with whether it is met and why."""
+    counts = sorted({row['commands'] for row in rows})
+    ratios = [row['per_volume_ratio'] for row in rows
+              if row['per_volume_ratio'] is not None]
+    return {
+        'constant_command_count': {
+            'met': len(counts) == 1,
+            'detail': 'commands per refresh: %s' % ', '.join(
+                '%d at %d volumes' % (row['commands'], row['volumes'])
+                for row in rows)},
+        'parse_time_at_most_linear': {
+            'met': all(ratio <= LINEAR_TOLERANCE for ratio in ratios),
+            'detail': 'parse time per volume, each size against the one '
+                      'before: %s (linear: <= %.2f)' % (
+                          ', '.join('%.2f' % ratio for ratio in ratios),
+                          LINEAR_TOLERANCE)}}
+
+
+def format_table(result):
+    header = '%8s %9s %13s %11s %13s %9s' % (
+        'volumes', 'commands', 'output bytes', 'parse us',
+        'us per volume', 'ratio')
+    lines = ['Stats refresh at scale (ours, simulator; parse time is the '
+             'median of %d runs per output)' % REPEATS, header,
+             '-' * len(header)]
+    for row in result['rows']:
+        ratio = ('%.2f' % row['per_volume_ratio']
+                 if row['per_volume_ratio'] is not None else '-')
+        lines.append('%8d %9d %13d %11.1f %13.3f %9s' % (
+            row['volumes'], row['commands'], row['output_bytes'],
+            row['parse_seconds'] * 1e6, row['parse_us_per_volume'], ratio))
+    rows = result['rows']
+    lines.append('commands: %s; not timed (matched inline, fixed size): %s'
+                 % (' '.join(rows[-1]['programs']),
+                    ' '.join(sorted(set(rows[-1]['not_timed']))) or '-'))
+    for name, goal in result['goals'].items():
+        lines.append('%s %s: %s' % ('met   ' if goal['met'] else 'MISSED',
+                                    name.replace('_', ' '), goal['detail']))
+    return '\n'.join(lines)
