@@ -1,0 +1,316 @@
+"""Both nodes serving one VG: the behaviour the project exists for.
+
+Every test here runs on the simulator in ``tox -e py3`` and on the two real
+guests in the cluster gate.
+"""
+
+import concurrent.futures
+import os
+
+from drbd_clvm_driver import exception
+from drbd_clvm_driver import lvm
+from drbd_clvm_driver import operations
+from tests.scenario import base
+
+MIB = 1024 * 1024
+#: creates per node in the concurrency test; the gate may raise it
+CONCURRENT_CREATES = int(os.environ.get('DRBD_CLVM_CONCURRENT_CREATES', 50))
+
+
+class CrossNodeTest(base.TwoNodeTestCase):
+
+    def test_create_on_a_extend_on_b(self):
+        name = self.name('vol')
+        self.ops_a.create_volume(name, self.SIZE_MIB, self.volume_id('vol'))
+        self.ops_b.extend_volume(name, self.SIZE_MIB, 2 * self.SIZE_MIB)
+        for ops in (self.ops_a, self.ops_b):
+            size, tags = self.names_on(ops)[name]
+            self.assertEqual(2 * self.SIZE_MIB * MIB, size)
+            self.assertEqual((operations.VOLUME_TAG + self.volume_id('vol'),),
+                             tags)
+
+    def test_snapshot_on_b_of_volume_made_on_a(self):
+        name = self.name('origin')
+        self.ops_a.create_volume(name, self.SIZE_MIB, 'id-origin')
+        snapshot = self.ops_b.create_snapshot(self.name('snap'), name,
+                                              'id-snap')
+        seen_by_a = {lv.name: lv for lv in self.ops_a.vg.logical_volumes()}
+        self.assertEqual(name, seen_by_a[snapshot].origin)
+        # The origin was inactive, so the snapshot put it back that way.
+        self.assertFalse(self.ops_b.vg.logical_volume(name).active_locally)
+
+    def test_snapshot_names_avoid_lvm_reserved_prefix(self):
+        name = self.name('vol')
+        self.ops_a.create_volume(name, self.SIZE_MIB, 'id')
+        created = self.ops_a.create_snapshot('snapshot-' + self.prefix, name,
+                                             'snap-id')
+        self.assertEqual('_snapshot-' + self.prefix, created)
+        self.ops_a.delete_snapshot('snapshot-' + self.prefix, name)
+        self.assertNotIn(created, self.names_on(self.ops_b))
+
+    def test_clone_on_a_of_volume_made_on_b(self):
+        source = self.name('src')
+        clone = self.name('clone')
+        self.ops_b.create_volume(source, self.SIZE_MIB, 'id-src')
+        self.ops_a.clone_volume(clone, 2 * self.SIZE_MIB, 'id-clone', source)
+        seen = self.names_on(self.ops_b)
+        self.assertEqual(
+            (2 * self.SIZE_MIB * MIB, ('cinder-volume:id-clone',)),
+            seen[clone])
+        # No temporary snapshot and no activation is left behind.
+        self.assertEqual({source, clone}, set(seen))
+        for name in (source, clone):
+            self.assertFalse(self.ops_a.vg.logical_volume(name).is_active)
+
+    def test_volume_from_snapshot(self):
+        origin = self.name('origin')
+        self.ops_a.create_volume(origin, self.SIZE_MIB, 'id-origin')
+        self.ops_a.create_snapshot(self.name('snap'), origin, 'id-snap')
+        new = self.name('new')
+        self.ops_b.create_volume_from_snapshot(
+            new, self.SIZE_MIB, 'id-new', self.name('snap'), origin)
+        lv = self.ops_a.vg.logical_volume(new)
+        self.assertEqual(('cinder-volume:id-new',), lv.tags)
+        self.assertFalse(lv.is_active)
+
+    def test_revert_to_snapshot(self):
+        origin = self.name('origin')
+        self.ops_a.create_volume(origin, self.SIZE_MIB, 'id-origin')
+        snapshot = self.ops_a.create_snapshot(self.name('snap'), origin,
+                                              'id-snap')
+        self.ops_b.revert_to_snapshot(origin, self.name('snap'), 'id-snap')
+        # The snapshot survives the revert, as Cinder expects.
+        lv = self.ops_a.vg.logical_volume(snapshot)
+        self.assertEqual(origin, lv.origin)
+        self.assertEqual(('cinder-snapshot:id-snap',), lv.tags)
+
+    def test_delete_from_other_node(self):
+        name = self.name('vol')
+        self.ops_a.create_volume(name, self.SIZE_MIB, 'id')
+        self.ops_b.delete_volume(name)
+        self.assertEqual({}, self.names_on(self.ops_a))
+
+    def test_delete_wipes_when_asked(self):
+        ops = self._ops(self.node_b, volume_clear='zero', volume_clear_size=1)
+        name = self.name('vol')
+        self.ops_a.create_volume(name, self.SIZE_MIB, 'id')
+        ops.delete_volume(name)
+        self.assertEqual({}, self.names_on(self.ops_a))
+
+    def test_delete_of_volume_with_snapshot_refused(self):
+        name = self.name('vol')
+        self.ops_a.create_volume(name, self.SIZE_MIB, 'id')
+        self.ops_a.create_snapshot(self.name('snap'), name, 'snap-id')
+        self.assertRaises(exception.VolumeBusy, self.ops_b.delete_volume,
+                          name)
+        self.assertEqual(2, len(self.names_on(self.ops_a)))
+
+
+class ActivationTest(base.TwoNodeTestCase):
+
+    def test_exclusive_on_a_refuses_b(self):
+        name = self.name('vol')
+        self.ops_a.create_volume(name, self.SIZE_MIB, 'id')
+        self.ops_a.activate_for_export(name)
+        error = self.assertRaises(exception.LockedByOtherNode,
+                                  self.ops_b.activate_for_export, name)
+        self.assertIn('LV locked by other host', str(error))
+        self.assertTrue(error.retriable)
+        # Once A lets go, B gets it.
+        self.ops_a.deactivate(name)
+        self.ops_b.activate_for_export(name)
+        self.assertTrue(self.ops_b.vg.logical_volume(name).active_exclusively)
+
+    def test_delete_of_volume_held_by_other_node_changes_nothing(self):
+        name = self.name('vol')
+        self.ops_a.create_volume(name, self.SIZE_MIB, 'id')
+        self.ops_a.activate_for_export(name)
+        for ops in (self._ops(self.node_b, volume_clear='zero'), self.ops_b):
+            self.assertRaises(exception.LockedByOtherNode, ops.delete_volume,
+                              name)
+        self.assertIn(name, self.names_on(self.ops_b))
+
+    def test_snapshot_on_b_of_volume_held_by_a_refused(self):
+        name = self.name('vol')
+        self.ops_a.create_volume(name, self.SIZE_MIB, 'id')
+        self.ops_a.activate_for_export(name)
+        self.assertRaises(exception.LockedByOtherNode,
+                          self.ops_b.create_snapshot, self.name('snap'), name,
+                          'snap-id')
+        self.assertEqual([name], list(self.names_on(self.ops_b)))
+
+    def test_extend_of_volume_held_by_a_works_on_a(self):
+        name = self.name('vol')
+        self.ops_a.create_volume(name, self.SIZE_MIB, 'id')
+        self.ops_a.activate_for_export(name)
+        self.ops_a.extend_volume(name, self.SIZE_MIB, 2 * self.SIZE_MIB)
+        self.assertEqual(2 * self.SIZE_MIB,
+                         self.ops_b.vg.logical_volume(name).size_mib)
+
+
+class ConcurrencyTest(base.TwoNodeTestCase):
+
+    def test_concurrent_creates_from_both_nodes(self):
+        def create_all(ops, node_label):
+            for index in range(CONCURRENT_CREATES):
+                label = '%s-%03d' % (node_label, index)
+                ops.create_volume(self.name(label), self.SIZE_MIB, label)
+
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(create_all, self.ops_a, 'a'),
+                       pool.submit(create_all, self.ops_b, 'b')]
+            for future in futures:
+                future.result()
+        seen_by_a = self.names_on(self.ops_a)
+        self.assertEqual(2 * CONCURRENT_CREATES, len(seen_by_a))
+        self.assertEqual(seen_by_a, self.names_on(self.ops_b))
+
+
+class BadInputTest(base.TwoNodeTestCase):
+
+    def _unchanged(self, call, *args):
+        before = self.names_on(self.ops_b)
+        self.assertRaises(exception.InvalidInput, call, *args)
+        self.assertEqual(before, self.names_on(self.ops_b))
+
+    def test_sizes(self):
+        for size in (0, -4, 1.5, '4', True):
+            self._unchanged(self.ops_a.create_volume, self.name('v'), size,
+                            'id')
+
+    def test_names(self):
+        for name in ('vol; rm -rf /', '-vol', '..', 'volumé', 'x' * 200):
+            self._unchanged(self.ops_a.create_volume, name, self.SIZE_MIB,
+                            'id')
+
+    def test_extend_to_smaller(self):
+        name = self.name('vol')
+        self.ops_a.create_volume(name, 2 * self.SIZE_MIB, 'id')
+        self._unchanged(self.ops_b.extend_volume, name, 2 * self.SIZE_MIB,
+                        self.SIZE_MIB)
+
+    def test_too_big_for_the_vg(self):
+        vg = self.ops_a.vg.volume_group()
+        too_big = vg.free_bytes // MIB + 4 * self.SIZE_MIB
+        before = self.names_on(self.ops_b)
+        self.assertRaises(exception.InsufficientSpace,
+                          self.ops_a.create_volume, self.name('big'), too_big,
+                          'id')
+        self.assertEqual(before, self.names_on(self.ops_b))
+
+    def test_clone_smaller_than_source(self):
+        source = self.name('src')
+        self.ops_a.create_volume(source, 2 * self.SIZE_MIB, 'id')
+        self._unchanged(self.ops_b.clone_volume, self.name('c'),
+                        self.SIZE_MIB, 'id-c', source)
+
+
+class DrbdLinkTest(base.TwoNodeTestCase):
+    """The lab's first finding: LVM does not notice a DRBD disconnect."""
+
+    def test_disconnect_refuses_changes_on_both_nodes(self):
+        kept = self.name('kept')
+        self.ops_a.create_volume(kept, self.SIZE_MIB, 'id-kept')
+        self.cluster.disconnect_drbd()
+        self.addCleanup(self.cluster.reconnect_drbd)
+        before = {ops: self.names_on(ops) for ops in (self.ops_a, self.ops_b)}
+        for ops in (self.ops_a, self.ops_b):
+            error = self.assertRaises(
+                exception.ClusterUnsafe, ops.create_volume, self.name('new'),
+                self.SIZE_MIB, 'id-new')
+            self.assertIn('not Connected', str(error))
+            self.assertRaises(exception.ClusterUnsafe, ops.delete_volume,
+                              kept)
+            self.assertRaises(exception.ClusterUnsafe, ops.extend_volume,
+                              kept, self.SIZE_MIB, 2 * self.SIZE_MIB)
+            # Reads still work and say why changes are refused.
+            self.assertTrue(any('not Connected' in reason
+                                for reason in ops.gate.reasons()))
+            self.assertEqual(before[ops], self.names_on(ops))
+        self.cluster.reconnect_drbd()
+        # Nothing diverged: both nodes agree and changes work again.
+        self.assertEqual([], self.ops_a.gate.reasons())
+        self.assertEqual([], self.ops_b.gate.reasons())
+        self.ops_b.create_volume(self.name('after'), self.SIZE_MIB, 'id-a')
+        self.assertEqual(self.names_on(self.ops_a), self.names_on(self.ops_b))
+
+
+class ClusterStackTest(base.TwoNodeTestCase):
+    """Quorum and lock-manager loss; these break the real cluster for the
+    tests after them, so only the simulator runs them.
+    """
+
+    def setUp(self):
+        super().setUp()
+        if base.on_real_cluster():
+            self.skipTest('stops corosync or lvmlockd; simulator only')
+
+    def test_corosync_gone_refuses_before_lvm_hangs(self):
+        self.cluster.stop_corosync(self.node_a)
+        self.addCleanup(self.cluster.start_corosync, self.node_a)
+        error = self.assertRaises(exception.ClusterUnsafe,
+                                  self.ops_a.create_volume, self.name('v'),
+                                  self.SIZE_MIB, 'id')
+        self.assertIn('Cannot initialize CMAP service', str(error))
+        self.assertIn('dlm_controld is not running', str(error))
+
+    def test_lvmlockd_gone_refuses(self):
+        self.cluster.stop_lvmlockd(self.node_b)
+        self.addCleanup(self.cluster.start_lvmlockd, self.node_b)
+        error = self.assertRaises(exception.ClusterUnsafe,
+                                  self.ops_b.create_volume, self.name('v'),
+                                  self.SIZE_MIB, 'id')
+        self.assertIn('lvmlockd is not running', str(error))
+        # The other node is unaffected.
+        self.ops_a.create_volume(self.name('v'), self.SIZE_MIB, 'id')
+
+    def test_lvm_hang_is_bounded(self):
+        # Even if the gate were passed, a hanging LVM command ends as a
+        # timeout error rather than a stuck worker.
+        self.cluster.stop_corosync(self.node_a)
+        self.addCleanup(self.cluster.start_corosync, self.node_a)
+        self.assertRaises(exception.CommandTimeout,
+                          self.ops_a.vg.create, self.name('v'),
+                          self.SIZE_MIB)
+
+
+class UnsafeDrbdStateTest(base.TwoNodeTestCase):
+    """States the simulator can be put in directly."""
+
+    def setUp(self):
+        super().setUp()
+        if base.on_real_cluster():
+            self.skipTest('forces DRBD states; simulator only')
+
+    def _refused(self, expected, **state):
+        self.cluster.set_drbd_state(self.node_a, **state)
+        error = self.assertRaises(exception.ClusterUnsafe,
+                                  self.ops_a.create_volume, self.name('v'),
+                                  self.SIZE_MIB, 'id')
+        self.assertIn(expected, str(error))
+        self.assertEqual({}, self.names_on(self.ops_b))
+
+    def test_secondary(self):
+        self._refused('not Primary/Primary', role='Secondary')
+
+    def test_inconsistent(self):
+        self._refused('not UpToDate/UpToDate', disk='Inconsistent')
+
+    def test_outdated(self):
+        self._refused('not UpToDate/UpToDate', disk='Outdated')
+
+    def test_standalone(self):
+        self._refused('StandAlone, not Connected', connection='StandAlone')
+
+
+class ActivationModeTest(base.TwoNodeTestCase):
+
+    def test_shared_activation_blocks_extend_with_clear_error(self):
+        name = self.name('vol')
+        self.ops_a.create_volume(name, self.SIZE_MIB, 'id')
+        for ops in (self.ops_a, self.ops_b):
+            ops.vg.activate(name, lvm.Activation.SHARED)
+        error = self.assertRaises(exception.LockedByOtherNode,
+                                  self.ops_a.extend_volume, name,
+                                  self.SIZE_MIB, 2 * self.SIZE_MIB)
+        self.assertIn('shared mode', str(error))

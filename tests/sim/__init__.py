@@ -1,0 +1,1 @@
+"""The two-node cluster simulator used by fast tests and benchmarks."""

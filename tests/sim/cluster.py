@@ -1,0 +1,559 @@
+"""A simulated two-node cluster: one shared VG on dual-primary DRBD.
+
+It answers the commands the driver runs with the output formats and the
+behaviour recorded on the real lab cluster (tests/unit/fixtures/recorded):
+lvmlockd's exclusive/shared activation conflicts, snapshots that leave their
+origin active, LVM creating LVs on a disconnected DRBD (the nodes' views
+then diverge and the reconnect ends in split-brain), LVM hanging without
+corosync.  Where it and the real cluster disagree, the real one is right and
+this file is wrong.
+"""
+
+import copy
+import dataclasses
+import json
+import re
+import threading
+
+from drbd_clvm_driver import runner
+
+EXCLUSIVE, SHARED = 'ey', 'sy'
+_LVM_CHANGES = ('lvcreate', 'lvextend', 'lvremove', 'lvrename', 'lvchange',
+                'lvconvert')
+_LVM = _LVM_CHANGES + ('lvs', 'vgs')
+_VALID_NAME = re.compile(r'[A-Za-z0-9+_.][A-Za-z0-9+_.-]*')
+
+
+class Refused(Exception):
+    """An LVM (or other) command failing with ``exit_code`` and stderr."""
+
+    def __init__(self, exit_code, *lines):
+        super().__init__(exit_code)
+        self.exit_code = exit_code
+        self.stderr = ''.join('  %s\n' % line for line in lines)
+
+
+@dataclasses.dataclass
+class _LV:
+    name: str
+    size_mib: int
+    tags: list
+    origin: str = ''
+    #: node name -> EXCLUSIVE or SHARED (origins and plain LVs only)
+    active: dict = dataclasses.field(default_factory=dict)
+    #: what the LV holds, to check copies and wipes
+    content: str = 'unwritten'
+
+
+class _VolumeGroup:
+    """One node's view of the VG metadata (shared while DRBD connects)."""
+
+    def __init__(self, size_mib, extent_mib):
+        self.size_mib = size_mib
+        self.extent_mib = extent_mib
+        self.lvs = {}
+
+    def extents(self, size_mib):
+        return -(-size_mib // self.extent_mib)
+
+    def free_extents(self):
+        used = sum(self.extents(lv.size_mib) for lv in self.lvs.values())
+        return self.size_mib // self.extent_mib - used
+
+    def holder(self, lv):
+        """The LV whose activation this LV follows (its origin)."""
+        return self.lvs[lv.origin] if lv.origin else lv
+
+    def snapshots_of(self, name):
+        return [lv for lv in self.lvs.values() if lv.origin == name]
+
+
+@dataclasses.dataclass
+class _Drbd:
+    connection: str = 'Connected'
+    role: str = 'Primary'
+    disk: str = 'UpToDate'
+    out_of_sync_kib: int = 0
+
+
+class SimulatedNode:
+    """One node: a name, a command runner, and devices held open on it."""
+
+    def __init__(self, cluster, name):
+        self.cluster = cluster
+        self.name = name
+        self.runner = _NodeRunner(cluster, self)
+        self.open = set()
+
+    def open_lv(self, name):
+        self.open.add(name)
+
+    def close_lv(self, name):
+        self.open.discard(name)
+
+
+class _NodeRunner(runner.CommandRunner):
+    def __init__(self, cluster, node):
+        super().__init__(default_timeout=60, node=node.name)
+        self._cluster = cluster
+        self._node = node
+
+    def _execute(self, argv, timeout):
+        return self._cluster.execute(self._node, argv)
+
+
+class SimulatedCluster:
+    """Two nodes, one DRBD resource, one shared VG.
+
+    :param lock_type: ``'dlm'`` (lvmlockd) or ``'clvmd'``.
+    """
+
+    def __init__(self, vg_name='vgc', vg_size_mib=1024 * 1024,
+                 extent_mib=4, drbd_resource='r0', drbd_version=(8, 4),
+                 lock_type='dlm'):
+        self.vg_name = vg_name
+        self.drbd_resource = drbd_resource
+        self.drbd_version = drbd_version
+        self.lock_type = lock_type
+        self.nodes = (SimulatedNode(self, 'node1'),
+                      SimulatedNode(self, 'node2'))
+        self.commands = []
+        self._lock = threading.RLock()
+        shared = _VolumeGroup(vg_size_mib, extent_mib)
+        self._views = {node.name: shared for node in self.nodes}
+        self._drbd = {node.name: _Drbd() for node in self.nodes}
+        self._corosync = {node.name: True for node in self.nodes}
+        self._lvmlockd = {node.name: True for node in self.nodes}
+        self._changed_while_apart = set()
+
+    # Faults, as the tests inject them.
+
+    def disconnect_drbd(self):
+        with self._lock:
+            first, second = (node.name for node in self.nodes)
+            self._drbd[first].connection = 'StandAlone'
+            self._drbd[second].connection = 'WFConnection'
+            self._views = {name: copy.deepcopy(view)
+                           for name, view in self._views.items()}
+
+    def reconnect_drbd(self):
+        """Connected again, unless either side changed meanwhile: then
+        both stay StandAlone (split-brain), as on the lab cluster.
+        """
+        with self._lock:
+            if self._changed_while_apart:
+                for state in self._drbd.values():
+                    state.connection = 'StandAlone'
+                return
+            for state in self._drbd.values():
+                state.connection = 'Connected'
+            shared = self._views[self.nodes[0].name]
+            self._views = {node.name: shared for node in self.nodes}
+
+    def set_drbd_state(self, node, connection=None, role=None, disk=None):
+        with self._lock:
+            state = self._drbd[node.name]
+            state.connection = connection or state.connection
+            state.role = role or state.role
+            state.disk = disk or state.disk
+
+    def stop_corosync(self, node):
+        self._corosync[node.name] = False
+
+    def start_corosync(self, node):
+        self._corosync[node.name] = True
+
+    def stop_lvmlockd(self, node):
+        self._lvmlockd[node.name] = False
+
+    def start_lvmlockd(self, node):
+        self._lvmlockd[node.name] = True
+
+    def view(self, node):
+        """The VG as ``node`` sees it (tests read contents from it)."""
+        return self._views[node.name]
+
+    # Commands.
+
+    def execute(self, node, argv):
+        with self._lock:
+            self.commands.append((node.name, tuple(argv)))
+            program = argv[0]
+            if program in _LVM and not self._corosync[node.name]:
+                return None, '', ''  # LVM blocks without corosync
+            handler = getattr(self, '_cmd_' + program.replace('-', '_'),
+                              None)
+            if handler is None:
+                return 127, '', '%s: command not found\n' % program
+            try:
+                stdout, stderr = handler(node, list(argv[1:]))
+            except Refused as refusal:
+                return refusal.exit_code, '', refusal.stderr
+            return 0, stdout, stderr
+
+    def _other(self, node):
+        return next(other for other in self.nodes if other is not node)
+
+    def _peer_state(self, node):
+        if self._drbd[node.name].connection != 'Connected':
+            return 'Unknown', 'DUnknown'
+        peer = self._drbd[self._other(node).name]
+        return peer.role, peer.disk
+
+    def _cmd_cat(self, node, args):
+        if args != ['/proc/drbd']:
+            raise Refused(1, 'cat: %s: No such file' % ' '.join(args))
+        if self.drbd_version[0] >= 9:
+            return 'version: 9.2.8 (api:2/proto:86-122)\n', ''
+        state = self._drbd[node.name]
+        peer_role, peer_disk = self._peer_state(node)
+        protocol = 'C' if state.connection != 'StandAlone' else ' '
+        return ('version: 8.4.11 (api:1/proto:86-101)\n'
+                'srcversion: B536C32A3EADA868561EFD9 \n'
+                ' 0: cs:%s ro:%s/%s ds:%s/%s %s r-----\n'
+                '    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 '
+                'wo:f oos:%d\n' % (state.connection, state.role, peer_role,
+                                   state.disk, peer_disk, protocol,
+                                   state.out_of_sync_kib)), ''
+
+    def _cmd_drbdadm(self, node, args):
+        if args == ['sh-minor', self.drbd_resource]:
+            return '0\n', ''
+        raise Refused(10, "'%s' not defined in your config" % args[-1])
+
+    def _cmd_drbdsetup(self, node, args):
+        if self.drbd_version[0] < 9:
+            raise Refused(20, "status: unrecognized option '--json'")
+        state = self._drbd[node.name]
+        peer_role, peer_disk = self._peer_state(node)
+        connections = [] if state.connection == 'StandAlone' else [{
+            'peer-node-id': 2, 'name': self._other(node).name,
+            'connection-state': state.connection, 'peer-role': peer_role,
+            'peer_devices': [{'volume': 0, 'peer-disk-state': peer_disk,
+                              'out-of-sync': state.out_of_sync_kib}]}]
+        return json.dumps([{
+            'name': self.drbd_resource, 'role': state.role,
+            'devices': [{'volume': 0, 'minor': 0,
+                         'disk-state': state.disk}],
+            'connections': connections}], indent=2), ''
+
+    def _cmd_corosync_quorumtool(self, node, args):
+        if not self._corosync[node.name]:
+            raise Refused(1, 'Cannot initialize CMAP service')
+        members = [other for other in self.nodes
+                   if self._corosync[other.name]]
+        lines = ['%10d %10d %s%s' % (index + 1, 1, other.name,
+                                     ' (local)' if other is node else '')
+                 for index, other in enumerate(self.nodes)
+                 if other in members]
+        return ('Quorum information\n------------------\n'
+                'Quorum provider:  corosync_votequorum\n'
+                'Nodes:            %d\nQuorate:          Yes\n\n'
+                'Membership information\n----------------------\n'
+                '    Nodeid      Votes Name\n%s\n' % (
+                    len(members), '\n'.join(lines))), ''
+
+    def _cmd_dlm_tool(self, node, args):
+        if not self._corosync[node.name]:
+            return 'cannot connect to dlm_controld\n', ''
+        return ('cluster nodeid 1 quorate 1 ring seq 9 9\n'
+                'daemon now 70 fence_pid 0 \n'), ''
+
+    def _cmd_lvmlockctl(self, node, args):
+        if not self._lvmlockd[node.name]:
+            raise Refused(1, 'Cannot connect to lvmlockd.')
+        return ('VG vg_uuid= lock_type= \nLS  lvm_global\n\n'
+                'VG %s lock_type=dlm 2jmccK-pFQ6-CN30-iAsG-4cB3-olpN-tF3S7o\n'
+                'LS dlm lvm_%s\nLK VG un ver 0\n' % (self.vg_name,
+                                                     self.vg_name)), ''
+
+    def _cmd_lvmconfig(self, node, args):
+        if self.lock_type == 'clvmd':
+            return 'locking_type=3\n', ''
+        raise Refused(5, 'Configuration node global/locking_type not found')
+
+    def _cmd_pidof(self, node, args):
+        if self.lock_type == 'clvmd':
+            return '1234\n', ''
+        raise Refused(1)
+
+    # LVM reports.
+
+    def _target(self, node, spec, reading=False):
+        """The view and LV name (or None) that ``VG[/LV]`` names."""
+        vg_name, _, lv_name = spec.partition('/')
+        if vg_name != self.vg_name:
+            raise Refused(5, 'Volume group "%s" not found' % vg_name,
+                          'Cannot process volume group %s' % vg_name)
+        if not reading and not self._lvmlockd[node.name]:
+            raise Refused(5, 'Cannot access VG %s due to failed lock.'
+                          % vg_name)
+        view = self._views[node.name]
+        if lv_name and lv_name not in view.lvs:
+            raise Refused(5, 'Failed to find logical volume "%s"' % spec)
+        return view, lv_name or None
+
+    def _report(self, kind, rows):
+        body = ',\n'.join('                  %s' % json.dumps(
+            row, separators=(', ', ':')) for row in rows)
+        return ('  {\n      "report": [\n          {\n              "%s": [\n'
+                '%s\n              ]\n          }\n      ]\n  }\n'
+                % (kind, body)), ''
+
+    def _reading_warning(self, node):
+        if self._lvmlockd[node.name]:
+            return ''
+        return '  Reading VG %s without a lock.\n' % self.vg_name
+
+    def _cmd_vgs(self, node, args):
+        view, _ = self._target(node, args[-1], reading=True)
+        fields = args[args.index('-o') + 1].split(',')
+        mib = 1024 * 1024
+        values = {
+            'vg_name': self.vg_name,
+            'vg_attr': 'wz--ns' if self.lock_type == 'dlm' else 'wz--nc',
+            'vg_size': '%dB' % (view.size_mib * mib),
+            'vg_free': '%dB' % (view.free_extents() * view.extent_mib * mib),
+            'vg_extent_size': '%dB' % (view.extent_mib * mib),
+            'lv_count': str(len(view.lvs)),
+            'vg_lock_type': self.lock_type if self.lock_type == 'dlm' else '',
+            'vg_uuid': '2jmccK-pFQ6-CN30-iAsG-4cB3-olpN-tF3S7o'}
+        keys = {'lock_type': 'vg_lock_type'}
+        row = {keys.get(field, field): values[keys.get(field, field)]
+               for field in fields}
+        stdout, _ = self._report('vg', [row])
+        return stdout, self._reading_warning(node)
+
+    def _lv_values(self, node, view, lv):
+        holder = view.holder(lv)
+        mode = holder.active.get(node.name)
+        is_open = lv.name in node.open
+        kind = 's' if lv.origin else ('o' if view.snapshots_of(lv.name)
+                                      else '-')
+        attr = '%swi-%s%s%s---' % (kind, 'a' if mode else '-',
+                                   'o' if is_open else '-',
+                                   's' if kind != '-' else '-')
+        return {
+            'lv_name': lv.name, 'vg_name': self.vg_name, 'lv_attr': attr,
+            'lv_size': '%dB' % (view.extents(lv.size_mib) * view.extent_mib
+                                * 1024 * 1024),
+            'lv_tags': ','.join(lv.tags), 'origin': lv.origin,
+            'lv_active_locally': 'active locally' if mode else '',
+            'lv_active_remotely': '',
+            'lv_active_exclusively':
+                'active exclusively' if mode == EXCLUSIVE else '',
+            'lv_device_open': 'open' if is_open else ''}
+
+    def _cmd_lvs(self, node, args):
+        view, name = self._target(node, args[-1], reading=True)
+        fields = args[args.index('-o') + 1].split(',')
+        chosen = [view.lvs[name]] if name else sorted(
+            view.lvs.values(), key=lambda lv: lv.name)
+        rows = [{field: values[field] for field in fields}
+                for values in (self._lv_values(node, view, lv)
+                               for lv in chosen)]
+        stdout, _ = self._report('lv', rows)
+        return stdout, self._reading_warning(node)
+
+    # LVM changes.
+
+    def _changed(self, node):
+        """Record a metadata write while DRBD is apart (it diverges)."""
+        if self._drbd[node.name].connection != 'Connected':
+            self._changed_while_apart.add(node.name)
+            self._drbd[node.name].out_of_sync_kib += 128
+
+    @staticmethod
+    def _options(args, with_value):
+        """Split ``args`` into {option: [values]} and positionals."""
+        options, positional = {}, []
+        iterator = iter(args)
+        for arg in iterator:
+            if arg in with_value:
+                options.setdefault(arg, []).append(next(iterator))
+            elif arg.startswith('-'):
+                options.setdefault(arg, []).append(True)
+            else:
+                positional.append(arg)
+        return options, positional
+
+    def _need_exclusive(self, node, view, lv, origin_words=False):
+        """LVM's refusals when another lock mode holds the LV."""
+        holder = view.holder(lv)
+        lv_path = '%s/%s' % (self.vg_name, holder.name)
+        extra = ['Failed to lock origin LV %s' % lv_path] if origin_words \
+            else []
+        if SHARED in holder.active.values():
+            raise Refused(5, 'LV is already locked with incompatible mode: '
+                          '%s' % lv_path, *extra)
+        if self._other(node).name in holder.active:
+            raise Refused(5, 'LV locked by other host: %s' % lv_path, *extra)
+
+    def _check_new_name(self, view, name):
+        if not _VALID_NAME.fullmatch(name):
+            raise Refused(3, 'Logical volume name "%s" is invalid.' % name,
+                          "Run `lvcreate --help' for more information.")
+        if name.startswith(('snapshot', 'pvmove')):
+            raise Refused(3, 'Names starting "snapshot" are reserved. '
+                          'Please choose a different LV name.',
+                          "Run `lvcreate --help' for more information.")
+        if name in view.lvs:
+            raise Refused(5, 'Logical Volume "%s" already exists in volume '
+                          'group "%s"' % (name, self.vg_name))
+
+    def _cmd_lvcreate(self, node, args):
+        options, positional = self._options(args, ('-L', '-n', '--addtag'))
+        view, origin_name = self._target(node, positional[-1])
+        name = options['-n'][0]
+        self._check_new_name(view, name)
+        size_mib = int(options['-L'][0].rstrip('m'))
+        if view.extents(size_mib) > view.free_extents():
+            raise Refused(5, 'Volume group "%s" has insufficient free space '
+                          '(%d extents): %d required.' % (
+                              self.vg_name, view.free_extents(),
+                              view.extents(size_mib)))
+        lv = _LV(name, size_mib, list(options.get('--addtag', [])))
+        stderr = ''
+        if '-s' in options:
+            origin = view.lvs[origin_name]
+            self._need_exclusive(node, view, origin, origin_words=True)
+            origin.active[node.name] = EXCLUSIVE
+            lv.origin, lv.content = origin_name, origin.content
+        else:
+            stderr = '  WARNING: Logical volume %s/%s not zeroed.\n' % (
+                self.vg_name, name)
+        view.lvs[name] = lv
+        self._changed(node)
+        return '  Logical volume "%s" created.\n' % name, stderr
+
+    def _cmd_lvextend(self, node, args):
+        options, positional = self._options(args, ('-L',))
+        view, name = self._target(node, positional[-1])
+        lv = view.lvs[name]
+        self._need_exclusive(node, view, lv)
+        new_mib = int(options['-L'][0].rstrip('m'))
+        if new_mib < lv.size_mib:
+            raise Refused(5, 'New size given (%d extents) not larger than '
+                          'existing size' % view.extents(new_mib))
+        grow = view.extents(new_mib) - view.extents(lv.size_mib)
+        if grow > view.free_extents():
+            raise Refused(5, 'Insufficient free space: %d extents needed, '
+                          'but only %d available' % (grow,
+                                                     view.free_extents()))
+        lv.size_mib = new_mib
+        self._changed(node)
+        return '  Logical volume %s/%s successfully resized.\n' % (
+            self.vg_name, name), ''
+
+    def _cmd_lvremove(self, node, args):
+        view, name = self._target(node, args[-1])
+        lv = view.lvs[name]
+        holder = view.holder(lv)
+        if self._other(node).name in holder.active:
+            raise Refused(5, 'LV locked by other host: %s/%s' % (
+                self.vg_name, holder.name))
+        if name in node.open:
+            raise Refused(5, 'Logical volume %s/%s in use.' % (
+                self.vg_name, name))
+        for snapshot in view.snapshots_of(name):
+            del view.lvs[snapshot.name]
+        del view.lvs[name]
+        self._changed(node)
+        return '  Logical volume "%s" successfully removed.\n' % name, ''
+
+    def _cmd_lvrename(self, node, args):
+        view, old = self._target(node, '%s/%s' % (args[0], args[1]))
+        self._check_new_name(view, args[2])
+        lv = view.lvs.pop(old)
+        self._need_exclusive(node, view, lv)
+        lv.name = args[2]
+        view.lvs[lv.name] = lv
+        for snapshot in view.snapshots_of(old):
+            snapshot.origin = lv.name
+        self._changed(node)
+        return '  Renamed "%s" to "%s" in volume group "%s"\n' % (
+            old, lv.name, self.vg_name), ''
+
+    def _cmd_lvchange(self, node, args):
+        options, positional = self._options(args, ('--addtag', '--deltag'))
+        view, name = self._target(node, positional[-1])
+        lv = view.lvs[name]
+        for tag in options.get('--addtag', []):
+            if tag not in lv.tags:
+                lv.tags.append(tag)
+        for tag in options.get('--deltag', []):
+            if tag in lv.tags:
+                lv.tags.remove(tag)
+        modes = [option[2:] for option in options if option.startswith('-a')]
+        if modes:
+            self._activate(node, view, lv, modes[0])
+        else:
+            self._changed(node)
+        return '', ''
+
+    def _activate(self, node, view, lv, mode):
+        holder = view.holder(lv)
+        other = self._other(node).name
+        if mode == 'n':
+            if holder.name in node.open:
+                raise Refused(5, 'Logical volume %s/%s in use.' % (
+                    self.vg_name, holder.name))
+            holder.active.pop(node.name, None)
+            return
+        if other in holder.active and (mode == EXCLUSIVE or
+                                       holder.active[other] == EXCLUSIVE):
+            lv_path = '%s/%s' % (self.vg_name, holder.name)
+            raise Refused(5, 'LV locked by other host: %s' % lv_path,
+                          'Failed to lock logical volume %s.' % lv_path)
+        holder.active[node.name] = mode
+
+    def _cmd_lvconvert(self, node, args):
+        view, name = self._target(node, args[-1])
+        snapshot = view.lvs[name]
+        origin = view.lvs[snapshot.origin]
+        self._need_exclusive(node, view, origin)
+        if origin.name in node.open:
+            raise Refused(5, "Can't merge over open origin volume.")
+        origin.content = snapshot.content
+        del view.lvs[name]
+        self._changed(node)
+        merged = '%s/%s' % (self.vg_name, origin.name)
+        return ('  Merging of volume %s/%s started.\n'
+                '  %s: Merged: 100.00%%\n' % (self.vg_name, name, merged),
+                '  WARNING: Failed to connect to lvmpolld. Proceeding with '
+                'polling without using lvmpolld.\n')
+
+    # Data.
+
+    def _device(self, node, path):
+        """The LV behind a device path, if it is active on ``node``."""
+        view = self._views[node.name]
+        prefix = '/dev/%s/' % self.vg_name
+        if path.startswith(prefix):
+            name = path[len(prefix):]
+        else:
+            match = re.fullmatch(r'/dev/mapper/(.+?)-(.+)-cow', path)
+            mangled = self.vg_name.replace('-', '--')
+            if not match or match.group(1) != mangled:
+                return None
+            name = match.group(2).replace('--', '-')
+        lv = view.lvs.get(name)
+        if lv is None or node.name not in view.holder(lv).active:
+            return None
+        return lv
+
+    def _cmd_dd(self, node, args):
+        operands = dict(arg.split('=', 1) for arg in args)
+        target = self._device(node, operands['of'])
+        if target is None:
+            raise Refused(1, "dd: failed to open '%s': No such file or "
+                          "directory" % operands['of'])
+        if operands['if'] == '/dev/zero':
+            target.content = 'zero'
+        else:
+            source = self._device(node, operands['if'])
+            if source is None:
+                raise Refused(1, "dd: failed to open '%s': No such file or "
+                              "directory" % operands['if'])
+            target.content = source.content
+        return '', '%s+0 records in\n' % operands.get('count', '0')
