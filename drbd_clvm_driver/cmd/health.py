@@ -1,0 +1,85 @@
+"""``drbd-clvm-health``: what the safety gate sees on this node.
+
+Reads the backend's section of cinder.conf, runs the same checks the driver
+runs before every LVM change, and prints them one per line. Exit status 0
+when changes would be allowed, 1 when they would be refused, 2 when the
+configuration or the volume group is unusable.
+"""
+
+import argparse
+import socket
+import sys
+
+from oslo_config import cfg
+
+from drbd_clvm_driver import exception
+from drbd_clvm_driver import opts
+from drbd_clvm_driver import runner as runner_module
+from drbd_clvm_driver import stack
+
+SAFE, UNSAFE, BROKEN = 0, 1, 2
+
+
+def _configuration(config_file, backend):
+    """The backend's options, with Cinder's defaults for the options whose
+    meaning this project shares with Cinder's LVM driver.
+    """
+    from cinder.volume import driver as cinder_driver
+    from cinder.volume.drivers import lvm as cinder_lvm
+    conf = cfg.ConfigOpts()
+    shared = [option for option in cinder_lvm.volume_opts +
+              cinder_driver.volume_opts
+              if option.name in ('volume_group', 'volume_clear',
+                                 'volume_clear_size')]
+    conf.register_opts(opts.drbd_clvm_opts + shared, group=backend)
+    conf([], project='cinder', default_config_files=[config_file])
+    return conf[backend]
+
+
+def report(node, out):
+    """Print the node's state to ``out``; return the exit status."""
+    lines = []
+    status = SAFE
+    try:
+        vg = node.ops.vg.volume_group()
+        node.lock_manager.check_volume_group(vg)
+        lines.append('volume group %s: %.1f GiB, %.1f GiB free, %d LVs, '
+                     'lock type %s' % (vg.name, vg.size_bytes / 1024 ** 3,
+                                       vg.free_bytes / 1024 ** 3,
+                                       vg.lv_count, vg.lock_type or 'none'))
+        half_made = node.ops.capacity().half_made
+        lines.append('half-made LVs: %s' % (', '.join(half_made) or 'none'))
+    except exception.DrbdClvmError as error:
+        lines.append('volume group: %s' % error)
+        status = BROKEN
+    reasons = node.gate.reasons()
+    for reason in reasons:
+        lines.append('refusing changes: %s' % reason)
+    if reasons and status == SAFE:
+        status = UNSAFE
+    lines.append('verdict: %s' % ('changes allowed' if status == SAFE
+                                  else 'changes refused'))
+    out.write('\n'.join(lines) + '\n')
+    return status
+
+
+def main(argv=None, runner=None, out=sys.stdout):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config-file', default='/etc/cinder/cinder.conf')
+    parser.add_argument('--backend', default='drbd',
+                        help='cinder.conf section of the backend')
+    args = parser.parse_args(argv)
+    conf = _configuration(args.config_file, args.backend)
+    if runner is None:
+        runner = runner_module.RootCommandRunner(
+            default_timeout=conf.lvm_command_timeout,
+            node=socket.gethostname())
+    try:
+        node = stack.build(runner, conf.volume_group, conf.drbd_resource,
+                           lock_manager=conf.lock_manager,
+                           lvm_timeout=conf.lvm_command_timeout,
+                           check_timeout=conf.cluster_check_timeout)
+    except exception.DrbdClvmError as error:
+        out.write('%s\n' % error)
+        return BROKEN
+    return report(node, out)

@@ -1,0 +1,2 @@
+"""The driver inside real Cinder (``tox -e cinder``), commands served by the
+two-node simulator."""

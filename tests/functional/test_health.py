@@ -1,0 +1,47 @@
+"""The operator command ``drbd-clvm-health`` on the simulator."""
+
+import io
+import os
+
+import fixtures
+import testtools
+
+from drbd_clvm_driver.cmd import health
+from tests.sim import cluster as sim
+
+
+class HealthCommandTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.cluster = sim.SimulatedCluster(vg_size_mib=4096)
+        self.directory = self.useFixture(fixtures.TempDir()).path
+
+    def _run(self, volume_group=None):
+        path = os.path.join(self.directory, 'cinder.conf')
+        with open(path, 'w') as handle:
+            handle.write('[drbd]\nvolume_group = %s\ndrbd_resource = %s\n' % (
+                volume_group or self.cluster.vg_name,
+                self.cluster.drbd_resource))
+        out = io.StringIO()
+        status = health.main(['--config-file', path],
+                             runner=self.cluster.nodes[0].runner, out=out)
+        return status, out.getvalue()
+
+    def test_healthy(self):
+        status, text = self._run()
+        self.assertEqual(health.SAFE, status, text)
+        self.assertIn('verdict: changes allowed', text)
+        self.assertIn('lock type dlm', text)
+
+    def test_disconnected_drbd(self):
+        self.cluster.disconnect_drbd()
+        status, text = self._run()
+        self.assertEqual(health.UNSAFE, status, text)
+        self.assertIn('not Connected', text)
+        self.assertIn('verdict: changes refused', text)
+
+    def test_missing_volume_group(self):
+        status, text = self._run(volume_group='nope')
+        self.assertEqual(health.BROKEN, status, text)
+        self.assertIn('Volume group nope not found', text)

@@ -1,0 +1,115 @@
+"""Cinder's own volume manager drives the driver: two managers, one per
+node, serving one clustered backend (active-active)."""
+
+from cinder import context
+from cinder import exception as cinder_exception
+from cinder import objects
+from cinder.tests.unit import test
+from cinder.tests.unit import utils as test_utils
+from cinder.volume import manager
+
+from drbd_clvm_driver import lvm
+from tests.functional import drivers
+
+CLUSTER_NAME = 'drbd-cluster@drbd'
+
+
+class ManagerTestCase(test.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.cluster = drivers.reset_cluster()
+        self.context = context.get_admin_context()
+        self.override_config('target_helper', 'fake',
+                             group='backend_defaults')
+        self.override_config('volume_group', self.cluster.vg_name,
+                             group='backend_defaults')
+        self.override_config('drbd_resource', self.cluster.drbd_resource,
+                             group='backend_defaults')
+        self.override_config('volume_clear', 'none',
+                             group='backend_defaults')
+        self.node1 = self._manager('node1', 'NodeOneDriver')
+        self.node2 = self._manager('node2', 'NodeTwoDriver')
+
+    def _manager(self, node, driver_class):
+        self.override_config(
+            'volume_driver', 'tests.functional.drivers.%s' % driver_class,
+            group='backend_defaults')
+        volume_manager = manager.VolumeManager(host='%s@drbd' % node,
+                                               cluster=CLUSTER_NAME)
+        volume_manager.init_host(added_to_cluster=None, service_id=None)
+        self.assertTrue(volume_manager.driver.initialized)
+        return volume_manager
+
+    def _volume(self, size=1, **kwargs):
+        return test_utils.create_volume(
+            self.context, size=size, host='node1@drbd#DRBD_CLVM',
+            cluster_name=CLUSTER_NAME, **kwargs)
+
+    def _lv_names(self, node_index):
+        runner = self.cluster.nodes[node_index].runner
+        return {lv.name: lv for lv in lvm.ClusteredVG(
+            runner, self.cluster.vg_name).logical_volumes()}
+
+    def test_lifecycle_across_both_nodes(self):
+        volume = self._volume()
+        self.node1.create_volume(self.context, volume)
+        volume.refresh()
+        self.assertEqual('available', volume.status)
+        self.assertIn(volume.name, self._lv_names(1))
+
+        self.node2.extend_volume(self.context, volume, 2, reservations=[])
+        volume.refresh()
+        self.assertEqual(2, volume.size)
+        self.assertEqual(2048, self._lv_names(0)[volume.name].size_mib)
+
+        snapshot = test_utils.create_snapshot(self.context, volume.id)
+        self.node2.create_snapshot(self.context, snapshot)
+        snapshot.refresh()
+        self.assertEqual('available', snapshot.status)
+        self.assertIn('_' + snapshot.name, self._lv_names(0))
+
+        from_snapshot = self._volume(size=2, snapshot_id=snapshot.id)
+        self.node1.create_volume(self.context, from_snapshot)
+        from_snapshot.refresh()
+        self.assertEqual('available', from_snapshot.status)
+
+        clone = self._volume(size=3, source_volid=volume.id)
+        self.node2.create_volume(self.context, clone)
+        clone.refresh()
+        self.assertEqual('available', clone.status)
+        self.assertEqual(3072, self._lv_names(0)[clone.name].size_mib)
+
+        self.node1.delete_snapshot(self.context, snapshot)
+        for item in (clone, from_snapshot, volume):
+            self.node1.delete_volume(self.context, item)
+        self.assertEqual({}, self._lv_names(1))
+
+    def test_unsafe_cluster_refused_and_reported(self):
+        self.cluster.disconnect_drbd()
+        volume = self._volume()
+        self.assertRaises(cinder_exception.VolumeBackendAPIException,
+                          self.node1.create_volume, self.context, volume)
+        volume.refresh()
+        self.assertEqual('error', volume.status)
+        self.assertEqual({}, self._lv_names(0))
+        stats = self.node2.driver.get_volume_stats(refresh=True)
+        self.assertEqual('down', stats['backend_state'])
+        self.assertIn('not Connected', stats['backend_state_reason'])
+
+    def test_stats_when_healthy(self):
+        stats = self.node1.driver.get_volume_stats(refresh=True)
+        self.assertEqual('up', stats['backend_state'])
+        pool, = stats['pools']
+        self.assertEqual(64.0, pool['total_capacity_gb'])
+        self.assertEqual('DRBD_CLVM', pool['pool_name'])
+
+    def test_delete_of_volume_attached_on_other_node_is_busy(self):
+        volume = self._volume()
+        self.node1.create_volume(self.context, volume)
+        self.node1.driver.create_export(self.context, volume, {})
+        self.node2.delete_volume(self.context, volume)
+        volume = objects.Volume.get_by_id(self.context, volume.id)
+        # Cinder's answer to VolumeIsBusy: the volume stays available.
+        self.assertEqual('available', volume.status)
+        self.assertIn(volume.name, self._lv_names(1))
