@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import sys
-import warnings
 
 from bench import invocations
 from bench import stats_scale
@@ -36,8 +35,6 @@ def _write(path, document):
 
 
 def main():
-    # Cinder's modules warn about eventlet and policy on import.
-    warnings.simplefilter('ignore')
     now = datetime.datetime.now(datetime.timezone.utc)
     rows = invocations.measure()
     print(invocations.format_table(rows))
