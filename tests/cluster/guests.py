@@ -1,0 +1,323 @@
+"""The real two-node cluster: two qemu guests, and commands run inside them.
+
+:func:`booted` starts both guests from the image ``tools/cluster/build-image``
+made, writes the project's guest scripts into this run's copy of it, waits
+until the stack (corosync, dlm, lvmlockd, dual-primary DRBD, shared VG) is
+up on both, and always stops them again. The guests' only network is a
+private wire between them carried over host loopback.
+
+Commands reach a guest through an agent on a virtio-serial port
+(``tools/cluster/agent.py``); :class:`AgentRunner` makes that the driver's
+command runner, so the driver's own layers run against real nodes.
+"""
+
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+from drbd_clvm_driver import runner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+GUEST_FILES = (
+    ('tools/cluster/guest-init', '/usr/sbin/drbd-clvm-init', '0100755'),
+    ('tools/cluster/agent.py', '/opt/drbd-clvm/agent.py', '0100755'),
+    ('devstack/lib/drbd_clvm', '/opt/drbd-clvm/drbd_clvm', '0100644'),
+)
+VG_NAME = 'vgc'
+DRBD_RESOURCE = 'r0'
+#: sparse DRBD backing disk; room for the scenario tests' 4 MiB volumes
+DRBD_DISK_SIZE = 1024 * 1024 * 1024
+#: seconds for both guests to boot and bring the stack up
+READY_TIMEOUT = 420
+#: seconds for both agents to answer (the kernel found our init)
+AGENT_TIMEOUT = 150
+
+
+class GuestError(Exception):
+    """A guest did not boot, answer or reach the state asked for."""
+
+
+class AgentClient:
+    """One connection to a guest agent; one request at a time."""
+
+    def __init__(self, path):
+        self.path = path
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._socket = None
+        self._buffer = b''
+
+    def _connect(self):
+        if self._socket is None:
+            self._socket = socket.socket(socket.AF_UNIX)
+            self._socket.connect(self.path)
+            self._buffer = b''
+
+    def close(self):
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def call(self, argv, timeout):
+        """Run ``argv`` in the guest; the answer dict of the agent.
+
+        Waits ``timeout`` plus a margin for the guest to answer; a guest
+        that stays silent longer raises :class:`GuestError`.
+        """
+        with self._lock:
+            self._connect()
+            request_id = next(self._ids)
+            self._socket.sendall((json.dumps({
+                'id': request_id, 'argv': list(argv),
+                'timeout': timeout}) + '\n').encode())
+            deadline = time.monotonic() + timeout + 30
+            while True:
+                answer = self._read_line(deadline)
+                if answer.get('id') == request_id:
+                    return answer
+
+    def _read_line(self, deadline):
+        while b'\n' not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise GuestError('guest agent %s did not answer' % self.path)
+            self._socket.settimeout(left)
+            try:
+                chunk = self._socket.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                self.close()
+                raise GuestError('guest agent %s hung up' % self.path)
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b'\n', 1)
+        return json.loads(line)
+
+
+class AgentRunner(runner.CommandRunner):
+    """The driver's command runner, executing inside one guest."""
+
+    def __init__(self, agent_path, node, default_timeout=120):
+        super().__init__(default_timeout=default_timeout, node=node)
+        self.client = AgentClient(agent_path)
+
+    def _execute(self, argv, timeout):
+        answer = self.client.call(argv, timeout)
+        return answer['exit_code'], answer['stdout'], answer['stderr']
+
+
+class RealNode:
+    def __init__(self, name, agent_path):
+        self.name = name
+        self.agent_path = agent_path
+        self.runner = AgentRunner(agent_path, name)
+
+    def run(self, *argv, timeout=60):
+        return self.runner.run(argv, timeout=timeout, check=False)
+
+
+class RealCluster:
+    """The two running guests, as the scenario tests see them."""
+
+    vg_name = VG_NAME
+    drbd_resource = DRBD_RESOURCE
+
+    def __init__(self, nodes):
+        self.nodes = tuple(nodes)
+
+    def proc_drbd(self):
+        return {node.name: node.run('cat', '/proc/drbd').stdout
+                for node in self.nodes}
+
+    def _wait_drbd(self, predicate, what, timeout=90):
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.proc_drbd()
+            if all(predicate(text) for text in states.values()):
+                return
+            if time.monotonic() > deadline:
+                raise GuestError('DRBD did not become %s: %s' % (what, states))
+            time.sleep(1)
+
+    def disconnect_drbd(self):
+        """Cut the DRBD link as the lab did: ``drbdadm disconnect`` on the
+        first node (it goes StandAlone, the second WFConnection).
+        """
+        self.nodes[0].runner.run(['drbdadm', 'disconnect',
+                                  self.drbd_resource])
+        self._wait_drbd(lambda text: 'cs:Connected' not in text,
+                        'disconnected')
+
+    def reconnect_drbd(self):
+        """Reconnect; fail with both /proc/drbd texts on a split-brain."""
+        self.nodes[0].runner.run(['drbdadm', 'connect', self.drbd_resource],
+                                 check=False)
+        self._wait_drbd(
+            lambda text: ('cs:Connected' in text and
+                          'ro:Primary/Primary' in text and
+                          'ds:UpToDate/UpToDate' in text),
+            'Connected, Primary/Primary, UpToDate/UpToDate')
+
+    def state(self):
+        return {'nodes': [{'name': node.name, 'agent': node.agent_path}
+                          for node in self.nodes]}
+
+
+def attach(state_path):
+    """The cluster a running gate described in ``state_path``."""
+    with open(state_path) as handle:
+        state = json.load(handle)
+    return RealCluster(RealNode(node['name'], node['agent'])
+                       for node in state['nodes'])
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def _listening(port):
+    """Whether something listens on 127.0.0.1:``port`` (read, not probed:
+    a probe connection would be taken by qemu as the peer).
+    """
+    wanted = '0100007F:%04X' % port
+    with open('/proc/net/tcp') as table:
+        return any(fields[1] == wanted and fields[3] == '0A'
+                   for fields in (line.split() for line in table)
+                   if len(fields) > 3)
+
+
+def _prepare_root(image_dir, workdir):
+    """This run's root image: the cached packages plus the project's
+    current guest scripts, written without mounting anything.
+    """
+    root = os.path.join(workdir, 'root.img')
+    subprocess.run(['cp', '--sparse=always',
+                    os.path.join(image_dir, 'root.img'), root], check=True)
+    # debugfs follows no links: targets are real paths (/sbin is a link).
+    commands = ['mkdir /opt/drbd-clvm']
+    for source, target, mode in GUEST_FILES:
+        commands += ['write %s %s' % (os.path.join(ROOT, source), target),
+                     'sif %s mode %s' % (target, mode)]
+    script = os.path.join(workdir, 'debugfs.cmds')
+    with open(script, 'w') as handle:
+        handle.write('\n'.join(commands) + '\n')
+    subprocess.run(['debugfs', '-w', '-f', script, root], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listing = subprocess.run(['debugfs', '-R', 'ls -l /opt/drbd-clvm', root],
+                             check=True, capture_output=True, text=True)
+    if 'agent.py' not in listing.stdout:
+        raise GuestError('could not write the guest scripts into %s' % root)
+    return root
+
+
+def _qemu_command(number, image_dir, workdir, root, port):
+    overlay = os.path.join(workdir, 'node%d.qcow2' % number)
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', root,
+                    '-F', 'raw', overlay], check=True)
+    disk = os.path.join(workdir, 'drbd%d.img' % number)
+    with open(disk, 'wb') as handle:
+        handle.truncate(DRBD_DISK_SIZE)
+    wire = ('listen' if number == 1 else 'connect') + '=127.0.0.1:%d' % port
+    return [
+        'qemu-system-x86_64', '-accel', 'tcg,thread=multi', '-cpu', 'max',
+        '-m', '1024', '-smp', '1', '-display', 'none', '-no-reboot',
+        '-kernel', os.path.join(image_dir, 'vmlinuz'),
+        '-initrd', os.path.join(image_dir, 'initrd.img'),
+        '-append', 'console=ttyS0 root=/dev/vda rw panic=1 '
+                   'init=/usr/sbin/drbd-clvm-init drbd_clvm_node=%d' % number,
+        '-drive', 'file=%s,if=virtio,format=qcow2' % overlay,
+        '-drive', 'file=%s,if=virtio,format=raw' % disk,
+        '-netdev', 'socket,id=net0,%s' % wire,
+        '-device', 'virtio-net-pci,netdev=net0,mac=52:54:00:77:00:%02d'
+                   % number,
+        '-device', 'virtio-serial',
+        '-chardev', 'socket,id=agent0,server=on,wait=off,path=%s'
+                    % os.path.join(workdir, 'node%d.agent' % number),
+        '-device', 'virtserialport,chardev=agent0,name=agent',
+        '-serial', 'file:%s' % os.path.join(workdir,
+                                            'node%d.console.log' % number),
+    ]
+
+
+def _wait(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise GuestError('timed out after %d s waiting for %s'
+                             % (timeout, what))
+        time.sleep(0.5)
+
+
+def _stack_state(node):
+    try:
+        return node.run('cat', '/run/drbd-clvm/state', timeout=10).stdout
+    except (GuestError, OSError):
+        return ''
+
+
+@contextlib.contextmanager
+def booted(image_dir, log=print):
+    """Boot both guests, yield a :class:`RealCluster` once the stack is up
+    on both, and stop the guests and remove their files on every exit.
+    """
+    workdir = tempfile.mkdtemp(prefix='drbd-clvm-gate-')
+    processes = []
+    cluster = None
+    try:
+        root = _prepare_root(image_dir, workdir)
+        port = _free_port()
+        for number in (1, 2):
+            command = _qemu_command(number, image_dir, workdir, root, port)
+            processes.append(subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=open(os.path.join(workdir, 'node%d.qemu.log' % number),
+                            'w')))
+            if number == 1:
+                _wait(lambda: _listening(port), 30, 'node1 wire')
+        sockets = [os.path.join(workdir, 'node%d.agent' % n) for n in (1, 2)]
+        _wait(lambda: all(map(os.path.exists, sockets)), 30, 'agent ports')
+        cluster = RealCluster(RealNode('node%d' % n, path)
+                              for n, path in zip((1, 2), sockets))
+        started = time.monotonic()
+        _wait(lambda: all(_stack_state(node) for node in cluster.nodes),
+              AGENT_TIMEOUT, 'both guest agents')
+
+        def settled():
+            for process in processes:
+                if process.poll() is not None:
+                    raise GuestError('a guest exited during boot')
+            states = [_stack_state(node) for node in cluster.nodes]
+            if any('failed' in state for state in states):
+                raise GuestError('cluster stack failed: %s' % states)
+            return all('ready' in state for state in states)
+
+        _wait(settled, READY_TIMEOUT, 'the cluster stack on both nodes')
+        log('cluster ready %.0f s after boot' % (time.monotonic() - started))
+        yield cluster
+    except BaseException:
+        for number in (1, 2):
+            path = os.path.join(workdir, 'node%d.console.log' % number)
+            if os.path.exists(path):
+                with open(path, errors='replace') as handle:
+                    log('--- node%d console (last lines)\n%s' % (
+                        number, ''.join(handle.readlines()[-40:])))
+        raise
+    finally:
+        if cluster is not None:
+            for node in cluster.nodes:
+                node.runner.client.close()
+        for process in processes:
+            process.kill()
+            process.wait(30)
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""Guest agent: runs the host's commands inside a cluster node.
+
+Reads one JSON request per line from a virtio-serial port, ``{"id": any,
+"argv": [...], "timeout": seconds}``, runs it without a shell and answers one
+JSON line ``{"id": ..., "exit_code": N or null, "stdout": ..., "stderr":
+...}``; ``exit_code`` is null when the command ran out of time and was killed with
+its whole process group. Standard library only: the guest has no pip.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+PORT_NAME = 'agent'
+
+
+def find_port(name=PORT_NAME):
+    """The /dev path of the virtio-serial port called ``name``."""
+    base = '/sys/class/virtio-ports'
+    for port in sorted(os.listdir(base)):
+        with open(os.path.join(base, port, 'name')) as handle:
+            if handle.read().strip() == name:
+                return '/dev/' + port
+    raise SystemExit('no virtio-serial port named %s' % name)
+
+
+def run(request):
+    """Run one request; never raises for the command's own failures."""
+    try:
+        process = subprocess.Popen(
+            request['argv'], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True)
+    except OSError as error:
+        return {'exit_code': 127, 'stdout': '', 'stderr': str(error)}
+    try:
+        stdout, stderr = process.communicate(timeout=request['timeout'])
+        exit_code = process.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        exit_code = None
+    return {'exit_code': exit_code,
+            'stdout': stdout.decode('utf-8', 'replace'),
+            'stderr': stderr.decode('utf-8', 'replace')}
+
+
+def serve(reader, writer):
+    """Answer requests until the reader closes."""
+    for line in reader:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            answer = run(request)
+            # The host matches answers to requests: one sent before the
+            # agent started may be answered late.
+            answer['id'] = request.get('id')
+        except (ValueError, KeyError, TypeError) as error:
+            answer = {'exit_code': 126, 'stdout': '', 'id': None,
+                      'stderr': 'bad request: %s' % error}
+        writer.write((json.dumps(answer) + '\n').encode())
+        writer.flush()
+
+
+def main():
+    path = sys.argv[1] if len(sys.argv) > 1 else find_port()
+    while True:
+        # The port reads end-of-file while the host is not connected;
+        # reopen and wait for the next connection.
+        # A virtio port opens once: one unbuffered handle both ways.
+        with open(path, 'r+b', buffering=0) as port:
+            serve(port, port)
+        time.sleep(0.5)
+
+
+if __name__ == '__main__':
+    main()
