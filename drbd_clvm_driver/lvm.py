@@ -167,7 +167,9 @@ def parse_lvs_json(text):
         active_locally=bool(row.get('lv_active_locally')),
         active_remotely=bool(row.get('lv_active_remotely')),
         active_exclusively=bool(row.get('lv_active_exclusively')),
-        open=bool(row.get('lv_device_open')))
+        # 'unknown' on a node where the LV is not active (recorded on the
+        # gate cluster): not open here.
+        open=row.get('lv_device_open') == 'open')
         for row in _report(text, 'lv')]
 
 

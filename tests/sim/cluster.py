@@ -342,7 +342,9 @@ class SimulatedCluster:
             'lv_active_remotely': '',
             'lv_active_exclusively':
                 'active exclusively' if mode == EXCLUSIVE else '',
-            'lv_device_open': 'open' if is_open else ''}
+            # What lvmlockd's LVM prints where the LV is not active.
+            'lv_device_open': 'open' if is_open else ('' if mode
+                                                      else 'unknown')}
 
     def _cmd_lvs(self, node, args):
         view, name = self._target(node, args[-1], reading=True)

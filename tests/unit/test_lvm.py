@@ -185,3 +185,41 @@ class AnyCommand(dict):
 
     def __getitem__(self, argv):
         return recorded.Recording(' '.join(argv), 'node1', 0, '')
+
+
+class GateRecordingTest(testtools.TestCase):
+    """Outputs the cluster gate recorded with the driver's exact queries."""
+
+    def _lvs(self, filename):
+        return {lv.name: lv for lv in lvm.parse_lvs_json(
+            recorded.load('gate/' + filename).output)}
+
+    def test_holder_sees_exclusive_snapshot_and_origin(self):
+        lvs = self._lvs('node1-24-lvs_reportformat_json_units_b_o_lv_name_'
+                        'lv_attr_lv_size_lv_t.txt')
+        self.assertTrue(lvs['rec-volume'].active_exclusively)
+        self.assertEqual('rec-volume', lvs['_snapshot-rec'].origin)
+        self.assertTrue(lvs['_snapshot-rec'].is_snapshot)
+        self.assertEqual(('cinder-snapshot:rec',), lvs['_snapshot-rec'].tags)
+
+    def test_other_node_sees_inactive_and_not_open(self):
+        # lv_device_open reads "unknown" where the LV is not active.
+        lvs = self._lvs('node2-25-lvs_reportformat_json_units_b_o_lv_name_'
+                        'lv_attr_lv_size_lv_t.txt')
+        for lv in lvs.values():
+            self.assertFalse(lv.open)
+            self.assertFalse(lv.is_active)
+
+    def test_missing_lv_is_not_found(self):
+        runner = recorded.ReplayRunner(recorded.load(
+            'gate/node2-29-lvs_reportformat_json_units_b_o_lv_name_lv_attr_'
+            'lv_size_lv_t.txt'), node='node2')
+        self.assertIsNone(lvm.ClusteredVG(runner, 'vgc').find(
+            'no-such-volume'))
+
+    def test_extend_of_volume_held_by_peer(self):
+        runner = recorded.ReplayRunner(recorded.load(
+            'gate/node2-27-lvextend_L_16m_vgc_rec_volume.txt'), node='node2')
+        self.assertRaises(exception.LockedByOtherNode,
+                          lvm.ClusteredVG(runner, 'vgc').extend,
+                          'rec-volume', 16)

@@ -4,8 +4,9 @@
 Reads one JSON request per line from a virtio-serial port, ``{"id": any,
 "argv": [...], "timeout": seconds}``, runs it without a shell and answers one
 JSON line ``{"id": ..., "exit_code": N or null, "stdout": ..., "stderr":
-...}``; ``exit_code`` is null when the command ran out of time and was killed with
-its whole process group. Standard library only: the guest has no pip.
+...}``; ``exit_code`` is null when the command ran out of time and was
+killed with its whole process group. Standard library only: the guest has
+no pip.
 """
 
 import json

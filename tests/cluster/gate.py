@@ -1,0 +1,157 @@
+"""The cluster gate: build, boot, record, and run the scenarios on real nodes.
+
+``python -m tests.cluster.gate`` (or ``tools/cluster/gate``) prints each
+phase with its time and exits non-zero on any failure. Both guests are
+stopped and their files removed on every exit path, and the whole run is
+bounded by ``--timeout``.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from drbd_clvm_driver import lvm
+from tests.cluster import guests
+from tests.scenario import base
+
+RECORDED = os.path.join(guests.ROOT, 'tests', 'unit', 'fixtures',
+                        'recorded', 'gate')
+_LV_QUERY = ['lvs', '--reportformat', 'json', '--units', 'b', '-o',
+             lvm._LV_FIELDS, 'vgc']
+_VG_QUERY = ['vgs', '--reportformat', 'json', '--units', 'b', '-o',
+             lvm._VG_FIELDS, 'vgc']
+#: (node index, argv): the state commands, then conflicts the driver maps
+RECORDING = (
+    [(index, argv) for index in (0, 1) for argv in (
+        ['cat', '/proc/drbd'],
+        ['drbdadm', 'sh-minor', 'r0'],
+        ['drbdsetup', 'status', '--json', 'r0'],
+        ['drbdsetup', 'status', 'r0', '--verbose', '--statistics',
+         '--color=never'],
+        ['corosync-quorumtool', '-s'],
+        ['dlm_tool', 'status'],
+        ['dlm_tool', 'ls'],
+        ['lvmlockctl', '--info'],
+        ['lvmconfig', 'global/locking_type'],
+        _VG_QUERY)]
+    + [(0, ['lvcreate', '-y', '-an', '-L', '8m', '-n', 'rec-volume',
+            '--addtag', 'cinder-volume:rec', 'vgc']),
+       (0, ['lvchange', '-aey', 'vgc/rec-volume']),
+       (0, ['lvcreate', '-y', '-s', '-L', '8m', '-n', '_snapshot-rec',
+            '--addtag', 'cinder-snapshot:rec', 'vgc/rec-volume']),
+       (0, _LV_QUERY),
+       (1, _LV_QUERY),
+       (1, ['lvchange', '-aey', 'vgc/rec-volume']),
+       (1, ['lvextend', '-L', '16m', 'vgc/rec-volume']),
+       (1, ['lvremove', '-y', 'vgc/rec-volume']),
+       (1, ['lvs', '--reportformat', 'json', '--units', 'b', '-o',
+            lvm._LV_FIELDS, 'vgc/no-such-volume']),
+       (0, ['lvchange', '-an', 'vgc/rec-volume']),
+       (0, ['lvremove', '-y', 'vgc/_snapshot-rec']),
+       (0, ['lvremove', '-y', 'vgc/rec-volume'])])
+
+
+class GateTimeout(Exception):
+    pass
+
+
+def phase(name, function, *args):
+    print('[gate] %s ...' % name, flush=True)
+    started = time.monotonic()
+    try:
+        result = function(*args)
+    except BaseException:
+        print('[gate] %s FAILED after %.1f s' % (
+            name, time.monotonic() - started), flush=True)
+        raise
+    print('[gate] %s ok (%.1f s)' % (name, time.monotonic() - started),
+          flush=True)
+    return result
+
+
+def build_image():
+    output = subprocess.run(
+        [os.path.join(guests.ROOT, 'tools', 'cluster', 'build-image')],
+        check=True, stdout=subprocess.PIPE, text=True).stdout
+    return output.strip().splitlines()[-1]
+
+
+def record(cluster, directory):
+    """Run :data:`RECORDING` and write each output as a fixture file."""
+    os.makedirs(directory, exist_ok=True)
+    for number, (index, argv) in enumerate(RECORDING, 1):
+        node = cluster.nodes[index]
+        result = node.run(*argv)
+        slug = re.sub(r'[^A-Za-z0-9]+', '_', ' '.join(argv)).strip('_')[:60]
+        path = os.path.join(directory, '%s-%02d-%s.txt' % (node.name, number,
+                                                           slug))
+        with open(path, 'w') as handle:
+            handle.write('# command: %s\n# node: %s\n# exit code: %s\n'
+                         % (' '.join(argv), node.name, result.exit_code))
+            handle.write(result.stdout + result.stderr)
+
+
+def run_scenarios(cluster, concurrent_creates):
+    """The scenario tests, one at a time (one of them cuts DRBD)."""
+    with tempfile.NamedTemporaryFile('w', suffix='.json',
+                                     delete=False) as handle:
+        json.dump(cluster.state(), handle)
+    env = dict(os.environ, **{
+        base.STATE_VARIABLE: handle.name,
+        'DRBD_CLVM_CONCURRENT_CREATES': str(concurrent_creates)})
+    try:
+        subprocess.run([sys.executable, '-m', 'stestr', '--test-path',
+                        'tests/scenario', 'run', '--serial'],
+                       cwd=guests.ROOT, env=env, check=True)
+    finally:
+        os.unlink(handle.name)
+
+
+def _on_alarm(signum, frame):
+    raise GateTimeout('the gate ran out of its time bound')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--record', action='store_true',
+                        help='write the recorded outputs into %s' % RECORDED)
+    parser.add_argument('--timeout', type=int, default=2400,
+                        help='seconds the whole gate may take')
+    parser.add_argument('--concurrent-creates', type=int, default=50,
+                        help='volumes each node creates at once')
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGTERM, _on_alarm)
+    signal.alarm(args.timeout)
+    started = time.monotonic()
+    try:
+        image = phase('build or reuse the guest image', build_image)
+        with contextlib.ExitStack() as stack:
+            cluster = phase('boot both guests and the cluster stack',
+                            stack.enter_context, guests.booted(image))
+            directory = RECORDED if args.record else stack.enter_context(
+                tempfile.TemporaryDirectory())
+            phase('record real outputs into %s' % directory, record, cluster,
+                  directory)
+            phase('scenario tests on the real nodes', run_scenarios, cluster,
+                  args.concurrent_creates)
+    except (GateTimeout, guests.GuestError,
+            subprocess.CalledProcessError) as error:
+        print('[gate] FAILED: %s (%.0f s)' % (error,
+                                              time.monotonic() - started))
+        return 1
+    finally:
+        signal.alarm(0)
+    print('[gate] passed in %.0f s' % (time.monotonic() - started))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
