@@ -106,6 +106,7 @@ def run_scenarios(cluster, concurrent_creates):
     env = dict(os.environ, **{
         base.STATE_VARIABLE: handle.name,
         'DRBD_CLVM_CONCURRENT_CREATES': str(concurrent_creates)})
+    cluster.release()
     try:
         subprocess.run([sys.executable, '-m', 'stestr', '--test-path',
                         'tests/scenario', 'run', '--serial'],

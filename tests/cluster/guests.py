@@ -171,13 +171,27 @@ class RealCluster:
         return {'nodes': [{'name': node.name, 'agent': node.agent_path}
                           for node in self.nodes]}
 
+    def release(self):
+        """Let another process connect to the agents (one at a time)."""
+        for node in self.nodes:
+            node.runner.client.close()
+
+
+_ATTACHED = {}
+
 
 def attach(state_path):
-    """The cluster a running gate described in ``state_path``."""
-    with open(state_path) as handle:
-        state = json.load(handle)
-    return RealCluster(RealNode(node['name'], node['agent'])
-                       for node in state['nodes'])
+    """The cluster a running gate described in ``state_path``.
+
+    A guest's agent port takes one connection at a time, so a process
+    attaches once and every test shares that connection.
+    """
+    if state_path not in _ATTACHED:
+        with open(state_path) as handle:
+            state = json.load(handle)
+        _ATTACHED[state_path] = RealCluster(
+            RealNode(node['name'], node['agent']) for node in state['nodes'])
+    return _ATTACHED[state_path]
 
 
 def _free_port():
@@ -315,8 +329,7 @@ def booted(image_dir, log=print):
         raise
     finally:
         if cluster is not None:
-            for node in cluster.nodes:
-                node.runner.client.close()
+            cluster.release()
         for process in processes:
             process.kill()
             process.wait(30)

@@ -1,0 +1,96 @@
+#!/bin/bash
+# shellcheck shell=bash
+#
+# DevStack plugin for drbd-clvm-driver: on each of two nodes, stands up the
+# cluster stack (devstack/lib/drbd_clvm, the same functions the project's
+# cluster gate runs in its guests) and adds the Cinder backend.
+#
+#   enable_plugin drbd-clvm-driver <repository> [branch]
+#
+# Variables from DevStack: DEST, CINDER_CONF, CINDER_ENABLED_BACKENDS,
+# CINDER_ROOTWRAP_CONF... (see devstack/settings for this plugin's own).
+
+DRBD_CLVM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=devstack/lib/drbd_clvm
+source "$DRBD_CLVM_DIR/devstack/lib/drbd_clvm"
+
+function drbd_clvm_install_packages {
+    local packages=(drbd-utils lvm2)
+    if [[ ${DRBD_CLVM_LOCK_MANAGER} == clvmd ]]; then
+        packages+=(cman clvm)
+    else
+        packages+=(corosync dlm-controld lvm2-lockd)
+    fi
+    install_package "${packages[@]}"
+    pip_install -e "$DRBD_CLVM_DIR"
+}
+
+# The backing disk under DRBD: the configured device, or a loop file.
+function drbd_clvm_backing_disk {
+    if [[ -z ${DRBD_CLVM_DISK} ]]; then
+        truncate -s "${DRBD_CLVM_BACKING_SIZE}" "${DRBD_CLVM_BACKING_FILE}"
+        DRBD_CLVM_DISK=$(sudo losetup --show -f "${DRBD_CLVM_BACKING_FILE}")
+    fi
+}
+
+function drbd_clvm_configure_cinder {
+    local section=${DRBD_CLVM_BACKEND_NAME}
+    iniset "$CINDER_CONF" "$section" volume_driver \
+        drbd_clvm_driver.driver.DrbdClvmVolumeDriver
+    iniset "$CINDER_CONF" "$section" volume_backend_name "$section"
+    iniset "$CINDER_CONF" "$section" volume_group "${DRBD_CLVM_VG}"
+    iniset "$CINDER_CONF" "$section" drbd_resource "${DRBD_CLVM_RESOURCE}"
+    iniset "$CINDER_CONF" "$section" lock_manager \
+        "${DRBD_CLVM_LOCK_MANAGER}"
+    iniset "$CINDER_CONF" "$section" target_helper "${CINDER_TARGET_HELPER:-lioadm}"
+    iniset "$CINDER_CONF" DEFAULT cluster "${DRBD_CLVM_CLUSTER_NAME}"
+    sudo cp "$DRBD_CLVM_DIR/etc/drbd_clvm_driver/rootwrap.d/drbd_clvm.filters" \
+        /etc/cinder/rootwrap.d/
+    if [[ ,${CINDER_ENABLED_BACKENDS}, != *",drbd_clvm:$section,"* ]]; then
+        CINDER_ENABLED_BACKENDS+=",drbd_clvm:$section"
+    fi
+}
+
+function drbd_clvm_stack_up {
+    if [[ -z ${DRBD_CLVM_NODE1_ADDR} || -z ${DRBD_CLVM_NODE2_ADDR} ]]; then
+        die $LINENO "Set DRBD_CLVM_NODE1_ADDR and DRBD_CLVM_NODE2_ADDR"
+    fi
+    drbd_clvm_backing_disk
+    export "${!DRBD_CLVM_@}"
+    # shellcheck disable=SC2016
+    sudo -E bash -c 'source "$DRBD_CLVM_DIR/devstack/lib/drbd_clvm" &&
+        drbd_clvm_configure_node / &&
+        drbd_clvm_start_node "$DRBD_CLVM_FIRST_NODE"'
+}
+
+function drbd_clvm_stack_down {
+    sudo drbdadm down "${DRBD_CLVM_RESOURCE}" || true
+    sudo pkill lvmlockd || true
+    sudo pkill dlm_controld || true
+    sudo pkill corosync || true
+}
+
+if is_service_enabled cinder; then
+    case $1 in
+        stack)
+            case $2 in
+                install)
+                    drbd_clvm_install_packages
+                    ;;
+                post-config)
+                    drbd_clvm_stack_up
+                    drbd_clvm_configure_cinder
+                    ;;
+            esac
+            ;;
+        unstack)
+            drbd_clvm_stack_down
+            ;;
+        clean)
+            drbd_clvm_stack_down
+            if [[ -z ${DRBD_CLVM_DISK:-} ]]; then
+                rm -f "${DRBD_CLVM_BACKING_FILE}"
+            fi
+            ;;
+    esac
+fi

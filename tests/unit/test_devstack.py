@@ -1,0 +1,115 @@
+"""The cluster-stack functions of devstack/lib/drbd_clvm, by the files they
+write: the same functions the gate runs in its guests, and the legacy
+(cman + clvmd) path, which no current distribution can run.
+"""
+
+import os
+import subprocess
+from xml.etree import ElementTree
+
+import fixtures
+import testtools
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+LIB = os.path.join(ROOT, 'devstack', 'lib', 'drbd_clvm')
+
+SETTINGS = {
+    'DRBD_CLVM_CLUSTER_NAME': 'pair', 'DRBD_CLVM_NODE1_NAME': 'alpha',
+    'DRBD_CLVM_NODE1_ADDR': '192.0.2.1', 'DRBD_CLVM_NODE2_NAME': 'beta',
+    'DRBD_CLVM_NODE2_ADDR': '192.0.2.2', 'DRBD_CLVM_RESOURCE': 'r7',
+    'DRBD_CLVM_DEVICE': '/dev/drbd7', 'DRBD_CLVM_DISK': '/dev/sdz',
+    'DRBD_CLVM_PORT': '7790', 'DRBD_CLVM_VG': 'cinder-drbd'}
+#: the shape of Debian 12's lvm.conf around the settings that get changed
+LVM_CONF = ('config {\n}\ndevices {\n\tdir = "/dev"\n\t# global_filter = '
+            '[ "a|.*|" ]\n}\nglobal {\n\t# use_lvmlockd = 0\n}\n')
+
+
+class ConfigureNodeTest(testtools.TestCase):
+
+    def _configure(self, lock_manager, **extra):
+        root = self.useFixture(fixtures.TempDir()).path
+        os.makedirs(os.path.join(root, 'etc', 'lvm'))
+        with open(os.path.join(root, 'etc', 'lvm', 'lvm.conf'), 'w') as f:
+            f.write(LVM_CONF)
+        env = dict(os.environ, DRBD_CLVM_LOCK_MANAGER=lock_manager,
+                   **SETTINGS, **extra)
+        subprocess.run(['bash', '-c', 'source "$0" && '
+                        'drbd_clvm_configure_node "$1"', LIB, root],
+                       env=env, check=True)
+        return root
+
+    def _read(self, root, *path):
+        name = os.path.join(root, *path)
+        if not os.path.exists(name):
+            return None
+        with open(name) as handle:
+            return handle.read()
+
+    def test_lvmlockd_corosync(self):
+        text = self._read(self._configure('lvmlockd'), 'etc', 'corosync',
+                          'corosync.conf')
+        self.assertIn('two_node: 1', text)
+        self.assertIn('transport: knet', text)
+        self.assertIn('cluster_name: pair', text)
+        self.assertIn('ring0_addr: 192.0.2.2', text)
+        # corosync rejects anything after '{' on the same line.
+        for line in text.splitlines():
+            if '{' in line:
+                self.assertTrue(line.rstrip().endswith('{'), line)
+
+    def test_fencing_on_unless_turned_off(self):
+        root = self._configure('lvmlockd')
+        self.assertIn('enable_fencing=1',
+                      self._read(root, 'etc', 'dlm', 'dlm.conf'))
+        root = self._configure('lvmlockd', DRBD_CLVM_FENCING='0')
+        self.assertIn('enable_fencing=0',
+                      self._read(root, 'etc', 'dlm', 'dlm.conf'))
+
+    def test_drbd_dual_primary(self):
+        text = self._read(self._configure('lvmlockd'), 'etc', 'drbd.d',
+                          'r7.res')
+        for expected in ('resource r7 {', 'protocol C;',
+                         'allow-two-primaries yes;',
+                         'after-sb-0pri discard-zero-changes;',
+                         'after-sb-1pri discard-secondary;',
+                         'after-sb-2pri disconnect;', 'on alpha {',
+                         'on beta {', 'disk /dev/sdz;',
+                         'address 192.0.2.1:7790;', 'device /dev/drbd7;'):
+            self.assertIn(expected, text)
+        self.assertEqual(text.count('{'), text.count('}'))
+
+    def test_lvm_for_lvmlockd(self):
+        text = self._read(self._configure('lvmlockd'), 'etc', 'lvm',
+                          'lvm.conf')
+        self.assertIn('global {\n\tuse_lvmlockd = 1\n', text)
+        self.assertIn('devices {\n\tglobal_filter = [ "a|^/dev/drbd|", '
+                      '"r|.*|" ]\n', text)
+        self.assertNotIn('locking_type', text)
+
+    def test_legacy_cman_clvmd(self):
+        root = self._configure('clvmd')
+        cluster = ElementTree.fromstring(self._read(root, 'etc', 'cluster',
+                                                    'cluster.conf'))
+        self.assertEqual('pair', cluster.get('name'))
+        cman = cluster.find('cman')
+        self.assertEqual(('1', '1'), (cman.get('two_node'),
+                                      cman.get('expected_votes')))
+        self.assertEqual(['alpha', 'beta'], [
+            node.get('name') for node in cluster.iter('clusternode')])
+        lvm_conf = self._read(root, 'etc', 'lvm', 'lvm.conf')
+        self.assertIn('global {\n\tlocking_type = 3\n', lvm_conf)
+        self.assertNotIn('use_lvmlockd = 1', lvm_conf)
+        self.assertIsNone(self._read(root, 'etc', 'corosync',
+                                     'corosync.conf'))
+
+
+class WaitTest(testtools.TestCase):
+
+    def test_wait_gives_up_with_a_message(self):
+        result = subprocess.run(
+            ['bash', '-c', 'source "$0" && drbd_clvm_wait 1 "the moon" false',
+             LIB], capture_output=True, text=True)
+        self.assertEqual(1, result.returncode)
+        self.assertIn('timed out after 1s waiting for the moon',
+                      result.stderr)
