@@ -273,10 +273,14 @@ class ClusteredVG:
 
     # Changing.
 
-    def create(self, name, size_mib, tags=()):
-        """Create an inactive LV: activation is decided when it is used."""
+    def create(self, name, size_mib, tags=(),
+               activation=Activation.INACTIVE):
+        """Create an LV, inactive unless it is about to be written here."""
         validate_size_mib(size_mib)
-        argv = ['lvcreate', '-y', '-an', '-L', '%dm' % size_mib,
+        if activation not in (Activation.EXCLUSIVE, Activation.INACTIVE):
+            raise exception.InvalidInput('A new LV is inactive or active '
+                                         'exclusively, not %r' % activation)
+        argv = ['lvcreate', '-y', '-a%s' % activation, '-L', '%dm' % size_mib,
                 '-n', validate_name(name)]
         for tag in tags:
             argv += ['--addtag', validate_tag(tag)]

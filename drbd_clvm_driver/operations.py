@@ -293,9 +293,9 @@ class VolumeOperations:
         any failure the new LV is removed again.
         """
         self._change(self.vg.create, name, size_mib,
-                     tags=[VOLUME_TAG + volume_id, CREATING_TAG])
+                     tags=[VOLUME_TAG + volume_id, CREATING_TAG],
+                     activation=lvm.Activation.EXCLUSIVE)
         try:
-            self._change(self.vg.activate, name, lvm.Activation.EXCLUSIVE)
             data.copy(self.runner, self.vg.lv_path(source.name),
                       self.vg.lv_path(name), source.size_mib,
                       self.data_timeout)

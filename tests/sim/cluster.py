@@ -416,12 +416,14 @@ class SimulatedCluster:
                               view.extents(size_mib)))
         lv = _LV(name, size_mib, list(options.get('--addtag', [])))
         stderr = ''
+        if '-aey' in options:
+            lv.active[node.name] = EXCLUSIVE
         if '-s' in options:
             origin = view.lvs[origin_name]
             self._need_exclusive(node, view, origin, origin_words=True)
             origin.active[node.name] = EXCLUSIVE
             lv.origin, lv.content = origin_name, origin.content
-        else:
+        elif '-an' in options:
             stderr = '  WARNING: Logical volume %s/%s not zeroed.\n' % (
                 self.vg_name, name)
         view.lvs[name] = lv

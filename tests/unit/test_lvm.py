@@ -166,6 +166,14 @@ class CommandLineTest(testtools.TestCase):
                            'volume-1', '--addtag', 'cinder-volume:1', 'vgc')],
                          runner.calls)
 
+    def test_create_active_for_a_copy(self):
+        vg, runner = self._vg()
+        vg.create('volume-2', 8, activation=lvm.Activation.EXCLUSIVE)
+        self.assertEqual([('lvcreate', '-y', '-aey', '-L', '8m', '-n',
+                           'volume-2', 'vgc')], runner.calls)
+        self.assertRaises(exception.InvalidInput, vg.create, 'volume-3', 8,
+                          activation=lvm.Activation.SHARED)
+
     def test_activation_modes(self):
         vg, runner = self._vg()
         vg.activate('v', lvm.Activation.EXCLUSIVE)
