@@ -205,17 +205,16 @@ class VolumeOperations:
     # Snapshots.
 
     def create_snapshot(self, snapshot_name, volume_name, snapshot_id):
-        """A snapshot as large as its origin, so it can never overflow."""
+        """A snapshot as large as its origin, so it can never overflow.
+
+        The origin keeps its activation: the gate cluster showed that
+        ``lvcreate -s`` of an inactive origin leaves both inactive.
+        """
         lv_name = snapshot_lv_name(snapshot_name)
         with self.locks.volumes(volume_name):
             origin = self.vg.logical_volume(volume_name)
             self._change(self.vg.create_snapshot, lv_name, volume_name,
                          origin.size_mib, tags=[SNAPSHOT_TAG + snapshot_id])
-            if not origin.is_active:
-                # lvcreate -s left both active here; put them back.
-                self._undo('activation of %s' % volume_name,
-                           self.vg.activate, volume_name,
-                           lvm.Activation.INACTIVE)
         return lv_name
 
     def delete_snapshot(self, snapshot_name, volume_name):
@@ -274,16 +273,22 @@ class VolumeOperations:
         with self.locks.volumes(name, source_name):
             origin = self.vg.logical_volume(source_name)
             _check_fits(name, size_mib, origin)
-            # This also activates the source here, exclusively.
-            self._change(self.vg.create_snapshot, temporary, source_name,
-                         origin.size_mib, tags=[CREATING_TAG])
+            origin_was_active = origin.active_locally
             try:
-                self._copy_into_new(name, size_mib, volume_id,
-                                    self.vg.logical_volume(temporary))
+                # Reading the snapshot needs its origin active here.
+                if not origin_was_active:
+                    self._change(self.vg.activate, source_name,
+                                 lvm.Activation.EXCLUSIVE)
+                self._change(self.vg.create_snapshot, temporary, source_name,
+                             origin.size_mib, tags=[CREATING_TAG])
+                try:
+                    self._copy_into_new(name, size_mib, volume_id,
+                                        self.vg.logical_volume(temporary))
+                finally:
+                    self._undo('temporary snapshot %s' % temporary,
+                               self.vg.remove, temporary)
             finally:
-                self._undo('temporary snapshot %s' % temporary,
-                           self.vg.remove, temporary)
-                if not origin.is_active:
+                if not origin_was_active:
                     self._undo('activation of %s' % source_name,
                                self.vg.activate, source_name,
                                lvm.Activation.INACTIVE)

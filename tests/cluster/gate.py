@@ -127,6 +127,9 @@ def main(argv=None):
                         help='seconds the whole gate may take')
     parser.add_argument('--concurrent-creates', type=int, default=50,
                         help='volumes each node creates at once')
+    parser.add_argument('--logs', default=os.path.join(guests.ROOT,
+                                                       'results', 'gate'),
+                        help='where the guests\' console logs are kept')
     args = parser.parse_args(argv)
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGTERM, _on_alarm)
@@ -136,7 +139,8 @@ def main(argv=None):
         image = phase('build or reuse the guest image', build_image)
         with contextlib.ExitStack() as stack:
             cluster = phase('boot both guests and the cluster stack',
-                            stack.enter_context, guests.booted(image))
+                            stack.enter_context,
+                            guests.booted(image, logs_dir=args.logs))
             directory = RECORDED if args.record else stack.enter_context(
                 tempfile.TemporaryDirectory())
             phase('record real outputs into %s' % directory, record, cluster,

@@ -158,14 +158,29 @@ class RealCluster:
                         'disconnected')
 
     def reconnect_drbd(self):
-        """Reconnect; fail with both /proc/drbd texts on a split-brain."""
-        self.nodes[0].runner.run(['drbdadm', 'connect', self.drbd_resource],
-                                 check=False)
-        self._wait_drbd(
-            lambda text: ('cs:Connected' in text and
-                          'ro:Primary/Primary' in text and
-                          'ds:UpToDate/UpToDate' in text),
-            'Connected, Primary/Primary, UpToDate/UpToDate')
+        """Reconnect after a cut, resolving the split-brain DRBD reports.
+
+        With both nodes Primary, each side starts a new data generation
+        when the link drops, so DRBD 8.4 calls any reconnect a split-brain
+        and (after-sb-2pri disconnect) leaves both StandAlone: the gate
+        cluster showed it with nothing written at all. The documented
+        recovery follows: the second node, which the driver kept from
+        changing anything, goes Secondary and discards its generation,
+        resyncs from the first, and goes Primary again.
+        """
+        first, second = self.nodes
+        resource = self.drbd_resource
+        second.runner.run(['drbdadm', 'disconnect', resource], check=False)
+        second.runner.run(['drbdadm', 'secondary', resource])
+        second.runner.run(['drbdadm', 'connect', '--discard-my-data',
+                           resource])
+        first.runner.run(['drbdadm', 'connect', resource], check=False)
+        self._wait_drbd(lambda text: ('cs:Connected' in text and
+                                      'ds:UpToDate/UpToDate' in text),
+                        'Connected and UpToDate/UpToDate')
+        second.runner.run(['drbdadm', 'primary', resource])
+        self._wait_drbd(lambda text: 'ro:Primary/Primary' in text,
+                        'Primary/Primary')
 
     def state(self):
         return {'nodes': [{'name': node.name, 'agent': node.agent_path}
@@ -281,9 +296,11 @@ def _stack_state(node):
 
 
 @contextlib.contextmanager
-def booted(image_dir, log=print):
+def booted(image_dir, log=print, logs_dir=None):
     """Boot both guests, yield a :class:`RealCluster` once the stack is up
     on both, and stop the guests and remove their files on every exit.
+
+    :param logs_dir: where to keep the guests' console logs, if anywhere.
     """
     workdir = tempfile.mkdtemp(prefix='drbd-clvm-gate-')
     processes = []
@@ -333,4 +350,9 @@ def booted(image_dir, log=print):
         for process in processes:
             process.kill()
             process.wait(30)
+        if logs_dir:
+            os.makedirs(logs_dir, exist_ok=True)
+            for name in os.listdir(workdir):
+                if name.endswith('.log'):
+                    shutil.copy(os.path.join(workdir, name), logs_dir)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -36,8 +36,10 @@ class CrossNodeTest(base.TwoNodeTestCase):
                                               'id-snap')
         seen_by_a = {lv.name: lv for lv in self.ops_a.vg.logical_volumes()}
         self.assertEqual(name, seen_by_a[snapshot].origin)
-        # The origin was inactive, so the snapshot put it back that way.
-        self.assertFalse(self.ops_b.vg.logical_volume(name).active_locally)
+        # An inactive origin stays inactive, and so does its snapshot.
+        for lv_name in (name, snapshot):
+            self.assertFalse(
+                self.ops_b.vg.logical_volume(lv_name).active_locally)
 
     def test_snapshot_names_avoid_lvm_reserved_prefix(self):
         name = self.name('vol')
@@ -228,7 +230,9 @@ class DrbdLinkTest(base.TwoNodeTestCase):
                                 for reason in ops.gate.reasons()))
             self.assertEqual(before[ops], self.names_on(ops))
         self.cluster.reconnect_drbd()
-        # Nothing diverged: both nodes agree and changes work again.
+        # Nothing was lost to the split-brain recovery: both nodes agree,
+        # with what they had before, and changes work again.
+        self.assertEqual(before[self.ops_a], self.names_on(self.ops_b))
         self.assertEqual([], self.ops_a.gate.reasons())
         self.assertEqual([], self.ops_b.gate.reasons())
         self.ops_b.create_volume(self.name('after'), self.SIZE_MIB, 'id-a')

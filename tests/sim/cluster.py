@@ -2,9 +2,9 @@
 
 It answers the commands the driver runs with the output formats and the
 behaviour recorded on the real lab cluster (tests/unit/fixtures/recorded):
-lvmlockd's exclusive/shared activation conflicts, snapshots that leave their
-origin active, LVM creating LVs on a disconnected DRBD (the nodes' views
-then diverge and the reconnect ends in split-brain), LVM hanging without
+lvmlockd's exclusive/shared activation conflicts, snapshots that keep their
+origin's activation, LVM creating LVs on a disconnected DRBD (the nodes' views
+then diverge; the reconnect discards the second node's), LVM hanging without
 corosync.  Where it and the real cluster disagree, the real one is right and
 this file is wrong.
 """
@@ -125,6 +125,8 @@ class SimulatedCluster:
         self._corosync = {node.name: True for node in self.nodes}
         self._lvmlockd = {node.name: True for node in self.nodes}
         self._changed_while_apart = set()
+        #: reconnects that threw away the second node's changes
+        self.discarded_changes = 0
 
     # Faults, as the tests inject them.
 
@@ -137,17 +139,19 @@ class SimulatedCluster:
                            for name, view in self._views.items()}
 
     def reconnect_drbd(self):
-        """Connected again, unless either side changed meanwhile: then
-        both stay StandAlone (split-brain), as on the lab cluster.
+        """Reconnect the way the real gate does: DRBD calls it split-brain
+        (both were Primary), and the second node discards its generation,
+        including any change made on it meanwhile.
         """
         with self._lock:
-            if self._changed_while_apart:
-                for state in self._drbd.values():
-                    state.connection = 'StandAlone'
-                return
+            first, second = (node.name for node in self.nodes)
+            if second in self._changed_while_apart:
+                self.discarded_changes += 1
+            self._changed_while_apart.clear()
             for state in self._drbd.values():
                 state.connection = 'Connected'
-            shared = self._views[self.nodes[0].name]
+                state.out_of_sync_kib = 0
+            shared = self._views[first]
             self._views = {node.name: shared for node in self.nodes}
 
     def set_drbd_state(self, node, connection=None, role=None, disk=None):
@@ -420,8 +424,9 @@ class SimulatedCluster:
             lv.active[node.name] = EXCLUSIVE
         if '-s' in options:
             origin = view.lvs[origin_name]
+            # The origin keeps its activation (inactive stays inactive, as
+            # the gate cluster showed).
             self._need_exclusive(node, view, origin, origin_words=True)
-            origin.active[node.name] = EXCLUSIVE
             lv.origin, lv.content = origin_name, origin.content
         elif '-an' in options:
             stderr = '  WARNING: Logical volume %s/%s not zeroed.\n' % (
