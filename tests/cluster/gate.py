@@ -86,6 +86,12 @@ def build_image():
 def record(cluster, directory):
     """Run :data:`RECORDING` and write each output as a fixture file."""
     os.makedirs(directory, exist_ok=True)
+    index_lines = ['# Real outputs recorded by the cluster gate', '',
+                   'Written by `tools/cluster/gate --record`: the driver\'s '
+                   'own queries and the refusals it maps, on the two gate '
+                   'guests (Debian 12, DRBD 8.4.11, LVM 2.03.16, lvmlockd '
+                   'with dlm, corosync 3.1.7).', '',
+                   '| file | command | exit |', '|---|---|---|']
     for number, (index, argv) in enumerate(RECORDING, 1):
         node = cluster.nodes[index]
         result = node.run(*argv)
@@ -96,6 +102,10 @@ def record(cluster, directory):
             handle.write('# command: %s\n# node: %s\n# exit code: %s\n'
                          % (' '.join(argv), node.name, result.exit_code))
             handle.write(result.stdout + result.stderr)
+        index_lines.append('| %s | `%s` | %s |' % (
+            os.path.basename(path), ' '.join(argv), result.exit_code))
+    with open(os.path.join(directory, 'INDEX.md'), 'w') as handle:
+        handle.write('\n'.join(index_lines) + '\n')
 
 
 def run_scenarios(cluster, concurrent_creates):
