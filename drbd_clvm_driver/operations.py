@@ -253,17 +253,8 @@ class VolumeOperations:
             source = self.vg.logical_volume(source_name)
             _check_fits(name, size_mib, source)
             # A snapshot is active exactly when its origin is.
-            origin_was_active = source.active_locally
-            try:
-                if not origin_was_active:
-                    self._change(self.vg.activate, origin_name,
-                                 lvm.Activation.EXCLUSIVE)
+            with self._active_here(origin_name, source.active_locally):
                 self._copy_into_new(name, size_mib, volume_id, source)
-            finally:
-                if not origin_was_active:
-                    self._undo('activation of %s' % origin_name,
-                               self.vg.activate, origin_name,
-                               lvm.Activation.INACTIVE)
 
     def clone_volume(self, name, size_mib, volume_id, source_name):
         """Copy through a temporary snapshot, so a source in use on this
@@ -273,12 +264,8 @@ class VolumeOperations:
         with self.locks.volumes(name, source_name):
             origin = self.vg.logical_volume(source_name)
             _check_fits(name, size_mib, origin)
-            origin_was_active = origin.active_locally
-            try:
-                # Reading the snapshot needs its origin active here.
-                if not origin_was_active:
-                    self._change(self.vg.activate, source_name,
-                                 lvm.Activation.EXCLUSIVE)
+            # Reading the snapshot needs its origin active here.
+            with self._active_here(source_name, origin.active_locally):
                 self._change(self.vg.create_snapshot, temporary, source_name,
                              origin.size_mib, tags=[CREATING_TAG])
                 try:
@@ -287,11 +274,21 @@ class VolumeOperations:
                 finally:
                     self._undo('temporary snapshot %s' % temporary,
                                self.vg.remove, temporary)
-            finally:
-                if not origin_was_active:
-                    self._undo('activation of %s' % source_name,
-                               self.vg.activate, source_name,
-                               lvm.Activation.INACTIVE)
+
+    @contextlib.contextmanager
+    def _active_here(self, name, already_active):
+        """Keep ``name`` active exclusively on this node for the block,
+        and inactive again after it if it was before.
+        """
+        if already_active:
+            yield
+            return
+        self._change(self.vg.activate, name, lvm.Activation.EXCLUSIVE)
+        try:
+            yield
+        finally:
+            self._undo('activation of %s' % name, self.vg.activate, name,
+                       lvm.Activation.INACTIVE)
 
     def _copy_into_new(self, name, size_mib, volume_id, source):
         """Make LV ``name`` and fill it from the active LV ``source``; on
