@@ -125,6 +125,22 @@ def run_scenarios(cluster, concurrent_creates):
         os.unlink(handle.name)
 
 
+def run_bench(cluster):
+    """The real-cluster benchmark; its table printed, its figures kept in
+    bench/results/cluster-latest.json.
+    """
+    from bench import cluster_timing
+    result = cluster_timing.measure(cluster)
+    print(cluster_timing.format_table(result), flush=True)
+    result['date'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    result['command'] = 'tools/cluster/gate --bench'
+    path = os.path.join(guests.ROOT, 'bench', 'results',
+                        'cluster-latest.json')
+    with open(path, 'w') as handle:
+        json.dump(result, handle, indent=1, sort_keys=True)
+        handle.write('\n')
+
+
 def _on_alarm(signum, frame):
     raise GateTimeout('the gate ran out of its time bound')
 
@@ -137,6 +153,9 @@ def main(argv=None):
                         help='seconds the whole gate may take')
     parser.add_argument('--concurrent-creates', type=int, default=50,
                         help='volumes each node creates at once')
+    parser.add_argument('--bench', action='store_true',
+                        help='also time driver operations against bare '
+                             'LVM and dd (bench/cluster_timing.py)')
     parser.add_argument('--logs', default=os.path.join(guests.ROOT,
                                                        'results', 'gate'),
                         help='where the guests\' console logs are kept')
@@ -157,6 +176,8 @@ def main(argv=None):
                   directory)
             phase('scenario tests on the real nodes', run_scenarios, cluster,
                   args.concurrent_creates)
+            if args.bench:
+                phase('benchmark on the real nodes', run_bench, cluster)
     except (GateTimeout, guests.GuestError,
             subprocess.CalledProcessError) as error:
         print('[gate] FAILED: %s (%.0f s)' % (error,

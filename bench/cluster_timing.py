@@ -1,0 +1,167 @@
+"""Wall time on a two-node cluster: driver operations over bare commands.
+
+Each driver operation (through the same layers the driver builds) is timed
+against the bare LVM command that does the same work on the same VG,
+interleaved driver, bare, driver, bare, so both see the same cluster load;
+the result is the ratio of medians with the spread of each side. Then
+creates per second from one node and from both at once, and the data path:
+the driver's wipe and copy against a raw ``dd`` on the same devices.
+
+It runs on any pair of nodes with a command runner: the gate runs it on the
+real guests (``tools/cluster/gate --bench``); the tests run it on the
+simulator.
+"""
+
+import concurrent.futures
+import statistics
+import tempfile
+import time
+
+from drbd_clvm_driver import data
+from drbd_clvm_driver import lvm
+from drbd_clvm_driver import stack
+
+SIZE_MIB = 4
+DATA_MIB = 64
+#: the issue's targets: driver over bare LVM, and data path over raw dd
+LVM_TARGET = 1.10
+DATA_TARGET = 0.9
+
+
+def _timed(function, *args, **kwargs):
+    started = time.monotonic()
+    function(*args, **kwargs)
+    return time.monotonic() - started
+
+
+def _summary(name, driver_times, bare_times, target, higher_is_better):
+    driver, bare = (statistics.median(driver_times),
+                    statistics.median(bare_times))
+    ratio = bare / driver if higher_is_better else driver / bare
+    met = ratio >= target if higher_is_better else ratio <= target
+    return {'operation': name, 'driver_median_s': round(driver, 4),
+            'driver_spread_s': [round(min(driver_times), 4),
+                                round(max(driver_times), 4)],
+            'bare_median_s': round(bare, 4),
+            'bare_spread_s': [round(min(bare_times), 4),
+                              round(max(bare_times), 4)],
+            'ratio': round(ratio, 3), 'target': target, 'met': met,
+            'repeats': len(driver_times)}
+
+
+def measure(cluster, repeats=5, creates=10):
+    """Run every measurement on ``cluster`` (its ``nodes`` have runners);
+    everything made is removed again.
+    """
+    first, second = cluster.nodes
+    vg_name = cluster.vg_name
+    lock_dirs = [tempfile.TemporaryDirectory() for _ in range(2)]
+    ops_a, ops_b = (
+        stack.build(node.runner, vg_name, cluster.drbd_resource,
+                    lock_path=lock_dir.name, volume_clear='none').ops
+        for node, lock_dir in zip(cluster.nodes, lock_dirs))
+    runner = first.runner
+    prefix = 'bench%d-' % int(time.time())
+    times = {name: ([], []) for name in ('create', 'extend', 'delete')}
+    for index in range(repeats):
+        ours, bare = '%sd%d' % (prefix, index), '%sb%d' % (prefix, index)
+        times['create'][0].append(
+            _timed(ops_a.create_volume, ours, SIZE_MIB, ours))
+        times['create'][1].append(_timed(
+            runner.run, ['lvcreate', '-y', '-an', '-L', '%dm' % SIZE_MIB,
+                         '-n', bare, vg_name]))
+        times['extend'][0].append(_timed(ops_a.extend_volume, ours,
+                                         SIZE_MIB, 2 * SIZE_MIB))
+        times['extend'][1].append(_timed(
+            runner.run, ['lvextend', '-L', '%dm' % (2 * SIZE_MIB),
+                         '%s/%s' % (vg_name, bare)]))
+        times['delete'][0].append(_timed(ops_a.delete_volume, ours))
+        times['delete'][1].append(_timed(
+            runner.run, ['lvremove', '-y', '%s/%s' % (vg_name, bare)]))
+    rows = [_summary(name, driver_times, bare_times, LVM_TARGET, False)
+            for name, (driver_times, bare_times) in times.items()]
+    throughput = _throughput(ops_a, ops_b, prefix, creates)
+    rows += _data_path(ops_a, runner, vg_name, prefix, repeats)
+    for lock_dir in lock_dirs:
+        lock_dir.cleanup()
+    return {'lvm': rows[:3], 'data': rows[3:], 'throughput': throughput}
+
+
+def _create_many(ops, names):
+    for name in names:
+        ops.create_volume(name, SIZE_MIB, name)
+
+
+def _throughput(ops_a, ops_b, prefix, creates):
+    """Creates per second from one node, then from both nodes at once."""
+    one = ['%sone%d' % (prefix, index) for index in range(creates)]
+    elapsed_one = _timed(_create_many, ops_a, one)
+    both = [['%s%s%d' % (prefix, side, index) for index in range(creates)]
+            for side in ('a', 'b')]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        started = time.monotonic()
+        for future in [pool.submit(_create_many, ops, names)
+                       for ops, names in zip((ops_a, ops_b), both)]:
+            future.result()
+        elapsed_both = time.monotonic() - started
+    for name in one + both[0] + both[1]:
+        ops_a.delete_volume(name)
+    return {'one_node_per_s': round(creates / elapsed_one, 2),
+            'both_nodes_per_s': round(2 * creates / elapsed_both, 2),
+            'creates_per_node': creates}
+
+
+def _data_path(ops, runner, vg_name, prefix, repeats):
+    """The driver's wipe and copy (``data.wipe``/``data.copy``, direct
+    I/O and a final flush) against the plainest ``dd`` between the same
+    devices; throughput ratio, higher is better.
+    """
+    source, target = prefix + 'src', prefix + 'dst'
+    for name in (source, target):
+        ops.vg.create(name, DATA_MIB, activation=lvm.Activation.EXCLUSIVE)
+    source_path, target_path = ops.vg.lv_path(source), ops.vg.lv_path(target)
+    raw = ['dd', 'bs=1M', 'count=%d' % DATA_MIB, 'oflag=direct']
+    wipe, copy = ([], []), ([], [])
+    try:
+        for _ in range(repeats):
+            wipe[0].append(_timed(data.wipe, runner, target_path, DATA_MIB,
+                                  600))
+            wipe[1].append(_timed(runner.run, raw + [
+                'if=/dev/zero', 'of=%s' % target_path], timeout=600))
+            copy[0].append(_timed(data.copy, runner, source_path,
+                                  target_path, DATA_MIB, 600))
+            copy[1].append(_timed(runner.run, raw + [
+                'if=%s' % source_path, 'of=%s' % target_path], timeout=600))
+    finally:
+        for name in (source, target):
+            ops.vg.remove(name)
+    return [_summary('volume_clear (%d MiB)' % DATA_MIB, *wipe,
+                     DATA_TARGET, True),
+            _summary('copy (%d MiB)' % DATA_MIB, *copy, DATA_TARGET, True)]
+
+
+def format_table(result):
+    lines = ['Real cluster: driver wall time / bare command (median of %d, '
+             'interleaved)' % result['lvm'][0]['repeats'],
+             '%-22s %10s %17s %10s %17s %7s %s' % (
+                 'operation', 'driver s', 'spread', 'bare s', 'spread',
+                 'ratio', 'target')]
+    for row in result['lvm'] + result['data']:
+        comparison = '>=' if row in result['data'] else '<='
+        lines.append('%-22s %10.3f %8.3f..%-7.3f %10.3f %8.3f..%-7.3f '
+                     '%7.2f %s %s %.2f' % (
+                         row['operation'], row['driver_median_s'],
+                         row['driver_spread_s'][0], row['driver_spread_s'][1],
+                         row['bare_median_s'], row['bare_spread_s'][0],
+                         row['bare_spread_s'][1], row['ratio'],
+                         'met' if row['met'] else 'MISSED', comparison,
+                         row['target']))
+    throughput = result['throughput']
+    lines.append('creates per second: %.2f from one node, %.2f from both '
+                 'nodes at once (%d per node)' % (
+                     throughput['one_node_per_s'],
+                     throughput['both_nodes_per_s'],
+                     throughput['creates_per_node']))
+    lines.append('data rows: the driver\'s throughput over raw dd\'s '
+                 '(higher is better)')
+    return '\n'.join(lines)
