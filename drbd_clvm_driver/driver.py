@@ -124,7 +124,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         if reasons:
             LOG.warning('Cluster is not safe at start-up, LVM changes will be '
                         'refused until it is: %s', '; '.join(reasons))
-        half_made = self.ops.capacity().half_made
+        half_made = self.ops.half_made()
         if half_made:
             LOG.warning('LVs left half-made by an interrupted operation '
                         '(tag %s) in %s: %s. They are not Cinder volumes; '

@@ -362,5 +362,13 @@ class VolumeOperations:
         """
         vg = self.vg.volume_group()
         volumes = self.vg.logical_volumes()
-        half_made = tuple(lv.name for lv in volumes if CREATING_TAG in lv.tags)
-        return Capacity(vg.size_bytes, vg.free_bytes, len(volumes), half_made)
+        return Capacity(vg.size_bytes, vg.free_bytes, len(volumes),
+                        _half_made(volumes))
+
+    def half_made(self):
+        """Names of LVs an interrupted operation left behind (one lvs)."""
+        return _half_made(self.vg.logical_volumes())
+
+
+def _half_made(volumes):
+    return tuple(lv.name for lv in volumes if CREATING_TAG in lv.tags)

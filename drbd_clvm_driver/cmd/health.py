@@ -47,7 +47,7 @@ def report(node, out):
                      'lock type %s' % (vg.name, vg.size_bytes / 1024 ** 3,
                                        vg.free_bytes / 1024 ** 3,
                                        vg.lv_count, vg.lock_type or 'none'))
-        half_made = node.ops.capacity().half_made
+        half_made = node.ops.half_made()
         lines.append('half-made LVs: %s' % (', '.join(half_made) or 'none'))
     except exception.DrbdClvmError as error:
         lines.append('volume group: %s' % error)

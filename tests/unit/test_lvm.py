@@ -114,21 +114,19 @@ class RefusalTest(testtools.TestCase):
         self.assertRaises(exception.LockManagerUnavailable, vg.create,
                           'no-lockd', 8)
 
-    def test_snapshot_of_shared_origin(self):
-        vg = self._vg(
-            ['lvcreate', '-y', '-s', '-L', '8m', '-n', '_snap-b',
-             'vgc/volume-b'],
-            'run2-node1-11-lvcreate_y_s_L_8M_n_snap_b_shared_vgc_volume_b.txt')
-        self.assertRaises(exception.LockedByOtherNode, vg.create_snapshot,
-                          '_snap-b', 'volume-b', 8)
-
-    def test_snapshot_of_origin_held_by_peer(self):
-        vg = self._vg(
-            ['lvcreate', '-y', '-s', '-L', '8m', '-n', 'snap-a',
-             'vgc/volume-a'],
-            'run2-node2-08-lvcreate_y_s_L_8M_n_snap_a_fromB_vgc_volume_a.txt')
-        self.assertRaises(exception.LockedByOtherNode, vg.create_snapshot,
-                          'snap-a', 'volume-a', 8)
+    def test_snapshot_of_origin_held_elsewhere(self):
+        # Origin shared-active on both nodes, then exclusive on the other.
+        for origin, recording in (
+                ('volume-b', 'run2-node1-11-lvcreate_y_s_L_8M_n_snap_b_'
+                             'shared_vgc_volume_b.txt'),
+                ('volume-a', 'run2-node2-08-lvcreate_y_s_L_8M_n_snap_a_'
+                             'fromB_vgc_volume_a.txt')):
+            vg = self._vg(['lvcreate', '-y', '-s', '-L', '8m', '-n', 'snap',
+                           'vgc/' + origin], recording)
+            error = self.assertRaises(exception.LockedByOtherNode,
+                                      vg.create_snapshot, 'snap', origin, 8)
+            self.assertIn('Failed to lock origin LV vgc/' + origin,
+                          str(error))
 
     def test_bad_name_never_reaches_lvm(self):
         runner = recorded.ReplayRunner()
