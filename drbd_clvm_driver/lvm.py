@@ -146,20 +146,17 @@ def _report(text, kind):
                                       '%r' % (kind, error, text[:300]))
 
 
-def parse_vgs_json(text):
-    """Volume groups from ``vgs --reportformat json --units b``."""
-    return [VolumeGroup(
+def _volume_group(row):
+    return VolumeGroup(
         name=row['vg_name'], attr=row['vg_attr'],
         size_bytes=_bytes(row['vg_size']), free_bytes=_bytes(row['vg_free']),
         extent_bytes=_bytes(row['vg_extent_size']),
         lv_count=int(row.get('lv_count') or 0),
         lock_type=row.get('vg_lock_type', ''), uuid=row.get('vg_uuid', ''))
-        for row in _report(text, 'vg')]
 
 
-def parse_lvs_json(text):
-    """Logical volumes from ``lvs --reportformat json --units b``."""
-    return [LogicalVolume(
+def _logical_volume(row):
+    return LogicalVolume(
         name=row['lv_name'], attr=row['lv_attr'],
         size_bytes=_bytes(row['lv_size']),
         tags=tuple(tag for tag in row.get('lv_tags', '').split(',') if tag),
@@ -170,7 +167,27 @@ def parse_lvs_json(text):
         # 'unknown' on a node where the LV is not active (recorded on the
         # gate cluster): not open here.
         open=row.get('lv_device_open') == 'open')
-        for row in _report(text, 'lv')]
+
+
+def parse_vgs_json(text):
+    """Volume groups from ``vgs --reportformat json --units b``."""
+    return [_volume_group(row) for row in _report(text, 'vg')]
+
+
+def parse_lvs_json(text):
+    """Logical volumes from ``lvs --reportformat json --units b``."""
+    return [_logical_volume(row) for row in _report(text, 'lv')]
+
+
+def parse_vg_with_lvs_json(text):
+    """``(VolumeGroup or None, [LogicalVolume])`` from a ``vgs`` report with
+    LV columns: one row per LV, each carrying the VG's fields, and no row
+    at all for a VG without LVs (both recorded on the gate cluster).
+    """
+    rows = _report(text, 'vg')
+    if not rows:
+        return None, []
+    return _volume_group(rows[0]), [_logical_volume(row) for row in rows]
 
 
 # LVM's words for each refusal, as recorded on the lab cluster.
@@ -250,6 +267,13 @@ class ClusteredVG:
                 'that DRBD is up and the VG lockspace started' % (
                     self.vg_name, self.runner.node or 'this node'))
         return rows[0]
+
+    def volume_group_and_volumes(self):
+        """The VG's report and its LVs, in one command while it has LVs."""
+        vg, volumes = parse_vg_with_lvs_json(self._lvm(
+            'vgs', '--reportformat', 'json', '--units', 'b',
+            '-o', '%s,%s' % (_VG_FIELDS, _LV_FIELDS), self.vg_name))
+        return vg or self.volume_group(), volumes
 
     def logical_volumes(self):
         """Every LV of the VG, read in one command.

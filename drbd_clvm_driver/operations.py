@@ -357,11 +357,10 @@ class VolumeOperations:
     # Reading.
 
     def capacity(self):
-        """The VG's size and what is in it, in two LVM commands whatever
-        the number of volumes.
+        """The VG's size and what is in it: one LVM command whatever the
+        number of volumes (two for an empty VG).
         """
-        vg = self.vg.volume_group()
-        volumes = self.vg.logical_volumes()
+        vg, volumes = self.vg.volume_group_and_volumes()
         return Capacity(vg.size_bytes, vg.free_bytes, len(volumes),
                         _half_made(volumes))
 

@@ -323,9 +323,16 @@ class SimulatedCluster:
             'vg_lock_type': self.lock_type if self.lock_type == 'dlm' else '',
             'vg_uuid': '2jmccK-pFQ6-CN30-iAsG-4cB3-olpN-tF3S7o'}
         keys = {'lock_type': 'vg_lock_type'}
-        row = {keys.get(field, field): values[keys.get(field, field)]
-               for field in fields}
-        stdout, _ = self._report('vg', [row])
+        fields = [keys.get(field, field) for field in fields]
+        if not any(field.startswith('lv_') and field != 'lv_count' or
+                   field == 'origin' for field in fields):
+            rows = [{field: values[field] for field in fields}]
+        else:
+            # With LV columns: a row per LV, none for a VG without LVs.
+            rows = [{field: dict(values, **self._lv_values(node, view, lv))[
+                field] for field in fields}
+                for lv in sorted(view.lvs.values(), key=lambda lv: lv.name)]
+        stdout, _ = self._report('vg', rows)
         return stdout, self._reading_warning(node)
 
     def _lv_values(self, node, view, lv):
