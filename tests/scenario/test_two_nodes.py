@@ -225,7 +225,11 @@ class DrbdLinkTest(base.TwoNodeTestCase):
                               kept)
             self.assertRaises(exception.ClusterUnsafe, ops.extend_volume,
                               kept, self.SIZE_MIB, 2 * self.SIZE_MIB)
-            # Reads still work and say why changes are refused.
+            # Reads still work (what stats report) and say why changes are
+            # refused (the backend_state_reason).
+            capacity = ops.capacity()
+            self.assertGreater(capacity.total_bytes, 0)
+            self.assertGreaterEqual(capacity.volume_count, 1)
             self.assertTrue(any('not Connected' in reason
                                 for reason in ops.gate.reasons()))
             self.assertEqual(before[ops], self.names_on(ops))
