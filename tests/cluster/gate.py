@@ -131,9 +131,12 @@ def run_bench(cluster):
     """The real-cluster benchmark; its table printed, its figures kept in
     bench/results/cluster-latest.json.
     """
+    from bench import cinder_on_cluster
     from bench import cluster_timing
     result = cluster_timing.measure(cluster)
     print(cluster_timing.format_table(result), flush=True)
+    result['cinder_lvm'] = cinder_on_cluster.measure(cluster)
+    print(cinder_on_cluster.format_rows(result['cinder_lvm']), flush=True)
     result['date'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     result['command'] = 'tools/cluster/gate --bench'
     path = os.path.join(guests.ROOT, 'bench', 'results',

@@ -33,8 +33,9 @@ GUEST_FILES = (
 )
 VG_NAME = 'vgc'
 DRBD_RESOURCE = 'r0'
-#: sparse DRBD backing disk; room for the scenario tests' 4 MiB volumes
-DRBD_DISK_SIZE = 1024 * 1024 * 1024
+#: sparse DRBD backing disk: room for the scenario tests' 4 MiB volumes and
+#: for Cinder's own driver, whose sizes are whole GiB, in the benchmark
+DRBD_DISK_SIZE = 8 * 1024 * 1024 * 1024
 #: seconds for both guests to boot and bring the stack up
 READY_TIMEOUT = 420
 #: seconds for both agents to answer (the kernel found our init)
