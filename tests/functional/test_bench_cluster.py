@@ -37,3 +37,25 @@ class ClusterTimingTest(testtools.TestCase):
         fast_copy = cluster_timing._summary('y', [1.0], [0.95], 0.9, True)
         self.assertEqual(0.95, fast_copy['ratio'])
         self.assertTrue(fast_copy['met'])
+
+
+class CinderExecutorTest(testtools.TestCase):
+    """Cinder's commands reach the guest with Cinder's exit-code rules."""
+
+    def _execute(self):
+        from bench import cinder_on_cluster
+        cluster = sim.SimulatedCluster()
+        return cinder_on_cluster._executor(cluster.nodes[0].runner)
+
+    def test_failure_raises_like_processutils(self):
+        from oslo_concurrency import processutils
+        error = self.assertRaises(processutils.ProcessExecutionError,
+                                  self._execute(), 'lvs', 'nope/x')
+        self.assertEqual(5, error.exit_code)
+
+    def test_exit_codes_cinder_allows(self):
+        execute = self._execute()
+        self.assertEqual(('', '  Volume group "nope" not found\n'
+                              '  Cannot process volume group nope\n'),
+                         execute('lvs', 'nope/x', check_exit_code=[0, 5]))
+        execute('lvs', 'nope/x', check_exit_code=False)
