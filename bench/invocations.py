@@ -28,6 +28,7 @@ from bench import commands
 from bench import fake_lvm
 from drbd_clvm_driver import driver as our_driver
 from drbd_clvm_driver import opts
+from drbd_clvm_driver import peer
 from tests.sim import cluster as sim
 
 VG_NAME = 'vgc'
@@ -133,8 +134,9 @@ def measure_ours(lock_path):
             target_helper='fake', volume_clear=volume_clear,
             volume_clear_size=0, volume_backend_name='drbd',
             drbd_clvm_lock_path=lock_path)
-        return our_driver.DrbdClvmVolumeDriver(configuration=conf,
-                                               runner=node.runner)
+        return our_driver.DrbdClvmVolumeDriver(
+            configuration=conf, runner=node.runner, host='node1@drbd',
+            peers=peer.InProcessPeers({}))
 
     def recorded():
         return [argv for name, argv in cluster.commands if name == node.name]

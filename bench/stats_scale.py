@@ -17,6 +17,7 @@ from drbd_clvm_driver import drbd
 from drbd_clvm_driver import driver as our_driver
 from drbd_clvm_driver import lvm
 from drbd_clvm_driver import operations
+from drbd_clvm_driver import peer
 from drbd_clvm_driver import runner as runner_module
 from tests.sim import cluster as sim
 
@@ -82,8 +83,9 @@ def measure_size(volume_count, lock_path):
         drbd_resource=cluster.drbd_resource, lock_manager='lvmlockd',
         target_helper='fake', volume_clear='none',
         volume_backend_name='drbd', drbd_clvm_lock_path=lock_path)
-    volume_driver = our_driver.DrbdClvmVolumeDriver(configuration=conf,
-                                                    runner=recording)
+    volume_driver = our_driver.DrbdClvmVolumeDriver(
+        configuration=conf, runner=recording, host='node1@drbd',
+        peers=peer.InProcessPeers({}))
     volume_driver.do_setup(None)
     # Straight to LVM: the fill is set-up, not what is measured.
     for _ in range(volume_count):

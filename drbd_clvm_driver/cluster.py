@@ -18,6 +18,8 @@ LOG = logging.getLogger(__name__)
 
 _QUORATE_LINE = re.compile(r'^Quorate:\s+(\S+)', re.MULTILINE)
 _NODES_LINE = re.compile(r'^Nodes:\s+(\d+)', re.MULTILINE)
+#: "    Nodeid      Votes Name" rows: id, votes, name, maybe "(local)"
+_MEMBER_LINE = re.compile(r'^\s+\d+\s+\d+\s+(\S+)', re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,11 +27,14 @@ class QuorumState:
     """What ``corosync-quorumtool -s`` says of this node's membership.
 
     :param problem: why corosync could not be asked (daemon down), or None.
+    :param members: the names of the nodes in the membership now (or their
+        addresses, where corosync's node list names none).
     """
 
     quorate: bool
     nodes: int
     problem: str = None
+    members: tuple = ()
 
 
 def parse_quorumtool(text):
@@ -45,8 +50,10 @@ def parse_quorumtool(text):
         return QuorumState(False, 0, 'corosync is not answering: %s'
                            % first_line)
     nodes = _NODES_LINE.search(text)
+    _, _, membership = text.partition('Membership information')
     return QuorumState(quorate.group(1) == 'Yes',
-                       int(nodes.group(1)) if nodes else 0)
+                       int(nodes.group(1)) if nodes else 0,
+                       members=tuple(_MEMBER_LINE.findall(membership)))
 
 
 class Quorum:

@@ -1,34 +1,49 @@
-"""The Cinder volume driver: Cinder objects in, :mod:`.operations` calls out.
+"""The Cinder volume driver: Cinder objects in, :mod:`.routing` calls out.
 
-This module is the only one that imports Cinder.  It turns volumes and
-snapshots into LV names and MiB, maps this project's exceptions onto
-Cinder's, builds the layers at ``do_setup`` and hands exports to Cinder's own
-target helpers (``target_helper = lioadm`` or ``tgtadm``, CHAP included).
+This module and :mod:`.exports` are the only ones that import Cinder.  The
+driver turns volumes and snapshots into LV names and MiB, connectors and
+attachments into cluster nodes, maps this project's exceptions onto Cinder's,
+builds the layers at ``do_setup`` and starts the peer endpoint the other
+node's volume service calls (:mod:`.peer`).
 """
 
+import contextlib
 import functools
 import math
-import socket
 
+from cinder import context as cinder_context
 from cinder import exception as cinder_exception
+from cinder.image import image_utils
 from cinder import interface
+from cinder import rpc
 from cinder import utils as cinder_utils
+from cinder.volume import configuration
 from cinder.volume import driver
 from cinder.volume.drivers import lvm as cinder_lvm
 from cinder.volume import volume_utils
+from oslo_config import cfg
 from oslo_log import log as logging
+import oslo_messaging
 from oslo_utils import importutils
 
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import exports
 from drbd_clvm_driver import lvm
+from drbd_clvm_driver import nodes
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import opts
+from drbd_clvm_driver import peer
 from drbd_clvm_driver import runner as runner_module
 from drbd_clvm_driver import stack
 
 LOG = logging.getLogger(__name__)
 
 MIB_PER_GIB = 1024
+
+# Registered where Cinder registers its drivers' options, at import, so a
+# backend section (and a test) can set them before any driver exists.
+cfg.CONF.register_opts(opts.drbd_clvm_opts,
+                       group=configuration.SHARED_CONF_GROUP)
 
 #: Cinder's option of the same meaning, reused rather than declared twice
 _CINDER_VOLUME_GROUP_OPTS = [option for option in cinder_lvm.volume_opts
@@ -68,13 +83,15 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
 
     :param runner: the command runner; tests and the cluster gate pass
         theirs, production builds a root-helper runner in ``do_setup``.
+    :param peers: how to reach the other nodes; by default ``do_setup``
+        starts this node's peer endpoint on Cinder's message bus.
     """
 
     VERSION = '1.0.0'
     CI_WIKI_NAME = 'drbd-clvm-driver'
     SUPPORTS_ACTIVE_ACTIVE = True
 
-    def __init__(self, *args, runner=None, **kwargs):
+    def __init__(self, *args, runner=None, peers=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.configuration.append_config_values(opts.drbd_clvm_opts)
         self.configuration.append_config_values(_CINDER_VOLUME_GROUP_OPTS)
@@ -85,20 +102,68 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             configuration=self.configuration, executor=self._execute)
         self.protocol = (self.target_driver.storage_protocol or
                          self.target_driver.protocol)
-        self.hostname = socket.gethostname()
         self.runner = runner
+        self.peers = peers
         self.ops = None
         self.gate = None
         self.lock_manager = None
+        self.any_node = None
+        self.exports = None
+        self.peer_server = None
 
     # Set-up.
 
+    def _node_name(self):
+        name = self.configuration.cluster_node_name or (
+            self.host and volume_utils.extract_host(self.host, 'host'))
+        if not name:
+            raise exception.InvalidInput(
+                'Set cluster_node_name: this volume service has no host '
+                'to take its node name from')
+        return name
+
+    def _node_names(self, local):
+        """This node, its peers (configured, or corosync's membership now)
+        and the aliases connectors may use.
+        """
+        conf = self.configuration
+        peers = conf.cluster_peer_nodes
+        if not peers:
+            peers = [member for member in self.gate.quorum.state().members
+                     if member != local]
+            LOG.info('Peer nodes from corosync membership: %s',
+                     ', '.join(peers) or 'none')
+        if not peers:
+            LOG.warning('No peer node known (cluster_peer_nodes is empty '
+                        'and corosync lists no other member): connectors '
+                        'from the other node will be treated as outside '
+                        'hosts until this service restarts.')
+        return nodes.NodeNames(local, peers, conf.cluster_node_aliases)
+
+    def _start_peer_endpoint(self, names):
+        """Serve the peers' calls on this backend's topic; return the
+        client side.
+        """
+        topic = peer.topic(self.backend_name)
+        endpoint = peer.Endpoint(names.local, self.any_node.handlers())
+        self.peer_server = rpc.get_server(
+            oslo_messaging.Target(topic=topic, server=names.local),
+            [peer.MessagingEndpoint(endpoint)])
+        self.peer_server.start()
+        LOG.info('Peer endpoint of %s listening on topic %s', names.local,
+                 topic)
+        return peer.MessagingPeers(
+            rpc.get_client(oslo_messaging.Target(topic=topic)),
+            cinder_context.get_admin_context,
+            self.configuration.peer_call_timeout)
+
     def do_setup(self, context):
         conf = self.configuration
+        local = self._node_name()
         if self.runner is None:
             self.runner = runner_module.RootCommandRunner(
                 root_helper=cinder_utils.get_root_helper(),
-                default_timeout=conf.lvm_command_timeout, node=self.hostname)
+                default_timeout=conf.lvm_command_timeout, node=local)
         node = stack.build(
             self.runner, conf.volume_group, conf.drbd_resource,
             lock_manager=conf.lock_manager,
@@ -107,9 +172,18 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             volume_clear_size=conf.volume_clear_size,
             lvm_timeout=conf.lvm_command_timeout,
             check_timeout=conf.cluster_check_timeout,
-            data_timeout=conf.data_copy_timeout)
+            data_timeout=conf.data_copy_timeout,
+            peer_timeout=conf.peer_call_timeout)
         self.lock_manager, self.gate, self.ops = (node.lock_manager,
                                                   node.gate, node.ops)
+        self.any_node = node.any_node
+        self.any_node.names = self._node_names(local)
+        self.exports = exports.Exports(self.any_node, self.target_driver,
+                                       self.ops.vg.lv_path)
+        self.any_node.steps.update(self.exports.steps())
+        if self.peers is None:
+            self.peers = self._start_peer_endpoint(self.any_node.names)
+        self.any_node.peers = self.peers
 
     @_translated
     def check_for_setup_error(self):
@@ -140,37 +214,53 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
 
     @_translated
     def delete_volume(self, volume):
-        self.ops.delete_volume(volume.name)
+        self.any_node.run('delete_volume', name=volume.name)
 
     @_translated
     def extend_volume(self, volume, new_size):
-        self.ops.extend_volume(volume.name, _mib(volume.size), _mib(new_size))
+        self.any_node.extend_volume(volume.name, _mib(volume.size),
+                                    _mib(new_size))
+        self.exports.extend_targets(volume)
 
     @_translated
     def create_cloned_volume(self, volume, src_vref):
-        self.ops.clone_volume(volume.name, _mib(volume.size), volume.id,
-                              src_vref.name)
+        self.any_node.run('clone_volume', name=volume.name,
+                          size_mib=_mib(volume.size), volume_id=volume.id,
+                          source_name=src_vref.name)
 
     @_translated
     def create_volume_from_snapshot(self, volume, snapshot):
-        self.ops.create_volume_from_snapshot(
-            volume.name, _mib(volume.size), volume.id, snapshot.name,
-            snapshot.volume_name)
+        self.any_node.run(
+            'create_volume_from_snapshot', name=volume.name,
+            size_mib=_mib(volume.size), volume_id=volume.id,
+            snapshot_name=snapshot.name, origin_name=snapshot.volume_name)
 
     # Snapshots.
 
     @_translated
     def create_snapshot(self, snapshot):
-        self.ops.create_snapshot(snapshot.name, snapshot.volume_name,
-                                 snapshot.id)
+        self.any_node.run('create_snapshot', snapshot_name=snapshot.name,
+                          volume_name=snapshot.volume_name,
+                          snapshot_id=snapshot.id)
 
     @_translated
     def delete_snapshot(self, snapshot):
-        self.ops.delete_snapshot(snapshot.name, snapshot.volume_name)
+        self.any_node.run('delete_snapshot', snapshot_name=snapshot.name,
+                          volume_name=snapshot.volume_name)
 
     @_translated
     def revert_to_snapshot(self, context, volume, snapshot):
-        self.ops.revert_to_snapshot(volume.name, snapshot.name, snapshot.id)
+        self.any_node.run('revert_to_snapshot', volume_name=volume.name,
+                          snapshot_name=snapshot.name,
+                          snapshot_id=snapshot.id)
+
+    def update_migrated_volume(self, ctxt, volume, new_volume,
+                               original_volume_status):
+        """Keep the migrated LV under its own name: Cinder then reaches it
+        through ``_name_id``, and no rename races an attachment.
+        """
+        return {'_name_id': new_volume._name_id or new_volume.id,
+                'provider_location': new_volume.provider_location}
 
     # Manage and unmanage.
 
@@ -192,26 +282,54 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             raise cinder_exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref, reason=str(error))
 
-    @_translated
-    def manage_existing(self, volume, existing_ref):
-        lv = self._existing_lv(existing_ref)
-        self.ops.manage(lv.name, volume.name, volume.id)
-
-    @_translated
-    def manage_existing_get_size(self, volume, existing_ref):
-        lv = self._existing_lv(existing_ref)
+    @staticmethod
+    def _whole_gib(lv, existing_ref):
         if lv.size_mib % MIB_PER_GIB:
             raise cinder_exception.ManageExistingInvalidReference(
                 existing_ref=existing_ref,
-                reason='LV %s is %d MiB, not a whole number of GiB; extend '
-                       'it to %d GiB with lvextend first' % (
-                           lv.name, lv.size_mib,
-                           math.ceil(lv.size_mib / MIB_PER_GIB)))
+                reason=_not_whole_gib(lv))
         return lv.size_mib // MIB_PER_GIB
+
+    @_translated
+    def manage_existing(self, volume, existing_ref):
+        lv = self._existing_lv(existing_ref)
+        if lv.is_snapshot:
+            raise cinder_exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref,
+                reason='%s is a snapshot; manage it as a snapshot' % lv.name)
+        self.any_node.run('manage', existing_name=lv.name,
+                          new_name=volume.name, owner_id=volume.id)
+
+    @_translated
+    def manage_existing_get_size(self, volume, existing_ref):
+        return self._whole_gib(self._existing_lv(existing_ref), existing_ref)
 
     @_translated
     def unmanage(self, volume):
         self.ops.unmanage(volume.name, volume.id)
+
+    @_translated
+    def manage_existing_snapshot(self, snapshot, existing_ref):
+        lv = self._existing_lv(existing_ref)
+        if lv.origin != snapshot.volume_name:
+            raise cinder_exception.ManageExistingInvalidReference(
+                existing_ref=existing_ref,
+                reason='%s is not a snapshot of volume %s' % (
+                    lv.name, snapshot.volume_id))
+        self.any_node.run(
+            'manage', existing_name=lv.name,
+            new_name=operations.snapshot_lv_name(snapshot.name),
+            owner_id=snapshot.id, tag=operations.SNAPSHOT_TAG)
+
+    @_translated
+    def manage_existing_snapshot_get_size(self, snapshot, existing_ref):
+        lv = self._existing_lv(existing_ref)
+        return int(math.ceil(lv.size_mib / MIB_PER_GIB))
+
+    @_translated
+    def unmanage_snapshot(self, snapshot):
+        self.ops.unmanage(operations.snapshot_lv_name(snapshot.name),
+                          snapshot.id, tag=operations.SNAPSHOT_TAG)
 
     @_translated
     def get_manageable_volumes(self, cinder_volumes, marker, limit, offset,
@@ -222,63 +340,96 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             if lv.is_snapshot:
                 continue
             owner = lv.tag_value(operations.VOLUME_TAG)
-            reason = None
-            if owner:
-                reason = 'already managed by Cinder'
-            elif lv.is_active:
-                reason = 'volume is active (in use)'
-            entries.append({
-                'reference': {'source-name': lv.name},
-                'size': int(math.ceil(lv.size_mib / MIB_PER_GIB)),
-                'safe_to_manage': reason is None,
-                'reason_not_safe': reason,
-                'cinder_id': owner if owner in cinder_ids else None,
-                'extra_info': None})
+            entries.append(_manageable(
+                lv, owner, cinder_ids, _why_not_manageable(lv, owner)))
         return volume_utils.paginate_entries_list(
             entries, marker, limit, offset, sort_keys, sort_dirs)
 
-    # Export.
+    @_translated
+    def get_manageable_snapshots(self, cinder_snapshots, marker, limit,
+                                 offset, sort_keys, sort_dirs):
+        cinder_ids = {snapshot.id for snapshot in cinder_snapshots}
+        entries = []
+        for lv in self.ops.vg.logical_volumes():
+            if not lv.is_snapshot or lv.name.startswith(
+                    operations.CLONE_SNAPSHOT_PREFIX):
+                continue
+            owner = lv.tag_value(operations.SNAPSHOT_TAG)
+            entry = _manageable(lv, owner, cinder_ids,
+                                owner and 'already managed by Cinder')
+            entry['source_reference'] = {'source-name': lv.origin}
+            entries.append(entry)
+        return volume_utils.paginate_entries_list(
+            entries, marker, limit, offset, sort_keys, sort_dirs)
 
-    def _path(self, volume):
-        return self.ops.vg.lv_path(volume.name)
+    # Attachments: see exports.py for where each step runs.
 
     @_translated
     def create_export(self, context, volume, connector):
-        self.ops.activate_for_export(volume.name)
-        export = self.target_driver.create_export(context, volume,
-                                                  self._path(volume))
-        return {'provider_location': export['location'],
-                'provider_auth': export['auth']}
+        return self.exports.create(context, volume, connector)
 
     @_translated
     def ensure_export(self, context, volume):
-        try:
-            self.ops.activate_for_export(volume.name)
-        except exception.LockedByOtherNode:
-            LOG.info('Volume %s is exported by the other node', volume.name)
-            return None
-        return self.target_driver.ensure_export(context, volume,
-                                                self._path(volume))
+        self.exports.ensure(context, volume)
 
     @_translated
     def remove_export(self, context, volume):
-        self.target_driver.remove_export(context, volume)
-        self.ops.deactivate(volume.name)
+        self.exports.remove(context, volume)
 
+    @_translated
     def initialize_connection(self, volume, connector):
-        if connector.get('host') == self.hostname:
-            # The instance runs on this node: no target in between.
-            return {'driver_volume_type': 'local',
-                    'data': {'device_path': self._path(volume)}}
-        return self.target_driver.initialize_connection(volume, connector)
+        return self.exports.connection(volume, connector)
 
     def validate_connector(self, connector):
+        if self.exports.node_of(connector):
+            return True
         return self.target_driver.validate_connector(connector)
 
+    @_translated
     def terminate_connection(self, volume, connector, **kwargs):
-        if connector and connector.get('host') == self.hostname:
-            return
-        self.target_driver.terminate_connection(volume, connector, **kwargs)
+        return self.exports.terminate(volume, connector, **kwargs)
+
+    @_translated
+    def create_export_snapshot(self, context, snapshot, connector):
+        return self.exports.create(context, snapshot, connector)
+
+    @_translated
+    def remove_export_snapshot(self, context, snapshot):
+        self.exports.remove(context, snapshot)
+
+    @_translated
+    def initialize_connection_snapshot(self, snapshot, connector, **kwargs):
+        return self.exports.connection(snapshot, connector)
+
+    @_translated
+    def terminate_connection_snapshot(self, snapshot, connector, **kwargs):
+        return self.exports.terminate(snapshot, connector, **kwargs)
+
+    # Image transfer: straight to and from this node's device.
+
+    @contextlib.contextmanager
+    def _on_this_node(self, volume):
+        with self.exports.used_here(volume):
+            yield self._path(volume)
+
+    @_translated
+    def copy_volume_to_image(self, context, volume, image_service,
+                             image_meta):
+        with self._on_this_node(volume) as path:
+            volume_utils.upload_volume(context, image_service, image_meta,
+                                       path, volume)
+
+    @_translated
+    def copy_image_to_volume(self, context, volume, image_service, image_id,
+                             disable_sparse=False):
+        with self._on_this_node(volume) as path:
+            image_utils.fetch_to_raw(
+                context, image_service, image_id, path,
+                self.configuration.volume_dd_blocksize, size=volume.size,
+                disable_sparse=disable_sparse)
+
+    def _path(self, volume):
+        return self.ops.vg.lv_path(volume.name)
 
     # Stats.
 
@@ -299,7 +450,9 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             gib = float(1024 ** 3)
             pool.update(
                 total_capacity_gb=round(capacity.total_bytes / gib, 2),
-                free_capacity_gb=round(capacity.free_bytes / gib, 2),
+                # Nothing can be created while changes are refused.
+                free_capacity_gb=0 if reasons else round(
+                    capacity.free_bytes / gib, 2),
                 provisioned_capacity_gb=round(
                     (capacity.total_bytes - capacity.free_bytes) / gib, 2),
                 total_volumes=capacity.volume_count)
@@ -316,3 +469,32 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             'backend_state': state,
             'backend_state_reason': '; '.join(reasons) or None,
             'pools': [pool]}
+
+
+def _not_whole_gib(lv):
+    return ('LV %s is %d MiB, not a whole number of GiB; extend it to %d '
+            'GiB with lvextend first' % (lv.name, lv.size_mib,
+                                         math.ceil(lv.size_mib /
+                                                   MIB_PER_GIB)))
+
+
+def _why_not_manageable(lv, owner):
+    if owner:
+        return 'already managed by Cinder'
+    if lv.name.startswith(operations.CLONE_SNAPSHOT_PREFIX) or (
+            operations.CREATING_TAG in lv.tags):
+        return 'left half-made by an interrupted operation'
+    if lv.is_active:
+        return 'volume is active (in use)'
+    if lv.size_mib % MIB_PER_GIB:
+        return _not_whole_gib(lv)
+    return None
+
+
+def _manageable(lv, owner, cinder_ids, reason):
+    return {'reference': {'source-name': lv.name},
+            'size': int(math.ceil(lv.size_mib / MIB_PER_GIB)),
+            'safe_to_manage': not reason,
+            'reason_not_safe': reason or None,
+            'cinder_id': owner if owner in cinder_ids else None,
+            'extra_info': None}

@@ -102,7 +102,37 @@ class LockedByOtherNode(DrbdClvmError):
     retriable = True
 
 
+class SharedLockConflict(LockedByOtherNode):
+    """The volume is active in shared mode (attached on one or more nodes)
+    and LVM needs an exclusive lock for this command.
+    """
+
+
+class PeerUnavailable(DrbdClvmError):
+    """The other node's volume service did not answer a peer call in time.
+
+    The step it was asked for may or may not have run there; nothing on
+    this node was changed on the strength of an answer.
+    """
+
+    retriable = True
+
+
 class VolumeBusy(DrbdClvmError):
     """The logical volume is open or active where the operation forbids."""
 
     retriable = True
+
+
+def from_peer(class_name, message):
+    """The project exception a peer raised, rebuilt from its class name and
+    message (constructors differ, so ``__init__`` is bypassed); an unknown
+    name becomes :class:`DrbdClvmError`.
+    """
+    error_class = globals().get(class_name)
+    if not (isinstance(error_class, type) and
+            issubclass(error_class, DrbdClvmError)):
+        error_class = DrbdClvmError
+    error = error_class.__new__(error_class)
+    Exception.__init__(error, message)
+    return error

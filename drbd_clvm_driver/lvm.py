@@ -121,6 +121,11 @@ class LogicalVolume:
         return self.attr[:1] in ('s', 'S')
 
     @property
+    def is_origin(self):
+        """It has snapshots: lvmlockd then activates it exclusively only."""
+        return self.attr[:1] in ('o', 'O')
+
+    @property
     def size_mib(self):
         return self.size_bytes // MIB
 
@@ -194,7 +199,7 @@ def parse_vg_with_lvs_json(text):
 _REFUSALS = (
     ('LV locked by other host', exception.LockedByOtherNode,
      'the other node holds this volume (it is active there, e.g. attached)'),
-    ('already locked with incompatible mode', exception.LockedByOtherNode,
+    ('already locked with incompatible mode', exception.SharedLockConflict,
      'the volume is active in shared mode (both nodes); it must be active '
      'exclusively on one node or inactive for this'),
     ('insufficient free space', exception.InsufficientSpace,
@@ -323,9 +328,21 @@ class ClusteredVG:
             argv += ['--addtag', validate_tag(tag)]
         self._lvm(*argv, self._lv(origin))
 
-    def extend(self, name, size_mib):
+    def extend(self, name, size_mib, shared=False):
+        """Grow an LV; ``shared`` extends it while it is active shared on
+        one or more nodes (lvmlockd's ``--lockopt shupdate``). Each node
+        that has it active must then :meth:`refresh` its own device: on the
+        gate cluster the other node's device kept its old size until it did.
+        """
         validate_size_mib(size_mib)
-        self._lvm('lvextend', '-L', '%dm' % size_mib, self._lv(name))
+        argv = ['lvextend', '-L', '%dm' % size_mib]
+        if shared:
+            argv += ['--lockopt', 'shupdate']
+        self._lvm(*argv, self._lv(name))
+
+    def refresh(self, name):
+        """Reload this node's device of an active LV from the metadata."""
+        self._lvm('lvchange', '--refresh', self._lv(name))
 
     def remove(self, name):
         self._lvm('lvremove', '-y', self._lv(name))

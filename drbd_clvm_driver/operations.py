@@ -12,7 +12,15 @@ Rules every operation keeps:
   never deletes a volume it is copying from;
 * a failure after the first change undoes what the operation made (a new LV
   is removed, an activation it made is reverted), so nothing is left
-  half-made; a crash is caught at start-up by the ``creating`` tag.
+  half-made; a crash is caught at start-up by the ``creating`` tag;
+* an LV in use on this node is active *shared* unless it has snapshots
+  (lvmlockd keeps an origin exclusive), so the other node can activate it
+  too (live migration, multiattach); an operation that needs it exclusive
+  converts this node's activation in place and puts it back after.
+
+Only this node's activation can be changed here.  Where another node holds
+the LV, LVM refuses with :class:`~.exception.LockedByOtherNode` and
+:mod:`drbd_clvm_driver.routing` runs the operation on that node instead.
 """
 
 import contextlib
@@ -32,7 +40,8 @@ VOLUME_TAG = 'cinder-volume:'
 SNAPSHOT_TAG = 'cinder-snapshot:'
 #: present while an LV's data is being written; left behind only by a crash
 CREATING_TAG = 'cinder-state:creating'
-_CLONE_SNAPSHOT_PREFIX = '_clone-'
+#: temporary snapshots a clone reads from
+CLONE_SNAPSHOT_PREFIX = '_clone-'
 
 
 def snapshot_lv_name(name):
@@ -141,6 +150,10 @@ class VolumeOperations:
                          tags=[VOLUME_TAG + volume_id])
 
     def extend_volume(self, name, current_mib, new_mib):
+        """Grow an LV; returns True when it is active shared (in use on one
+        or more nodes), so every node that has it active must refresh its
+        device (this one already has).
+        """
         lvm.validate_size_mib(new_mib)
         if new_mib <= current_mib:
             raise exception.InvalidInput(
@@ -148,7 +161,15 @@ class VolumeOperations:
                 'be larger' % (name, current_mib, new_mib))
         LOG.info('Extending %s from %d to %d MiB', name, current_mib, new_mib)
         with self.locks.volumes(name):
-            self._change(self.vg.extend, name, new_mib)
+            try:
+                self._change(self.vg.extend, name, new_mib)
+                return False
+            except exception.SharedLockConflict:
+                LOG.info('%s is active shared; extending under a shared '
+                         'lock', name)
+                self._change(self.vg.extend, name, new_mib, shared=True)
+            self._refresh(name)
+            return True
 
     def delete_volume(self, name):
         """Wipe (per ``volume_clear``) and remove; a missing LV is gone
@@ -172,19 +193,16 @@ class VolumeOperations:
         if target.open:
             raise exception.VolumeBusy('Volume %s is open on this node'
                                        % name)
-        # A snapshot is activated through its origin.
-        holder = target.origin or name
-        activated = False
         if self.volume_clear == 'zero':
-            if not (target.active_locally and target.active_exclusively):
-                self._change(self.vg.activate, holder,
-                             lvm.Activation.EXCLUSIVE)
-                activated = True
-            self._wipe(target)
-        self._change(self.vg.remove, name)
-        if activated and target.origin:
-            self._undo('activation of %s' % holder, self.vg.activate,
-                       holder, lvm.Activation.INACTIVE)
+            # A snapshot is activated through its origin, which stays.
+            with self._exclusive_here(target.origin or name,
+                                      target.active_locally):
+                self._wipe(target)
+                self._change(self.vg.remove, name)
+        else:
+            self._change(self.vg.remove, name)
+            if target.origin and target.active_locally:
+                self._settle(target.origin)
         LOG.info('Deleted %s from %s', name, self.vg.vg_name)
 
     def _wipe(self, lv):
@@ -213,6 +231,11 @@ class VolumeOperations:
         lv_name = snapshot_lv_name(snapshot_name)
         with self.locks.volumes(volume_name):
             origin = self.vg.logical_volume(volume_name)
+            if origin.active_locally:
+                # In use here, perhaps shared: LVM snapshots only an
+                # exclusive origin, and keeps it exclusive while it has one.
+                self._change(self.vg.activate, volume_name,
+                             lvm.Activation.EXCLUSIVE)
             self._change(self.vg.create_snapshot, lv_name, volume_name,
                          origin.size_mib, tags=[SNAPSHOT_TAG + snapshot_id])
         return lv_name
@@ -235,14 +258,11 @@ class VolumeOperations:
             if origin.open:
                 raise exception.VolumeBusy('Volume %s is in use; detach it '
                                            'before reverting' % volume_name)
-            self._change(self.vg.activate, volume_name,
-                         lvm.Activation.EXCLUSIVE)
-            self._change(self.vg.merge_snapshot, lv_name)
-            self._change(self.vg.create_snapshot, lv_name, volume_name,
-                         origin.size_mib, tags=[SNAPSHOT_TAG + snapshot_id])
-            if not origin.is_active:
-                self._change(self.vg.activate, volume_name,
-                             lvm.Activation.INACTIVE)
+            with self._exclusive_here(volume_name, origin.active_locally):
+                self._change(self.vg.merge_snapshot, lv_name)
+                self._change(self.vg.create_snapshot, lv_name, volume_name,
+                             origin.size_mib,
+                             tags=[SNAPSHOT_TAG + snapshot_id])
 
     # Volumes with data from another LV.
 
@@ -253,19 +273,19 @@ class VolumeOperations:
             source = self.vg.logical_volume(source_name)
             _check_fits(name, size_mib, source)
             # A snapshot is active exactly when its origin is.
-            with self._active_here(origin_name, source.active_locally):
+            with self._exclusive_here(origin_name, source.active_locally):
                 self._copy_into_new(name, size_mib, volume_id, source)
 
     def clone_volume(self, name, size_mib, volume_id, source_name):
         """Copy through a temporary snapshot, so a source in use on this
         node is copied as of one instant.
         """
-        temporary = _CLONE_SNAPSHOT_PREFIX + name
+        temporary = CLONE_SNAPSHOT_PREFIX + name
         with self.locks.volumes(name, source_name):
             origin = self.vg.logical_volume(source_name)
             _check_fits(name, size_mib, origin)
             # Reading the snapshot needs its origin active here.
-            with self._active_here(source_name, origin.active_locally):
+            with self._exclusive_here(source_name, origin.active_locally):
                 self._change(self.vg.create_snapshot, temporary, source_name,
                              origin.size_mib, tags=[CREATING_TAG])
                 try:
@@ -276,19 +296,32 @@ class VolumeOperations:
                                self.vg.remove, temporary)
 
     @contextlib.contextmanager
-    def _active_here(self, name, already_active):
-        """Keep ``name`` active exclusively on this node for the block,
-        and inactive again after it if it was before.
+    def _exclusive_here(self, name, active_here):
+        """Hold ``name`` active exclusively on this node for the block.
+
+        An activation here (perhaps shared, for an attachment) is converted
+        in place and settled back after; an inactive LV is activated and
+        deactivated again.  :class:`~.exception.LockedByOtherNode` when
+        another node holds it.
         """
-        if already_active:
-            yield
-            return
         self._change(self.vg.activate, name, lvm.Activation.EXCLUSIVE)
         try:
             yield
         finally:
-            self._undo('activation of %s' % name, self.vg.activate, name,
-                       lvm.Activation.INACTIVE)
+            if active_here:
+                self._settle(name)
+            elif self.vg.find(name) is not None:  # a removal may take it
+                self._undo('activation of %s' % name, self.vg.activate,
+                           name, lvm.Activation.INACTIVE)
+
+    def _settle(self, name):
+        """An LV in use here goes back to shared once it has no snapshots
+        (lvmlockd keeps an origin exclusive); a removed one is left be.
+        """
+        lv = self.vg.find(name)
+        if lv is not None and lv.active_locally and not lv.is_origin:
+            self._undo('shared activation of %s' % name, self.vg.activate,
+                       name, lvm.Activation.SHARED)
 
     def _copy_into_new(self, name, size_mib, volume_id, source):
         """Make LV ``name`` and fill it from the active LV ``source``; on
@@ -310,40 +343,73 @@ class VolumeOperations:
 
     # Export.
 
-    def activate_for_export(self, name):
-        """Exclusive on this node: the node serving the target owns it."""
+    def use(self, name):
+        """Make the LV (a volume, or a snapshot through its origin) usable
+        on this node: shared, so another node can join (live migration,
+        multiattach), or exclusive where LVM allows nothing else (an origin
+        with snapshots, a snapshot).  A no-op where it is active here.
+        Returns whether it activated it.
+        """
         with self.locks.volumes(name):
             lv = self.vg.logical_volume(name)
-            if lv.active_locally and lv.active_exclusively:
-                return
-            self._change(self.vg.activate, name, lvm.Activation.EXCLUSIVE)
+            if lv.active_locally:
+                return False
+            exclusive = lv.is_origin or lv.is_snapshot
+            self._change(self.vg.activate, lv.origin or name,
+                         lvm.Activation.EXCLUSIVE if exclusive
+                         else lvm.Activation.SHARED)
+            return True
 
-    def deactivate(self, name):
+    def release(self, name):
+        """Deactivate the LV on this node if it is active here; a missing
+        LV (a create that failed) has nothing to release.  A snapshot's
+        activation is its origin's, which is left alone while open here.
+        """
         with self.locks.volumes(name):
-            self._change(self.vg.activate, name, lvm.Activation.INACTIVE)
+            lv = self.vg.find(name)
+            if lv is None or not lv.active_locally:
+                return
+            holder = lv.origin or name
+            if lv.origin and self.vg.logical_volume(holder).open:
+                LOG.info('Origin %s of %s is open here; it stays active',
+                         holder, name)
+                return
+            self._change(self.vg.activate, holder, lvm.Activation.INACTIVE)
+
+    def refresh(self, name):
+        """Reload this node's device after another node grew the LV."""
+        with self.locks.volumes(name):
+            self._refresh(name)
+
+    def _refresh(self, name):
+        lv = self.vg.find(name)
+        if lv is not None and lv.active_locally:
+            self.vg.refresh(name)
 
     # Manage and unmanage.
 
-    def manage(self, existing_name, new_name, volume_id):
-        """Take over an LV: rename it to Cinder's name and tag it."""
+    def manage(self, existing_name, new_name, owner_id, tag=VOLUME_TAG):
+        """Take over an LV: rename it to Cinder's name and tag it with its
+        volume's (or, with ``tag=SNAPSHOT_TAG``, its snapshot's) id.
+        """
         with self.locks.volumes(existing_name, new_name):
             lv = self.vg.logical_volume(existing_name)
-            owner = lv.tag_value(VOLUME_TAG)
-            if owner and owner != volume_id:
+            owner = lv.tag_value(tag)
+            if owner and owner != owner_id:
                 raise exception.InvalidInput(
-                    'LV %s already belongs to Cinder volume %s' % (
-                        existing_name, owner))
+                    'LV %s already belongs to Cinder\'s %s' % (
+                        existing_name, tag + owner))
             if existing_name != new_name:
                 self._change(self.vg.rename, existing_name, new_name)
-            if owner != volume_id:
+            if owner != owner_id:
                 self._change(self.vg.change_tags, new_name,
-                             add=[VOLUME_TAG + volume_id])
+                             add=[tag + owner_id])
 
-    def unmanage(self, name, volume_id):
+    def unmanage(self, name, owner_id, tag=VOLUME_TAG):
         """Leave the LV in place, without Cinder's tag."""
         with self.locks.volumes(name):
             self._change(self.vg.change_tags, name,
-                         delete=[VOLUME_TAG + volume_id])
+                         delete=[tag + owner_id])
 
     def size_mib(self, name):
         return self.vg.logical_volume(name).size_mib
@@ -361,7 +427,9 @@ class VolumeOperations:
         number of volumes (two for an empty VG).
         """
         vg, volumes = self.vg.volume_group_and_volumes()
-        return Capacity(vg.size_bytes, vg.free_bytes, len(volumes),
+        cinder_volumes = [lv for lv in volumes
+                          if lv.tag_value(VOLUME_TAG) is not None]
+        return Capacity(vg.size_bytes, vg.free_bytes, len(cinder_volumes),
                         _half_made(volumes))
 
     def half_made(self):

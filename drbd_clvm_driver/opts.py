@@ -39,6 +39,35 @@ drbd_clvm_opts = [
                default=3600,
                min=1,
                help='Seconds one volume copy or wipe (dd) may take.'),
+    cfg.StrOpt('cluster_node_name',
+               help='This node\'s name in the cluster: the address its '
+                    'peer endpoint listens on and the name connectors from '
+                    'this host are recognised by. Defaults to the host part '
+                    'of the volume service\'s host (node1 for '
+                    'node1@drbd).'),
+    cfg.ListOpt('cluster_peer_nodes',
+                default=[],
+                help='Names of the other nodes whose volume services serve '
+                     'this backend, as each sets cluster_node_name. Empty: '
+                     'the other members corosync lists when the service '
+                     'starts.'),
+    cfg.DictOpt('cluster_node_aliases',
+                default={},
+                help='Other names connectors use for cluster nodes, as '
+                     'alias:node pairs (e.g. node1.example.org:node1,'
+                     'compute-a:node1). A connector whose host is a '
+                     'cluster node, by name, alias or the short form of an '
+                     'FQDN, gets a local connection on that node; any '
+                     'other host gets iSCSI.'),
+    cfg.IntOpt('peer_call_timeout',
+               default=180,
+               min=1,
+               help='Seconds a peer node\'s volume service may take to '
+                    'answer a node-local step (activate, release, refresh, '
+                    'target changes). A whole operation run for this node '
+                    'may take this plus data_copy_timeout. A peer that '
+                    'does not answer in time fails the request with a '
+                    'clear error.'),
     cfg.StrOpt('drbd_clvm_lock_path',
                help='Directory for this node\'s inter-process lock files; '
                     'defaults to [oslo_concurrency] lock_path. Must be '

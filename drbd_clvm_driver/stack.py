@@ -8,7 +8,10 @@ from drbd_clvm_driver import cluster
 from drbd_clvm_driver import drbd
 from drbd_clvm_driver.locking import base as locking_base
 from drbd_clvm_driver import lvm
+from drbd_clvm_driver import nodes
 from drbd_clvm_driver import operations
+from drbd_clvm_driver import peer
+from drbd_clvm_driver import routing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,13 +21,22 @@ class NodeStack:
     lock_manager: locking_base.LockManager
     gate: cluster.SafetyGate
     ops: operations.VolumeOperations
+    #: the operations as a request served here sees them: run where the
+    #: volume is held, node-local steps on their node
+    any_node: routing.AnyNode
 
 
 def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
           lock_path=None, volume_clear='zero', volume_clear_size=0,
-          lvm_timeout=120, check_timeout=10, data_timeout=3600):
+          lvm_timeout=120, check_timeout=10, data_timeout=3600,
+          names=None, peers=None, peer_timeout=180):
     """Build the layers over ``runner``; the arguments mirror the options
     in :mod:`drbd_clvm_driver.opts` and Cinder's ``volume_clear``.
+
+    :param names: a :class:`~drbd_clvm_driver.nodes.NodeNames`; by default
+        this node alone, named after the runner's node.
+    :param peers: how to reach the other nodes
+        (:mod:`drbd_clvm_driver.peer`); by default none can be reached.
     """
     manager = locking_base.load(lock_manager, runner, vg_name, check_timeout)
     gate = cluster.SafetyGate(
@@ -35,4 +47,9 @@ def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
         operations.NodeLocks(lock_path, vg_name),
         volume_clear=volume_clear, volume_clear_size=volume_clear_size,
         data_timeout=data_timeout)
-    return NodeStack(manager, gate, ops)
+    any_node = routing.AnyNode(
+        names or nodes.NodeNames(runner.node or 'localhost'), ops,
+        peers if peers is not None else peer.InProcessPeers({}),
+        step_timeout=peer_timeout,
+        operation_timeout=peer_timeout + data_timeout)
+    return NodeStack(manager, gate, ops, any_node)

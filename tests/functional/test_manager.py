@@ -104,10 +104,12 @@ class ManagerTestCase(test.TestCase):
         self.assertEqual(64.0, pool['total_capacity_gb'])
         self.assertEqual('DRBD_CLVM', pool['pool_name'])
 
-    def test_delete_of_volume_attached_on_other_node_is_busy(self):
+    def test_delete_of_volume_open_on_other_node_is_busy(self):
         volume = self._volume()
         self.node1.create_volume(self.context, volume)
-        self.node1.driver.create_export(self.context, volume, {})
+        self.node1.driver.create_export(self.context, volume,
+                                        {'host': 'node1'})
+        self.cluster.nodes[0].open_lv(volume.name)
         self.node2.delete_volume(self.context, volume)
         volume = objects.Volume.get_by_id(self.context, volume.id)
         # Cinder's answer to VolumeIsBusy: the volume stays available.

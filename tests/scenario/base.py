@@ -8,6 +8,8 @@ import uuid
 
 import testtools
 
+from drbd_clvm_driver import nodes
+from drbd_clvm_driver import peer
 from drbd_clvm_driver import stack
 
 STATE_VARIABLE = 'DRBD_CLVM_CLUSTER_STATE'
@@ -26,8 +28,31 @@ def attach_cluster():
     return sim.SimulatedCluster(vg_size_mib=1024)
 
 
+def device_size(node, path):
+    """Bytes of ``path`` as ``node``'s kernel sees it."""
+    return int(node.runner.run(['blockdev', '--getsize64', path]).stdout)
+
+
+def write_pattern(node, path):
+    """Write 1 MiB of random data through ``node``'s device, bypassing its
+    page cache; returns the digest of the whole device as ``node`` reads it.
+    """
+    node.runner.run(['dd', 'if=/dev/urandom', 'of=%s' % path, 'bs=1M',
+                     'count=1', 'oflag=direct', 'conv=fdatasync'])
+    return digest(node, path)
+
+
+def digest(node, path):
+    """The md5 of the device as ``node`` reads it."""
+    return node.runner.run(['md5sum', path]).stdout.split()[0]
+
+
 class TwoNodeTestCase(testtools.TestCase):
-    """Node A and node B, each with its own operations and lock files.
+    """Node A and node B, each with its own operations and lock files, and
+    each able to ask the other for node-local steps (``any_a``, ``any_b``:
+    :class:`~drbd_clvm_driver.routing.AnyNode`).  The two stacks live in
+    this process, so peer calls go through
+    :class:`~drbd_clvm_driver.peer.InProcessPeers` instead of a message bus.
 
     Names are unique per test so that runs on the real cluster never meet
     an LV of an earlier test; whatever a test made is removed after it.
@@ -40,18 +65,34 @@ class TwoNodeTestCase(testtools.TestCase):
         super().setUp()
         self.cluster = attach_cluster()
         self.node_a, self.node_b = self.cluster.nodes
-        self.ops_a = self._ops(self.node_a)
-        self.ops_b = self._ops(self.node_b)
+        #: node name -> peer endpoint; a test removes one to take it down
+        self.endpoints = {}
+        self.any_a = self._any_node(self.node_a)
+        self.any_b = self._any_node(self.node_b)
+        self.ops_a, self.ops_b = self.any_a.ops, self.any_b.ops
         self.prefix = 't%s-' % uuid.uuid4().hex[:8]
         self.addCleanup(self._remove_leftovers)
 
-    def _ops(self, node, **kwargs):
+    def _stack(self, node, **kwargs):
         lock_path = tempfile.mkdtemp(prefix='locks-%s-' % node.name)
         self.addCleanup(shutil.rmtree, lock_path, ignore_errors=True)
         kwargs.setdefault('volume_clear', 'none')
+        names = nodes.NodeNames(node.name, [other.name for other in
+                                            self.cluster.nodes])
         return stack.build(node.runner, self.cluster.vg_name,
                            self.cluster.drbd_resource, lock_path=lock_path,
-                           data_timeout=600, **kwargs).ops
+                           data_timeout=600, names=names,
+                           peers=peer.InProcessPeers(self.endpoints),
+                           **kwargs)
+
+    def _ops(self, node, **kwargs):
+        return self._stack(node, **kwargs).ops
+
+    def _any_node(self, node):
+        any_node = self._stack(node).any_node
+        self.endpoints[node.name] = peer.Endpoint(node.name,
+                                                  any_node.handlers())
+        return any_node
 
     def name(self, label):
         return self.prefix + label
@@ -66,13 +107,13 @@ class TwoNodeTestCase(testtools.TestCase):
                 if self.prefix in lv.name}
 
     def _remove_leftovers(self):
-        # A snapshot's activation follows its origin's; deactivate only
+        # A snapshot's activation follows its origin's; release only
         # where a node has it active, to keep the real gate quick.
         for ops in (self.ops_a, self.ops_b):
             for lv in ops.vg.logical_volumes():
                 if (self.prefix in lv.name and lv.active_locally
                         and not lv.is_snapshot):
-                    ops.deactivate(lv.name)
+                    ops.release(lv.name)
         mine = [lv for lv in self.ops_a.vg.logical_volumes()
                 if self.prefix in lv.name]
         # Snapshots first: removing an origin would take them along.

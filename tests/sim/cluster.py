@@ -11,6 +11,8 @@ this file is wrong.
 
 import copy
 import dataclasses
+import hashlib
+import itertools
 import json
 import re
 import threading
@@ -43,6 +45,9 @@ class _LV:
     active: dict = dataclasses.field(default_factory=dict)
     #: what the LV holds, to check copies and wipes
     content: str = 'unwritten'
+    #: node name -> MiB of that node's device, set when it activates and
+    #: changed only by its own extend or refresh (as on the gate cluster)
+    device_mib: dict = dataclasses.field(default_factory=dict)
 
 
 class _VolumeGroup:
@@ -125,6 +130,7 @@ class SimulatedCluster:
         self._corosync = {node.name: True for node in self.nodes}
         self._lvmlockd = {node.name: True for node in self.nodes}
         self._changed_while_apart = set()
+        self._patterns = itertools.count(1)
         #: reconnects that threw away the second node's changes
         self.discarded_changes = 0
 
@@ -351,8 +357,9 @@ class SimulatedCluster:
             'lv_tags': ','.join(lv.tags), 'origin': lv.origin,
             'lv_active_locally': 'active locally' if mode else '',
             'lv_active_remotely': '',
-            'lv_active_exclusively':
-                'active exclusively' if mode == EXCLUSIVE else '',
+            # lvmlockd's LVM says so for shared activation too (measured on
+            # the gate cluster): the column cannot tell the modes apart.
+            'lv_active_exclusively': 'active exclusively' if mode else '',
             # What lvmlockd's LVM prints where the LV is not active.
             'lv_device_open': 'open' if is_open else ('' if mode
                                                       else 'unknown')}
@@ -429,6 +436,7 @@ class SimulatedCluster:
         stderr = ''
         if '-aey' in options:
             lv.active[node.name] = EXCLUSIVE
+            lv.device_mib[node.name] = size_mib
         if '-s' in options:
             origin = view.lvs[origin_name]
             # The origin keeps its activation (inactive stays inactive, as
@@ -443,10 +451,18 @@ class SimulatedCluster:
         return '  Logical volume "%s" created.\n' % name, stderr
 
     def _cmd_lvextend(self, node, args):
-        options, positional = self._options(args, ('-L',))
+        options, positional = self._options(args, ('-L', '--lockopt'))
         view, name = self._target(node, positional[-1])
         lv = view.lvs[name]
-        self._need_exclusive(node, view, lv)
+        if options.get('--lockopt') == ['shupdate']:
+            # A shared lock for the update: only an exclusive holder
+            # elsewhere refuses it.
+            if self._other(node).name in lv.active and (
+                    lv.active[self._other(node).name] == EXCLUSIVE):
+                raise Refused(5, 'LV locked by other host: %s/%s' % (
+                    self.vg_name, name))
+        else:
+            self._need_exclusive(node, view, lv)
         new_mib = int(options['-L'][0].rstrip('m'))
         if new_mib < lv.size_mib:
             raise Refused(5, 'New size given (%d extents) not larger than '
@@ -457,6 +473,8 @@ class SimulatedCluster:
                           'but only %d available' % (grow,
                                                      view.free_extents()))
         lv.size_mib = new_mib
+        if node.name in lv.device_mib:
+            lv.device_mib[node.name] = new_mib
         self._changed(node)
         return '  Logical volume %s/%s successfully resized.\n' % (
             self.vg_name, name), ''
@@ -501,7 +519,10 @@ class SimulatedCluster:
             if tag in lv.tags:
                 lv.tags.remove(tag)
         modes = [option[2:] for option in options if option.startswith('-a')]
-        if modes:
+        if '--refresh' in options:
+            if node.name in lv.device_mib:
+                lv.device_mib[node.name] = lv.size_mib
+        elif modes:
             self._activate(node, view, lv, modes[0])
         else:
             self._changed(node)
@@ -515,6 +536,7 @@ class SimulatedCluster:
                 raise Refused(5, 'Logical volume %s/%s in use.' % (
                     self.vg_name, holder.name))
             holder.active.pop(node.name, None)
+            holder.device_mib.pop(node.name, None)
             return
         if other in holder.active and (mode == EXCLUSIVE or
                                        holder.active[other] == EXCLUSIVE):
@@ -522,6 +544,7 @@ class SimulatedCluster:
             raise Refused(5, 'LV locked by other host: %s' % lv_path,
                           'Failed to lock logical volume %s.' % lv_path)
         holder.active[node.name] = mode
+        holder.device_mib.setdefault(node.name, holder.size_mib)
 
     def _cmd_lvconvert(self, node, args):
         view, name = self._target(node, args[-1])
@@ -566,6 +589,8 @@ class SimulatedCluster:
                           "directory" % operands['of'])
         if operands['if'] == '/dev/zero':
             target.content = 'zero'
+        elif operands['if'] == '/dev/urandom':
+            target.content = 'pattern-%d' % next(self._patterns)
         else:
             source = self._device(node, operands['if'])
             if source is None:
@@ -573,3 +598,19 @@ class SimulatedCluster:
                               "directory" % operands['if'])
             target.content = source.content
         return '', '%s+0 records in\n' % operands.get('count', '0')
+
+    def _cmd_md5sum(self, node, args):
+        """What the LV holds, as a digest, read through ``node``'s device."""
+        lv = self._device(node, args[0])
+        if lv is None:
+            raise Refused(1, 'md5sum: %s: No such file or directory' % args[0])
+        digest = hashlib.md5(lv.content.encode()).hexdigest()
+        return '%s  %s\n' % (digest, args[0]), ''
+
+    def _cmd_blockdev(self, node, args):
+        lv = self._device(node, args[-1])
+        if args[0] != '--getsize64' or lv is None:
+            raise Refused(1, 'blockdev: cannot open %s: No such file or '
+                          'directory' % args[-1])
+        holder = self._views[node.name].holder(lv)
+        return '%d\n' % (holder.device_mib[node.name] * 1024 * 1024), ''

@@ -1,0 +1,241 @@
+"""Where each attachment's data path is, and the steps that make and
+unmake it on the right node.
+
+* A connector from a cluster node gets a ``local`` connection: the LV active
+  on that node (shared, so another node can join it for live migration or
+  multiattach), its device path.
+* Any other host gets iSCSI, with CHAP, through Cinder's target helper on
+  the node that served the attach request, the LV active there.
+
+Every connection records its node under :data:`NODE_KEY` in the connection
+info Cinder keeps with the attachment, so a detach served by either node
+undoes the steps on the node that made them, and only once no other
+attachment still uses that node.
+"""
+
+import contextlib
+
+from cinder import context as cinder_context
+from cinder import exception as cinder_exception
+from cinder import objects
+from cinder.objects import fields
+from oslo_log import log as logging
+
+from drbd_clvm_driver import exception
+from drbd_clvm_driver import operations
+
+LOG = logging.getLogger(__name__)
+
+#: connection-info key naming the node that serves the data path
+NODE_KEY = 'drbd_clvm_node'
+#: attachments whose connection exists on some node
+_CONNECTED = (fields.VolumeAttachStatus.ATTACHING,
+              fields.VolumeAttachStatus.ATTACHED,
+              fields.VolumeAttachStatus.ERROR_DETACHING)
+
+
+def _lv_name(resource):
+    if isinstance(resource, objects.Snapshot):
+        return operations.snapshot_lv_name(resource.name)
+    return resource.name
+
+
+def _kind(resource):
+    return 'snapshot' if isinstance(resource, objects.Snapshot) else 'volume'
+
+
+def _load(kind, resource_id):
+    object_class = objects.Snapshot if kind == 'snapshot' else objects.Volume
+    return object_class.get_by_id(cinder_context.get_admin_context(),
+                                  resource_id)
+
+
+def _connected(resource):
+    """Attachments with a connection, the one being removed included."""
+    return [attachment for attachment in
+            getattr(resource, 'volume_attachment', None) or ()
+            if attachment.attach_status in _CONNECTED]
+
+
+def _info(attachment):
+    info = attachment.connection_info or {}
+    # Cinder flattens the connection's data into the info it stores.
+    return dict(info.get('data') or {}, **info)
+
+
+def _same_connector(attachment, connector):
+    theirs = attachment.connector or {}
+    return (theirs.get('host') == connector.get('host') and
+            theirs.get('initiator') == connector.get('initiator'))
+
+
+class Exports:
+    """The attach and detach steps of one node.
+
+    :param any_node: this node's :class:`~drbd_clvm_driver.routing.AnyNode`.
+    :param target_driver: Cinder's target helper (lioadm, tgtadm, fake).
+    :param lv_path: maps an LV name to its device path.
+    """
+
+    def __init__(self, any_node, target_driver, lv_path):
+        self.any_node = any_node
+        self.target_driver = target_driver
+        self.lv_path = lv_path
+
+    @property
+    def names(self):
+        return self.any_node.names
+
+    @property
+    def ops(self):
+        return self.any_node.ops
+
+    def steps(self):
+        """The node-local steps a peer may ask of this node."""
+        return {'detach_target': self._detach_target_here,
+                'extend_target': self._extend_target_here}
+
+    def node_of(self, connector):
+        """The cluster node a connector comes from; None for other hosts."""
+        return self.names.node_of((connector or {}).get('host'))
+
+    def _node_serving(self, attachment):
+        return _info(attachment).get(NODE_KEY) or self.node_of(
+            attachment.connector)
+
+    @staticmethod
+    def _is_local(attachment):
+        return _info(attachment).get('driver_volume_type') == 'local'
+
+    # Attaching.
+
+    def create(self, context, resource, connector):
+        """Make the LV usable where the connection will be: on the
+        connector's node (local), or here behind a target (iSCSI).
+        """
+        name = _lv_name(resource)
+        node = self.node_of(connector)
+        if node:
+            LOG.info('%s: local connection on %s', name, node)
+            self.any_node.on(node, 'use', name=name)
+            return None
+        self.ops.use(name)
+        export = self.target_driver.create_export(context, resource,
+                                                  self.lv_path(name))
+        return {'provider_location': export['location'],
+                'provider_auth': export['auth']}
+
+    def connection(self, resource, connector):
+        name = _lv_name(resource)
+        node = self.node_of(connector)
+        if node:
+            return {'driver_volume_type': 'local',
+                    'data': {'device_path': self.lv_path(name),
+                             NODE_KEY: node}}
+        info = self.target_driver.initialize_connection(resource, connector)
+        info['data'][NODE_KEY] = self.names.local
+        return info
+
+    def ensure(self, context, volume):
+        """At start-up: restore what this node's attachments need here.
+
+        A refusal (cluster degraded, volume held elsewhere) is logged and
+        leaves the volume as it is: its instance keeps its device.
+        """
+        mine = [attachment for attachment in _connected(volume)
+                if self._node_serving(attachment) == self.names.local]
+        if not mine:
+            return
+        try:
+            self.ops.use(volume.name)
+        except exception.DrbdClvmError as error:
+            LOG.warning('Could not make %s usable on %s at start-up: %s',
+                        volume.name, self.names.local, error)
+            return
+        if not all(self._is_local(attachment) for attachment in mine):
+            self.target_driver.ensure_export(context, volume,
+                                             self.lv_path(volume.name))
+
+    # Detaching.
+
+    def terminate(self, resource, connector, force=False):
+        """Undo one connection on its node, unless another attachment
+        still uses that node; True while other attachments remain (so
+        Cinder keeps the export).
+        """
+        connected = _connected(resource)
+        this = next((attachment for attachment in connected
+                     if connector and _same_connector(attachment, connector)),
+                    None)
+        others = [attachment for attachment in connected
+                  if attachment is not this]
+        if not connector:
+            # A forced detach without a connector: remove_export cleans up
+            # what no attachment uses.
+            return bool(others)
+        node = (this and self._node_serving(this)) or self.node_of(
+            connector) or self.names.local
+        on_node = [attachment for attachment in others
+                   if self._node_serving(attachment) == node]
+        if not self.node_of(connector) and not any(
+                _same_connector(attachment, connector)
+                for attachment in on_node):
+            self.any_node.on(
+                node, 'detach_target', kind=_kind(resource),
+                resource_id=resource.id, connector=connector,
+                last=all(self._is_local(attachment)
+                         for attachment in on_node))
+        if not on_node:
+            self.any_node.on(node, 'release', name=_lv_name(resource))
+        return bool(others)
+
+    def remove(self, context, resource):
+        """Remove this node's target, and release the LV on every node no
+        connected attachment uses.
+        """
+        try:
+            self.target_driver.remove_export(context, resource)
+        except cinder_exception.CinderException as error:
+            # Most exports were never made here: local connections have no
+            # target, and iSCSI ones live on the node that served them.
+            LOG.debug('No target of %s removed here: %s', resource.id, error)
+        in_use = {self._node_serving(attachment)
+                  for attachment in _connected(resource)}
+        self.any_node.release_everywhere(_lv_name(resource), keep=in_use)
+
+    def _detach_target_here(self, kind, resource_id, connector, last):
+        resource = _load(kind, resource_id)
+        self.target_driver.terminate_connection(resource, connector)
+        if last:
+            self.target_driver.remove_export(
+                cinder_context.get_admin_context(), resource)
+
+    # Resizing.
+
+    def extend_targets(self, volume):
+        """Tell each node's target that the LV grew."""
+        nodes = {self._node_serving(attachment)
+                 for attachment in _connected(volume)
+                 if not self._is_local(attachment)}
+        for node in sorted(nodes):
+            self.any_node.on(node, 'extend_target', kind='volume',
+                             resource_id=volume.id)
+
+    def _extend_target_here(self, kind, resource_id):
+        self.target_driver.extend_target(_load(kind, resource_id))
+
+    # Image transfer.
+
+    @contextlib.contextmanager
+    def used_here(self, volume):
+        """The volume usable on this node for the block; released after
+        only if this call activated it and no attachment uses this node.
+        """
+        activated = self.ops.use(volume.name)
+        try:
+            yield
+        finally:
+            if activated and self.names.local not in {
+                    self._node_serving(attachment)
+                    for attachment in _connected(volume)}:
+                self.ops.release(volume.name)

@@ -1,0 +1,134 @@
+"""Peer calls: one node's volume service asks another to do a step only
+that node can do.
+
+lvmlockd lets a node change only its own activation, and a target lives on
+the node that exports it, so when Cinder hands a request to the node that
+does not hold the volume, that node asks the one that does.  Every call has a
+time bound; a peer that does not answer raises
+:class:`~drbd_clvm_driver.exception.PeerUnavailable`, and nothing is changed
+on the strength of an answer that never came.
+
+The answering side is an :class:`Endpoint`: named handlers whose errors are
+turned into data, so a refusal on the peer arrives as the same exception
+class here.  Two ways to reach it:
+
+* :class:`MessagingPeers`: oslo.messaging over the volume service's own
+  transport, one topic per backend and one server per node (production);
+* :class:`InProcessPeers`: endpoints in this process, for the scenario tests
+  and the cluster gate, which drive both real nodes from one process.  It
+  stands in for the message bus only; what runs on each node is the same.
+"""
+
+from oslo_log import log as logging
+import oslo_messaging
+
+from drbd_clvm_driver import exception
+
+LOG = logging.getLogger(__name__)
+
+#: RPC interface version of :class:`MessagingEndpoint`
+VERSION = '1.0'
+
+
+class Endpoint:
+    """This node's answers to peer calls.
+
+    :param node: this node's name, for messages.
+    :param handlers: ``{method name: callable taking keyword arguments}``.
+    """
+
+    def __init__(self, node, handlers):
+        self.node = node
+        self.handlers = dict(handlers)
+
+    def dispatch(self, method, kwargs):
+        """``{'result': ...}`` or ``{'error': class name, 'message': ...}``."""
+        handler = self.handlers.get(method)
+        if handler is None:
+            return {'error': 'InvalidInput',
+                    'message': 'unknown peer call %r' % method}
+        LOG.debug('Peer call %s(%s) on %s', method, kwargs, self.node)
+        try:
+            return {'result': handler(**kwargs)}
+        except exception.DrbdClvmError as error:
+            return {'error': type(error).__name__, 'message': str(error)}
+        except Exception as error:
+            LOG.exception('Peer call %s failed on %s', method, self.node)
+            return {'error': 'DrbdClvmError',
+                    'message': '%s: %s' % (type(error).__name__, error)}
+
+
+def _result(node, method, answer):
+    if 'error' in answer:
+        raise exception.from_peer(answer['error'], '%s (on %s)' % (
+            answer['message'], node))
+    return answer.get('result')
+
+
+def _unavailable(node, method, timeout, why):
+    return exception.PeerUnavailable(
+        'The volume service on %s did not answer %s within %s s (%s). '
+        'Check that its cinder-volume runs and reaches the message bus; '
+        'the request can be retried.' % (node, method, timeout, why))
+
+
+class InProcessPeers:
+    """Peers whose endpoints live in this process.
+
+    :param endpoints: ``{node name: Endpoint}``; a node missing from it is
+        down.
+    """
+
+    def __init__(self, endpoints):
+        self.endpoints = endpoints
+
+    def call(self, node, method, timeout=None, **kwargs):
+        endpoint = self.endpoints.get(node)
+        if endpoint is None:
+            raise _unavailable(node, method, timeout, 'node is down')
+        return _result(node, method, endpoint.dispatch(method, kwargs))
+
+
+class MessagingEndpoint:
+    """The RPC server's endpoint object around an :class:`Endpoint`."""
+
+    target = oslo_messaging.Target(version=VERSION)
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+
+    def peer_call(self, context, step, arguments):
+        return self.endpoint.dispatch(step, arguments)
+
+
+def topic(backend_name):
+    """One topic per backend: two backends never answer each other."""
+    return 'drbd-clvm-peer.%s' % backend_name
+
+
+class MessagingPeers:
+    """Peers reached over oslo.messaging.
+
+    :param client: an RPC client on :func:`topic` (Cinder's transport and
+        serializer).
+    :param context_factory: makes the request context each call carries.
+    :param timeout: default seconds a call may take.
+    """
+
+    def __init__(self, client, context_factory, timeout):
+        self.client = client
+        self.context_factory = context_factory
+        self.timeout = timeout
+
+    def call(self, node, method, timeout=None, **kwargs):
+        timeout = timeout or self.timeout
+        prepared = self.client.prepare(server=node, timeout=timeout,
+                                       version=VERSION)
+        try:
+            answer = prepared.call(self.context_factory(), 'peer_call',
+                                   step=method, arguments=kwargs)
+        except oslo_messaging.MessagingTimeout:
+            raise _unavailable(node, method, timeout, 'timed out')
+        except oslo_messaging.MessagingException as error:
+            raise _unavailable(node, method, timeout, error)
+        return _result(node, method, answer)

@@ -1,0 +1,129 @@
+"""Any node serves any request: each step runs on the node that can do it.
+
+Cinder hands a request to whichever volume service of the cluster takes it.
+Metadata changes can run on any node, but lvmlockd lets a node change only
+its own activation, and a volume in use on a node is active there.  So:
+
+* an operation is tried on the serving node; where LVM answers that another
+  node holds the volume (:class:`~.exception.LockedByOtherNode`), the same
+  operation runs on that node, which converts its own activation, and its
+  answer is the answer;
+* a node-local step (make a volume usable on node X, release it there,
+  refresh X's device after an extend) runs on X, here or by a peer call.
+
+Nothing here imports Cinder; :mod:`drbd_clvm_driver.driver` maps connectors
+and attachments onto nodes and calls this.
+"""
+
+from oslo_log import log as logging
+
+from drbd_clvm_driver import exception
+
+LOG = logging.getLogger(__name__)
+
+#: operations of :class:`~drbd_clvm_driver.operations.VolumeOperations` a
+#: node may be asked to run for another
+FORWARDABLE = frozenset([
+    'extend_volume', 'delete_volume', 'create_snapshot', 'delete_snapshot',
+    'revert_to_snapshot', 'clone_volume', 'create_volume_from_snapshot',
+    'manage'])
+#: the node-local steps of the LVM layer; the driver adds its target steps
+LVM_STEPS = ('use', 'release', 'refresh')
+
+
+class AnyNode:
+    """Operations and node-local steps for the node serving a request.
+
+    :param names: a :class:`~drbd_clvm_driver.nodes.NodeNames`.
+    :param ops: this node's
+        :class:`~drbd_clvm_driver.operations.VolumeOperations`.
+    :param peers: :class:`~drbd_clvm_driver.peer.MessagingPeers` or
+        :class:`~drbd_clvm_driver.peer.InProcessPeers`.
+    :param step_timeout: seconds a peer may take for a node-local step.
+    :param operation_timeout: seconds a peer may take for a whole
+        operation (it may copy or wipe data).
+    """
+
+    def __init__(self, names, ops, peers, step_timeout=180,
+                 operation_timeout=3780):
+        self.names = names
+        self.ops = ops
+        self.peers = peers
+        self.step_timeout = step_timeout
+        self.operation_timeout = operation_timeout
+        #: step name -> callable taking keyword arguments, run on this node
+        self.steps = {step: getattr(self.ops, step) for step in LVM_STEPS}
+
+    def handlers(self):
+        """What this node answers to its peers' calls."""
+        return dict(self.steps, run=self._run_here)
+
+    def _run_here(self, operation, kwargs):
+        if operation not in FORWARDABLE:
+            raise exception.InvalidInput('%s cannot be run for a peer'
+                                         % operation)
+        return getattr(self.ops, operation)(**kwargs)
+
+    # Operations.
+
+    def run(self, operation, **kwargs):
+        """Run ``operation`` here, or where the volume is held.
+
+        :raises VolumeBusy: every node was refused: the volume is in use on
+            more than one node (live migration, multiattach).
+        :raises PeerUnavailable: the holding node did not answer.
+        """
+        try:
+            return self._run_here(operation, kwargs)
+        except exception.LockedByOtherNode as refusal:
+            held_here = refusal
+        for node in self.names.peers:
+            LOG.info('%s: the volume is held by another node (%s); asking '
+                     '%s to run it', operation, held_here, node)
+            try:
+                return self.peers.call(node, 'run',
+                                       timeout=self.operation_timeout,
+                                       operation=operation, kwargs=kwargs)
+            except exception.LockedByOtherNode:
+                continue
+        raise exception.VolumeBusy(
+            '%s refused on every node: the volume is in use on more than '
+            'one node (live migration or multiattach in progress, or a '
+            'snapshot keeps it exclusive). Retry when it is attached on one '
+            'node only. (LVM: %s)' % (operation, held_here))
+
+    def extend_volume(self, name, current_mib, new_mib):
+        """Extend where possible, then refresh every node's device."""
+        if self.run('extend_volume', name=name, current_mib=current_mib,
+                    new_mib=new_mib):
+            for node in self.names.all:
+                self.on(node, 'refresh', name=name)
+
+    # Node-local steps.
+
+    def on(self, node, step, **kwargs):
+        """Run a node-local step (one of :attr:`steps`) on ``node``, here
+        or by a peer call.
+        """
+        if self.names.is_local(node):
+            return self.steps[step](**kwargs)
+        return self.peers.call(node, step, timeout=self.step_timeout,
+                               **kwargs)
+
+    def release_everywhere(self, name, keep=()):
+        """Release ``name`` on every node but those in ``keep``; a node
+        that cannot be asked is logged and left (its activation ends with
+        it, and any later change meets it as a refusal, never silently).
+        Returns the nodes that could not be asked.
+        """
+        unreached = []
+        for node in self.names.all:
+            if node in keep:
+                continue
+            try:
+                self.on(node, 'release', name=name)
+            except exception.PeerUnavailable as error:
+                LOG.warning('Could not release %s on %s: %s', name, node,
+                            error)
+                unreached.append(node)
+        return unreached

@@ -1,0 +1,160 @@
+"""Any node serves any request, with the volume in use on node A, on B or
+on both: the LVM side of attachments, live migration and multiattach.
+
+Node-local steps go through :class:`~drbd_clvm_driver.routing.AnyNode`:
+the serving node asks the other one where the step must run there.  Every
+test runs on the simulator (``tox -e py3``) and on the two real guests in
+the cluster gate, where data written through one node's device is read back
+through the other's.
+"""
+
+from drbd_clvm_driver import exception
+from tests.scenario import base
+
+MIB = 1024 * 1024
+
+
+class AttachTest(base.TwoNodeTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.volume = self.name('vol')
+        self.ops_a.create_volume(self.volume, self.SIZE_MIB, 'id-vol')
+        self.path = self.ops_a.vg.lv_path(self.volume)
+
+    def _active(self, ops):
+        return ops.vg.logical_volume(self.volume).active_locally
+
+    def test_attach_on_a_served_by_b(self):
+        self.any_b.on(self.node_a.name, 'use', name=self.volume)
+        self.assertTrue(self._active(self.ops_a))
+        self.assertFalse(self._active(self.ops_b))
+        base.write_pattern(self.node_a, self.path)
+
+    def test_detach_from_a_served_by_b(self):
+        self.any_a.on(self.node_a.name, 'use', name=self.volume)
+        self.any_b.on(self.node_a.name, 'release', name=self.volume)
+        self.assertFalse(self._active(self.ops_a))
+        # Nothing is left that keeps B from changing it.
+        self.ops_b.extend_volume(self.volume, self.SIZE_MIB,
+                                 2 * self.SIZE_MIB)
+
+    def test_release_of_a_missing_volume_does_nothing(self):
+        # What Cinder's delete of a volume whose create failed asks first.
+        self.any_b.on(self.node_a.name, 'release', name=self.name('never'))
+        self.any_b.release_everywhere(self.name('never'))
+
+    def test_live_migration_a_to_b_keeps_the_data(self):
+        self.any_b.on(self.node_a.name, 'use', name=self.volume)
+        written = base.write_pattern(self.node_a, self.path)
+        # Destination attached before the source is detached: both hold it.
+        self.any_a.on(self.node_b.name, 'use', name=self.volume)
+        self.assertTrue(self._active(self.ops_a))
+        self.assertEqual(written, base.digest(self.node_b, self.path))
+        self.any_b.on(self.node_a.name, 'release', name=self.volume)
+        self.assertFalse(self._active(self.ops_a))
+        self.assertTrue(self._active(self.ops_b))
+        self.assertEqual(written, base.digest(self.node_b, self.path))
+
+    def test_multiattach_on_both_nodes(self):
+        for node in (self.node_a, self.node_b):
+            self.any_a.on(node.name, 'use', name=self.volume)
+        written = base.write_pattern(self.node_b, self.path)
+        self.assertEqual(written, base.digest(self.node_a, self.path))
+        # The first detach leaves the other node's device alone.
+        self.any_a.on(self.node_b.name, 'release', name=self.volume)
+        self.assertEqual(written, base.digest(self.node_a, self.path))
+
+    def test_peer_down_is_a_clear_error_and_changes_nothing(self):
+        del self.endpoints[self.node_a.name]
+        error = self.assertRaises(exception.PeerUnavailable, self.any_b.on,
+                                  self.node_a.name, 'use', name=self.volume)
+        self.assertIn(self.node_a.name, str(error))
+        self.assertFalse(self._active(self.ops_a))
+
+
+class InUseOperationsTest(AttachTest):
+    """Operations that need the volume exclusive, while it is in use."""
+
+    def _in_use_on(self, *nodes):
+        for node in nodes:
+            self.any_a.on(node.name, 'use', name=self.volume)
+
+    def _sizes(self, *nodes):
+        return [base.device_size(node, self.path) for node in nodes]
+
+    def test_extend_in_use_on_a_served_by_b(self):
+        self._in_use_on(self.node_a)
+        self.any_b.extend_volume(self.volume, self.SIZE_MIB,
+                                 2 * self.SIZE_MIB)
+        self.assertEqual([2 * self.SIZE_MIB * MIB], self._sizes(self.node_a))
+
+    def test_extend_in_use_on_both(self):
+        self._in_use_on(self.node_a, self.node_b)
+        self.any_a.extend_volume(self.volume, self.SIZE_MIB,
+                                 2 * self.SIZE_MIB)
+        self.assertEqual([2 * self.SIZE_MIB * MIB] * 2,
+                         self._sizes(self.node_a, self.node_b))
+
+    def test_snapshot_in_use_on_a_served_by_b(self):
+        self._in_use_on(self.node_a)
+        written = base.write_pattern(self.node_a, self.path)
+        snapshot = self.any_b.run('create_snapshot',
+                                  snapshot_name=self.name('snap'),
+                                  volume_name=self.volume,
+                                  snapshot_id='id-snap')
+        seen = self.ops_b.vg.logical_volume(snapshot)
+        self.assertEqual(self.volume, seen.origin)
+        # Still usable where it was attached, and the data is the same.
+        self.assertEqual(written, base.digest(self.node_a, self.path))
+        # Deleting the snapshot (served by B) lets B join again.
+        self.any_b.run('delete_snapshot', snapshot_name=self.name('snap'),
+                       volume_name=self.volume)
+        self.any_b.on(self.node_b.name, 'use', name=self.volume)
+        self.assertEqual(written, base.digest(self.node_b, self.path))
+
+    def test_clone_in_use_on_a_served_by_b(self):
+        self._in_use_on(self.node_a)
+        written = base.write_pattern(self.node_a, self.path)
+        clone = self.name('clone')
+        self.any_b.run('clone_volume', name=clone, size_mib=self.SIZE_MIB,
+                       volume_id='id-clone', source_name=self.volume)
+        # The clone is idle; the source stays shared in use on A.
+        self.assertFalse(self.ops_a.vg.logical_volume(clone).active_locally)
+        self.any_b.on(self.node_b.name, 'use', name=self.volume)
+        self.any_b.on(self.node_b.name, 'use', name=clone)
+        self.assertEqual(written, base.digest(
+            self.node_b, self.ops_b.vg.lv_path(clone)))
+
+    def test_snapshot_in_use_on_both_refused(self):
+        self._in_use_on(self.node_a, self.node_b)
+        error = self.assertRaises(
+            exception.VolumeBusy, self.any_b.run, 'create_snapshot',
+            snapshot_name=self.name('snap'), volume_name=self.volume,
+            snapshot_id='id-snap')
+        self.assertIn('more than one node', str(error))
+        self.assertEqual([self.volume], list(self.names_on(self.ops_a)))
+
+    def test_migration_refused_while_a_snapshot_exists(self):
+        # lvmlockd keeps an origin with a thick snapshot on one host.
+        self._in_use_on(self.node_a)
+        self.any_a.run('create_snapshot', snapshot_name=self.name('snap'),
+                       volume_name=self.volume, snapshot_id='id-snap')
+        self.assertRaises(exception.LockedByOtherNode, self.any_a.on,
+                          self.node_b.name, 'use', name=self.volume)
+        self.assertTrue(self._active(self.ops_a))
+
+    def test_delete_left_active_on_a_served_by_b(self):
+        # An activation left behind on A (its service restarted before a
+        # detach finished) does not make B's delete fail.
+        self._in_use_on(self.node_a)
+        self.any_b.run('delete_volume', name=self.volume)
+        self.assertEqual({}, self.names_on(self.ops_b))
+
+    def test_peer_down_while_it_holds_the_volume(self):
+        self._in_use_on(self.node_a)
+        del self.endpoints[self.node_a.name]
+        self.assertRaises(exception.PeerUnavailable, self.any_b.run,
+                          'create_snapshot', snapshot_name=self.name('snap'),
+                          volume_name=self.volume, snapshot_id='id-snap')
+        self.assertEqual([self.volume], list(self.names_on(self.ops_b)))
