@@ -22,7 +22,7 @@ from tests.cluster import guests
 from tests.scenario import base
 
 RECORDED = os.path.join(guests.ROOT, 'tests', 'unit', 'fixtures',
-                        'recorded', 'gate')
+                        'recorded')
 _LV_QUERY = ['lvs', '--reportformat', 'json', '--units', 'b', '-o',
              lvm._LV_FIELDS, 'vgc']
 _VG_QUERY = ['vgs', '--reportformat', 'json', '--units', 'b', '-o',
@@ -60,6 +60,45 @@ RECORDING = (
        (0, ['lvremove', '-y', 'vgc/rec-volume'])])
 
 
+_SHARED_LV = 'vgc/rec-shared'
+_SHARED_DEVICE = ['blockdev', '--getsize64', '/dev/vgc/rec-shared']
+#: shared activation on both nodes: what attachments, live migration and
+#: extends of attached volumes build on
+ACTIVE_ACTIVE_RECORDING = [
+    (0, ['lvcreate', '-y', '-an', '-L', '8m', '-n', 'rec-shared', 'vgc']),
+    (0, ['lvchange', '-asy', _SHARED_LV]),
+    (1, ['lvchange', '-asy', _SHARED_LV]),
+    (0, ['lvs', '--reportformat', 'json', '--units', 'b', '-o',
+         lvm._LV_FIELDS, _SHARED_LV]),
+    (1, ['lvextend', '-L', '16m', _SHARED_LV]),
+    (1, ['lvextend', '-L', '16m', '--lockopt', 'shupdate', _SHARED_LV]),
+    (0, _SHARED_DEVICE),
+    (1, _SHARED_DEVICE),
+    (0, ['lvchange', '--refresh', _SHARED_LV]),
+    (0, _SHARED_DEVICE),
+    # Extending from a node that does not hold it, while the other does.
+    (1, ['lvchange', '-an', _SHARED_LV]),
+    (1, ['lvextend', '-L', '24m', _SHARED_LV]),
+    (1, ['lvextend', '-L', '24m', '--lockopt', 'shupdate', _SHARED_LV]),
+    (0, _SHARED_DEVICE),
+    (0, ['lvchange', '--refresh', _SHARED_LV]),
+    (0, _SHARED_DEVICE),
+    # Shared to exclusive in place, a snapshot, and back.
+    (0, ['lvchange', '-aey', _SHARED_LV]),
+    (0, ['lvcreate', '-y', '-s', '-L', '24m', '-n', '_snap-shared',
+         '--addtag', 'cinder-snapshot:rec', _SHARED_LV]),
+    (0, ['lvchange', '-asy', _SHARED_LV]),
+    (1, ['lvchange', '-asy', _SHARED_LV]),
+    (0, ['lvremove', '-y', 'vgc/_snap-shared']),
+    (0, ['lvchange', '-asy', _SHARED_LV]),
+    (1, ['lvchange', '-asy', _SHARED_LV]),
+    (1, ['lvchange', '-an', _SHARED_LV]),
+    (0, ['lvchange', '-an', _SHARED_LV]),
+    (0, ['lvremove', '-y', _SHARED_LV])]
+#: fixture directory name -> what the gate runs and records there
+RECORDINGS = {'gate': RECORDING, 'gate-active-active': ACTIVE_ACTIVE_RECORDING}
+
+
 class GateTimeout(Exception):
     pass
 
@@ -85,8 +124,8 @@ def build_image():
     return output.strip().splitlines()[-1]
 
 
-def record(cluster, directory):
-    """Run :data:`RECORDING` and write each output as a fixture file."""
+def record(cluster, directory, recording):
+    """Run ``recording`` and write each output as a fixture file."""
     os.makedirs(directory, exist_ok=True)
     index_lines = ['# Real outputs recorded by the cluster gate', '',
                    'Written by `tools/cluster/gate --record`: the driver\'s '
@@ -94,7 +133,7 @@ def record(cluster, directory):
                    'guests (Debian 12, DRBD 8.4.11, LVM 2.03.16, lvmlockd '
                    'with dlm, corosync 3.1.7).', '',
                    '| file | command | exit |', '|---|---|---|']
-    for number, (index, argv) in enumerate(RECORDING, 1):
+    for number, (index, argv) in enumerate(recording, 1):
         node = cluster.nodes[index]
         result = node.run(*argv)
         slug = re.sub(r'[^A-Za-z0-9]+', '_', ' '.join(argv)).strip('_')[:60]
@@ -152,8 +191,10 @@ def _on_alarm(signum, frame):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--record', action='store_true',
-                        help='write the recorded outputs into %s' % RECORDED)
+    parser.add_argument('--record', nargs='*', choices=sorted(RECORDINGS),
+                        help='write the recorded outputs (all, or those '
+                             'named) into fixture directories under %s'
+                        % RECORDED)
     parser.add_argument('--timeout', type=int, default=2400,
                         help='seconds the whole gate may take')
     parser.add_argument('--concurrent-creates', type=int, default=50,
@@ -175,10 +216,13 @@ def main(argv=None):
             cluster = phase('boot both guests and the cluster stack',
                             stack.enter_context,
                             guests.booted(image, logs_dir=args.logs))
-            directory = RECORDED if args.record else stack.enter_context(
-                tempfile.TemporaryDirectory())
-            phase('record real outputs into %s' % directory, record, cluster,
-                  directory)
+            scratch = stack.enter_context(tempfile.TemporaryDirectory())
+            for name, recording in sorted(RECORDINGS.items()):
+                kept = args.record is not None and name in (
+                    args.record or RECORDINGS)
+                directory = os.path.join(RECORDED if kept else scratch, name)
+                phase('record real outputs into %s' % directory, record,
+                      cluster, directory, recording)
             phase('scenario tests on the real nodes', run_scenarios, cluster,
                   args.concurrent_creates)
             if args.bench:

@@ -102,8 +102,8 @@ class ActiveActiveTestCase(test.TestCase):
         attachment.save()
         # attachment-complete
         db_api.volume_attached(self.context, attachment.id,
-                           attachment.instance_uuid, connector['host'], 'na',
-                           'rw', True)
+                               attachment.instance_uuid, connector['host'],
+                               'na', 'rw', True)
         volume.refresh()
         self.assertEqual('in-use', volume.status)
         return attachment, info
