@@ -403,6 +403,9 @@ class SimulatedCluster:
         lv_path = '%s/%s' % (self.vg_name, holder.name)
         extra = ['Failed to lock origin LV %s' % lv_path] if origin_words \
             else []
+        if node.name not in holder.active and holder.active:
+            # Recorded on the gate (gate-active-active/node2-12).
+            raise Refused(5, 'LV locked by other host: %s' % lv_path, *extra)
         if SHARED in holder.active.values():
             raise Refused(5, 'LV is already locked with incompatible mode: '
                           '%s' % lv_path, *extra)
@@ -455,10 +458,11 @@ class SimulatedCluster:
         view, name = self._target(node, positional[-1])
         lv = view.lvs[name]
         if options.get('--lockopt') == ['shupdate']:
-            # A shared lock for the update: only an exclusive holder
-            # elsewhere refuses it.
+            # A shared lock for the update: granted to a node that holds
+            # it shared, refused to one that does not while another does
+            # (both recorded on the gate, gate-active-active/node2-06, -13).
             if self._other(node).name in lv.active and (
-                    lv.active[self._other(node).name] == EXCLUSIVE):
+                    lv.active.get(node.name) != SHARED):
                 raise Refused(5, 'LV locked by other host: %s/%s' % (
                     self.vg_name, name))
         else:

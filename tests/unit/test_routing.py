@@ -1,0 +1,149 @@
+"""Running each operation and step on the node that can do it, and the
+peer calls that carry them."""
+
+from unittest import mock
+
+import oslo_messaging
+import testtools
+
+from drbd_clvm_driver import exception
+from drbd_clvm_driver import nodes
+from drbd_clvm_driver import peer
+from drbd_clvm_driver import routing
+
+
+class FakeOps:
+    """Records calls; raises what a test sets for a method."""
+
+    def __init__(self, node):
+        self.node = node
+        self.calls = []
+        self.errors = {}
+
+    def __getattr__(self, name):
+        def method(*args, **kwargs):
+            self.calls.append((name, kwargs or args))
+            if name in self.errors:
+                raise self.errors[name]
+            return '%s did %s' % (self.node, name)
+        return method
+
+
+class AnyNodeTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.endpoints = {}
+        self.ops = {}
+        self.any = {}
+        for node in ('node1', 'node2'):
+            self.ops[node] = FakeOps(node)
+            self.any[node] = routing.AnyNode(
+                nodes.NodeNames(node, ['node1', 'node2']), self.ops[node],
+                peer.InProcessPeers(self.endpoints))
+            self.endpoints[node] = peer.Endpoint(
+                node, self.any[node].handlers())
+
+    def test_runs_here_when_it_can(self):
+        self.assertEqual('node1 did extend_volume', self.any['node1'].run(
+            'extend_volume', name='v', current_mib=4, new_mib=8))
+        self.assertEqual([], self.ops['node2'].calls)
+
+    def test_runs_where_the_volume_is_held(self):
+        self.ops['node1'].errors['create_snapshot'] = \
+            exception.LockedByOtherNode('LV locked by other host')
+        self.assertEqual('node2 did create_snapshot', self.any['node1'].run(
+            'create_snapshot', snapshot_name='s', volume_name='v',
+            snapshot_id='i'))
+        self.assertEqual([('create_snapshot', {
+            'snapshot_name': 's', 'volume_name': 'v', 'snapshot_id': 'i'})],
+            self.ops['node2'].calls)
+
+    def test_refused_everywhere_is_busy(self):
+        for node in ('node1', 'node2'):
+            self.ops[node].errors['clone_volume'] = \
+                exception.SharedLockConflict('incompatible mode')
+        error = self.assertRaises(exception.VolumeBusy, self.any['node2'].run,
+                                  'clone_volume', name='c')
+        self.assertIn('more than one node', str(error))
+
+    def test_other_errors_are_not_forwarded(self):
+        self.ops['node1'].errors['delete_volume'] = \
+            exception.ClusterUnsafe(['DRBD r0 is StandAlone'])
+        self.assertRaises(exception.ClusterUnsafe, self.any['node1'].run,
+                          'delete_volume', name='v')
+        self.assertEqual([], self.ops['node2'].calls)
+
+    def test_peer_refusal_keeps_its_class(self):
+        self.ops['node1'].errors['delete_volume'] = \
+            exception.LockedByOtherNode('held')
+        self.ops['node2'].errors['delete_volume'] = \
+            exception.ClusterUnsafe(['quorum lost'])
+        error = self.assertRaises(exception.ClusterUnsafe,
+                                  self.any['node1'].run, 'delete_volume',
+                                  name='v')
+        self.assertIn('quorum lost', str(error))
+        self.assertIn('(on node2)', str(error))
+
+    def test_only_named_operations_run_for_a_peer(self):
+        error = self.assertRaises(
+            exception.InvalidInput, self.any['node1'].peers.call, 'node2',
+            'run', operation='unmanage', kwargs={})
+        self.assertIn('cannot be run for a peer', str(error))
+        self.assertRaises(exception.InvalidInput,
+                          self.any['node1'].peers.call, 'node2', 'rm')
+
+    def test_steps_run_on_their_node(self):
+        self.any['node1'].on('node2', 'use', name='v')
+        self.any['node1'].on('node1', 'release', name='v')
+        self.assertEqual([('use', {'name': 'v'})], self.ops['node2'].calls)
+        self.assertEqual([('release', {'name': 'v'})],
+                         self.ops['node1'].calls)
+
+    def test_extend_refreshes_every_node_when_shared(self):
+        self.ops['node1'].extend_volume = lambda **kwargs: True
+        self.any['node1'].extend_volume('v', 4, 8)
+        self.assertEqual([('refresh', {'name': 'v'})],
+                         self.ops['node2'].calls)
+
+    def test_release_everywhere_skips_kept_and_unreachable(self):
+        del self.endpoints['node2']
+        unreached = self.any['node1'].release_everywhere('v')
+        self.assertEqual(['node2'], unreached)
+        self.assertEqual([], self.any['node1'].release_everywhere(
+            'v', keep={'node2'}))
+
+    def test_unexpected_peer_failure_is_reported(self):
+        self.ops['node2'].errors['use'] = RuntimeError('boom')
+        error = self.assertRaises(exception.DrbdClvmError,
+                                  self.any['node1'].on, 'node2', 'use',
+                                  name='v')
+        self.assertIn('RuntimeError: boom', str(error))
+
+
+class MessagingPeersTest(testtools.TestCase):
+
+    def _peers(self, **call):
+        client = mock.Mock()
+        client.prepare.return_value.call = mock.Mock(**call)
+        return peer.MessagingPeers(client, dict, timeout=7), client
+
+    def test_call_addresses_the_node(self):
+        peers, client = self._peers(return_value={'result': 3})
+        self.assertEqual(3, peers.call('node2', 'use', name='v'))
+        client.prepare.assert_called_once_with(server='node2', timeout=7,
+                                               version=peer.VERSION)
+        client.prepare.return_value.call.assert_called_once_with(
+            {}, 'peer_call', step='use', arguments={'name': 'v'})
+
+    def test_timeout_is_peer_unavailable(self):
+        peers, _ = self._peers(side_effect=oslo_messaging.MessagingTimeout)
+        error = self.assertRaises(exception.PeerUnavailable, peers.call,
+                                  'node2', 'use', timeout=3, name='v')
+        self.assertIn('node2 did not answer use within 3 s', str(error))
+
+    def test_endpoint_answers(self):
+        endpoint = peer.MessagingEndpoint(peer.Endpoint(
+            'node1', {'use': lambda name: name.upper()}))
+        self.assertEqual({'result': 'V'},
+                         endpoint.peer_call({}, 'use', {'name': 'v'}))
