@@ -5,7 +5,9 @@ unmake it on the right node.
   on that node (shared, so another node can join it for live migration or
   multiattach), its device path.
 * Any other host gets iSCSI, with CHAP, through Cinder's target helper on
-  the node that served the attach request, the LV active there.
+  the node that served the attach request, the LV active there; where that
+  node cannot activate it (a snapshot, or an origin with snapshots, held by
+  the other node), on the node that holds it.
 
 Every connection records its node under :data:`NODE_KEY` in the connection
 info Cinder keeps with the attachment, so a detach served by either node
@@ -51,10 +53,21 @@ def _load(kind, resource_id):
 
 
 def _connected(resource):
-    """Attachments with a connection, the one being removed included."""
+    """Attachments with a connection, the one being removed included; a
+    snapshot has none of its own.
+    """
     return [attachment for attachment in
             getattr(resource, 'volume_attachment', None) or ()
             if attachment.attach_status in _CONNECTED]
+
+
+def _keeping_active(resource):
+    """Attachments whose node must keep the LV active: a snapshot is
+    active through its origin, which its volume's attachments use.
+    """
+    if isinstance(resource, objects.Snapshot):
+        return _connected(resource.volume)
+    return _connected(resource)
 
 
 def _info(attachment):
@@ -93,7 +106,9 @@ class Exports:
     def steps(self):
         """The node-local steps a peer may ask of this node."""
         return {'detach_target': self._detach_target_here,
-                'extend_target': self._extend_target_here}
+                'extend_target': self._extend_target_here,
+                'export': self._export_step,
+                'connect': self._connect_step}
 
     def node_of(self, connector):
         """The cluster node a connector comes from; None for other hosts."""
@@ -119,11 +134,34 @@ class Exports:
             LOG.info('%s: local connection on %s', name, node)
             self.any_node.on(node, 'use', name=name)
             return None
+        try:
+            return self._export_here(context, resource)
+        except exception.LockedByOtherNode:
+            return self._on_holder('export', kind=_kind(resource),
+                                   resource_id=resource.id)
+
+    def _export_here(self, context, resource):
+        name = _lv_name(resource)
         self.ops.use(name)
         export = self.target_driver.create_export(context, resource,
                                                   self.lv_path(name))
         return {'provider_location': export['location'],
                 'provider_auth': export['auth']}
+
+    def _export_step(self, kind, resource_id):
+        return self._export_here(cinder_context.get_admin_context(),
+                                 _load(kind, resource_id))
+
+    def _on_holder(self, step, **kwargs):
+        """Run an export step on the peer that holds the LV."""
+        for node in self.names.peers:
+            try:
+                return self.any_node.on(node, step, **kwargs)
+            except exception.LockedByOtherNode:
+                continue
+        raise exception.VolumeBusy(
+            'No node can export %s %s: it is held where it cannot be shared'
+            % (kwargs['kind'], kwargs['resource_id']))
 
     def connection(self, resource, connector):
         name = _lv_name(resource)
@@ -132,9 +170,27 @@ class Exports:
             return {'driver_volume_type': 'local',
                     'data': {'device_path': self.lv_path(name),
                              NODE_KEY: node}}
+        try:
+            return self._connect_here(resource, connector)
+        except exception.LockedByOtherNode:
+            return self._on_holder('connect', kind=_kind(resource),
+                                   resource_id=resource.id,
+                                   connector=connector)
+
+    def _connect_here(self, resource, connector):
+        """The target's connection, where the export is: this node has
+        the LV active.
+        """
+        name = _lv_name(resource)
+        if not self.ops.vg.logical_volume(name).active_locally:
+            raise exception.LockedByOtherNode(
+                '%s is not exported from %s' % (name, self.names.local))
         info = self.target_driver.initialize_connection(resource, connector)
         info['data'][NODE_KEY] = self.names.local
         return info
+
+    def _connect_step(self, kind, resource_id, connector):
+        return self._connect_here(_load(kind, resource_id), connector)
 
     def ensure(self, context, volume):
         """At start-up: restore what this node's attachments need here.
@@ -185,9 +241,14 @@ class Exports:
                 resource_id=resource.id, connector=connector,
                 last=all(self._is_local(attachment)
                          for attachment in on_node))
-        if not on_node:
+        if not on_node and not (isinstance(resource, objects.Snapshot) and
+                                node in self._nodes_of(
+                                    _keeping_active(resource))):
             self.any_node.on(node, 'release', name=_lv_name(resource))
         return bool(others)
+
+    def _nodes_of(self, attachments):
+        return {self._node_serving(attachment) for attachment in attachments}
 
     def remove(self, context, resource):
         """Remove this node's target, and release the LV on every node no
@@ -199,9 +260,9 @@ class Exports:
             # Most exports were never made here: local connections have no
             # target, and iSCSI ones live on the node that served them.
             LOG.debug('No target of %s removed here: %s', resource.id, error)
-        in_use = {self._node_serving(attachment)
-                  for attachment in _connected(resource)}
-        self.any_node.release_everywhere(_lv_name(resource), keep=in_use)
+        self.any_node.release_everywhere(
+            _lv_name(resource),
+            keep=self._nodes_of(_keeping_active(resource)))
 
     def _detach_target_here(self, kind, resource_id, connector, last):
         resource = _load(kind, resource_id)

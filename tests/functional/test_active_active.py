@@ -128,9 +128,13 @@ class ActiveActiveTestCase(test.TestCase):
 
 
 def _matrix(test_class):
-    """One test per operation x placement x serving node."""
+    """One test per operation x placement x serving node; operations Cinder
+    allows only on an available volume are tested idle only.
+    """
     for operation in test_class.OPERATIONS:
-        for placement in PLACEMENTS:
+        placements = PLACEMENTS if operation not in test_class.IDLE_ONLY \
+            else ('idle',)
+        for placement in placements:
             for server in SERVERS:
                 def method(self, operation=operation, placement=placement,
                            server=server):
@@ -149,7 +153,10 @@ class AnyNodeMatrixTest(ActiveActiveTestCase):
     """
 
     OPERATIONS = ('extend', 'snapshot', 'clone', 'copy_to_image',
-                  'detach_then_delete')
+                  'volume_from_snapshot', 'backup_temp_snapshot',
+                  'detach_then_delete', 'revert', 'copy_from_image',
+                  'manage_unmanage')
+    IDLE_ONLY = ('revert', 'copy_from_image', 'manage_unmanage')
 
     def check(self, operation, placement, server):
         volume = self._created(server=self.other(server),
@@ -222,6 +229,84 @@ class AnyNodeMatrixTest(ActiveActiveTestCase):
             self.managers[server].driver.copy_volume_to_image(
                 self.context, volume, None, {'id': 'image'})
         self.assertEqual(1, len(readers))
+
+    def _snapshotted(self, volume, server, placement):
+        """A snapshot made by the other node, or None where lvmlockd
+        cannot (attached on both).
+        """
+        snapshot = test_utils.create_snapshot(self.context, volume.id)
+        if placement == 'on_both':
+            return None
+        self.managers[self.other(server)].create_snapshot(self.context,
+                                                          snapshot)
+        snapshot.refresh()
+        self.assertEqual('available', snapshot.status)
+        return snapshot
+
+    def _volume_from_snapshot(self, volume, attached, server, placement):
+        snapshot = self._snapshotted(volume, server, placement)
+        if snapshot is None:
+            return
+        new = self._volume(snapshot_id=snapshot.id)
+        self.managers[server].create_volume(self.context, new)
+        new.refresh()
+        self.assertEqual('available', new.status)
+        self.assertEqual(set(), self.active_on(new))
+
+    def _backup_temp_snapshot(self, volume, attached, server, placement):
+        # What the backup service does with backup_use_temp_snapshot: a
+        # snapshot, attached to the backup host, detached, deleted.
+        snapshot = self._snapshotted(volume, server, placement)
+        if snapshot is None:
+            return
+        served = self.managers[server]
+        # Exported from the node holding the origin, else the serving one.
+        holders = self.active_on(volume)
+        exporter = holders.pop() if holders else server
+        connector = dict(CONNECTORS['compute4'])
+        info = served.initialize_connection_snapshot(self.context,
+                                                     snapshot.id, connector)
+        self.assertEqual('iscsi', info['driver_volume_type'])
+        self.assertEqual(exporter, info['data']['drbd_clvm_node'])
+        self.assertIn(exporter, self.active_on(volume))
+        served.terminate_connection_snapshot(self.context, snapshot.id,
+                                             connector)
+        self.managers[self.other(server)].remove_export_snapshot(
+            self.context, snapshot.id)
+        self.managers[self.other(server)].delete_snapshot(self.context,
+                                                          snapshot)
+        self.assertEqual([volume.name], list(self.cluster.view(
+            self.cluster.nodes[0]).lvs))
+
+    def _revert(self, volume, attached, server, placement):
+        snapshot = self._snapshotted(volume, server, placement)
+        # What Cinder's API sets before it casts the revert.
+        volume.update({'status': 'reverting'})
+        volume.save()
+        snapshot.update({'status': 'restoring'})
+        snapshot.save()
+        self.managers[server].revert_to_snapshot(self.context, volume,
+                                                 snapshot)
+        volume.refresh()
+        self.assertEqual('available', volume.status)
+        self.assertEqual(self.lv('_' + snapshot.name).origin, volume.name)
+
+    def _copy_from_image(self, volume, attached, server, placement):
+        with mock.patch.object(driver.image_utils, 'fetch_to_raw') as fetch:
+            self.managers[server].driver.copy_image_to_volume(
+                self.context, volume, None, 'image')
+        self.assertEqual('/dev/%s/%s' % (self.cluster.vg_name, volume.name),
+                         fetch.call_args[0][3])
+        self.assertEqual(set(), self.active_on(volume))
+
+    def _manage_unmanage(self, volume, attached, server, placement):
+        served = self.managers[server]
+        served.driver.unmanage(volume)
+        managed = self._volume()
+        served.driver.manage_existing(managed, {'source-name': volume.name})
+        self.assertIsNone(self.lv(volume.name))
+        self.assertEqual(['cinder-volume:%s' % managed.id],
+                         self.lv(managed.name).tags)
 
     def _detach_then_delete(self, volume, attached, server, placement):
         for attachment, _ in attached:
