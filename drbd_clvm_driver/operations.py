@@ -193,16 +193,18 @@ class VolumeOperations:
         if target.open:
             raise exception.VolumeBusy('Volume %s is open on this node'
                                        % name)
-        if self.volume_clear == 'zero':
-            # A snapshot is activated through its origin, which stays.
+        if target.origin or self.volume_clear == 'zero':
+            # Removing a snapshot changes its origin's device: it runs where
+            # the origin is held, exclusively (another node holding it
+            # refuses, and the removal runs there).  A wipe needs the LV
+            # active here.
             with self._exclusive_here(target.origin or name,
                                       target.active_locally):
-                self._wipe(target)
+                if self.volume_clear == 'zero':
+                    self._wipe(target)
                 self._change(self.vg.remove, name)
         else:
             self._change(self.vg.remove, name)
-            if target.origin and target.active_locally:
-                self._settle(target.origin)
         LOG.info('Deleted %s from %s', name, self.vg.vg_name)
 
     def _wipe(self, lv):

@@ -83,12 +83,14 @@ ACTIVE_ACTIVE_RECORDING = [
     (0, _SHARED_DEVICE),
     (0, ['lvchange', '--refresh', _SHARED_LV]),
     (0, _SHARED_DEVICE),
-    # Shared to exclusive in place, a snapshot, and back.
+    # Shared to exclusive in place and a snapshot; what the other node may
+    # do meanwhile; back to shared once the snapshot is gone.
     (0, ['lvchange', '-aey', _SHARED_LV]),
     (0, ['lvcreate', '-y', '-s', '-L', '24m', '-n', '_snap-shared',
          '--addtag', 'cinder-snapshot:rec', _SHARED_LV]),
-    (0, ['lvchange', '-asy', _SHARED_LV]),
+    (1, ['lvremove', '-y', 'vgc/_snap-shared']),
     (1, ['lvchange', '-asy', _SHARED_LV]),
+    (0, ['lvchange', '-asy', _SHARED_LV]),
     (0, ['lvremove', '-y', 'vgc/_snap-shared']),
     (0, ['lvchange', '-asy', _SHARED_LV]),
     (1, ['lvchange', '-asy', _SHARED_LV]),

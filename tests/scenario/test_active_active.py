@@ -14,7 +14,7 @@ from tests.scenario import base
 MIB = 1024 * 1024
 
 
-class AttachTest(base.TwoNodeTestCase):
+class OneVolumeTestCase(base.TwoNodeTestCase):
 
     def setUp(self):
         super().setUp()
@@ -24,6 +24,9 @@ class AttachTest(base.TwoNodeTestCase):
 
     def _active(self, ops):
         return ops.vg.logical_volume(self.volume).active_locally
+
+
+class AttachTest(OneVolumeTestCase):
 
     def test_attach_on_a_served_by_b(self):
         self.any_b.on(self.node_a.name, 'use', name=self.volume)
@@ -73,7 +76,7 @@ class AttachTest(base.TwoNodeTestCase):
         self.assertFalse(self._active(self.ops_a))
 
 
-class InUseOperationsTest(AttachTest):
+class InUseOperationsTest(OneVolumeTestCase):
     """Operations that need the volume exclusive, while it is in use."""
 
     def _in_use_on(self, *nodes):
