@@ -1,6 +1,8 @@
 """Driver classes Cinder's volume manager can load by class path, each bound
 to one node of a shared simulated cluster."""
 
+from cinder.volume import manager
+
 from drbd_clvm_driver import driver
 from tests.sim import cluster as sim
 
@@ -22,3 +24,19 @@ class NodeOneDriver(driver.DrbdClvmVolumeDriver):
 class NodeTwoDriver(driver.DrbdClvmVolumeDriver):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, runner=CLUSTER.nodes[1].runner, **kwargs)
+
+
+def start_manager(testcase, node, driver_class, cluster_name):
+    """Cinder's volume manager for ``node`` (host ``<node>@drbd``) in
+    ``cluster_name``, loading ``driver_class`` from this module the way
+    ``volume_driver`` in cinder.conf does, started as the service starts it.
+    """
+    testcase.override_config('volume_driver',
+                             'tests.functional.drivers.%s' % driver_class,
+                             group='backend_defaults')
+    volume_manager = manager.VolumeManager(host='%s@drbd' % node,
+                                           cluster=cluster_name)
+    volume_manager.init_host(added_to_cluster=None, service_id=None)
+    testcase.assertTrue(volume_manager.driver.initialized)
+    testcase.addCleanup(volume_manager.driver.peer_server.stop)
+    return volume_manager

@@ -17,7 +17,6 @@ from cinder import exception as cinder_exception
 from cinder import objects
 from cinder.tests.unit import test
 from cinder.tests.unit import utils as test_utils
-from cinder.volume import manager
 
 from drbd_clvm_driver import driver
 from tests.functional import drivers
@@ -61,14 +60,7 @@ class ActiveActiveTestCase(test.TestCase):
         self.nova_extend = self.patch('cinder.compute.nova.API.extend_volume')
 
     def _manager(self, node, driver_class):
-        self.override_config(
-            'volume_driver', 'tests.functional.drivers.%s' % driver_class,
-            group='backend_defaults')
-        volume_manager = manager.VolumeManager(host='%s@drbd' % node,
-                                               cluster=CLUSTER_NAME)
-        volume_manager.init_host(added_to_cluster=None, service_id=None)
-        self.addCleanup(volume_manager.driver.peer_server.stop)
-        return volume_manager
+        return drivers.start_manager(self, node, driver_class, CLUSTER_NAME)
 
     @staticmethod
     def other(node):

@@ -228,6 +228,10 @@ class ManageTest(DriverTestCase):
         self.assertTrue(by_name['legacy-data']['safe_to_manage'])
         self.assertFalse(by_name[volume.name]['safe_to_manage'])
         self.assertEqual(volume.id, by_name[volume.name]['cinder_id'])
+        # manage_existing would refuse it: not offered as safe.
+        odd = by_name['odd-size']
+        self.assertEqual((1, False), (odd['size'], odd['safe_to_manage']))
+        self.assertIn('not a whole number of GiB', odd['reason_not_safe'])
 
 
 class ExportTest(DriverTestCase):

@@ -6,7 +6,6 @@ from cinder import exception as cinder_exception
 from cinder import objects
 from cinder.tests.unit import test
 from cinder.tests.unit import utils as test_utils
-from cinder.volume import manager
 
 from drbd_clvm_driver import lvm
 from tests.functional import drivers
@@ -32,14 +31,7 @@ class ManagerTestCase(test.TestCase):
         self.node2 = self._manager('node2', 'NodeTwoDriver')
 
     def _manager(self, node, driver_class):
-        self.override_config(
-            'volume_driver', 'tests.functional.drivers.%s' % driver_class,
-            group='backend_defaults')
-        volume_manager = manager.VolumeManager(host='%s@drbd' % node,
-                                               cluster=CLUSTER_NAME)
-        volume_manager.init_host(added_to_cluster=None, service_id=None)
-        self.assertTrue(volume_manager.driver.initialized)
-        return volume_manager
+        return drivers.start_manager(self, node, driver_class, CLUSTER_NAME)
 
     def _volume(self, size=1, **kwargs):
         return test_utils.create_volume(
