@@ -172,7 +172,17 @@ class RealCluster:
         first, second = self.nodes
         resource = self.drbd_resource
         second.runner.run(['drbdadm', 'disconnect', resource], check=False)
-        second.runner.run(['drbdadm', 'secondary', resource])
+        demoted = second.runner.run(['drbdadm', 'secondary', resource],
+                                    check=False)
+        if demoted.exit_code:
+            # Something on the second node still has the device open: say
+            # what, so the test that left it can be found.
+            holders = second.runner.run(['dmsetup', 'ls', '--tree'],
+                                        check=False)
+            raise GuestError('%s cannot go Secondary: %s; device-mapper '
+                             'there: %s' % (second.name,
+                                            demoted.stderr.strip(),
+                                            holders.stdout.strip()))
         second.runner.run(['drbdadm', 'connect', '--discard-my-data',
                            resource])
         first.runner.run(['drbdadm', 'connect', resource], check=False)
