@@ -26,6 +26,7 @@ from oslo_log import log as logging
 import oslo_messaging
 from oslo_utils import importutils
 
+from drbd_clvm_driver import cluster
 from drbd_clvm_driver import exception
 from drbd_clvm_driver import exports
 from drbd_clvm_driver import lvm
@@ -129,7 +130,8 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         conf = self.configuration
         peers = conf.cluster_peer_nodes
         if not peers:
-            peers = [member for member in self.gate.quorum.state().members
+            quorum = cluster.Quorum(self.runner, conf.cluster_check_timeout)
+            peers = [member for member in quorum.state().members
                      if member != local]
             LOG.info('Peer nodes from corosync membership: %s',
                      ', '.join(peers) or 'none')
@@ -140,22 +142,23 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
                         'hosts until this service restarts.')
         return nodes.NodeNames(local, peers, conf.cluster_node_aliases)
 
-    def _start_peer_endpoint(self, names):
-        """Serve the peers' calls on this backend's topic; return the
-        client side.
-        """
-        topic = peer.topic(self.backend_name)
-        endpoint = peer.Endpoint(names.local, self.any_node.handlers())
-        self.peer_server = rpc.get_server(
-            oslo_messaging.Target(topic=topic, server=names.local),
-            [peer.MessagingEndpoint(endpoint)])
-        self.peer_server.start()
-        LOG.info('Peer endpoint of %s listening on topic %s', names.local,
-                 topic)
+    def _peer_client(self):
+        """Calls to the other nodes on this backend's topic."""
         return peer.MessagingPeers(
-            rpc.get_client(oslo_messaging.Target(topic=topic)),
+            rpc.get_client(oslo_messaging.Target(
+                topic=peer.topic(self.backend_name))),
             cinder_context.get_admin_context,
             self.configuration.peer_call_timeout)
+
+    def _start_peer_endpoint(self, local):
+        """Serve the other nodes' calls on this backend's topic."""
+        topic = peer.topic(self.backend_name)
+        endpoint = peer.Endpoint(local, self.any_node.handlers())
+        self.peer_server = rpc.get_server(
+            oslo_messaging.Target(topic=topic, server=local),
+            [peer.MessagingEndpoint(endpoint)])
+        self.peer_server.start()
+        LOG.info('Peer endpoint of %s listening on topic %s', local, topic)
 
     def do_setup(self, context):
         conf = self.configuration
@@ -173,17 +176,18 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             lvm_timeout=conf.lvm_command_timeout,
             check_timeout=conf.cluster_check_timeout,
             data_timeout=conf.data_copy_timeout,
+            names=self._node_names(local),
+            peers=self.peers or self._peer_client(),
             peer_timeout=conf.peer_call_timeout)
         self.lock_manager, self.gate, self.ops = (node.lock_manager,
                                                   node.gate, node.ops)
         self.any_node = node.any_node
-        self.any_node.names = self._node_names(local)
         self.exports = exports.Exports(self.any_node, self.target_driver,
                                        self.ops.vg.lv_path)
         self.any_node.steps.update(self.exports.steps())
         if self.peers is None:
-            self.peers = self._start_peer_endpoint(self.any_node.names)
-        self.any_node.peers = self.peers
+            self._start_peer_endpoint(local)
+            self.peers = self.any_node.peers
 
     @_translated
     def check_for_setup_error(self):
