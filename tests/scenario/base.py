@@ -8,6 +8,7 @@ import uuid
 
 import testtools
 
+from drbd_clvm_driver import lvm
 from drbd_clvm_driver import nodes
 from drbd_clvm_driver import peer
 from drbd_clvm_driver import stack
@@ -40,6 +41,20 @@ def write_pattern(node, path):
     node.runner.run(['dd', 'if=/dev/urandom', 'of=%s' % path, 'bs=1M',
                      'count=1', 'oflag=direct', 'conv=fdatasync'])
     return digest(node, path)
+
+
+def stale_snapshot_devices(cluster, node):
+    """Snapshot devices ``node`` still maps although LVM removed them."""
+    if on_real_cluster():
+        names = {lv.name.replace('-', '--') for lv in lvm.ClusteredVG(
+            node.runner, cluster.vg_name).logical_volumes()}
+        devices = node.runner.run(['dmsetup', 'ls']).stdout.split()
+        prefix = cluster.vg_name.replace('-', '--') + '-'
+        return [device for device in devices
+                if device.startswith(prefix) and device.endswith('-cow')
+                and device[len(prefix):-len('-cow')] not in names]
+    return [name for stale_node, name in cluster.stale_snapshots
+            if stale_node == node.name]
 
 
 def digest(node, path):

@@ -110,9 +110,13 @@ class InUseOperationsTest(OneVolumeTestCase):
         self.assertEqual(self.volume, seen.origin)
         # Still usable where it was attached, and the data is the same.
         self.assertEqual(written, base.digest(self.node_a, self.path))
-        # Deleting the snapshot (served by B) lets B join again.
+        # Deleting the snapshot (served by B) runs on A, which maps it: LVM
+        # would let B remove it under A's device-mapper table.
         self.any_b.run('delete_snapshot', snapshot_name=self.name('snap'),
                        volume_name=self.volume)
+        self.assertEqual([], base.stale_snapshot_devices(self.cluster,
+                                                         self.node_a))
+        # B can join again.
         self.any_b.on(self.node_b.name, 'use', name=self.volume)
         self.assertEqual(written, base.digest(self.node_b, self.path))
 
