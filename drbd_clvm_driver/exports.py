@@ -108,7 +108,8 @@ class Exports:
         return {'detach_target': self._detach_target_here,
                 'extend_target': self._extend_target_here,
                 'export': self._export_step,
-                'connect': self._connect_step}
+                'connect': self._connect_step,
+                'unexport': self._unexport_step}
 
     def node_of(self, connector):
         """The cluster node a connector comes from; None for other hosts."""
@@ -226,9 +227,10 @@ class Exports:
         others = [attachment for attachment in connected
                   if attachment is not this]
         if not connector:
-            # A forced detach without a connector: remove_export cleans up
-            # what no attachment uses.
-            return bool(others)
+            # A forced detach without a connector cannot say which one it
+            # is; remove_export cleans up what no attachment uses once the
+            # last goes.
+            return len(connected) > 1
         node = (this and self._node_serving(this)) or self.node_of(
             connector) or self.names.local
         on_node = [attachment for attachment in others
@@ -251,18 +253,38 @@ class Exports:
         return {self._node_serving(attachment) for attachment in attachments}
 
     def remove(self, context, resource):
-        """Remove this node's target, and release the LV on every node no
-        connected attachment uses.
+        """Remove the target and release the LV on every node that no
+        connected attachment uses.  A node that cannot be asked is logged
+        and left: its activation ends with it, and a later change that
+        meets it is refused, never silently wrong.
         """
+        keep = self._nodes_of(_keeping_active(resource))
+        for node in self.names.all:
+            if node in keep:
+                continue
+            try:
+                if self.names.is_local(node):
+                    self._unexport_here(context, resource)
+                else:
+                    self.any_node.on(node, 'unexport', kind=_kind(resource),
+                                     resource_id=resource.id)
+            except exception.PeerUnavailable as error:
+                LOG.warning('Could not remove the export of %s on %s: %s',
+                            resource.id, node, error)
+
+    def _unexport_here(self, context, resource):
         try:
             self.target_driver.remove_export(context, resource)
         except cinder_exception.CinderException as error:
-            # Most exports were never made here: local connections have no
-            # target, and iSCSI ones live on the node that served them.
-            LOG.debug('No target of %s removed here: %s', resource.id, error)
-        self.any_node.release_everywhere(
-            _lv_name(resource),
-            keep=self._nodes_of(_keeping_active(resource)))
+            # Most nodes never exported it: local connections have no
+            # target, and an iSCSI one lives on the node that served it.
+            LOG.debug('No target of %s removed on %s: %s', resource.id,
+                      self.names.local, error)
+        self.ops.release(_lv_name(resource))
+
+    def _unexport_step(self, kind, resource_id):
+        self._unexport_here(cinder_context.get_admin_context(),
+                            _load(kind, resource_id))
 
     def _detach_target_here(self, kind, resource_id, connector, last):
         resource = _load(kind, resource_id)

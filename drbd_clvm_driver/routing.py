@@ -109,21 +109,3 @@ class AnyNode:
             return self.steps[step](**kwargs)
         return self.peers.call(node, step, timeout=self.step_timeout,
                                **kwargs)
-
-    def release_everywhere(self, name, keep=()):
-        """Release ``name`` on every node but those in ``keep``; a node
-        that cannot be asked is logged and left (its activation ends with
-        it, and any later change meets it as a refusal, never silently).
-        Returns the nodes that could not be asked.
-        """
-        unreached = []
-        for node in self.names.all:
-            if node in keep:
-                continue
-            try:
-                self.on(node, 'release', name=name)
-            except exception.PeerUnavailable as error:
-                LOG.warning('Could not release %s on %s: %s', name, node,
-                            error)
-                unreached.append(node)
-        return unreached

@@ -440,6 +440,22 @@ class DefectsTest(ActiveActiveTestCase):
         extend_target.assert_called_once()
         self.assertEqual(volume.id, extend_target.call_args[0][0].id)
 
+    def test_forced_detach_leaves_no_target_or_activation(self):
+        # A forced detach has no connector: remove_export, served by the
+        # other node, clears the exporting node's target and activation.
+        volume = self._created()
+        attachment, _ = self.attach(volume, 'compute3', served_by='node1')
+        volume = objects.Volume.get_by_id(self.context, volume.id)
+        self.assertFalse(self.managers['node2'].driver.terminate_connection(
+            volume, None, force=True))
+        volume.finish_detach(attachment.id)
+        volume = objects.Volume.get_by_id(self.context, volume.id)
+        target = self.managers['node1'].driver.target_driver
+        with mock.patch.object(target, 'remove_export') as remove_export:
+            self.managers['node2'].driver.remove_export(self.context, volume)
+        self.assertEqual(volume.id, remove_export.call_args[0][1].id)
+        self.assertEqual(set(), self.active_on(volume))
+
     def test_peer_down_is_a_clear_error(self):
         volume = self._created()
         self.managers['node1'].driver.peer_server.stop()

@@ -16,6 +16,7 @@ from cinder.interface import volume_snapshotmanagement_driver
 from cinder.tests.unit import fake_snapshot
 from cinder.tests.unit import fake_volume
 from cinder.tests.unit import test
+from cinder.tests.unit import utils as test_utils
 from cinder.volume import configuration
 
 from drbd_clvm_driver import driver
@@ -156,7 +157,7 @@ class VolumeTest(DriverTestCase):
 
     def test_delete_after_failed_create(self):
         # Cinder removes the export first: nothing to release anywhere.
-        volume = self._volume()
+        volume = test_utils.create_volume(self.context, size=1)
         self.driver.remove_export(self.context, volume)
         self.driver.delete_volume(volume)
 

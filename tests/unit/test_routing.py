@@ -106,12 +106,12 @@ class AnyNodeTest(testtools.TestCase):
         self.assertEqual([('refresh', {'name': 'v'})],
                          self.ops['node2'].calls)
 
-    def test_release_everywhere_skips_kept_and_unreachable(self):
+    def test_peer_down_is_unavailable(self):
         del self.endpoints['node2']
-        unreached = self.any['node1'].release_everywhere('v')
-        self.assertEqual(['node2'], unreached)
-        self.assertEqual([], self.any['node1'].release_everywhere(
-            'v', keep={'node2'}))
+        error = self.assertRaises(exception.PeerUnavailable,
+                                  self.any['node1'].on, 'node2', 'release',
+                                  name='v')
+        self.assertIn('node2 did not answer release', str(error))
 
     def test_unexpected_peer_failure_is_reported(self):
         self.ops['node2'].errors['use'] = RuntimeError('boom')
