@@ -151,6 +151,25 @@ def record(cluster, directory, recording):
         handle.write('\n'.join(index_lines) + '\n')
 
 
+def clear_recorded_leftovers(node):
+    """Unmap what the recorded snapshot removal by the other node left in
+    ``node``'s device-mapper (LVM no longer knows it, so only dmsetup can):
+    snapshot and origin devices first, then what they sat on.
+    """
+    def mapped():
+        return [name for name in node.run('dmsetup', 'ls').stdout.split()
+                if name.startswith(('vgc-_snap--shared', 'vgc-rec--shared'))]
+
+    devices = mapped()
+    for name in sorted(devices, key=lambda name: name.endswith(
+            ('-cow', '-real'))):
+        node.run('dmsetup', 'remove', name)
+    if mapped():
+        raise guests.GuestError('still mapped on %s: %s' % (
+            node.name, ', '.join(mapped())))
+    return devices
+
+
 def run_scenarios(cluster, concurrent_creates):
     """The scenario tests, one at a time (one of them cuts DRBD)."""
     with tempfile.NamedTemporaryFile('w', suffix='.json',
@@ -225,6 +244,9 @@ def main(argv=None):
                 directory = os.path.join(RECORDED if kept else scratch, name)
                 phase('record real outputs into %s' % directory, record,
                       cluster, directory, recording)
+            phase('clear what the recordings left mapped on %s'
+                  % cluster.nodes[0].name, clear_recorded_leftovers,
+                  cluster.nodes[0])
             phase('scenario tests on the real nodes', run_scenarios, cluster,
                   args.concurrent_creates)
             if args.bench:

@@ -43,8 +43,10 @@ def write_pattern(node, path):
     return digest(node, path)
 
 
-def stale_snapshot_devices(cluster, node):
-    """Snapshot devices ``node`` still maps although LVM removed them."""
+def stale_snapshot_devices(cluster, node, name_part):
+    """Snapshot devices ``node`` still maps although LVM removed them,
+    among those whose LV name contains ``name_part``.
+    """
     if on_real_cluster():
         names = {lv.name.replace('-', '--') for lv in lvm.ClusteredVG(
             node.runner, cluster.vg_name).logical_volumes()}
@@ -52,9 +54,10 @@ def stale_snapshot_devices(cluster, node):
         prefix = cluster.vg_name.replace('-', '--') + '-'
         return [device for device in devices
                 if device.startswith(prefix) and device.endswith('-cow')
+                and name_part.replace('-', '--') in device
                 and device[len(prefix):-len('-cow')] not in names]
     return [name for stale_node, name in cluster.stale_snapshots
-            if stale_node == node.name]
+            if stale_node == node.name and name_part in name]
 
 
 def digest(node, path):

@@ -114,8 +114,8 @@ class InUseOperationsTest(OneVolumeTestCase):
         # would let B remove it under A's device-mapper table.
         self.any_b.run('delete_snapshot', snapshot_name=self.name('snap'),
                        volume_name=self.volume)
-        self.assertEqual([], base.stale_snapshot_devices(self.cluster,
-                                                         self.node_a))
+        self.assertEqual([], base.stale_snapshot_devices(
+            self.cluster, self.node_a, self.prefix))
         # B can join again.
         self.any_b.on(self.node_b.name, 'use', name=self.volume)
         self.assertEqual(written, base.digest(self.node_b, self.path))
