@@ -199,7 +199,8 @@ class VolumeOperations:
             # refuses, and the removal runs there).  A wipe needs the LV
             # active here.
             with self._exclusive_here(target.origin or name,
-                                      target.active_locally):
+                                      target.active_locally,
+                                      restore=bool(target.origin)):
                 if self.volume_clear == 'zero':
                     self._wipe(target)
                 self._change(self.vg.remove, name)
@@ -298,13 +299,13 @@ class VolumeOperations:
                                self.vg.remove, temporary)
 
     @contextlib.contextmanager
-    def _exclusive_here(self, name, active_here):
+    def _exclusive_here(self, name, active_here, restore=True):
         """Hold ``name`` active exclusively on this node for the block.
 
         An activation here (perhaps shared, for an attachment) is converted
-        in place and settled back after; an inactive LV is activated and
-        deactivated again.  :class:`~.exception.LockedByOtherNode` when
-        another node holds it.
+        in place and settled back after; an inactive LV is activated and,
+        unless the block removes it (``restore=False``), deactivated again.
+        :class:`~.exception.LockedByOtherNode` when another node holds it.
         """
         self._change(self.vg.activate, name, lvm.Activation.EXCLUSIVE)
         try:
@@ -312,7 +313,7 @@ class VolumeOperations:
         finally:
             if active_here:
                 self._settle(name)
-            elif self.vg.find(name) is not None:  # a removal may take it
+            elif restore:
                 self._undo('activation of %s' % name, self.vg.activate,
                            name, lvm.Activation.INACTIVE)
 
