@@ -297,9 +297,8 @@ class Exports:
 
     def extend_targets(self, volume):
         """Tell each node's target that the LV grew."""
-        nodes = {self._node_serving(attachment)
-                 for attachment in _connected(volume)
-                 if not self._is_local(attachment)}
+        nodes = self._nodes_of(attachment for attachment in _connected(volume)
+                               if not self._is_local(attachment))
         for node in sorted(nodes):
             self.any_node.on(node, 'extend_target', kind='volume',
                              resource_id=volume.id)
@@ -318,7 +317,6 @@ class Exports:
         try:
             yield
         finally:
-            if activated and self.names.local not in {
-                    self._node_serving(attachment)
-                    for attachment in _connected(volume)}:
+            if activated and self.names.local not in self._nodes_of(
+                    _connected(volume)):
                 self.ops.release(volume.name)
