@@ -5,6 +5,11 @@ The lab cluster showed why the gate exists: with DRBD disconnected an
 with corosync gone ``lvcreate`` hangs instead of failing.  So the gate checks
 quorum, DRBD and the lock manager with bounded commands *before* any
 metadata command runs, and a refusal changes nothing.
+
+A check before cannot see a DRBD link cut while the command runs: on the
+gate cluster such an ``lvcreate`` blocked in DRBD and then completed on both
+nodes apart.  So the gate also confirms *after* each command that DRBD stayed
+as it was, down to its data generation.
 """
 
 import dataclasses
@@ -89,22 +94,69 @@ class SafetyGate:
         Quorum is read first: without corosync the other checks can only
         confirm what it already says.
         """
+        return self._inspect(self.drbd_resource.state)[0]
+
+    def ensure_safe(self):
+        """Raise :class:`~.exception.ClusterUnsafe` unless the gate is open.
+
+        :returns: the DRBD state the gate passed, with its generation: the
+            token :meth:`confirm` compares with after the change.
+        """
+        reasons, drbd_state = self._inspect(
+            self.drbd_resource.state_with_generation)
+        if reasons:
+            LOG.error('Cluster unsafe, refusing LVM metadata change: %s',
+                      '; '.join(reasons))
+            raise exception.ClusterUnsafe(reasons)
+        return drbd_state
+
+    def confirm(self, checked, change):
+        """Raise :class:`~.exception.ClusterChangedDuringChange` unless DRBD
+        is still as :meth:`ensure_safe` saw it before ``change`` ran.
+
+        Still Connected, UpToDate and Primary on both sides is not enough:
+        the link may have dropped and come back.  The current generation UUID
+        tells, since a Primary starts a new one the moment it loses its peer.
+        Quorum and the lock manager are not asked again: only DRBD decides
+        whether the metadata write reached both nodes.
+
+        :param checked: what :meth:`ensure_safe` returned.
+        :param change: the metadata command that ran, for the operator.
+        """
+        try:
+            now = self.drbd_resource.state_with_generation()
+        except exception.DrbdClvmError as error:
+            after = 'unreadable: %s' % error
+        else:
+            if (not self._drbd_reasons(now)
+                    and now.generation == checked.generation):
+                return
+            after = now.describe()
+        LOG.error('DRBD %s changed while %s ran: before %s, after %s; the '
+                  'change may exist only on this node', checked.name, change,
+                  checked.describe(), after)
+        raise exception.ClusterChangedDuringChange(
+            checked.name, change, checked.describe(), after)
+
+    def _inspect(self, read_drbd):
+        """:meth:`reasons`, and the DRBD state ``read_drbd`` returned (None
+        where it failed).
+        """
+        drbd_state = None
+
+        def drbd_reasons():
+            nonlocal drbd_state
+            drbd_state = read_drbd()
+            return self._drbd_reasons(drbd_state)
+
         reasons = []
-        for check in (self._quorum_reasons, self._drbd_reasons,
+        for check in (self._quorum_reasons, drbd_reasons,
                       self.lock_manager.health):
             try:
                 reasons.extend(check())
             except exception.DrbdClvmError as error:
                 reasons.append(str(error))
-        return reasons
-
-    def ensure_safe(self):
-        """Raise :class:`~.exception.ClusterUnsafe` unless the gate is open."""
-        reasons = self.reasons()
-        if reasons:
-            LOG.error('Cluster unsafe, refusing LVM metadata change: %s',
-                      '; '.join(reasons))
-            raise exception.ClusterUnsafe(reasons)
+        return reasons, drbd_state
 
     def _quorum_reasons(self):
         state = self.quorum.state()
@@ -114,8 +166,8 @@ class SafetyGate:
             return ['corosync quorum lost (%d node(s) visible)' % state.nodes]
         return []
 
-    def _drbd_reasons(self):
-        state = self.drbd_resource.state()
+    @staticmethod
+    def _drbd_reasons(state):
         reasons = []
         if state.may_be_split_brain:
             reasons.append(

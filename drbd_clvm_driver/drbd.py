@@ -3,7 +3,8 @@
 DRBD 8.4 (the in-tree kernel module of current distributions) reports its
 state in ``/proc/drbd``; DRBD 9 prints ``drbdsetup status --json``, which 8.4
 rejects (exit 20, ``unrecognized option '--json'``).  Both become one
-:class:`ResourceState`.  This module says what the state *is*; whether it is
+:class:`ResourceState`, which can also carry the data generation
+(``drbdsetup get-gi``).  This module says what the state *is*; whether it is
 safe to change LVM metadata is decided in :mod:`drbd_clvm_driver.cluster`.
 """
 
@@ -48,6 +49,10 @@ class ResourceState:
 
     :param out_of_sync_kib: data this node knows differs from the peer; above
         zero while disconnected it means both sides may have diverged.
+    :param peer_node_id: DRBD 9's node id of the peer; None for 8.4, which
+        has one peer per device, and where DRBD 9 lists no connection.
+    :param generation: this node's current data generation UUID
+        (:func:`parse_get_gi`), or None where it was not read.
     """
 
     name: str
@@ -57,6 +62,8 @@ class ResourceState:
     disk: str
     peer_disk: str
     out_of_sync_kib: int = 0
+    peer_node_id: int = None
+    generation: str = None
 
     @property
     def is_connected(self):
@@ -85,9 +92,10 @@ class ResourceState:
         return not self.is_connected and self.out_of_sync_kib > 0
 
     def describe(self):
-        return ('%s cs:%s ro:%s/%s ds:%s/%s oos:%s' % (
+        return ('%s cs:%s ro:%s/%s ds:%s/%s oos:%s gi:%s' % (
             self.name, self.connection, self.role, self.peer_role,
-            self.disk, self.peer_disk, self.out_of_sync_kib))
+            self.disk, self.peer_disk, self.out_of_sync_kib,
+            self.generation or 'unread'))
 
 
 _PROC_DEVICE_LINE = re.compile(
@@ -95,6 +103,7 @@ _PROC_DEVICE_LINE = re.compile(
     r'(?: ro:(?P<ro>\S+)/(?P<peer_ro>\S+) ds:(?P<ds>\S+)/(?P<peer_ds>\S+))?')
 _PROC_OUT_OF_SYNC = re.compile(r'\boos:(\d+)')
 _PROC_VERSION = re.compile(r'^version: (\d+)\.(\d+)')
+_GENERATION_UUID = re.compile(r'[0-9A-Fa-f]{16}')
 
 
 def proc_drbd_version(text):
@@ -162,12 +171,34 @@ def parse_status_json(text, name):
                 name, peer['connection-state'], resource['role'],
                 peer['peer-role'], device['disk-state'],
                 peer_device['peer-disk-state'],
-                int(peer_device.get('out-of-sync', 0)))
+                int(peer_device.get('out-of-sync', 0)),
+                peer_node_id=int(peer['peer-node-id']))
         except (KeyError, IndexError, TypeError) as error:
             raise DrbdStateError('drbdsetup status --json lacks %s for '
                                  'resource %s' % (error, name))
     raise DrbdStateError('DRBD resource %s is not in drbdsetup status; is it '
                          'up?' % name)
+
+
+def parse_get_gi(text):
+    """Read this node's current data generation UUID from ``drbdsetup
+    get-gi``, one line ``CURRENT:BITMAP:HISTORY1:HISTORY2:flags...``.
+
+    A Primary starts a new current UUID the moment it loses its peer, before
+    any write (recorded on the gate cluster right after ``drbdadm
+    disconnect``), and keeps it after the reconnect; so a changed current
+    UUID means the node was apart at some point, even if it is Connected
+    again now.
+
+    :raises DrbdStateError: the output is not such a line; it is quoted.
+    """
+    line = text.strip()
+    fields = line.split(':')
+    if len(fields) < 5 or not all(_GENERATION_UUID.fullmatch(uuid)
+                                  for uuid in fields[:4]):
+        raise DrbdStateError('Cannot read DRBD generation identifiers: %r'
+                             % line)
+    return fields[0].upper()
 
 
 class DrbdResource:
@@ -189,14 +220,41 @@ class DrbdResource:
         self._minor = None
 
     def state(self):
+        """This node's view of the resource, without its generation."""
+        return self._read(with_generation=False)
+
+    def state_with_generation(self):
+        """:meth:`state` with :attr:`ResourceState.generation` read too, by
+        one more command.
+
+        DRBD 8.4 is asked ``drbdsetup get-gi MINOR``, as recorded on the gate
+        cluster.  DRBD 9 keeps generations per peer and is asked ``drbdsetup
+        get-gi RESOURCE PEER_NODE_ID 0`` as drbdsetup's documentation gives
+        it, with no recording behind it; with no peer connected there is
+        none to ask, and the generation stays None.
+        """
+        return self._read(with_generation=True)
+
+    def _read(self, with_generation):
         proc_text = self.runner.run(['cat', '/proc/drbd'],
                                     timeout=self.timeout).stdout
         if proc_drbd_version(proc_text)[0] < 9:
-            return parse_proc_drbd(proc_text, self._minor_of_resource(),
-                                   self.name)
-        status = self.runner.run(['drbdsetup', 'status', '--json', self.name],
-                                 timeout=self.timeout)
-        return parse_status_json(status.stdout, self.name)
+            minor = self._minor_of_resource()
+            state = parse_proc_drbd(proc_text, minor, self.name)
+            device = [str(minor)]
+        else:
+            status = self.runner.run(
+                ['drbdsetup', 'status', '--json', self.name],
+                timeout=self.timeout)
+            state = parse_status_json(status.stdout, self.name)
+            if state.peer_node_id is None:
+                return state  # no peer whose generation could be read
+            device = [self.name, str(state.peer_node_id), '0']
+        if not with_generation:
+            return state
+        output = self.runner.run(['drbdsetup', 'get-gi'] + device,
+                                 timeout=self.timeout).stdout
+        return dataclasses.replace(state, generation=parse_get_gi(output))
 
     def _minor_of_resource(self):
         if self._minor is None:

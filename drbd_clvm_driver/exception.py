@@ -62,6 +62,22 @@ class ClusterUnsafe(DrbdClvmError):
             'Nothing was changed.' % '; '.join(self.reasons))
 
 
+class ClusterChangedDuringChange(DrbdClvmError):
+    """DRBD did not stay as the safety gate saw it while a metadata command
+    ran: the link may have been cut in between, so the change may exist on
+    this node only.  Trying again cannot tell; an operator must look.
+    """
+
+    def __init__(self, resource, change, before, after):
+        super().__init__(
+            'DRBD %s changed while %s ran (before: %s; after: %s). The '
+            'change may exist only on this node and was not confirmed. '
+            'Check the DRBD connection and generation on both nodes '
+            '(cat /proc/drbd, drbdadm get-gi %s), resolve any split-brain, '
+            'then check whether the change is on both nodes.' % (
+                resource, change, before, after, resource))
+
+
 class VolumeGroupNotFound(DrbdClvmError):
     """The configured volume group does not exist on this node."""
 

@@ -126,10 +126,24 @@ class VolumeOperations:
         return self.vg.runner
 
     def _change(self, method, *args, **kwargs):
-        """One LVM metadata command, behind the gate and the node lock."""
+        """One LVM metadata command, behind the gate and the node lock, and
+        confirmed after: DRBD must not have lost its peer meanwhile.
+        """
         with self.locks.metadata():
-            self.gate.ensure_safe()
-            return method(*args, **kwargs)
+            checked = self.gate.ensure_safe()
+            result = method(*args, **kwargs)
+            self.gate.confirm(checked, self._change_text(method, args,
+                                                         kwargs))
+            return result
+
+    @staticmethod
+    def _change_text(method, args, kwargs):
+        """``create('volume-1', 1024, tags=[...])``, for the operator."""
+        words = [repr(arg) for arg in args]
+        words += ['%s=%r' % item for item in kwargs.items()]
+        # Any callable; a test's stand-in for the VG may have no name.
+        name = getattr(method, '__name__', repr(method))
+        return '%s(%s)' % (name, ', '.join(words))
 
     def _undo(self, description, method, *args):
         """Best-effort rollback: log, never hide the original error."""

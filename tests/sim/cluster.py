@@ -5,7 +5,8 @@ behaviour recorded on the real lab cluster (tests/unit/fixtures/recorded):
 lvmlockd's exclusive/shared activation conflicts, snapshots that keep their
 origin's activation, LVM creating LVs on a disconnected DRBD (the nodes' views
 then diverge; the reconnect discards the second node's), LVM hanging without
-corosync.  Where it and the real cluster disagree, the real one is right and
+corosync, each Primary starting a new DRBD data generation when the link
+drops.  Where it and the real cluster disagree, the real one is right and
 this file is wrong.
 """
 
@@ -24,6 +25,9 @@ _LVM_CHANGES = ('lvcreate', 'lvextend', 'lvremove', 'lvrename', 'lvchange',
                 'lvconvert')
 _LVM = _LVM_CHANGES + ('lvs', 'vgs')
 _VALID_NAME = re.compile(r'[A-Za-z0-9+_.][A-Za-z0-9+_.-]*')
+#: the current generation UUID both gate nodes had while healthy
+_FIRST_GENERATION = 0x7E3173C55CA44047
+_NO_UUID = '0' * 16
 
 
 class Refused(Exception):
@@ -79,6 +83,10 @@ class _Drbd:
     role: str = 'Primary'
     disk: str = 'UpToDate'
     out_of_sync_kib: int = 0
+    #: the current data generation UUID, as ``drbdsetup get-gi`` prints it
+    generation: str = '%016X' % _FIRST_GENERATION
+    #: the generation the peer last shared, kept while apart
+    bitmap: str = _NO_UUID
 
 
 class SimulatedNode:
@@ -131,6 +139,9 @@ class SimulatedCluster:
         self._lvmlockd = {node.name: True for node in self.nodes}
         self._changed_while_apart = set()
         self._patterns = itertools.count(1)
+        self._generations = itertools.count(_FIRST_GENERATION + 1)
+        #: (node name, program) -> what to run before that command next runs
+        self._before_next = {}
         #: reconnects that threw away the second node's changes
         self.discarded_changes = 0
         #: (node, snapshot) removed by another node while this node had its
@@ -140,10 +151,16 @@ class SimulatedCluster:
     # Faults, as the tests inject them.
 
     def disconnect_drbd(self):
+        """Cut the DRBD link as the gate does; each Primary starts a new
+        generation at once (gate-generation/node1-07, node2-08).
+        """
         with self._lock:
             first, second = (node.name for node in self.nodes)
             self._drbd[first].connection = 'StandAlone'
             self._drbd[second].connection = 'WFConnection'
+            for state in self._drbd.values():
+                state.bitmap = state.generation
+                state.generation = '%016X' % next(self._generations)
             self._views = {name: copy.deepcopy(view)
                            for name, view in self._views.items()}
 
@@ -160,6 +177,10 @@ class SimulatedCluster:
             for state in self._drbd.values():
                 state.connection = 'Connected'
                 state.out_of_sync_kib = 0
+                # The resync hands the first node's generation to both
+                # (gate-generation/reconnected-*).
+                state.generation = self._drbd[first].generation
+                state.bitmap = _NO_UUID
             shared = self._views[first]
             self._views = {node.name: shared for node in self.nodes}
 
@@ -182,6 +203,14 @@ class SimulatedCluster:
     def start_lvmlockd(self, node):
         self._lvmlockd[node.name] = True
 
+    def before_next(self, node, program, action):
+        """Run ``action()`` when ``node`` next runs ``program``, just before
+        the command takes effect: a fault in the middle of an operation,
+        after the safety gate has passed it.
+        """
+        with self._lock:
+            self._before_next[node.name, program] = action
+
     def view(self, node):
         """The VG as ``node`` sees it (tests read contents from it)."""
         return self._views[node.name]
@@ -192,6 +221,9 @@ class SimulatedCluster:
         with self._lock:
             self.commands.append((node.name, tuple(argv)))
             program = argv[0]
+            action = self._before_next.pop((node.name, program), None)
+            if action:
+                action()
             if program in _LVM and not self._corosync[node.name]:
                 return None, '', ''  # LVM blocks without corosync
             handler = getattr(self, '_cmd_' + program.replace('-', '_'),
@@ -235,6 +267,8 @@ class SimulatedCluster:
         raise Refused(10, "'%s' not defined in your config" % args[-1])
 
     def _cmd_drbdsetup(self, node, args):
+        if args[0] == 'get-gi':
+            return self._generation_identifiers(node, args[1:]), ''
         if self.drbd_version[0] < 9:
             raise Refused(20, "status: unrecognized option '--json'")
         state = self._drbd[node.name]
@@ -249,6 +283,19 @@ class SimulatedCluster:
             'devices': [{'volume': 0, 'minor': 0,
                          'disk-state': state.disk}],
             'connections': connections}], indent=2), ''
+
+    def _generation_identifiers(self, node, device):
+        """``drbdsetup get-gi``: by minor for 8.4, by resource, peer node id
+        and volume for 9.
+        """
+        expected = (['0'] if self.drbd_version[0] < 9
+                    else [self.drbd_resource, '2', '0'])
+        if device != expected:
+            raise Refused(20, 'get-gi: no such device: %s' % ' '.join(device))
+        state = self._drbd[node.name]
+        return '%s:%s:%s:%s:1:1:1:%d:0:0:0\n' % (
+            state.generation, state.bitmap, _NO_UUID, _NO_UUID,
+            state.connection == 'Connected')
 
     def _cmd_corosync_quorumtool(self, node, args):
         if not self._corosync[node.name]:

@@ -1,5 +1,9 @@
 """Quorum parsing and the safety gate, fed recorded outputs."""
 
+import dataclasses
+import logging
+
+import fixtures
 import testtools
 
 from drbd_clvm_driver import cluster
@@ -42,13 +46,19 @@ class FixedQuorum:
 
 
 class FixedDrbd:
+    """Answers with ``state`` (an exception is raised); a test may set it
+    anew between the gate's check and its confirmation.
+    """
+
     def __init__(self, state):
-        self._state = state
+        self.state_now = state
 
     def state(self):
-        if isinstance(self._state, Exception):
-            raise self._state
-        return self._state
+        if isinstance(self.state_now, Exception):
+            raise self.state_now
+        return self.state_now
+
+    state_with_generation = state
 
 
 class FixedLockManager:
@@ -59,8 +69,15 @@ class FixedLockManager:
         return self.reasons
 
 
-def proc_state(filename):
-    return drbd.parse_proc_drbd(recorded.load(filename).output, 0, 'r0')
+def proc_state(filename, generation_file=None):
+    """The state in a recorded /proc/drbd, with the current UUID from a
+    recorded ``drbdsetup get-gi`` if one is named.
+    """
+    state = drbd.parse_proc_drbd(recorded.load(filename).output, 0, 'r0')
+    if generation_file is None:
+        return state
+    return dataclasses.replace(state, generation=drbd.parse_get_gi(
+        recorded.load(generation_file).output))
 
 
 QUORATE = cluster.QuorumState(True, 2)
@@ -136,3 +153,83 @@ class SafetyGateTest(testtools.TestCase):
     def test_timeout_is_a_reason(self):
         gate = self._gate(exception.CommandTimeout(['cat', '/proc/drbd'], 10))
         self.assertIn('did not finish within 10 s', gate.reasons()[0])
+
+
+_GI = 'gate-generation/'
+#: node1 healthy, as the gate guests recorded it
+HEALTHY = proc_state('node1-01-cat_proc_drbd.txt',
+                     _GI + 'node1-01-drbdsetup_get_gi_0.txt')
+
+
+class ConfirmTest(testtools.TestCase):
+    """After the change: DRBD must be as the gate saw it before."""
+
+    def setUp(self):
+        super().setUp()
+        self.drbd = FixedDrbd(HEALTHY)
+        self.gate = cluster.SafetyGate(self.drbd, FixedQuorum(QUORATE),
+                                       FixedLockManager())
+        self.log = self.useFixture(fixtures.FakeLogger(level=logging.ERROR))
+
+    def _changed(self, after):
+        checked = self.gate.ensure_safe()
+        self.drbd.state_now = after
+        return self.assertRaises(exception.ClusterChangedDuringChange,
+                                 self.gate.confirm, checked,
+                                 "create('v', 4)")
+
+    def test_token_is_the_state_checked_with_its_generation(self):
+        self.assertEqual(HEALTHY, self.gate.ensure_safe())
+        self.assertEqual('7E3173C55CA44047', HEALTHY.generation)
+
+    def test_unchanged_is_confirmed(self):
+        checked = self.gate.ensure_safe()
+        self.gate.confirm(checked, "create('v', 4)")
+        self.assertEqual('', self.log.output)
+
+    def test_link_cut_during_the_change(self):
+        # node1 right after drbdadm disconnect, as the gate recorded it.
+        error = self._changed(proc_state(
+            _GI + 'node1-05-cat_proc_drbd.txt',
+            _GI + 'node1-07-drbdsetup_get_gi_0.txt'))
+        message = str(error)
+        self.assertIn("DRBD r0 changed while create('v', 4) ran", message)
+        self.assertIn('cs:Connected', message)
+        self.assertIn('cs:StandAlone', message)
+        self.assertIn('gi:7E3173C55CA44047', message)
+        self.assertIn('gi:FA31739A4B95E8EF', message)
+        self.assertIn('may exist only on this node and was not confirmed',
+                      message)
+        self.assertIn('drbdadm get-gi r0', message)
+        self.assertFalse(error.retriable)
+        self.assertIsInstance(error, exception.DrbdClvmError)
+        self.assertIn("DRBD r0 changed while create('v', 4) ran: before r0 "
+                      "cs:Connected", self.log.output)
+        self.assertIn('after r0 cs:StandAlone', self.log.output)
+
+    def test_connected_again_with_a_new_generation(self):
+        # The link dropped and came back while the command ran: the state
+        # looks healthy, only the current UUID tells (after the recovery).
+        error = self._changed(proc_state(
+            'node1-01-cat_proc_drbd.txt',
+            _GI + 'reconnected-node1-01-drbdsetup_get_gi_0.txt'))
+        self.assertIn('gi:FA31739A4B95E8EF', str(error))
+        self.assertIn('gi:FA31739A4B95E8EF', self.log.output)
+
+    def test_peer_no_longer_primary(self):
+        self._changed(dataclasses.replace(HEALTHY,
+                                          peer_role=drbd.Role.SECONDARY))
+
+    def test_unreadable_after_is_not_a_confirmation(self):
+        error = self._changed(exception.CommandTimeout(
+            ['cat', '/proc/drbd'], 10))
+        self.assertIn('after: unreadable: cat /proc/drbd did not finish',
+                      str(error))
+
+    def test_peer_rebuilds_the_error(self):
+        error = self._changed(proc_state(
+            _GI + 'node1-05-cat_proc_drbd.txt',
+            _GI + 'node1-07-drbdsetup_get_gi_0.txt'))
+        rebuilt = exception.from_peer(type(error).__name__, str(error))
+        self.assertIsInstance(rebuilt, exception.ClusterChangedDuringChange)
+        self.assertFalse(rebuilt.retriable)

@@ -117,6 +117,55 @@ class StatusJsonTest(testtools.TestCase):
                           json.dumps(WRITTEN_DRBD9_STATUS), 'r1')
 
 
+def generation_file(name):
+    return recorded.load('gate-generation/' + name).output
+
+
+class GetGiTest(testtools.TestCase):
+    """``drbdsetup get-gi`` as DRBD 8.4 answered on the gate guests."""
+
+    def test_healthy_nodes_share_the_current_uuid(self):
+        self.assertEqual(
+            '7E3173C55CA44047',
+            drbd.parse_get_gi(generation_file(
+                'node1-01-drbdsetup_get_gi_0.txt')))
+        self.assertEqual(
+            '7E3173C55CA44047',
+            drbd.parse_get_gi(generation_file(
+                'node2-02-drbdsetup_get_gi_0.txt')))
+
+    def test_drbdadm_prints_the_same_line(self):
+        # What the error message tells the operator to run.
+        self.assertEqual('7E3173C55CA44047', drbd.parse_get_gi(
+            generation_file('node1-03-drbdadm_get_gi_r0.txt')))
+
+    def test_each_primary_starts_its_own_uuid_when_the_link_drops(self):
+        node1, node2 = (drbd.parse_get_gi(generation_file(name)) for name in (
+            'node1-07-drbdsetup_get_gi_0.txt',
+            'node2-08-drbdsetup_get_gi_0.txt'))
+        self.assertEqual('FA31739A4B95E8EF', node1)
+        self.assertEqual('3AE4BEBBA2C63993', node2)
+
+    def test_a_change_while_apart_keeps_the_uuid(self):
+        self.assertEqual(
+            'FA31739A4B95E8EF',
+            drbd.parse_get_gi(generation_file(
+                'node1-10-drbdsetup_get_gi_0.txt')))
+
+    def test_recovery_leaves_both_with_a_new_uuid(self):
+        uuids = {drbd.parse_get_gi(generation_file(name)) for name in (
+            'reconnected-node1-01-drbdsetup_get_gi_0.txt',
+            'reconnected-node2-02-drbdsetup_get_gi_0.txt')}
+        self.assertEqual({'FA31739A4B95E8EF'}, uuids)
+
+    def test_other_output_is_quoted(self):
+        for text in ('', 'Device minor not allocated',
+                     '7E3173C55CA44047:0000000000000000:1:1'):
+            error = self.assertRaises(drbd.DrbdStateError,
+                                      drbd.parse_get_gi, text)
+            self.assertIn(repr(text), str(error))
+
+
 class DrbdResourceTest(testtools.TestCase):
 
     def test_reads_84_through_runner_and_caches_minor(self):
@@ -140,3 +189,45 @@ class DrbdResourceTest(testtools.TestCase):
                                         json.dumps(WRITTEN_DRBD9_STATUS)))
         state = drbd.DrbdResource(runner, 'r0').state()
         self.assertTrue(state.both_up_to_date)
+        self.assertEqual(2, state.peer_node_id)
+
+    def test_84_generation_by_minor_one_command_more(self):
+        runner = recorded.ReplayRunner(
+            recorded.load('node1-01-cat_proc_drbd.txt'),
+            recorded.load('gate-generation/node1-07-drbdsetup_get_gi_0.txt'))
+        runner.serve(['drbdadm', 'sh-minor', 'r0'],
+                     recorded.Recording('drbdadm sh-minor r0', 'node1', 0,
+                                        '0\n'))
+        resource = drbd.DrbdResource(runner, 'r0')
+        self.assertIsNone(resource.state().generation)
+        calls = len(runner.calls)
+        state = resource.state_with_generation()
+        self.assertTrue(state.is_connected)
+        self.assertEqual('FA31739A4B95E8EF', state.generation)
+        self.assertEqual([('cat', '/proc/drbd'), ('drbdsetup', 'get-gi', '0')],
+                         runner.calls[calls:])
+
+    def _drbd9(self, status):
+        runner = recorded.ReplayRunner()
+        runner.serve(['cat', '/proc/drbd'], recorded.Recording(
+            'cat /proc/drbd', 'n', 0,
+            'version: 9.2.8 (api:2/proto:86-122)\n'))
+        runner.serve(['drbdsetup', 'status', '--json', 'r0'],
+                     recorded.Recording('', 'n', 0, json.dumps(status)))
+        return runner
+
+    def test_9_generation_per_peer_as_documented(self):
+        runner = self._drbd9(WRITTEN_DRBD9_STATUS)
+        runner.serve(['drbdsetup', 'get-gi', 'r0', '2', '0'],
+                     recorded.load(
+                         'gate-generation/node1-01-drbdsetup_get_gi_0.txt'))
+        state = drbd.DrbdResource(runner, 'r0').state_with_generation()
+        self.assertEqual('7E3173C55CA44047', state.generation)
+
+    def test_9_without_a_peer_has_no_generation_to_read(self):
+        status = json.loads(json.dumps(WRITTEN_DRBD9_STATUS))
+        status[0]['connections'] = []
+        state = drbd.DrbdResource(self._drbd9(status),
+                                  'r0').state_with_generation()
+        self.assertTrue(state.is_standalone)
+        self.assertIsNone(state.generation)
