@@ -30,6 +30,10 @@ GUEST_FILES = (
     ('tools/cluster/guest-init', '/usr/sbin/drbd-clvm-init', '0100755'),
     ('tools/cluster/agent.py', '/opt/drbd-clvm/agent.py', '0100755'),
     ('devstack/lib/drbd_clvm', '/opt/drbd-clvm/drbd_clvm', '0100644'),
+    ('drbd_clvm_driver/cmd/fence.py', '/usr/sbin/drbd-clvm-fence',
+     '0100755'),
+    ('tools/cluster/lab-fence-agent', '/usr/sbin/fence_drbd_clvm_lab',
+     '0100755'),
 )
 VG_NAME = 'vgc'
 DRBD_RESOURCE = 'r0'
@@ -74,11 +78,17 @@ class AgentClient:
         that stays silent longer raises :class:`GuestError`.
         """
         with self._lock:
-            self._connect()
             request_id = next(self._ids)
-            self._socket.sendall((json.dumps({
-                'id': request_id, 'argv': list(argv),
-                'timeout': timeout}) + '\n').encode())
+            request = (json.dumps({'id': request_id, 'argv': list(argv),
+                                   'timeout': timeout}) + '\n').encode()
+            try:
+                self._connect()
+                self._socket.sendall(request)
+            except OSError as error:
+                # A guest that was powered off and on has a new port.
+                self.close()
+                raise GuestError('guest agent %s is not there: %s'
+                                 % (self.path, error))
             deadline = time.monotonic() + timeout + 30
             while True:
                 answer = self._read_line(deadline)
@@ -131,6 +141,9 @@ class RealCluster:
 
     vg_name = VG_NAME
     drbd_resource = DRBD_RESOURCE
+    #: the host's fence device (:mod:`tests.cluster.fencing`), where this
+    #: process booted the guests
+    fence_device = None
 
     def __init__(self, nodes):
         self.nodes = tuple(nodes)
@@ -220,21 +233,10 @@ def attach(state_path):
     return _ATTACHED[state_path]
 
 
-def _free_port():
-    with socket.socket() as probe:
+def _free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(('127.0.0.1', 0))
         return probe.getsockname()[1]
-
-
-def _listening(port):
-    """Whether something listens on 127.0.0.1:``port`` (read, not probed:
-    a probe connection would be taken by qemu as the peer).
-    """
-    wanted = '0100007F:%04X' % port
-    with open('/proc/net/tcp') as table:
-        return any(fields[1] == wanted and fields[3] == '0A'
-                   for fields in (line.split() for line in table)
-                   if len(fields) > 3)
 
 
 def _prepare_root(image_dir, workdir):
@@ -261,33 +263,93 @@ def _prepare_root(image_dir, workdir):
     return root
 
 
-def _qemu_command(number, image_dir, workdir, root, port):
-    overlay = os.path.join(workdir, 'node%d.qcow2' % number)
-    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', root,
-                    '-F', 'raw', overlay], check=True)
-    disk = os.path.join(workdir, 'drbd%d.img' % number)
-    with open(disk, 'wb') as handle:
-        handle.truncate(DRBD_DISK_SIZE)
-    wire = ('listen' if number == 1 else 'connect') + '=127.0.0.1:%d' % port
-    return [
-        'qemu-system-x86_64', '-accel', 'tcg,thread=multi', '-cpu', 'max',
-        '-m', '1024', '-smp', '1', '-display', 'none', '-no-reboot',
-        '-kernel', os.path.join(image_dir, 'vmlinuz'),
-        '-initrd', os.path.join(image_dir, 'initrd.img'),
-        '-append', 'console=ttyS0 root=/dev/vda rw panic=1 '
-                   'init=/usr/sbin/drbd-clvm-init drbd_clvm_node=%d' % number,
-        '-drive', 'file=%s,if=virtio,format=qcow2' % overlay,
-        '-drive', 'file=%s,if=virtio,format=raw' % disk,
-        '-netdev', 'socket,id=net0,%s' % wire,
-        '-device', 'virtio-net-pci,netdev=net0,mac=52:54:00:77:00:%02d'
-                   % number,
-        '-device', 'virtio-serial',
-        '-chardev', 'socket,id=agent0,server=on,wait=off,path=%s'
-                    % os.path.join(workdir, 'node%d.agent' % number),
-        '-device', 'virtserialport,chardev=agent0,name=agent',
-        '-serial', 'file:%s' % os.path.join(workdir,
-                                            'node%d.console.log' % number),
-    ]
+class Guest:
+    """One qemu guest whose disks outlive its power cycles.
+
+    The wire to the other guest is a pair of UDP sockets on host loopback:
+    stateless, so either guest can be powered off and on without the other
+    noticing more than a lost link (a listening TCP wire would not come
+    back). The console log is appended to, so a power cycle keeps the log
+    of the boot before it.
+    """
+
+    def __init__(self, number, image_dir, workdir, root, wire_ports):
+        self.number = number
+        self.name = 'node%d' % number
+        self.image_dir = image_dir
+        self.workdir = workdir
+        self.wire_ports = wire_ports
+        self.process = None
+        self.powered_on_at = 0.0
+        self.overlay = self._path('qcow2')
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b',
+                        root, '-F', 'raw', self.overlay], check=True)
+        self.disk = os.path.join(workdir, 'drbd%d.img' % number)
+        with open(self.disk, 'wb') as handle:
+            handle.truncate(DRBD_DISK_SIZE)
+
+    def _path(self, suffix):
+        return os.path.join(self.workdir, '%s.%s' % (self.name, suffix))
+
+    @property
+    def agent_path(self):
+        return self._path('agent')
+
+    @property
+    def fence_path(self):
+        return self._path('fence')
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def command(self):
+        local, remote = self.wire_ports
+        return [
+            'qemu-system-x86_64', '-accel', 'tcg,thread=multi', '-cpu', 'max',
+            '-m', '1024', '-smp', '1', '-display', 'none', '-no-reboot',
+            '-kernel', os.path.join(self.image_dir, 'vmlinuz'),
+            '-initrd', os.path.join(self.image_dir, 'initrd.img'),
+            '-append', 'console=ttyS0 root=/dev/vda rw panic=1 '
+                       'init=/usr/sbin/drbd-clvm-init drbd_clvm_node=%d'
+                       % self.number,
+            '-drive', 'file=%s,if=virtio,format=qcow2' % self.overlay,
+            '-drive', 'file=%s,if=virtio,format=raw' % self.disk,
+            '-netdev', 'socket,id=net0,udp=127.0.0.1:%d,'
+                       'localaddr=127.0.0.1:%d' % (remote, local),
+            '-device', 'virtio-net-pci,netdev=net0,mac=52:54:00:77:00:%02d'
+                       % self.number,
+            '-device', 'virtio-serial',
+            '-chardev', 'socket,id=agent0,server=on,wait=off,path=%s'
+                        % self.agent_path,
+            '-device', 'virtserialport,chardev=agent0,name=agent',
+            '-chardev', 'socket,id=fence0,server=on,wait=off,path=%s'
+                        % self.fence_path,
+            '-device', 'virtserialport,chardev=fence0,name=fence',
+            '-chardev', 'file,id=console0,append=on,path=%s'
+                        % self._path('console.log'),
+            '-serial', 'chardev:console0',
+        ]
+
+    def power_on(self):
+        if self.running:
+            return
+        for path in (self.agent_path, self.fence_path):
+            if os.path.exists(path):
+                os.unlink(path)
+        self.powered_on_at = time.monotonic()
+        with open(self._path('qemu.log'), 'a') as errors:
+            self.process = subprocess.Popen(
+                self.command(), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=errors)
+        _wait(lambda: os.path.exists(self.agent_path), 30,
+              '%s agent port' % self.name)
+
+    def power_off(self):
+        """Pull the plug: no shutdown, no flush, as a fence device does."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(30)
 
 
 def _wait(predicate, timeout, what):
@@ -306,61 +368,71 @@ def _stack_state(node):
         return ''
 
 
+def wait_ready(nodes, timeout=READY_TIMEOUT, guests=()):
+    """Wait until the stack is up on every node in ``nodes``."""
+    started = time.monotonic()
+    _wait(lambda: all(_stack_state(node) for node in nodes), AGENT_TIMEOUT,
+          'the guest agents of %s' % ', '.join(n.name for n in nodes))
+
+    def settled():
+        for guest in guests:
+            if not guest.running:
+                raise GuestError('%s exited during boot' % guest.name)
+        states = [_stack_state(node) for node in nodes]
+        if any('failed' in state for state in states):
+            raise GuestError('cluster stack failed: %s' % states)
+        return all('ready' in state for state in states)
+
+    _wait(settled, timeout, 'the cluster stack on %s' % ', '.join(
+        node.name for node in nodes))
+    return time.monotonic() - started
+
+
 @contextlib.contextmanager
 def booted(image_dir, log=print, logs_dir=None):
     """Boot both guests, yield a :class:`RealCluster` once the stack is up
     on both, and stop the guests and remove their files on every exit.
 
+    The cluster's :attr:`~RealCluster.fence_device` serves the guests'
+    fence requests for as long as they run.
+
     :param logs_dir: where to keep the guests' console logs, if anywhere.
     """
+    from tests.cluster import fencing
     workdir = tempfile.mkdtemp(prefix='drbd-clvm-gate-')
-    processes = []
+    guests = []
     cluster = None
+    device = None
     try:
         root = _prepare_root(image_dir, workdir)
-        port = _free_port()
-        for number in (1, 2):
-            command = _qemu_command(number, image_dir, workdir, root, port)
-            processes.append(subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=open(os.path.join(workdir, 'node%d.qemu.log' % number),
-                            'w')))
-            if number == 1:
-                _wait(lambda: _listening(port), 30, 'node1 wire')
-        sockets = [os.path.join(workdir, 'node%d.agent' % n) for n in (1, 2)]
-        _wait(lambda: all(map(os.path.exists, sockets)), 30, 'agent ports')
-        cluster = RealCluster(RealNode('node%d' % n, path)
-                              for n, path in zip((1, 2), sockets))
-        started = time.monotonic()
-        _wait(lambda: all(_stack_state(node) for node in cluster.nodes),
-              AGENT_TIMEOUT, 'both guest agents')
-
-        def settled():
-            for process in processes:
-                if process.poll() is not None:
-                    raise GuestError('a guest exited during boot')
-            states = [_stack_state(node) for node in cluster.nodes]
-            if any('failed' in state for state in states):
-                raise GuestError('cluster stack failed: %s' % states)
-            return all('ready' in state for state in states)
-
-        _wait(settled, READY_TIMEOUT, 'the cluster stack on both nodes')
-        log('cluster ready %.0f s after boot' % (time.monotonic() - started))
+        ports = [_free_udp_port(), _free_udp_port()]
+        guests = [Guest(1, image_dir, workdir, root, ports),
+                  Guest(2, image_dir, workdir, root, ports[::-1])]
+        for guest in guests:
+            guest.power_on()
+        cluster = RealCluster(RealNode(guest.name, guest.agent_path)
+                              for guest in guests)
+        device = fencing.FenceDevice(guests, cluster, log=log)
+        cluster.fence_device = device
+        device.start()
+        log('cluster ready %.0f s after boot'
+            % wait_ready(cluster.nodes, guests=guests))
         yield cluster
     except BaseException:
-        for number in (1, 2):
-            path = os.path.join(workdir, 'node%d.console.log' % number)
+        for guest in guests:
+            path = guest._path('console.log')
             if os.path.exists(path):
                 with open(path, errors='replace') as handle:
-                    log('--- node%d console (last lines)\n%s' % (
-                        number, ''.join(handle.readlines()[-40:])))
+                    log('--- %s console (last lines)\n%s' % (
+                        guest.name, ''.join(handle.readlines()[-40:])))
         raise
     finally:
+        if device is not None:
+            device.stop()
         if cluster is not None:
             cluster.release()
-        for process in processes:
-            process.kill()
-            process.wait(30)
+        for guest in guests:
+            guest.power_off()
         if logs_dir:
             os.makedirs(logs_dir, exist_ok=True)
             for name in os.listdir(workdir):

@@ -10,6 +10,8 @@ from xml.etree import ElementTree
 import fixtures
 import testtools
 
+from drbd_clvm_driver.cmd import fence
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 LIB = os.path.join(ROOT, 'devstack', 'lib', 'drbd_clvm')
@@ -19,10 +21,22 @@ SETTINGS = {
     'DRBD_CLVM_NODE1_ADDR': '192.0.2.1', 'DRBD_CLVM_NODE2_NAME': 'beta',
     'DRBD_CLVM_NODE2_ADDR': '192.0.2.2', 'DRBD_CLVM_RESOURCE': 'r7',
     'DRBD_CLVM_DEVICE': '/dev/drbd7', 'DRBD_CLVM_DISK': '/dev/sdz',
-    'DRBD_CLVM_PORT': '7790', 'DRBD_CLVM_VG': 'cinder-drbd'}
+    'DRBD_CLVM_PORT': '7790', 'DRBD_CLVM_VG': 'cinder-drbd',
+    'DRBD_CLVM_LOCAL_NODE': 'beta',
+    'DRBD_CLVM_FENCE_AGENT': '/usr/sbin/fence_ipmilan',
+    'DRBD_CLVM_FENCE_AGENT_ARGS': 'lanplus=1 username=admin',
+    'DRBD_CLVM_NODE1_FENCE_ARGS': 'ip=198.51.100.1',
+    'DRBD_CLVM_NODE2_FENCE_ARGS': 'ip=198.51.100.2',
+    'DRBD_CLVM_FENCE_DELAY_NODE': 'beta', 'DRBD_CLVM_FENCE_DELAY': '15',
+    'DRBD_CLVM_FENCE_TIMEOUT': '60',
+    'DRBD_CLVM_FENCE_PROGRAM': '/usr/local/bin/drbd-clvm-fence'}
 #: the shape of Debian 12's lvm.conf around the settings that get changed
 LVM_CONF = ('config {\n}\ndevices {\n\tdir = "/dev"\n\t# global_filter = '
             '[ "a|.*|" ]\n}\nglobal {\n\t# use_lvmlockd = 0\n}\n')
+
+
+class ConfigureFailed(Exception):
+    pass
 
 
 class ConfigureNodeTest(testtools.TestCase):
@@ -33,10 +47,12 @@ class ConfigureNodeTest(testtools.TestCase):
         with open(os.path.join(root, 'etc', 'lvm', 'lvm.conf'), 'w') as f:
             f.write(LVM_CONF)
         env = dict(os.environ, DRBD_CLVM_LOCK_MANAGER=lock_manager,
-                   **SETTINGS, **extra)
-        subprocess.run(['bash', '-c', 'source "$0" && '
-                        'drbd_clvm_configure_node "$1"', LIB, root],
-                       env=env, check=True)
+                   **dict(SETTINGS, **extra))
+        result = subprocess.run(['bash', '-c', 'source "$0" && '
+                                 'drbd_clvm_configure_node "$1"', LIB, root],
+                                env=env, capture_output=True, text=True)
+        if result.returncode:
+            raise ConfigureFailed(result.stderr)
         return root
 
     def _read(self, root, *path):
@@ -60,11 +76,52 @@ class ConfigureNodeTest(testtools.TestCase):
 
     def test_fencing_on_unless_turned_off(self):
         root = self._configure('lvmlockd')
-        self.assertIn('enable_fencing=1',
-                      self._read(root, 'etc', 'dlm', 'dlm.conf'))
+        dlm_conf = self._read(root, 'etc', 'dlm', 'dlm.conf')
+        self.assertIn('enable_fencing=1', dlm_conf)
+        # DLM and DRBD fence through the one program.
+        self.assertIn('device drbdclvm /usr/local/bin/drbd-clvm-fence\n'
+                      'connect drbdclvm node=1\nconnect drbdclvm node=2\n',
+                      dlm_conf)
+        res = self._read(root, 'etc', 'drbd.d', 'r7.res')
+        self.assertIn('fencing resource-and-stonith;', res)
+        self.assertIn('fence-peer "/usr/local/bin/drbd-clvm-fence '
+                      'drbd-peer";', res)
+        self.assertEqual(res.count('{'), res.count('}'))
+
         root = self._configure('lvmlockd', DRBD_CLVM_FENCING='0')
         self.assertIn('enable_fencing=0',
                       self._read(root, 'etc', 'dlm', 'dlm.conf'))
+        self.assertNotIn('device', self._read(root, 'etc', 'dlm',
+                                              'dlm.conf'))
+        self.assertNotIn('fencing', self._read(root, 'etc', 'drbd.d',
+                                               'r7.res'))
+        self.assertIsNone(self._read(root, 'etc', 'drbd-clvm',
+                                     'fence.conf'))
+
+    def test_fence_conf_is_what_drbd_clvm_fence_reads(self):
+        text = self._read(self._configure('lvmlockd'), 'etc', 'drbd-clvm',
+                          'fence.conf')
+        config = fence.FenceConfig(text)
+        self.assertEqual('beta', config.local_node)
+        self.assertEqual('alpha', config.peer())
+        self.assertEqual('/usr/sbin/fence_ipmilan', config.agent)
+        self.assertEqual([('lanplus', '1'), ('username', 'admin')],
+                         config.agent_args)
+        self.assertEqual({'alpha': (1, [('ip', '198.51.100.1')]),
+                          'beta': (2, [('ip', '198.51.100.2')])},
+                         config.nodes)
+        self.assertEqual((15, 60), (config.delay, config.timeout))
+
+    def test_only_the_delay_node_waits(self):
+        text = self._read(self._configure(
+            'lvmlockd', DRBD_CLVM_LOCAL_NODE='alpha'), 'etc', 'drbd-clvm',
+            'fence.conf')
+        self.assertEqual(0, fence.FenceConfig(text).delay)
+
+    def test_fencing_without_an_agent_is_refused(self):
+        error = self.assertRaises(ConfigureFailed, self._configure,
+                                  'lvmlockd', DRBD_CLVM_FENCE_AGENT='')
+        self.assertIn('DRBD_CLVM_FENCE_AGENT is empty', str(error))
 
     def test_drbd_dual_primary(self):
         text = self._read(self._configure('lvmlockd'), 'etc', 'drbd.d',

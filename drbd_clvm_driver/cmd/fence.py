@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""``drbd-clvm-fence``: one way to fence the peer, for DRBD and for DLM.
+
+With both nodes Primary, a lost link or a dead node must end with the other
+node powered off or reset before anything is written again: DRBD freezes
+I/O (``fencing resource-and-stonith``) and calls its ``fence-peer`` handler;
+dlm_controld blocks every lockspace until its fence device reports success.
+Both call this program, which runs the operator's fence agent (any agent of
+the ``fence-agents`` family, or one with the same stdin protocol) and keeps
+the two from fencing one failed node twice.
+
+Invocations:
+
+``drbd-clvm-fence drbd-peer``
+    DRBD's ``fence-peer`` handler. Exit 7 ("peer was fenced", DRBD resumes
+    I/O and marks the peer Outdated) or 1 (I/O stays frozen: nothing can
+    diverge; an operator must act).
+``drbd-clvm-fence`` (no arguments, ``key=value`` lines on stdin)
+    dlm_controld's fence device (``device`` line in dlm.conf). Reads
+    ``node`` (the corosync node id) and ``fail_time``; exit 0 once the node
+    is fenced, 1 otherwise.
+``drbd-clvm-fence node NAME``
+    an operator's manual fence, as the two above would do it.
+
+The configuration (``/etc/drbd-clvm/fence.conf``, written by the DevStack
+plugin) names this node, the agent and each node's agent arguments::
+
+    [fence]
+    local_node = node1
+    agent = /usr/sbin/fence_ipmilan
+    agent_args = lanplus=1 username=admin password=secret
+    timeout = 60
+    delay = 0
+
+    [node node1]
+    nodeid = 1
+    agent_args = ip=10.0.0.101
+
+    [node node2]
+    nodeid = 2
+    agent_args = ip=10.0.0.102
+
+``delay`` is how long this node waits before fencing: give it to one node
+only, so that when the link between two healthy nodes drops and each wants
+to fence the other, the node without a delay wins and exactly one survives.
+
+Standard library only: the program runs on the cluster nodes, called by
+DRBD and dlm_controld, not by the volume service.
+"""
+
+import configparser
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+import time
+
+CONFIG_FILE = '/etc/drbd-clvm/fence.conf'
+STATE_DIR = '/run/drbd-clvm/fence'
+LOG_FILE = '/var/log/drbd-clvm-fence.log'
+#: DRBD's fence-peer exit codes (drbd.conf(5), handlers section)
+DRBD_PEER_FENCED = 7
+DRBD_FENCE_FAILED = 1
+#: a node this node fenced less than this many seconds ago is not fenced
+#: again for the same failure (DRBD gives no failure time; DLM does)
+RECENT_SECONDS = 60
+
+
+class FenceError(Exception):
+    """The configuration is unusable or the agent did not fence the node."""
+
+
+def log(message, path=None):
+    """One line in the log file, and on stderr where there is one: DRBD
+    runs its handlers from the kernel with no standard streams at all.
+    """
+    line = '%s drbd-clvm-fence[%d]: %s\n' % (
+        time.strftime('%Y-%m-%dT%H:%M:%S'), os.getpid(), message)
+    try:
+        with open(path or LOG_FILE, 'a') as handle:
+            handle.write(line)
+    except OSError:
+        pass
+    if sys.stderr is not None:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+
+def _arguments(text):
+    """``key=value key2=value2`` into ordered pairs."""
+    pairs = []
+    for word in (text or '').split():
+        key, sep, value = word.partition('=')
+        if not sep or not key:
+            raise FenceError('agent argument %r is not key=value' % word)
+        pairs.append((key, value))
+    return pairs
+
+
+class FenceConfig:
+    """The parsed configuration file.
+
+    :param text: the file's contents.
+    """
+
+    def __init__(self, text):
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(text)
+            section = parser['fence']
+            self.local_node = section['local_node']
+            self.agent = section['agent']
+        except (configparser.Error, KeyError) as error:
+            raise FenceError('%s: %s' % (CONFIG_FILE, error))
+        self.agent_args = _arguments(section.get('agent_args'))
+        self.timeout = section.getint('timeout', 60)
+        self.delay = section.getint('delay', 0)
+        self.nodes = {}
+        for name in parser.sections():
+            kind, _, node = name.partition(' ')
+            if kind != 'node':
+                continue
+            self.nodes[node] = (parser[name].getint('nodeid'),
+                                _arguments(parser[name].get('agent_args')))
+        if self.local_node not in self.nodes:
+            raise FenceError('local_node %s has no [node %s] section'
+                             % (self.local_node, self.local_node))
+
+    @classmethod
+    def load(cls, path=CONFIG_FILE):
+        try:
+            with open(path) as handle:
+                return cls(handle.read())
+        except OSError as error:
+            raise FenceError('cannot read %s: %s' % (path, error))
+
+    def peer(self):
+        """The one node that is not this one (DRBD names no peer in 8.4)."""
+        others = sorted(set(self.nodes) - {self.local_node})
+        if len(others) != 1:
+            raise FenceError('expected exactly one peer of %s, found %s'
+                             % (self.local_node, others or 'none'))
+        return others[0]
+
+    def node_by_id(self, nodeid):
+        for name, (number, _) in self.nodes.items():
+            if number == nodeid:
+                return name
+        raise FenceError('no [node ...] section has nodeid = %s' % nodeid)
+
+
+class Fencer:
+    """Fences nodes through the agent, once per failure.
+
+    :param config: a :class:`FenceConfig`.
+    :param state_dir: where the time of each node's last fence is kept.
+    :param clock: seconds since the epoch (time.time, replaced in tests).
+    :param sleep: time.sleep, replaced in tests.
+    :param run: subprocess.run, replaced in tests.
+    """
+
+    def __init__(self, config, state_dir=STATE_DIR, clock=time.time,
+                 sleep=time.sleep, run=subprocess.run):
+        self.config = config
+        self.state_dir = state_dir
+        self.clock = clock
+        self.sleep = sleep
+        self.run = run
+
+    @contextlib.contextmanager
+    def _serialized(self):
+        """DRBD's handler and dlm_controld ask at about the same time."""
+        os.makedirs(self.state_dir, exist_ok=True)
+        with open(os.path.join(self.state_dir, 'lock'), 'w') as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def _stamp(self, node):
+        return os.path.join(self.state_dir, 'fenced-' + node)
+
+    def last_fenced(self, node):
+        """When this node last fenced ``node`` (epoch seconds), or None."""
+        try:
+            with open(self._stamp(node)) as handle:
+                return float(handle.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def fence(self, node, failed_at=None):
+        """Fence ``node`` unless this node already did for this failure.
+
+        :param failed_at: when the node was seen to fail (DLM says); without
+            it, a fence in the last :data:`RECENT_SECONDS` counts.
+        :raises FenceError: the agent failed or did not answer in time.
+        """
+        if node == self.config.local_node:
+            raise FenceError('refusing to fence this node (%s) itself' % node)
+        if node not in self.config.nodes:
+            raise FenceError('unknown node %s' % node)
+        with self._serialized():
+            last = self.last_fenced(node)
+            since = (failed_at if failed_at is not None
+                     else self.clock() - RECENT_SECONDS)
+            if last is not None and last >= since:
+                log('%s was already fenced at %.0f; not again' % (node, last))
+                return
+            if self.config.delay:
+                log('waiting %d s before fencing %s (this node is not the '
+                    'preferred survivor)' % (self.config.delay, node))
+                self.sleep(self.config.delay)
+            self._run_agent(node)
+            with open(self._stamp(node), 'w') as handle:
+                handle.write('%f\n' % self.clock())
+            log('%s fenced' % node)
+
+    def _run_agent(self, node):
+        _, node_args = self.config.nodes[node]
+        pairs = ([('action', 'reboot'), ('plug', node)] +
+                 self.config.agent_args + node_args)
+        stdin = ''.join('%s=%s\n' % pair for pair in pairs)
+        log('fencing %s with %s' % (node, self.config.agent))
+        try:
+            result = self.run([self.config.agent], input=stdin, text=True,
+                              capture_output=True,
+                              timeout=self.config.timeout)
+        except subprocess.TimeoutExpired:
+            raise FenceError('%s did not fence %s within %d s' % (
+                self.config.agent, node, self.config.timeout))
+        except OSError as error:
+            raise FenceError('cannot run %s: %s' % (self.config.agent, error))
+        if result.returncode:
+            raise FenceError('%s failed to fence %s (exit %d): %s' % (
+                self.config.agent, node, result.returncode,
+                (result.stderr or result.stdout).strip() or 'no output'))
+
+
+def _stdin_arguments(text):
+    return dict(line.strip().partition('=')[::2]
+                for line in text.splitlines() if '=' in line)
+
+
+def main(argv=None, stdin=None, fencer=None):
+    argv = sys.argv[1:] if argv is None else argv
+    drbd = argv[:1] == ['drbd-peer']
+    try:
+        fencer = fencer or Fencer(FenceConfig.load())
+        config = fencer.config
+        if drbd:
+            fencer.fence(config.peer())
+            return DRBD_PEER_FENCED
+        if argv[:1] == ['node'] and len(argv) == 2:
+            fencer.fence(argv[1])
+            return 0
+        if argv:
+            raise FenceError('usage: drbd-clvm-fence [drbd-peer | node NAME]'
+                             ' (no arguments: dlm_controld, stdin)')
+        request = _stdin_arguments((stdin or sys.stdin).read())
+        if not request.get('node', '').isdigit():
+            raise FenceError('dlm_controld gave no node id: %r' % request)
+        failed_at = request.get('fail_time')
+        fencer.fence(config.node_by_id(int(request['node'])),
+                     float(failed_at) if failed_at else None)
+        return 0
+    except FenceError as error:
+        log(str(error))
+        return DRBD_FENCE_FAILED if drbd else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The gate's fence device: the host powers guests off and on when asked.
+
+Each guest has a virtio-serial port named ``fence``; the guest's fence
+agent (``tools/cluster/lab-fence-agent``, run by ``drbd-clvm-fence`` for DRBD
+and dlm_controld) writes one JSON request line, ``{"action": "reboot",
+"plug": "node2"}``, and reads one answer line, ``{"ok": true}``. This is the
+part an IPMI controller or a PDU plays in production: it acts on the
+machine's power, outside the guests' network.
+
+Every action is kept in :attr:`FenceDevice.events` for the fault campaign.
+"""
+
+import json
+import socket
+import threading
+import time
+
+
+class FenceDevice:
+    """Serves both guests' fence ports until :meth:`stop`.
+
+    :param guests: the :class:`~tests.cluster.guests.Guest` objects.
+    :param cluster: the :class:`~tests.cluster.guests.RealCluster`, whose
+        agent connections are dropped when their guest loses power.
+    """
+
+    def __init__(self, guests, cluster, log=print):
+        self.guests = {guest.name: guest for guest in guests}
+        self.cluster = cluster
+        self.log = log
+        self.events = []
+        self._power = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads = []
+
+    def start(self):
+        for guest in self.guests.values():
+            thread = threading.Thread(target=self._serve, args=(guest,),
+                                      name='fence-%s' % guest.name,
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self):
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(5)
+
+    def power(self, requester, action, plug, asked_at=None):
+        """Carry out ``action`` on guest ``plug``; the answer dict.
+
+        A request from a guest that lost power after asking is dropped:
+        when both nodes ask to fence each other, the first one served wins
+        and the loser's request dies with it.
+        """
+        guest = self.guests.get(plug)
+        if guest is None:
+            return {'ok': False, 'error': 'no guest called %s' % plug}
+        asked_at = time.monotonic() if asked_at is None else asked_at
+        with self._power:
+            source = self.guests.get(requester)
+            if source is not None and (not source.running or
+                                       source.powered_on_at > asked_at):
+                self.log('[fence] dropped %s\'s request to %s %s: it lost '
+                         'power meanwhile' % (requester, action, plug))
+                return {'ok': False, 'error': 'requester lost power'}
+            started = time.time()
+            if action in ('reboot', 'off'):
+                guest.power_off()
+                self._forget(plug)
+            if action in ('reboot', 'on'):
+                guest.power_on()
+            self.events.append({'time': started, 'requester': requester,
+                                'action': action, 'plug': plug})
+            if action != 'status':
+                self.log('[fence] %s asked to %s %s: done' % (
+                    requester, action, plug))
+            return {'ok': True, 'power': 'on' if guest.running else 'off'}
+
+    def _forget(self, plug):
+        for node in self.cluster.nodes:
+            if node.name == plug:
+                node.runner.client.close()
+
+    def _serve(self, guest):
+        """Read requests from ``guest`` while it runs; reconnect after its
+        power cycles (each boot makes a new port).
+        """
+        while not self._stopping.is_set():
+            if not guest.running:
+                time.sleep(0.5)
+                continue
+            try:
+                with socket.socket(socket.AF_UNIX) as connection:
+                    connection.connect(guest.fence_path)
+                    connection.settimeout(1)
+                    self._answer(guest, connection)
+            except OSError:
+                time.sleep(0.5)
+
+    def _answer(self, guest, connection):
+        buffer = b''
+        while not self._stopping.is_set():
+            try:
+                chunk = connection.recv(4096)
+            except socket.timeout:
+                if not guest.running:
+                    return
+                continue
+            if not chunk:
+                return
+            buffer += chunk
+            while b'\n' in buffer:
+                line, buffer = buffer.split(b'\n', 1)
+                try:
+                    request = json.loads(line)
+                    answer = self.power(guest.name, request['action'],
+                                        request['plug'], time.monotonic())
+                except (ValueError, KeyError, TypeError) as error:
+                    answer = {'ok': False, 'error': 'bad request: %s' % error}
+                if not guest.running:
+                    # It fenced itself (or was fenced meanwhile): nobody
+                    # is left to read the answer.
+                    return
+                connection.sendall((json.dumps(answer) + '\n').encode())

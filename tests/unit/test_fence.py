@@ -1,0 +1,162 @@
+"""drbd-clvm-fence: one fence per failure, for DRBD's handler and DLM."""
+
+import subprocess
+
+import fixtures
+import testtools
+
+from drbd_clvm_driver.cmd import fence
+
+CONFIG = """
+[fence]
+local_node = node1
+agent = /usr/sbin/fence_lab
+agent_args = username=admin
+timeout = 30
+delay = %d
+
+[node node1]
+nodeid = 1
+agent_args = ip=192.0.2.1
+
+[node node2]
+nodeid = 2
+agent_args = ip=192.0.2.2
+"""
+
+
+class FakeAgent:
+    """Stands in for a fence agent process: records its stdin."""
+
+    def __init__(self, exit_code=0, stderr=''):
+        self.exit_code = exit_code
+        self.stderr = stderr
+        self.calls = []
+
+    def __call__(self, argv, input, text, capture_output, timeout):
+        self.calls.append((argv, input, timeout))
+        return subprocess.CompletedProcess(argv, self.exit_code, '',
+                                           self.stderr)
+
+
+class FencerTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.state_dir = self.useFixture(fixtures.TempDir()).path
+        self.log_file = self.state_dir + '/fence.log'
+        self.useFixture(fixtures.MonkeyPatch(
+            'drbd_clvm_driver.cmd.fence.LOG_FILE', self.log_file))
+        self.now = 1000.0
+        self.slept = []
+        self.agent = FakeAgent()
+
+    def fencer(self, delay=0, agent=None):
+        return fence.Fencer(fence.FenceConfig(CONFIG % delay),
+                            state_dir=self.state_dir,
+                            clock=lambda: self.now,
+                            sleep=self.slept.append,
+                            run=agent or self.agent)
+
+    def test_agent_gets_the_fence_agents_protocol(self):
+        self.fencer().fence('node2')
+        [(argv, stdin, timeout)] = self.agent.calls
+        self.assertEqual(['/usr/sbin/fence_lab'], argv)
+        self.assertEqual('action=reboot\nplug=node2\nusername=admin\n'
+                         'ip=192.0.2.2\n', stdin)
+        self.assertEqual(30, timeout)
+
+    def test_drbd_handler_fences_the_peer_and_says_so(self):
+        self.assertEqual(fence.DRBD_PEER_FENCED,
+                         fence.main(['drbd-peer'], fencer=self.fencer()))
+        self.assertIn('plug=node2', self.agent.calls[0][1])
+
+    def test_drbd_handler_keeps_io_frozen_when_the_agent_fails(self):
+        agent = FakeAgent(exit_code=1, stderr='no route to BMC')
+        self.assertEqual(fence.DRBD_FENCE_FAILED,
+                         fence.main(['drbd-peer'],
+                                    fencer=self.fencer(agent=agent)))
+        self.assertIsNone(self.fencer().last_fenced('node2'))
+
+    def test_dlm_request_fenced_once_per_failure(self):
+        # DRBD's handler fenced node2 at 1000; DLM reports the failure it
+        # saw at 995: node2 is not fenced a second time.
+        self.fencer().fence('node2')
+        self.now = 1003.0
+        self.assertEqual(0, fence.main([], stdin=_Stdin(
+            'agent=/usr/sbin/drbd-clvm-fence\nnode=2\nfail_time=995\n'),
+            fencer=self.fencer()))
+        self.assertEqual(1, len(self.agent.calls))
+        with open(self.log_file) as handle:
+            self.assertIn('node2 was already fenced at 1000; not again',
+                          handle.read())
+        # A later failure is fenced again.
+        self.now = 1500.0
+        self.assertEqual(0, fence.main([], stdin=_Stdin(
+            'node=2\nfail_time=1490\n'), fencer=self.fencer()))
+        self.assertEqual(2, len(self.agent.calls))
+
+    def test_drbd_after_dlm_within_the_same_failure(self):
+        self.fencer().fence('node2', failed_at=990)
+        self.now = 1020.0
+        self.fencer().fence('node2')
+        self.assertEqual(1, len(self.agent.calls))
+        self.now = 1000.0 + fence.RECENT_SECONDS + 1
+        self.fencer().fence('node2')
+        self.assertEqual(2, len(self.agent.calls))
+
+    def test_delay_node_waits_before_fencing(self):
+        self.fencer(delay=15).fence('node2')
+        self.assertEqual([15], self.slept)
+        self.fencer().fence('node2', failed_at=2000)
+        self.assertEqual([15], self.slept)
+
+    def test_never_fences_itself_or_a_stranger(self):
+        self.assertEqual(1, fence.main(['node', 'node1'],
+                                       fencer=self.fencer()))
+        self.assertEqual(1, fence.main(['node', 'node9'],
+                                       fencer=self.fencer()))
+        self.assertEqual(1, fence.main([], stdin=_Stdin('node=7\n'),
+                                       fencer=self.fencer()))
+        self.assertEqual([], self.agent.calls)
+
+    def test_agent_timeout_is_a_failure(self):
+        def hanging(argv, **kwargs):
+            raise subprocess.TimeoutExpired(argv, kwargs['timeout'])
+        error = self.assertRaises(fence.FenceError,
+                                  self.fencer(agent=hanging).fence, 'node2')
+        self.assertIn('did not fence node2 within 30 s', str(error))
+
+
+class FenceConfigTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.MonkeyPatch(
+            'drbd_clvm_driver.cmd.fence.LOG_FILE',
+            self.useFixture(fixtures.TempDir()).path + '/fence.log'))
+
+    def test_missing_agent(self):
+        error = self.assertRaises(fence.FenceError, fence.FenceConfig,
+                                  '[fence]\nlocal_node = node1\n')
+        self.assertIn('agent', str(error))
+
+    def test_local_node_must_be_listed(self):
+        error = self.assertRaises(
+            fence.FenceError, fence.FenceConfig,
+            '[fence]\nlocal_node = x\nagent = /bin/true\n')
+        self.assertIn('local_node x has no [node x] section', str(error))
+
+    def test_arguments_must_be_pairs(self):
+        error = self.assertRaises(
+            fence.FenceError, fence.FenceConfig,
+            (CONFIG % 0).replace('username=admin', 'username'))
+        self.assertIn("'username' is not key=value", str(error))
+
+
+class _Stdin:
+    def __init__(self, text):
+        self.text = text
+
+    def read(self):
+        return self.text
