@@ -62,9 +62,11 @@ LOG_FILE = '/var/log/drbd-clvm-fence.log'
 #: DRBD's fence-peer exit codes (drbd.conf(5), handlers section)
 DRBD_PEER_FENCED = 7
 DRBD_FENCE_FAILED = 1
-#: a node this node fenced less than this many seconds ago is not fenced
-#: again for the same failure (DRBD gives no failure time; DLM does)
-RECENT_SECONDS = 60
+#: a fence counts for a failure seen up to this many seconds after it:
+#: the fence itself is what DLM sees fail a few seconds later (corosync
+#: token and consensus), and DRBD gives no failure time at all. Far less
+#: than a node needs to reboot, rejoin and fail again.
+RECENT_SECONDS = 30
 
 
 class FenceError(Exception):
@@ -190,8 +192,8 @@ class Fencer:
     def fence(self, node, failed_at=None):
         """Fence ``node`` unless this node already did for this failure.
 
-        :param failed_at: when the node was seen to fail (DLM says); without
-            it, a fence in the last :data:`RECENT_SECONDS` counts.
+        :param failed_at: when the node was seen to fail (DLM says), else
+            now; a fence up to :data:`RECENT_SECONDS` before it counts.
         :raises FenceError: the agent failed or did not answer in time.
         """
         if node == self.config.local_node:
@@ -200,8 +202,8 @@ class Fencer:
             raise FenceError('unknown node %s' % node)
         with self._serialized():
             last = self.last_fenced(node)
-            since = (failed_at if failed_at is not None
-                     else self.clock() - RECENT_SECONDS)
+            since = (self.clock() if failed_at is None
+                     else failed_at) - RECENT_SECONDS
             if last is not None and last >= since:
                 log('%s was already fenced at %.0f; not again' % (node, last))
                 return
@@ -256,6 +258,9 @@ def main(argv=None, stdin=None, fencer=None):
             raise FenceError('usage: drbd-clvm-fence [drbd-peer | node NAME]'
                              ' (no arguments: dlm_controld, stdin)')
         request = _stdin_arguments((stdin or sys.stdin).read())
+        log('dlm_controld asks: %s' % ' '.join(
+            '%s=%s' % (key, request[key]) for key in ('node', 'fail_time')
+            if key in request))
         if not request.get('node', '').isdigit():
             raise FenceError('dlm_controld gave no node id: %r' % request)
         failed_at = request.get('fail_time')

@@ -79,12 +79,13 @@ class FencerTest(testtools.TestCase):
         self.assertIsNone(self.fencer().last_fenced('node2'))
 
     def test_dlm_request_fenced_once_per_failure(self):
-        # DRBD's handler fenced node2 at 1000; DLM reports the failure it
-        # saw at 995: node2 is not fenced a second time.
+        # DRBD's handler fenced node2 at 1000; DLM saw node2 leave at 1004
+        # (the fence itself, seen through corosync's token timeout): node2
+        # is not fenced a second time.
         self.fencer().fence('node2')
-        self.now = 1003.0
+        self.now = 1006.0
         self.assertEqual(0, fence.main([], stdin=_Stdin(
-            'agent=/usr/sbin/drbd-clvm-fence\nnode=2\nfail_time=995\n'),
+            'agent=/usr/sbin/drbd-clvm-fence\nnode=2\nfail_time=1004\n'),
             fencer=self.fencer()))
         self.assertEqual(1, len(self.agent.calls))
         with open(self.log_file) as handle:
