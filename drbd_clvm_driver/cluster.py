@@ -174,6 +174,11 @@ class SafetyGate:
                 'DRBD %s is %s with %s KiB out of sync: the nodes may have '
                 'diverged (split-brain); resolve it before any change' % (
                     state.name, state.connection, state.out_of_sync_kib))
+        elif state.peer_fenced:
+            reasons.append(
+                'DRBD %s is %s: the peer was fenced (Outdated); changes are '
+                'accepted again once it has rejoined and resynced' % (
+                    state.name, state.connection))
         elif not state.is_connected:
             reasons.append('DRBD %s is %s, not Connected' % (
                 state.name, state.connection))

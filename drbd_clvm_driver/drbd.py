@@ -82,14 +82,26 @@ class ResourceState:
         return self.disk == self.peer_disk == DiskState.UP_TO_DATE
 
     @property
+    def peer_fenced(self):
+        """Disconnected from a peer DRBD knows is Outdated: the fence-peer
+        handler had it fenced, so only this node's data counts and the peer
+        resyncs from it when it comes back.
+        """
+        return (not self.is_connected
+                and self.peer_disk == DiskState.OUTDATED)
+
+    @property
     def may_be_split_brain(self):
-        """Disconnected with changes the peer has not seen.
+        """Disconnected with changes a peer that was not fenced has not
+        seen.
 
         DRBD 8.4 does not print the words "split brain"; it drops to
         StandAlone and keeps the out-of-sync count, as recorded on the lab
-        cluster after a create made during a disconnect.
+        cluster after a create made during a disconnect. Behind a fenced
+        (Outdated) peer the same count is just what it will resync.
         """
-        return not self.is_connected and self.out_of_sync_kib > 0
+        return (not self.is_connected and self.out_of_sync_kib > 0
+                and not self.peer_fenced)
 
     def describe(self):
         return ('%s cs:%s ro:%s/%s ds:%s/%s oos:%s gi:%s' % (

@@ -77,10 +77,25 @@ class FenceDevice:
                     requester, action, plug))
             return {'ok': True, 'power': 'on' if guest.running else 'off'}
 
+    def kill(self, plug):
+        """The fault, not a fence: the guest's qemu dies and stays off
+        until someone fences it (which powers it on again).
+        """
+        with self._power:
+            self.guests[plug].power_off()
+            self._forget(plug)
+            self.events.append({'time': time.time(), 'requester': 'fault',
+                                'action': 'kill', 'plug': plug})
+        self.log('[fence] %s killed (fault)' % plug)
+
+    def console_logs(self):
+        return [guest.console_log for guest in self.guests.values()]
+
     def _forget(self, plug):
         for node in self.cluster.nodes:
             if node.name == plug:
                 node.runner.client.close()
+                node.io.client.close()
 
     def _serve(self, guest):
         """Read requests from ``guest`` while it runs; reconnect after its

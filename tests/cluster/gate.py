@@ -99,6 +99,8 @@ ACTIVE_ACTIVE_RECORDING = [
     (0, ['lvremove', '-y', _SHARED_LV])]
 #: fixture directory name -> what the gate runs and records there
 RECORDINGS = {'gate': RECORDING, 'gate-active-active': ACTIVE_ACTIVE_RECORDING}
+#: fixture directory of what the fault campaign's survivors print
+FAULT_RECORDING = 'gate-faults'
 
 
 class GateTimeout(Exception):
@@ -206,13 +208,27 @@ def run_bench(cluster):
         handle.write('\n')
 
 
+def run_faults(cluster, names, record_dir):
+    """The fault campaign; its table printed and kept under results/."""
+    from tests.cluster import faults
+    results = faults.run(cluster, names, record_dir=record_dir)
+    print(faults.format_table(results), flush=True)
+    faults.write_results(results, os.path.join(
+        guests.ROOT, 'results', 'faults-latest.json'))
+    missed = [result['case'] for result in results if not result['met']]
+    if missed:
+        raise guests.GuestError('fault cases missed their targets: %s'
+                                % ', '.join(missed))
+
+
 def _on_alarm(signum, frame):
     raise GateTimeout('the gate ran out of its time bound')
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--record', nargs='*', choices=sorted(RECORDINGS),
+    parser.add_argument('--record', nargs='*',
+                        choices=sorted(RECORDINGS) + [FAULT_RECORDING],
                         help='write the recorded outputs (all, or those '
                              'named) into fixture directories under %s'
                         % RECORDED)
@@ -223,6 +239,12 @@ def main(argv=None):
     parser.add_argument('--bench', action='store_true',
                         help='also time driver operations against bare '
                              'LVM and dd (bench/cluster_timing.py)')
+    parser.add_argument('--faults', nargs='*', metavar='CASE',
+                        help='also run the fault campaign (all cases, or '
+                             'those named; tests/cluster/faults.py)')
+    parser.add_argument('--no-scenarios', action='store_true',
+                        help='skip the recordings and scenario tests (to '
+                             'work on the fault campaign alone)')
     parser.add_argument('--logs', default=os.path.join(guests.ROOT,
                                                        'results', 'gate'),
                         help='where the guests\' console logs are kept')
@@ -239,16 +261,25 @@ def main(argv=None):
                             guests.booted(image, logs_dir=args.logs))
             scratch = stack.enter_context(tempfile.TemporaryDirectory())
             for name, recording in sorted(RECORDINGS.items()):
+                if args.no_scenarios:
+                    break
                 kept = args.record is not None and name in (
                     args.record or RECORDINGS)
                 directory = os.path.join(RECORDED if kept else scratch, name)
                 phase('record real outputs into %s' % directory, record,
                       cluster, directory, recording)
-            phase('clear what the recordings left mapped on %s'
-                  % cluster.nodes[0].name, clear_recorded_leftovers,
-                  cluster.nodes[0])
-            phase('scenario tests on the real nodes', run_scenarios, cluster,
-                  args.concurrent_creates)
+            if not args.no_scenarios:
+                phase('clear what the recordings left mapped on %s'
+                      % cluster.nodes[0].name, clear_recorded_leftovers,
+                      cluster.nodes[0])
+                phase('scenario tests on the real nodes', run_scenarios,
+                      cluster, args.concurrent_creates)
+            if args.faults is not None:
+                kept = args.record is not None and FAULT_RECORDING in (
+                    args.record or [FAULT_RECORDING])
+                phase('fault campaign on the real nodes', run_faults,
+                      cluster, args.faults, os.path.join(
+                          RECORDED if kept else scratch, FAULT_RECORDING))
             if args.bench:
                 phase('benchmark on the real nodes', run_bench, cluster)
     except (GateTimeout, guests.GuestError,

@@ -127,10 +127,16 @@ class AgentRunner(runner.CommandRunner):
 
 
 class RealNode:
+    """A guest as commands see it: ``runner`` for the driver's commands,
+    ``io`` (the guest's second agent) for what instances would do.
+    """
+
     def __init__(self, name, agent_path):
         self.name = name
         self.agent_path = agent_path
         self.runner = AgentRunner(agent_path, name)
+        self.io = AgentRunner(os.path.join(os.path.dirname(agent_path),
+                                           '%s.io' % name), name)
 
     def run(self, *argv, timeout=60):
         return self.runner.run(argv, timeout=timeout, check=False)
@@ -161,6 +167,35 @@ class RealCluster:
             if time.monotonic() > deadline:
                 raise GuestError('DRBD did not become %s: %s' % (what, states))
             time.sleep(1)
+
+    # Faults the scenario tests make. On the real cluster a node whose
+    # corosync dies is fenced by its peer and comes back by itself; the
+    # "start" of corosync is waiting for that.
+
+    def _wait_gone(self, node, program, timeout=30):
+        _wait(lambda: node.run('pgrep', '-x', program).exit_code == 1,
+              timeout, '%s to stop on %s' % (program, node.name))
+
+    def stop_corosync(self, node):
+        """SIGKILL corosync on ``node``; dlm_controld follows it down."""
+        node.run('pkill', '-9', '-x', 'corosync')
+        self._wait_gone(node, 'corosync')
+        self._wait_gone(node, 'dlm_controld')
+
+    def start_corosync(self, node):
+        """Wait until the fenced ``node`` is back and DRBD is whole."""
+        wait_ready([node])
+        self._wait_drbd(lambda text: ('ro:Primary/Primary' in text and
+                                      'ds:UpToDate/UpToDate' in text),
+                        'Primary/Primary and UpToDate', timeout=300)
+
+    def stop_lvmlockd(self, node):
+        node.run('pkill', '-9', '-x', 'lvmlockd')
+        self._wait_gone(node, 'lvmlockd')
+
+    def start_lvmlockd(self, node):
+        """As systemd would restart it: --adopt takes the locks back."""
+        node.runner.run(['lvmlockd', '-g', 'dlm', '--adopt', '1'])
 
     def disconnect_drbd(self):
         """Cut the DRBD link as the lab did: ``drbdadm disconnect`` on the
@@ -206,6 +241,10 @@ class RealCluster:
         self._wait_drbd(lambda text: 'ro:Primary/Primary' in text,
                         'Primary/Primary')
 
+    def console_logs(self):
+        """Every boot's console of every guest (appended across boots)."""
+        return self.fence_device.console_logs()
+
     def state(self):
         return {'nodes': [{'name': node.name, 'agent': node.agent_path}
                           for node in self.nodes]}
@@ -214,6 +253,7 @@ class RealCluster:
         """Let another process connect to the agents (one at a time)."""
         for node in self.nodes:
             node.runner.client.close()
+            node.io.client.close()
 
 
 _ATTACHED = {}
@@ -296,6 +336,14 @@ class Guest:
         return self._path('agent')
 
     @property
+    def console_log(self):
+        return self._path('console.log')
+
+    @property
+    def io_path(self):
+        return self._path('io')
+
+    @property
     def fence_path(self):
         return self._path('fence')
 
@@ -323,6 +371,9 @@ class Guest:
             '-chardev', 'socket,id=agent0,server=on,wait=off,path=%s'
                         % self.agent_path,
             '-device', 'virtserialport,chardev=agent0,name=agent',
+            '-chardev', 'socket,id=io0,server=on,wait=off,path=%s'
+                        % self.io_path,
+            '-device', 'virtserialport,chardev=io0,name=io',
             '-chardev', 'socket,id=fence0,server=on,wait=off,path=%s'
                         % self.fence_path,
             '-device', 'virtserialport,chardev=fence0,name=fence',
@@ -334,7 +385,7 @@ class Guest:
     def power_on(self):
         if self.running:
             return
-        for path in (self.agent_path, self.fence_path):
+        for path in (self.agent_path, self.io_path, self.fence_path):
             if os.path.exists(path):
                 os.unlink(path)
         self.powered_on_at = time.monotonic()

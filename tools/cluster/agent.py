@@ -69,7 +69,7 @@ def serve(reader, writer):
 
 
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else find_port()
+    path = find_port(sys.argv[1] if len(sys.argv) > 1 else PORT_NAME)
     while True:
         # The port reads end-of-file while the host is not connected;
         # reopen and wait for the next connection.

@@ -1,0 +1,621 @@
+"""The fault campaign: every fault the issue names, on the real cluster.
+
+Each case starts from a healthy cluster (both nodes up, DRBD Connected,
+Primary/Primary, UpToDate/UpToDate, the safety gate open on both) with an
+instance's stand-in writing numbered blocks to an attached volume on each
+node and driver operations running on both nodes. Then the fault; then the
+cluster recovers by itself (fencing, reboot, resync, promotion), and the
+case counts what it cost:
+
+* every driver answer, with its outcome and seconds, and any operation
+  still without an answer at its bound;
+* split-brains (DRBD's "Split-Brain detected", from the consoles of every
+  boot);
+* volumes reported created that either node lacks afterwards, the nodes'
+  LV lists differing, and LVs an interrupted operation left half-made;
+* blocks acknowledged to a stand-in that do not read back, on either node;
+* how long the surviving node's stand-in waited for a write (I/O pause)
+  and how long until both nodes accepted changes again.
+
+``python -m tests.cluster.gate --faults`` runs it after the scenarios and
+writes the table and ``results/faults-latest.json``.
+"""
+
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import uuid
+
+from drbd_clvm_driver import exception
+from drbd_clvm_driver import nodes as node_names
+from drbd_clvm_driver import peer
+from drbd_clvm_driver import stack
+from tests.cluster import guests
+
+BLOCK = 4096
+#: seconds a case's operations may take before they count as unanswered:
+#: the longest command bound (lvm 120 s) plus the agent's margin
+ANSWER_BOUND = 180
+#: seconds for the cluster to heal by itself after a fault (a fenced TCG
+#: guest reboots, rejoins and resyncs in about 75 s)
+RECOVERY_BOUND = 420
+#: the README's promise: the survivor's instances write again within this
+STATED_IO_PAUSE = 30
+SPLIT_BRAIN = re.compile(r'Split-Brain detected')
+
+
+def pattern(label, block):
+    """The 4 KiB an instance's stand-in writes to ``block``."""
+    return ('%s block %d ' % (label, block)).ljust(BLOCK, '.')
+
+
+#: run in a guest: how many of the listed blocks of a device differ from
+#: :func:`pattern` (argv: device, label, comma-separated blocks)
+_VERIFY = """
+import mmap, os, sys
+path, label, blocks = sys.argv[1:4]
+fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+buffer = mmap.mmap(-1, 4096)
+bad = 0
+for block in map(int, blocks.split(',')):
+    os.preadv(fd, [buffer], block * 4096)
+    expected = ('%s block %d ' % (label, block)).ljust(4096, '.').encode()
+    bad += bytes(buffer) != expected
+print(bad)
+"""
+
+
+class Writer(threading.Thread):
+    """An instance on ``node`` writing numbered blocks to ``path``, each
+    one a direct, synchronous write; a block counts once ``dd`` returned.
+    """
+
+    def __init__(self, node, path, label, blocks=4096):
+        super().__init__(name='writer-%s' % node.name, daemon=True)
+        self.node = node
+        self.path = path
+        self.label = label
+        self.blocks = blocks
+        self.acknowledged = []
+        self.ack_times = []
+        self.stopping = threading.Event()
+        self.stopped_by = None
+
+    def run(self):
+        for block in range(self.blocks):
+            if self.stopping.is_set():
+                return
+            try:
+                result = self.node.io.run(
+                    ['sh', '-c', 'printf %s "$0" | dd of="$1" bs=4096 '
+                     'seek="$2" count=1 oflag=direct,dsync conv=notrunc '
+                     'status=none', pattern(self.label, block), self.path,
+                     str(block)], timeout=ANSWER_BOUND, check=False)
+            except (guests.GuestError, exception.DrbdClvmError) as error:
+                self.stopped_by = str(error)
+                return
+            if result.exit_code != 0:
+                self.stopped_by = result.stderr.strip() or 'dd failed'
+                return
+            self.acknowledged.append(block)
+            self.ack_times.append(time.monotonic())
+            self.stopping.wait(0.1)
+
+    def longest_wait(self, since):
+        """Longest gap between acknowledgements after ``since``."""
+        times = [since] + [t for t in self.ack_times if t > since]
+        return max((b - a for a, b in zip(times, times[1:])), default=None)
+
+
+class Operations(threading.Thread):
+    """Driver operations in a loop on one node until stopped; each answer
+    is kept with its outcome and seconds.
+    """
+
+    def __init__(self, campaign, node, ops, action, limit=8,
+                 until_ok=False):
+        super().__init__(name='ops-%s' % node.name, daemon=True)
+        self.until_ok = until_ok
+        self.campaign = campaign
+        self.node = node
+        self.ops = ops
+        self.action = action
+        self.limit = limit
+        self.answers = []
+        self.stopping = threading.Event()
+
+    def run(self):
+        for number in range(self.limit):
+            if self.stopping.is_set():
+                return
+            name = self.campaign.name('%s-%d' % (self.node.name, number))
+            started = time.monotonic()
+            try:
+                self.action(self.ops, name)
+                outcome, detail = 'ok', ''
+            except exception.ClusterUnsafe as error:
+                outcome, detail = 'refused', str(error)
+            except guests.GuestError as error:
+                outcome, detail = 'node lost', str(error)
+            except exception.DrbdClvmError as error:
+                outcome, detail = 'failed', str(error)
+            self.answers.append({
+                'node': self.node.name, 'name': name, 'outcome': outcome,
+                'seconds': round(time.monotonic() - started, 2),
+                'at': round(started - self.campaign.fault_at, 2)
+                if self.campaign.fault_at else None,
+                'detail': detail[:300]})
+            if outcome == 'node lost' or (self.until_ok and outcome == 'ok'):
+                return
+            if outcome != 'ok':
+                time.sleep(1)
+
+
+#: what the survivor says while its peer is fenced and away, recorded
+#: once a case's operations have answered
+SURVIVOR_RECORDING = (
+    ['cat', '/proc/drbd'],
+    ['drbdsetup', 'get-gi', '0'],
+    ['corosync-quorumtool', '-s'],
+    ['dlm_tool', 'status'],
+    ['lvmlockctl', '--info'],
+    ['cat', '/var/log/drbd-clvm-fence.log'])
+
+
+class Campaign:
+    """The cases, run one after the other on one booted cluster.
+
+    :param record_dir: where each case's survivor outputs are written (a
+        directory per case), if anywhere.
+    """
+
+    def __init__(self, cluster, log=print, record_dir=None):
+        self.cluster = cluster
+        self.log = log
+        self.record_dir = record_dir
+        self.prefix = 'f%s-' % uuid.uuid4().hex[:6]
+        self.fault_at = None
+        self.results = []
+        self._locks = tempfile.mkdtemp(prefix='drbd-clvm-faults-')
+
+    def name(self, label):
+        return self.prefix + label
+
+    def stacks(self, **kwargs):
+        """Fresh driver stacks on both nodes, as a volume service (re)start
+        builds them.
+        """
+        endpoints = {}
+        built = {}
+        for node in self.cluster.nodes:
+            names = node_names.NodeNames(node.name, [
+                other.name for other in self.cluster.nodes])
+            built[node.name] = stack.build(
+                node.runner, self.cluster.vg_name,
+                self.cluster.drbd_resource,
+                lock_path=os.path.join(self._locks, node.name),
+                data_timeout=600, names=names,
+                peers=peer.InProcessPeers(endpoints),
+                volume_clear=kwargs.get('volume_clear', 'none'))
+        return built
+
+    # Health.
+
+    def healthy(self):
+        """Both nodes ready and the gate open on both."""
+        for node in self.cluster.nodes:
+            try:
+                if 'ready' not in node.run('cat', '/run/drbd-clvm/state',
+                                           timeout=10).stdout:
+                    return False
+            except (guests.GuestError, exception.DrbdClvmError):
+                return False
+        try:
+            return all(not built.gate.reasons()
+                       for built in self.stacks().values())
+        except (guests.GuestError, exception.DrbdClvmError):
+            return False
+
+    def wait_healthy(self, timeout=RECOVERY_BOUND):
+        started = time.monotonic()
+        while not self.healthy():
+            if time.monotonic() - started > timeout:
+                raise guests.GuestError('cluster did not heal within %d s'
+                                        % timeout)
+            time.sleep(3)
+        return time.monotonic() - started
+
+    def split_brains(self):
+        count = 0
+        for path in self.cluster.console_logs():
+            with open(path, errors='replace') as handle:
+                count += len(SPLIT_BRAIN.findall(handle.read()))
+        return count
+
+    # The parts of a case.
+
+    def attach_writers(self, stacks):
+        writers = []
+        for node in self.cluster.nodes:
+            ops = stacks[node.name].ops
+            name = self.name('instance-%s' % node.name)
+            ops.create_volume(name, 32, name)
+            ops.use(name)
+            writers.append(Writer(node, ops.vg.lv_path(name), name))
+        return writers
+
+    def check_writes(self, stacks, writers):
+        """Acknowledged blocks that do not read back, on each node (read
+        and compared inside the guest: megabytes through the agent would
+        take minutes).
+        """
+        lost = 0
+        for writer in writers:
+            if not writer.acknowledged:
+                continue
+            name = os.path.basename(writer.path)
+            for node in self.cluster.nodes:
+                stacks[node.name].ops.use(name)
+                result = node.io.run(
+                    ['python3', '-c', _VERIFY, writer.path, writer.label,
+                     ','.join(map(str, writer.acknowledged))],
+                    timeout=ANSWER_BOUND)
+                lost += int(result.stdout.split()[0])
+        return lost
+
+    def cleanup(self, stacks):
+        mine = {}
+        for node in self.cluster.nodes:
+            for lv in stacks[node.name].ops.vg.logical_volumes():
+                if lv.name.startswith(self.prefix):
+                    mine[lv.name] = lv
+                    if lv.active_locally and not lv.is_snapshot:
+                        stacks[node.name].ops.release(lv.name)
+        ops = stacks[self.cluster.nodes[0].name].ops
+        for name in sorted(mine, key=lambda n: not mine[n].is_snapshot):
+            ops.delete_volume(name)
+
+    def run_case(self, case):
+        """One case, from a healthy cluster back to a healthy cluster."""
+        self.log('[faults] %s: %s' % (case.name, case.fault))
+        self.wait_healthy()
+        self.prefix = 'f%s-' % uuid.uuid4().hex[:6]
+        stacks = self.stacks(**case.stack_options)
+        splits_before = self.split_brains()
+        fences_before = len(self.cluster.fence_device.events)
+        writers = self.attach_writers(stacks)
+        for writer in writers:
+            writer.start()
+        time.sleep(2)
+        workers = case.start(self, stacks)
+        time.sleep(case.fault_after)
+        self.fault_at = time.monotonic()
+        case.inject(self, stacks)
+        unanswered = 0
+        for worker in workers:
+            worker.join(ANSWER_BOUND)
+            unanswered += worker.is_alive()
+        if self.record_dir:
+            survivor = self.cluster.nodes[1 - case.victim]
+            from tests.cluster import gate
+            gate.record(self.cluster, os.path.join(self.record_dir,
+                                                   case.name),
+                        [(self.cluster.nodes.index(survivor), argv)
+                         for argv in SURVIVOR_RECORDING])
+        case.after(self, stacks)
+        recovered = self.wait_healthy()
+        for writer in writers:
+            writer.stopping.set()
+            writer.join(ANSWER_BOUND)
+        stacks = self.stacks()
+        listings = {node.name: sorted(
+            lv.name for lv in stacks[node.name].ops.vg.logical_volumes()
+            if lv.name.startswith(self.prefix))
+            for node in self.cluster.nodes}
+        answers = [answer for worker in workers for answer in worker.answers]
+        created = [a['name'] for a in answers if a['outcome'] == 'ok']
+        first = listings[self.cluster.nodes[0].name]
+        survivors = [w for w in writers
+                     if w.ack_times and w.ack_times[-1] > self.fault_at]
+        pauses = [w.longest_wait(self.fault_at) for w in survivors]
+        result = {
+            'case': case.name, 'fault': case.fault,
+            'answers': answers,
+            'outcomes': _count(a['outcome'] for a in answers),
+            'longest_answer_seconds': max(
+                (a['seconds'] for a in answers), default=0),
+            'unanswered': unanswered,
+            'split_brains': self.split_brains() - splits_before,
+            'lvs_lost': sum(name not in listing for name in created
+                            for listing in listings.values()),
+            'lv_lists_differ': len(set(map(tuple, listings.values()))) > 1,
+            'half_made': sorted(stacks[self.cluster.nodes[0].name]
+                                .ops.half_made()),
+            'acknowledged_blocks': sum(len(w.acknowledged) for w in writers),
+            'acknowledged_writes_lost': self.check_writes(stacks, writers),
+            'survivor_io_pause_seconds': round(max(
+                (p for p in pauses if p is not None), default=0), 1),
+            'survivor_kept_writing': bool(survivors),
+            'fenced': [event['plug'] for event in
+                       self.cluster.fence_device.events[fences_before:]
+                       if event['action'] == 'reboot'],
+            'healed_after_seconds': round(
+                time.monotonic() - self.fault_at, 1),
+            'recovery_wait_seconds': round(recovered, 1),
+            'lvs': first,
+        }
+        result['met'] = _met(result)
+        self.results.append(result)
+        for answer in answers:
+            if answer['outcome'] != 'ok':
+                self.log('[faults]   %(node)s %(outcome)s after %(seconds)s s'
+                         ' (started %(at)s s from the fault): %(detail).200s'
+                         % answer)
+        self.log('[faults] %s: %s' % (case.name, _summary(result)))
+        self.cleanup(stacks)
+        self.fault_at = None
+        return result
+
+
+def _count(items):
+    counts = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return counts
+
+
+def _met(result):
+    return (result['split_brains'] == 0 and result['lvs_lost'] == 0
+            and not result['lv_lists_differ']
+            and result['acknowledged_writes_lost'] == 0
+            and result['unanswered'] == 0 and not result['half_made']
+            and result['survivor_kept_writing']
+            and result['survivor_io_pause_seconds'] <= STATED_IO_PAUSE)
+
+
+def _summary(result):
+    return ('answers %s, longest %.1f s, unanswered %d, split-brains %d, '
+            'LVs lost %d, half-made %d, acked writes lost %d of %d, '
+            'survivor I/O pause %.1f s, fenced %s, healed after %.0f s: %s'
+            % (result['outcomes'], result['longest_answer_seconds'],
+               result['unanswered'], result['split_brains'],
+               result['lvs_lost'], len(result['half_made']),
+               result['acknowledged_writes_lost'],
+               result['acknowledged_blocks'],
+               result['survivor_io_pause_seconds'],
+               ','.join(result['fenced']) or 'none',
+               result['healed_after_seconds'],
+               'met' if result['met'] else 'MISSED'))
+
+
+def format_table(results):
+    lines = ['| case | fault | answers | longest s | unanswered | '
+             'split-brains | LVs lost | half-made | acked writes lost | '
+             'survivor I/O pause s | fenced | healed after s | met |',
+             '|' + '---|' * 13]
+    for r in results:
+        lines.append('| %s | %s | %s | %.1f | %d | %d | %d | %d | %d of %d | '
+                     '%.1f | %s | %.0f | %s |' % (
+                         r['case'], r['fault'], ', '.join(
+                             '%s %d' % item for item in
+                             sorted(r['outcomes'].items())),
+                         r['longest_answer_seconds'], r['unanswered'],
+                         r['split_brains'], r['lvs_lost'],
+                         len(r['half_made']), r['acknowledged_writes_lost'],
+                         r['acknowledged_blocks'],
+                         r['survivor_io_pause_seconds'],
+                         ', '.join(r['fenced']) or '-',
+                         r['healed_after_seconds'],
+                         'yes' if r['met'] else 'NO'))
+    return '\n'.join(lines)
+
+
+def write_results(results, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as handle:
+        json.dump({'date': time.strftime('%Y-%m-%dT%H:%M:%SZ',
+                                         time.gmtime()),
+                   'command': 'tools/cluster/gate --faults',
+                   'stated_io_pause_seconds': STATED_IO_PAUSE,
+                   'cases': results}, handle, indent=1, sort_keys=True)
+        handle.write('\n')
+
+
+def _create(ops, name):
+    ops.create_volume(name, 4, name)
+
+
+class Case:
+    """One fault. ``start`` starts the operations that run across it;
+    ``inject`` makes the fault ``fault_after`` seconds later; ``after``
+    does what an operator's init system would (restart a daemon).
+    """
+
+    name = fault = None
+    fault_after = 2.5
+    stack_options = {}
+    #: the node the fault hits
+    victim = 1
+
+    def victim_node(self, campaign):
+        return campaign.cluster.nodes[self.victim]
+
+    def start(self, campaign, stacks):
+        return self._both(campaign, stacks, _create)
+
+    def _both(self, campaign, stacks, action, **kwargs):
+        workers = [Operations(campaign, node, stacks[node.name].ops, action,
+                              **kwargs)
+                   for node in campaign.cluster.nodes]
+        for worker in workers:
+            worker.start()
+        return workers
+
+    def inject(self, campaign, stacks):
+        raise NotImplementedError
+
+    def after(self, campaign, stacks):
+        pass
+
+
+class _InVictim(Case):
+    """A fault made by one command in the victim node."""
+
+    command = ()
+
+    def inject(self, campaign, stacks):
+        self.victim_node(campaign).io.run(list(self.command), check=False)
+
+
+class LinkCut(_InVictim):
+    name = 'link-cut'
+    fault = "node2's interface down during creates on both nodes"
+    command = ('ip', 'link', 'set', 'ens3', 'down')
+
+
+class CorosyncKilled(_InVictim):
+    name = 'corosync-killed'
+    fault = 'corosync SIGKILL on node2 during creates on both nodes'
+    command = ('pkill', '-9', '-x', 'corosync')
+
+
+class DlmControldKilled(_InVictim):
+    name = 'dlm_controld-killed'
+    fault = 'dlm_controld SIGKILL on node2 during creates on both nodes'
+    command = ('pkill', '-9', '-x', 'dlm_controld')
+
+
+class _Clones(Case):
+    """node2 clones a 64 MiB volume (a data copy in flight) while node1
+    creates.
+    """
+
+    fault_after = 4
+
+    def start(self, campaign, stacks):
+        node1, node2 = campaign.cluster.nodes
+        source = campaign.name('source')
+        stacks[node2.name].ops.create_volume(source, 64, source)
+
+        def clone(ops, name):
+            ops.clone_volume(name, 64, name, source)
+
+        workers = [Operations(campaign, node1, stacks[node1.name].ops,
+                              _create),
+                   Operations(campaign, node2, stacks[node2.name].ops,
+                              clone, limit=3)]
+        for worker in workers:
+            worker.start()
+        return workers
+
+
+class LvmlockdKilledDuringClone(_Clones, _InVictim):
+    name = 'lvmlockd-killed'
+    fault = 'lvmlockd SIGKILL on node2 during a clone there'
+    command = ('pkill', '-9', '-x', 'lvmlockd')
+
+    def after(self, campaign, stacks):
+        # What systemd's Restart= does; --adopt takes the killed daemon's
+        # locks back.
+        self.victim_node(campaign).io.run(
+            ['lvmlockd', '-g', 'dlm', '--adopt', '1'])
+
+
+class NodeKilled(Case):
+    name = 'node-killed-create'
+    fault = "node2's qemu SIGKILL during creates on both nodes"
+
+    def inject(self, campaign, stacks):
+        campaign.cluster.fence_device.kill(self.victim_node(campaign).name)
+
+
+class NodeKilledDuringClone(_Clones, NodeKilled):
+    name = 'node-killed-clone'
+    fault = "node2's qemu SIGKILL during a clone there"
+
+
+class ServiceRestartWhileDisconnected(LinkCut):
+    """The link drops; node1's volume service restarts while node2 is being
+    fenced and rejoins, and must take changes again by itself.
+    """
+
+    name = 'service-restart-apart'
+    fault = ("node2's interface down, then node1's volume service restarted "
+             "while DRBD is disconnected")
+
+    def inject(self, campaign, stacks):
+        super().inject(campaign, stacks)
+        # The restarted service's first request, retried until accepted.
+        node1 = campaign.cluster.nodes[0]
+        time.sleep(5)
+        restarted = campaign.stacks()[node1.name]
+        reasons = restarted.gate.reasons()
+        campaign.log('[faults] restarted service on %s sees: %s'
+                     % (node1.name, '; '.join(reasons) or 'healthy'))
+        worker = Operations(campaign, node1, restarted.ops, _create,
+                            limit=200, until_ok=True)
+        worker.start()
+        self.restarted = worker
+
+    def start(self, campaign, stacks):
+        self.workers = super().start(campaign, stacks)
+        return self.workers
+
+    def after(self, campaign, stacks):
+        self.restarted.join(RECOVERY_BOUND)
+        self.workers.append(self.restarted)
+
+
+class SlowDiskDuringWipe(Case):
+    """Every write of node1 crosses a DRBD link delayed by 100 ms while it
+    deletes volumes with ``volume_clear = zero``.
+    """
+
+    name = 'slow-disk-wipe'
+    fault = "DRBD link delayed 100 ms (tc netem on node1) during wipes"
+    stack_options = {'volume_clear': 'zero'}
+    victim = 0
+
+    def start(self, campaign, stacks):
+        node1, node2 = campaign.cluster.nodes
+        ops1 = stacks[node1.name].ops
+        for number in range(3):
+            name = campaign.name('%s-%d' % (node1.name, number))
+            ops1.create_volume(name, 16, name)
+
+        def delete(ops, name):
+            ops.delete_volume(name)
+
+        workers = [Operations(campaign, node1, ops1, delete, limit=3),
+                   Operations(campaign, node2, stacks[node2.name].ops,
+                              _create)]
+        for worker in workers:
+            worker.start()
+        return workers
+
+    def inject(self, campaign, stacks):
+        self.victim_node(campaign).io.run(
+            ['tc', 'qdisc', 'add', 'dev', 'ens3', 'root', 'netem', 'delay',
+             '100ms'])
+
+    def after(self, campaign, stacks):
+        self.victim_node(campaign).io.run(
+            ['tc', 'qdisc', 'del', 'dev', 'ens3', 'root'])
+
+
+CASES = (LinkCut, CorosyncKilled, LvmlockdKilledDuringClone,
+         DlmControldKilled, NodeKilled, NodeKilledDuringClone,
+         ServiceRestartWhileDisconnected, SlowDiskDuringWipe)
+
+
+def run(cluster, names=None, log=print, record_dir=None):
+    """Run the cases (all, or those named); their results, in order."""
+    campaign = Campaign(cluster, log=log, record_dir=record_dir)
+    for case in CASES:
+        if names and case.name not in names:
+            continue
+        campaign.run_case(case())
+    return campaign.results
