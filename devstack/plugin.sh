@@ -21,6 +21,10 @@ function drbd_clvm_install_packages {
     else
         packages+=(corosync dlm-controld lvm2-lockd)
     fi
+    if [[ ${DRBD_CLVM_FENCING} != 0 ]]; then
+        # The operator's DRBD_CLVM_FENCE_AGENT comes from here.
+        packages+=(fence-agents)
+    fi
     install_package "${packages[@]}"
     pip_install -e "$DRBD_CLVM_DIR"
 }
@@ -56,6 +60,11 @@ function drbd_clvm_stack_up {
         die $LINENO "Set DRBD_CLVM_NODE1_ADDR and DRBD_CLVM_NODE2_ADDR"
     fi
     drbd_clvm_backing_disk
+    # DRBD and dlm_controld run drbd-clvm-fence as root, from wherever
+    # pip installed this package's console scripts.
+    if [[ ! -x ${DRBD_CLVM_FENCE_PROGRAM} ]]; then
+        DRBD_CLVM_FENCE_PROGRAM=$(command -v drbd-clvm-fence)
+    fi
     export "${!DRBD_CLVM_@}"
     # shellcheck disable=SC2016
     sudo -E bash -c 'source "$DRBD_CLVM_DIR/devstack/lib/drbd_clvm" &&

@@ -81,6 +81,7 @@ def proc_state(filename, generation_file=None):
 
 
 QUORATE = cluster.QuorumState(True, 2)
+FENCED_SURVIVOR = 'gate-faults/corosync-killed/node1-01-cat_proc_drbd.txt'
 
 
 class SafetyGateTest(testtools.TestCase):
@@ -110,6 +111,18 @@ class SafetyGateTest(testtools.TestCase):
         gate = self._gate(proc_state('node1-32-cat_proc_drbd.txt'))
         self.assertTrue(any('split-brain' in reason
                             for reason in gate.reasons()))
+
+    def test_fenced_peer_is_not_a_split_brain(self):
+        # The survivor while its fenced peer reboots (fault campaign,
+        # corosync killed on node2): WFConnection, peer Outdated, and what
+        # it wrote meanwhile out of sync, to be resynced to the peer.
+        gate = self._gate(proc_state(FENCED_SURVIVOR))
+        reasons = gate.reasons()
+        self.assertIn('DRBD r0 is WFConnection: the peer was fenced '
+                      '(Outdated); changes are accepted again once it has '
+                      'rejoined and resynced', reasons)
+        self.assertFalse(any('split-brain' in reason for reason in reasons))
+        self.assertRaises(exception.ClusterUnsafe, gate.ensure_safe)
 
     def _connected(self, **changes):
         state = proc_state('node1-01-cat_proc_drbd.txt')

@@ -41,11 +41,16 @@ class ConfigureFailed(Exception):
 
 class ConfigureNodeTest(testtools.TestCase):
 
-    def _configure(self, lock_manager, **extra):
-        root = self.useFixture(fixtures.TempDir()).path
-        os.makedirs(os.path.join(root, 'etc', 'lvm'))
-        with open(os.path.join(root, 'etc', 'lvm', 'lvm.conf'), 'w') as f:
-            f.write(LVM_CONF)
+    def _configure(self, lock_manager, root=None, **extra):
+        """Configure a node under ``root`` (a new one unless given: a
+        given one is a node configuring itself again after a reboot).
+        """
+        if root is None:
+            root = self.useFixture(fixtures.TempDir()).path
+            os.makedirs(os.path.join(root, 'etc', 'lvm'))
+            with open(os.path.join(root, 'etc', 'lvm', 'lvm.conf'),
+                      'w') as f:
+                f.write(LVM_CONF)
         env = dict(os.environ, DRBD_CLVM_LOCK_MANAGER=lock_manager,
                    **dict(SETTINGS, **extra))
         result = subprocess.run(['bash', '-c', 'source "$0" && '
@@ -143,6 +148,13 @@ class ConfigureNodeTest(testtools.TestCase):
         self.assertIn('devices {\n\tglobal_filter = [ "a|^/dev/drbd|", '
                       '"r|.*|" ]\n', text)
         self.assertNotIn('locking_type', text)
+
+    def test_lvm_configured_once_on_a_rebooted_node(self):
+        root = self._configure('lvmlockd')
+        self._configure('lvmlockd', root)
+        text = self._read(root, 'etc', 'lvm', 'lvm.conf')
+        self.assertEqual(1, text.count('use_lvmlockd = 1'))
+        self.assertEqual(1, text.count('global_filter = [ "a|^/dev/drbd|"'))
 
     def test_legacy_cman_clvmd(self):
         root = self._configure('clvmd')

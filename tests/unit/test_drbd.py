@@ -41,6 +41,22 @@ class ProcDrbdTest(testtools.TestCase):
         self.assertEqual(128, state.out_of_sync_kib)
         self.assertTrue(state.may_be_split_brain)
 
+    def test_peer_fenced(self):
+        # Recorded on the survivor while the fault campaign's fenced node
+        # rebooted: the peer's disk is Outdated, 268 KiB to resync to it.
+        state = self._state(
+            'gate-faults/corosync-killed/node1-01-cat_proc_drbd.txt')
+        self.assertEqual((drbd.ConnectionState.WF_CONNECTION,
+                          drbd.DiskState.OUTDATED, 268),
+                         (state.connection, state.peer_disk,
+                          state.out_of_sync_kib))
+        self.assertTrue(state.peer_fenced)
+        self.assertFalse(state.may_be_split_brain)
+
+    def test_peer_not_fenced_while_connected(self):
+        self.assertFalse(self._state(
+            'node1-01-cat_proc_drbd.txt').peer_fenced)
+
     def test_version(self):
         text = recorded.load('node1-01-cat_proc_drbd.txt').output
         self.assertEqual((8, 4), drbd.proc_drbd_version(text))
