@@ -174,6 +174,9 @@ class SafetyGate:
                 'DRBD %s is %s with %s KiB out of sync: the nodes may have '
                 'diverged (split-brain); resolve it before any change' % (
                     state.name, state.connection, state.out_of_sync_kib))
+        elif state.is_resyncing:
+            reasons.append('DRBD %s is %s, %s KiB left to resync' % (
+                state.name, state.connection, state.out_of_sync_kib))
         elif state.peer_fenced:
             reasons.append(
                 'DRBD %s is %s: the peer was fenced (Outdated); changes are '

@@ -82,6 +82,13 @@ class ResourceState:
         return self.disk == self.peer_disk == DiskState.UP_TO_DATE
 
     @property
+    def is_resyncing(self):
+        """Connected again and copying what one side missed (SyncSource,
+        SyncTarget, or paused): the out-of-sync count is what is left.
+        """
+        return 'Sync' in self.connection
+
+    @property
     def peer_fenced(self):
         """Disconnected from a peer DRBD knows is Outdated: the fence-peer
         handler had it fenced, so only this node's data counts and the peer
@@ -101,7 +108,7 @@ class ResourceState:
         (Outdated) peer the same count is just what it will resync.
         """
         return (not self.is_connected and self.out_of_sync_kib > 0
-                and not self.peer_fenced)
+                and not self.peer_fenced and not self.is_resyncing)
 
     def describe(self):
         return ('%s cs:%s ro:%s/%s ds:%s/%s oos:%s gi:%s' % (

@@ -202,6 +202,10 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         if reasons:
             LOG.warning('Cluster is not safe at start-up, LVM changes will be '
                         'refused until it is: %s', '; '.join(reasons))
+        else:
+            # Nothing of this service runs yet: what its own operations
+            # left half-made (the node was fenced mid-copy) goes now.
+            self.ops.remove_half_made()
         half_made = self.ops.half_made()
         if half_made:
             LOG.warning('LVs left half-made by an interrupted operation '

@@ -25,6 +25,7 @@ the LV, LVM refuses with :class:`~.exception.LockedByOtherNode` and
 
 import contextlib
 import dataclasses
+import time
 
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
@@ -40,6 +41,14 @@ VOLUME_TAG = 'cinder-volume:'
 SNAPSHOT_TAG = 'cinder-snapshot:'
 #: present while an LV's data is being written; left behind only by a crash
 CREATING_TAG = 'cinder-state:creating'
+#: beside CREATING_TAG: the node whose operation is writing the LV, so that
+#: node's volume service alone removes it when it starts again
+CREATOR_TAG = 'cinder-state:creating-on:'
+#: seconds a failed operation keeps trying to undo what it made while the
+#: cluster refuses changes (a lock manager restarting, a fenced peer
+#: rejoining) before it leaves the LV to the start-up clean-up
+UNDO_TIMEOUT = 300
+UNDO_INTERVAL = 5
 #: temporary snapshots a clone reads from
 CLONE_SNAPSHOT_PREFIX = '_clone-'
 
@@ -146,12 +155,29 @@ class VolumeOperations:
         return '%s(%s)' % (name, ', '.join(words))
 
     def _undo(self, description, method, *args):
-        """Best-effort rollback: log, never hide the original error."""
-        try:
-            self._change(method, *args)
-        except exception.DrbdClvmError as error:
-            LOG.error('Could not undo %s: %s; it needs an operator',
-                      description, error)
+        """Rollback: log, never hide the original error. Refusals that may
+        pass (the cluster healing) are retried for :data:`UNDO_TIMEOUT`.
+        """
+        deadline = time.monotonic() + UNDO_TIMEOUT
+        while True:
+            try:
+                self._change(method, *args)
+                return
+            except exception.DrbdClvmError as error:
+                if not error.retriable or time.monotonic() >= deadline:
+                    LOG.error('Could not undo %s: %s; LVs it left '
+                              'half-made go when the volume service of %s '
+                              'starts again, anything else needs an '
+                              'operator', description, error,
+                              self.runner.node or 'this node')
+                    return
+                LOG.warning('Could not undo %s yet (%s); trying again in '
+                            '%d s', description, error, UNDO_INTERVAL)
+                time.sleep(UNDO_INTERVAL)
+
+    def _creating_tags(self):
+        return [CREATING_TAG] + (
+            [CREATOR_TAG + self.runner.node] if self.runner.node else [])
 
     # Volumes.
 
@@ -304,7 +330,7 @@ class VolumeOperations:
             # Reading the snapshot needs its origin active here.
             with self._exclusive_here(source_name, origin.active_locally):
                 self._change(self.vg.create_snapshot, temporary, source_name,
-                             origin.size_mib, tags=[CREATING_TAG])
+                             origin.size_mib, tags=self._creating_tags())
                 try:
                     self._copy_into_new(name, size_mib, volume_id,
                                         self.vg.logical_volume(temporary))
@@ -345,14 +371,15 @@ class VolumeOperations:
         any failure the new LV is removed again.
         """
         self._change(self.vg.create, name, size_mib,
-                     tags=[VOLUME_TAG + volume_id, CREATING_TAG],
+                     tags=[VOLUME_TAG + volume_id] + self._creating_tags(),
                      activation=lvm.Activation.EXCLUSIVE)
         try:
             data.copy(self.runner, self.vg.lv_path(source.name),
                       self.vg.lv_path(name), source.size_mib,
                       self.data_timeout)
             self._change(self.vg.activate, name, lvm.Activation.INACTIVE)
-            self._change(self.vg.change_tags, name, delete=[CREATING_TAG])
+            self._change(self.vg.change_tags, name,
+                         delete=self._creating_tags())
         except Exception:
             with excutils.save_and_reraise_exception():
                 self._undo('half-made volume %s' % name, self.vg.remove,
@@ -452,6 +479,28 @@ class VolumeOperations:
     def half_made(self):
         """Names of LVs an interrupted operation left behind (one lvs)."""
         return _half_made(self.vg.logical_volumes())
+
+    def remove_half_made(self):
+        """Remove the LVs this node's own interrupted operations left.
+
+        Only safe while none of this node's operations runs, i.e. when its
+        volume service starts: a fenced or crashed node's copy ends there.
+        Another node's half-made LVs may still be being written: kept.
+
+        :returns: the names removed.
+        """
+        mine = [lv for lv in self.vg.logical_volumes()
+                if CREATING_TAG in lv.tags and self.runner.node and
+                lv.tag_value(CREATOR_TAG) == self.runner.node]
+        for lv in mine:
+            LOG.warning('Removing %s, left half-made by an operation of this '
+                        'node that did not finish', lv.name)
+            with self.locks.volumes(lv.name):
+                if lv.active_locally:
+                    self._change(self.vg.activate, lv.name,
+                                 lvm.Activation.INACTIVE)
+                self._change(self.vg.remove, lv.name)
+        return [lv.name for lv in mine]
 
 
 def _half_made(volumes):

@@ -31,6 +31,7 @@ import uuid
 
 from drbd_clvm_driver import exception
 from drbd_clvm_driver import nodes as node_names
+from drbd_clvm_driver import operations
 from drbd_clvm_driver import peer
 from drbd_clvm_driver import stack
 from tests.cluster import guests
@@ -291,7 +292,7 @@ class Campaign:
             writer.start()
         time.sleep(2)
         workers = case.start(self, stacks)
-        time.sleep(case.fault_after)
+        case.wait_for_moment(self)
         self.fault_at = time.monotonic()
         case.inject(self, stacks)
         unanswered = 0
@@ -311,6 +312,13 @@ class Campaign:
             writer.stopping.set()
             writer.join(ANSWER_BOUND)
         stacks = self.stacks()
+        fenced = [event['plug'] for event in
+                  self.cluster.fence_device.events[fences_before:]
+                  if event['action'] == 'reboot']
+        # A fenced node's volume service starts again after its reboot and
+        # removes what its own interrupted operations left.
+        removed = [name for node in sorted(set(fenced))
+                   for name in stacks[node].ops.remove_half_made()]
         listings = {node.name: sorted(
             lv.name for lv in stacks[node.name].ops.vg.logical_volumes()
             if lv.name.startswith(self.prefix))
@@ -339,9 +347,8 @@ class Campaign:
             'survivor_io_pause_seconds': round(max(
                 (p for p in pauses if p is not None), default=0), 1),
             'survivor_kept_writing': bool(survivors),
-            'fenced': [event['plug'] for event in
-                       self.cluster.fence_device.events[fences_before:]
-                       if event['action'] == 'reboot'],
+            'fenced': fenced,
+            'removed_at_start_up': removed,
             'healed_after_seconds': round(
                 time.monotonic() - self.fault_at, 1),
             'recovery_wait_seconds': round(recovered, 1),
@@ -443,6 +450,10 @@ class Case:
     def victim_node(self, campaign):
         return campaign.cluster.nodes[self.victim]
 
+    def wait_for_moment(self, campaign):
+        """Return when the fault is due."""
+        time.sleep(self.fault_after)
+
     def start(self, campaign, stacks):
         return self._both(campaign, stacks, _create)
 
@@ -489,11 +500,28 @@ class DlmControldKilled(_InVictim):
 
 
 class _Clones(Case):
-    """node2 clones a 64 MiB volume (a data copy in flight) while node1
-    creates.
+    """node2 clones a 64 MiB volume while node1 creates; the fault comes
+    while the clone's data is being copied.
     """
 
-    fault_after = 4
+    def wait_for_moment(self, campaign):
+        """Until node1 sees the clone's new LV still tagged as being
+        written by node2.
+        """
+        node1, node2 = campaign.cluster.nodes
+        clone = campaign.name('%s-0' % node2.name)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            listing = node1.io.run(
+                ['lvs', '--noheadings', '-o', 'lv_name,lv_tags',
+                 campaign.cluster.vg_name], check=False).stdout
+            if any(line.split()[:1] == [clone] and
+                   operations.CREATOR_TAG + node2.name in line
+                   for line in listing.splitlines()):
+                return
+            time.sleep(0.5)
+        raise guests.GuestError('the clone on %s never started copying'
+                                % node2.name)
 
     def start(self, campaign, stacks):
         node1, node2 = campaign.cluster.nodes
@@ -517,9 +545,11 @@ class LvmlockdKilledDuringClone(_Clones, _InVictim):
     fault = 'lvmlockd SIGKILL on node2 during a clone there'
     command = ('pkill', '-9', '-x', 'lvmlockd')
 
-    def after(self, campaign, stacks):
-        # What systemd's Restart= does; --adopt takes the killed daemon's
-        # locks back.
+    def inject(self, campaign, stacks):
+        super().inject(campaign, stacks)
+        # What systemd's Restart= does, some seconds later; --adopt takes
+        # the killed daemon's locks back.
+        time.sleep(10)
         self.victim_node(campaign).io.run(
             ['lvmlockd', '-g', 'dlm', '--adopt', '1'])
 

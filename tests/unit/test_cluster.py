@@ -124,6 +124,17 @@ class SafetyGateTest(testtools.TestCase):
         self.assertFalse(any('split-brain' in reason for reason in reasons))
         self.assertRaises(exception.ClusterUnsafe, gate.ensure_safe)
 
+    def test_resync_after_rejoin_is_not_a_split_brain(self):
+        # As the fault campaign saw the survivor while the fenced node
+        # caught up.
+        gate = self._gate(self._connected(
+            connection='SyncSource', peer_disk=drbd.DiskState.INCONSISTENT,
+            peer_role=drbd.Role.SECONDARY, out_of_sync_kib=7196))
+        reasons = gate.reasons()
+        self.assertIn('DRBD r0 is SyncSource, 7196 KiB left to resync',
+                      reasons)
+        self.assertFalse(any('split-brain' in reason for reason in reasons))
+
     def _connected(self, **changes):
         state = proc_state('node1-01-cat_proc_drbd.txt')
         values = dict(state.__dict__, **changes)

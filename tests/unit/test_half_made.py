@@ -1,0 +1,80 @@
+"""What an interrupted copy leaves, on the simulator: the operation keeps
+trying to undo it while the cluster heals, and what it could not undo is
+removed by its own node's volume service when that starts again.
+"""
+
+import logging
+
+import fixtures
+import testtools
+
+from drbd_clvm_driver import exception
+from drbd_clvm_driver import operations
+from drbd_clvm_driver import stack
+from tests.sim import cluster as sim
+
+
+class InterruptedCloneTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.cluster = sim.SimulatedCluster(vg_size_mib=1024)
+        self.node1, self.node2 = self.cluster.nodes
+        self.ops1, self.ops2 = (self._ops(node) for node in self.cluster.nodes)
+        self.log = self.useFixture(fixtures.FakeLogger(level=logging.INFO))
+        self.ops2.create_volume('source', 8, 'id-source')
+        self.waits = []
+        self.useFixture(fixtures.MonkeyPatch(
+            'drbd_clvm_driver.operations.time.sleep', self._wait))
+
+    def _ops(self, node):
+        return stack.build(node.runner, self.cluster.vg_name,
+                           self.cluster.drbd_resource, volume_clear='none',
+                           lock_path=self.useFixture(
+                               fixtures.TempDir()).path).ops
+
+    def _wait(self, seconds):
+        # What systemd does meanwhile: lvmlockd is back after one wait.
+        self.waits.append(seconds)
+        self.cluster.start_lvmlockd(self.node2)
+
+    def _interrupted_clone(self):
+        """lvmlockd dies on node2 while its clone copies the data."""
+        self.cluster.before_next(
+            self.node2, 'dd',
+            lambda: self.cluster.stop_lvmlockd(self.node2))
+        error = self.assertRaises(exception.ClusterUnsafe,
+                                  self.ops2.clone_volume, 'clone', 8,
+                                  'id-clone', 'source')
+        self.assertIn('lvmlockd is not running', str(error))
+
+    def _names(self):
+        return sorted(lv.name for lv in self.ops1.vg.logical_volumes())
+
+    def test_undo_waits_for_the_cluster_to_heal(self):
+        self._interrupted_clone()
+        self.assertEqual([operations.UNDO_INTERVAL], self.waits[:1])
+        self.assertEqual(['source'], self._names())
+        self.assertIn('trying again', self.log.output)
+
+    def test_own_node_removes_what_it_could_not_undo(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'drbd_clvm_driver.operations.UNDO_TIMEOUT', -1))
+        self._interrupted_clone()
+        left = self.ops1.vg.logical_volume('clone')
+        self.assertIn(operations.CREATING_TAG, left.tags)
+        self.assertEqual('node2', left.tag_value(operations.CREATOR_TAG))
+        self.cluster.start_lvmlockd(self.node2)
+        # node1's service starting leaves node2's operations alone.
+        self.assertEqual([], self.ops1.remove_half_made())
+        self.assertIn('clone', self._names())
+        # The clone and its temporary snapshot of the source.
+        self.assertEqual(['_clone-clone', 'clone'],
+                         sorted(self.ops2.remove_half_made()))
+        self.assertEqual(['source'], self._names())
+
+    def test_finished_clone_keeps_no_creating_tags(self):
+        self.ops2.clone_volume('clone', 8, 'id-clone', 'source')
+        tags = self.ops1.vg.logical_volume('clone').tags
+        self.assertEqual(('cinder-volume:id-clone',), tuple(tags))
+        self.assertEqual([], self.ops2.remove_half_made())
