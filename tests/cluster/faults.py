@@ -117,8 +117,11 @@ class Operations(threading.Thread):
     """
 
     def __init__(self, campaign, node, ops, action, limit=8,
-                 until_ok=False):
+                 until_ok=False, makes_volumes=True):
         super().__init__(name='ops-%s' % node.name, daemon=True)
+        #: whether an 'ok' answer means a volume now exists (a delete
+        #: answers 'ok' for one that no longer does)
+        self.makes_volumes = makes_volumes
         self.until_ok = until_ok
         self.campaign = campaign
         self.node = node
@@ -145,6 +148,7 @@ class Operations(threading.Thread):
                 outcome, detail = 'failed', str(error)
             self.answers.append({
                 'node': self.node.name, 'name': name, 'outcome': outcome,
+                'made': self.makes_volumes and outcome == 'ok',
                 'seconds': round(time.monotonic() - started, 2),
                 'at': round(started - self.campaign.fault_at, 2)
                 if self.campaign.fault_at else None,
@@ -324,7 +328,7 @@ class Campaign:
             if lv.name.startswith(self.prefix))
             for node in self.cluster.nodes}
         answers = [answer for worker in workers for answer in worker.answers]
-        created = [a['name'] for a in answers if a['outcome'] == 'ok']
+        created = [a['name'] for a in answers if a['made']]
         first = listings[self.cluster.nodes[0].name]
         survivors = [w for w in writers
                      if w.ack_times and w.ack_times[-1] > self.fault_at]
@@ -619,7 +623,8 @@ class SlowDiskDuringWipe(Case):
         def delete(ops, name):
             ops.delete_volume(name)
 
-        workers = [Operations(campaign, node1, ops1, delete, limit=3),
+        workers = [Operations(campaign, node1, ops1, delete, limit=3,
+                              makes_volumes=False),
                    Operations(campaign, node2, stacks[node2.name].ops,
                               _create)]
         for worker in workers:
