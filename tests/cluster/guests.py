@@ -197,54 +197,6 @@ class RealCluster:
         """As systemd would restart it: --adopt takes the locks back."""
         node.runner.run(['lvmlockd', '-g', 'dlm', '--adopt', '1'])
 
-    def disconnect_drbd(self):
-        """Cut the DRBD link as the lab did: ``drbdadm disconnect`` on the
-        first node (it goes StandAlone, the second WFConnection).
-        """
-        self.nodes[0].runner.run(['drbdadm', 'disconnect',
-                                  self.drbd_resource])
-        self._wait_drbd(lambda text: 'cs:Connected' not in text,
-                        'disconnected')
-
-    def reconnect_drbd(self):
-        """Reconnect after a cut, resolving the split-brain DRBD reports.
-
-        With both nodes Primary, each side starts a new data generation
-        when the link drops, so DRBD 8.4 calls any reconnect a split-brain
-        and (after-sb-2pri disconnect) leaves both StandAlone: the gate
-        cluster showed it with nothing written at all. The documented
-        recovery follows: the second node, which the driver kept from
-        changing anything, goes Secondary and discards its generation,
-        resyncs from the first, and goes Primary again.
-        """
-        first, second = self.nodes
-        resource = self.drbd_resource
-        second.runner.run(['drbdadm', 'disconnect', resource], check=False)
-        demoted = second.runner.run(['drbdadm', 'secondary', resource],
-                                    check=False)
-        if demoted.exit_code:
-            # Something on the second node still has the device open: say
-            # what, so the test that left it can be found.
-            holders = second.runner.run(['dmsetup', 'ls', '--tree'],
-                                        check=False)
-            raise GuestError('%s cannot go Secondary: %s; device-mapper '
-                             'there: %s' % (second.name,
-                                            demoted.stderr.strip(),
-                                            holders.stdout.strip()))
-        second.runner.run(['drbdadm', 'connect', '--discard-my-data',
-                           resource])
-        first.runner.run(['drbdadm', 'connect', resource], check=False)
-        self._wait_drbd(lambda text: ('cs:Connected' in text and
-                                      'ds:UpToDate/UpToDate' in text),
-                        'Connected and UpToDate/UpToDate')
-        second.runner.run(['drbdadm', 'primary', resource])
-        self._wait_drbd(lambda text: 'ro:Primary/Primary' in text,
-                        'Primary/Primary')
-
-    def console_logs(self):
-        """Every boot's console of every guest (appended across boots)."""
-        return self.fence_device.console_logs()
-
     def state(self):
         return {'nodes': [{'name': node.name, 'agent': node.agent_path}
                           for node in self.nodes]}
