@@ -176,14 +176,26 @@ class RealCluster:
         _wait(lambda: node.run('pgrep', '-x', program).exit_code == 1,
               timeout, '%s to stop on %s' % (program, node.name))
 
+    def _boot_id(self, node):
+        try:
+            return node.run('cat', '/proc/sys/kernel/random/boot_id',
+                            timeout=10).stdout.strip()
+        except GuestError:
+            return None
+
     def stop_corosync(self, node):
-        """SIGKILL corosync on ``node``; dlm_controld follows it down."""
+        """SIGKILL corosync on ``node``; dlm_controld follows it down, and
+        some seconds later the peer fences ``node``.
+        """
+        self._fenced_boot = self._boot_id(node)
         node.run('pkill', '-9', '-x', 'corosync')
         self._wait_gone(node, 'corosync')
         self._wait_gone(node, 'dlm_controld')
 
     def start_corosync(self, node):
-        """Wait until the fenced ``node`` is back and DRBD is whole."""
+        """Wait until ``node`` has been fenced, is back, and DRBD is whole."""
+        _wait(lambda: self._boot_id(node) not in (None, self._fenced_boot),
+              120, '%s to be fenced and boot again' % node.name)
         wait_ready([node])
         self._wait_drbd(lambda text: ('ro:Primary/Primary' in text and
                                       'ds:UpToDate/UpToDate' in text),
