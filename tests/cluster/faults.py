@@ -551,11 +551,9 @@ class LvmlockdKilledDuringClone(_Clones, _InVictim):
 
     def inject(self, campaign, stacks):
         super().inject(campaign, stacks)
-        # What systemd's Restart= does, some seconds later; --adopt takes
-        # the killed daemon's locks back.
+        # What systemd's Restart= does, some seconds later.
         time.sleep(10)
-        self.victim_node(campaign).io.run(
-            ['lvmlockd', '-g', 'dlm', '--adopt', '1'])
+        guests.restart_lvmlockd(self.victim_node(campaign).io)
 
 
 class NodeKilled(Case):

@@ -142,6 +142,15 @@ class RealNode:
         return self.runner.run(argv, timeout=timeout, check=False)
 
 
+def restart_lvmlockd(runner):
+    """``drbd_clvm_restart_lvmlockd`` of devstack/lib/drbd_clvm, in the
+    guest ``runner`` reaches.
+    """
+    runner.run(['env', 'DRBD_CLVM_VG=%s' % VG_NAME, 'bash', '-c',
+                'source /opt/drbd-clvm/drbd_clvm && '
+                'drbd_clvm_restart_lvmlockd'], timeout=90)
+
+
 class RealCluster:
     """The two running guests, as the scenario tests see them."""
 
@@ -206,8 +215,10 @@ class RealCluster:
         self._wait_gone(node, 'lvmlockd')
 
     def start_lvmlockd(self, node):
-        """As systemd would restart it: --adopt takes the locks back."""
-        node.runner.run(['lvmlockd', '-g', 'dlm', '--adopt', '1'])
+        """Restart it as the DevStack plugin's function does (the one a
+        systemd Restart= would run).
+        """
+        restart_lvmlockd(node.runner)
 
     def state(self):
         return {'nodes': [{'name': node.name, 'agent': node.agent_path}
