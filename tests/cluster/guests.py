@@ -220,6 +220,10 @@ class RealCluster:
         """
         restart_lvmlockd(node.runner)
 
+    def console_logs(self):
+        """Every boot's console of every guest (appended across boots)."""
+        return self.fence_device.console_logs()
+
     def state(self):
         return {'nodes': [{'name': node.name, 'agent': node.agent_path}
                           for node in self.nodes]}
