@@ -108,6 +108,11 @@ class GateTimeout(Exception):
     pass
 
 
+def log(message):
+    """One line of the gate's output, at once (CI reads it as it comes)."""
+    print(message, flush=True)
+
+
 def phase(name, function, *args):
     print('[gate] %s ...' % name, flush=True)
     started = time.monotonic()
@@ -212,7 +217,7 @@ def run_bench(cluster):
 def run_faults(cluster, names, record_dir):
     """The fault campaign; its table printed and kept under results/."""
     from tests.cluster import faults
-    results = faults.run(cluster, names, record_dir=record_dir)
+    results = faults.run(cluster, names, log=log, record_dir=record_dir)
     print(faults.format_table(results), flush=True)
     faults.write_results(results, os.path.join(
         guests.ROOT, 'results', 'faults-latest.json'))
@@ -261,7 +266,8 @@ def main(argv=None):
         with contextlib.ExitStack() as stack:
             cluster = phase('boot both guests and the cluster stack',
                             stack.enter_context,
-                            guests.booted(image, logs_dir=args.logs))
+                            guests.booted(
+                                image, log=log, logs_dir=args.logs))
             scratch = stack.enter_context(tempfile.TemporaryDirectory())
             for name, recording in sorted(RECORDINGS.items()):
                 if args.no_scenarios:
