@@ -7,12 +7,15 @@ scenario tests run it on two nodes at once, simulated or real.
 Rules every operation keeps:
 
 * the safety gate runs right before each LVM metadata command, under this
-  node's per-VG lock, so no worker of this node slips a command in between;
+  node's per-VG lock, so no worker of this node slips a command in between,
+  and confirms right after it that DRBD kept its peer and generation;
 * the volume's own node lock is held for the whole operation, so this node
   never deletes a volume it is copying from;
 * a failure after the first change undoes what the operation made (a new LV
-  is removed, an activation it made is reverted), so nothing is left
-  half-made; a crash is caught at start-up by the ``creating`` tag;
+  is removed, an activation it made is reverted; refusals while the
+  cluster heals are retried), so nothing is left half-made; what a crash
+  or a fence leaves carries the ``creating`` tags, and its own node
+  removes it at start-up;
 * an LV in use on this node is active *shared* unless it has snapshots
   (lvmlockd keeps an origin exclusive), so the other node can activate it
   too (live migration, multiattach); an operation that needs it exclusive
@@ -39,7 +42,8 @@ LOG = logging.getLogger(__name__)
 
 VOLUME_TAG = 'cinder-volume:'
 SNAPSHOT_TAG = 'cinder-snapshot:'
-#: present while an LV's data is being written; left behind only by a crash
+#: present while an LV's data is being written; left behind by a crash, a
+#: fence, or an undo the cluster refused for longer than UNDO_TIMEOUT
 CREATING_TAG = 'cinder-state:creating'
 #: beside CREATING_TAG: the node whose operation is writing the LV, so that
 #: node's volume service alone removes it when it starts again
