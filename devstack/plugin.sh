@@ -37,19 +37,11 @@ function drbd_clvm_backing_disk {
     fi
 }
 
-function drbd_clvm_configure_cinder {
-    local section=${DRBD_CLVM_BACKEND_NAME}
-    iniset "$CINDER_CONF" "$section" volume_driver \
-        drbd_clvm_driver.driver.DrbdClvmVolumeDriver
-    iniset "$CINDER_CONF" "$section" volume_backend_name "$section"
-    iniset "$CINDER_CONF" "$section" volume_group "${DRBD_CLVM_VG}"
-    iniset "$CINDER_CONF" "$section" drbd_resource "${DRBD_CLVM_RESOURCE}"
-    iniset "$CINDER_CONF" "$section" lock_manager \
-        "${DRBD_CLVM_LOCK_MANAGER}"
-    iniset "$CINDER_CONF" "$section" target_helper "${CINDER_TARGET_HELPER:-lioadm}"
-    iniset "$CINDER_CONF" DEFAULT cluster "${DRBD_CLVM_CLUSTER_NAME}"
+function drbd_clvm_cinder {
+    drbd_clvm_configure_cinder "$CINDER_CONF"
     sudo cp "$DRBD_CLVM_DIR/etc/drbd_clvm_driver/rootwrap.d/drbd_clvm.filters" \
         /etc/cinder/rootwrap.d/
+    local section=${DRBD_CLVM_BACKEND_NAME}
     if [[ ,${CINDER_ENABLED_BACKENDS}, != *",drbd_clvm:$section,"* ]]; then
         CINDER_ENABLED_BACKENDS+=",drbd_clvm:$section"
     fi
@@ -88,7 +80,7 @@ if is_service_enabled cinder; then
                     ;;
                 post-config)
                     drbd_clvm_stack_up
-                    drbd_clvm_configure_cinder
+                    drbd_clvm_cinder
                     ;;
             esac
             ;;

@@ -127,10 +127,10 @@ def phase(name, function, *args):
     return result
 
 
-def build_image():
+def build_image(*options):
     output = subprocess.run(
-        [os.path.join(guests.ROOT, 'tools', 'cluster', 'build-image')],
-        check=True, stdout=subprocess.PIPE, text=True).stdout
+        [os.path.join(guests.ROOT, 'tools', 'cluster', 'build-image')] +
+        list(options), check=True, stdout=subprocess.PIPE, text=True).stdout
     return output.strip().splitlines()[-1]
 
 
@@ -227,6 +227,41 @@ def run_faults(cluster, names, record_dir):
                                 % ', '.join(missed))
 
 
+def run_cluster(args):
+    """Record, run the scenarios and the fault campaign (and the benchmark
+    when asked) on one boot of both guests.
+    """
+    image = phase('build or reuse the guest image', build_image)
+    with contextlib.ExitStack() as stack:
+        cluster = phase('boot both guests and the cluster stack',
+                        stack.enter_context,
+                        guests.booted(
+                            image, log=log, logs_dir=args.logs))
+        scratch = stack.enter_context(tempfile.TemporaryDirectory())
+        for name, recording in sorted(RECORDINGS.items()):
+            if args.no_scenarios:
+                break
+            kept = args.record is not None and name in (
+                args.record or RECORDINGS)
+            directory = os.path.join(RECORDED if kept else scratch, name)
+            phase('record real outputs into %s' % directory, record,
+                  cluster, directory, recording)
+        if not args.no_scenarios:
+            phase('clear what the recordings left mapped on %s'
+                  % cluster.nodes[0].name, clear_recorded_leftovers,
+                  cluster.nodes[0])
+            phase('scenario tests on the real nodes', run_scenarios,
+                  cluster, args.concurrent_creates)
+        if not args.no_faults:
+            kept = args.record is not None and FAULT_RECORDING in (
+                args.record or [FAULT_RECORDING])
+            phase('fault campaign on the real nodes', run_faults,
+                  cluster, args.faults, os.path.join(
+                      RECORDED if kept else scratch, FAULT_RECORDING))
+        if args.bench:
+            phase('benchmark on the real nodes', run_bench, cluster)
+
+
 def _on_alarm(signum, frame):
     raise GateTimeout('the gate ran out of its time bound')
 
@@ -253,6 +288,11 @@ def main(argv=None):
     parser.add_argument('--no-scenarios', action='store_true',
                         help='skip the recordings and scenario tests (to '
                              'work on the fault campaign alone)')
+    parser.add_argument('--cinder', action='store_true',
+                        help='instead: Cinder\'s own services (API, '
+                             'scheduler, a volume service in each node) '
+                             'driven through the REST API, with a compute '
+                             'host (tests/cluster/cinder_gate.py)')
     parser.add_argument('--logs', default=os.path.join(guests.ROOT,
                                                        'results', 'gate'),
                         help='where the guests\' console logs are kept')
@@ -262,35 +302,11 @@ def main(argv=None):
     signal.alarm(args.timeout)
     started = time.monotonic()
     try:
-        image = phase('build or reuse the guest image', build_image)
-        with contextlib.ExitStack() as stack:
-            cluster = phase('boot both guests and the cluster stack',
-                            stack.enter_context,
-                            guests.booted(
-                                image, log=log, logs_dir=args.logs))
-            scratch = stack.enter_context(tempfile.TemporaryDirectory())
-            for name, recording in sorted(RECORDINGS.items()):
-                if args.no_scenarios:
-                    break
-                kept = args.record is not None and name in (
-                    args.record or RECORDINGS)
-                directory = os.path.join(RECORDED if kept else scratch, name)
-                phase('record real outputs into %s' % directory, record,
-                      cluster, directory, recording)
-            if not args.no_scenarios:
-                phase('clear what the recordings left mapped on %s'
-                      % cluster.nodes[0].name, clear_recorded_leftovers,
-                      cluster.nodes[0])
-                phase('scenario tests on the real nodes', run_scenarios,
-                      cluster, args.concurrent_creates)
-            if not args.no_faults:
-                kept = args.record is not None and FAULT_RECORDING in (
-                    args.record or [FAULT_RECORDING])
-                phase('fault campaign on the real nodes', run_faults,
-                      cluster, args.faults, os.path.join(
-                          RECORDED if kept else scratch, FAULT_RECORDING))
-            if args.bench:
-                phase('benchmark on the real nodes', run_bench, cluster)
+        if args.cinder:
+            from tests.cluster import cinder_gate
+            cinder_gate.run(args.logs, log=log)
+        else:
+            run_cluster(args)
     except (GateTimeout, guests.GuestError,
             subprocess.CalledProcessError) as error:
         print('[gate] FAILED: %s (%.0f s)' % (error,

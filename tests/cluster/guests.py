@@ -23,6 +23,7 @@ import threading
 import time
 
 from drbd_clvm_driver import runner
+from tests.cluster.hub import UdpHub
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -34,6 +35,12 @@ GUEST_FILES = (
      '0100755'),
     ('tools/cluster/lab-fence-agent', '/usr/sbin/fence_drbd_clvm_lab',
      '0100755'),
+    # The gate's --cinder mode (tests/cluster/cinder_gate.py).
+    ('tools/cluster/cinder-node', '/usr/sbin/drbd-clvm-cinder-node',
+     '0100755'),
+    ('tools/cluster/brick', '/opt/drbd-clvm/brick', '0100755'),
+    ('etc/drbd_clvm_driver/rootwrap.d/drbd_clvm.filters',
+     '/opt/drbd-clvm/drbd_clvm.filters', '0100644'),
 )
 VG_NAME = 'vgc'
 DRBD_RESOURCE = 'r0'
@@ -159,6 +166,8 @@ class RealCluster:
     #: the host's fence device (:mod:`tests.cluster.fencing`), where this
     #: process booted the guests
     fence_device = None
+    #: compute hosts (:class:`RealNode`, no cluster stack) booted with it
+    compute = ()
 
     def __init__(self, nodes):
         self.nodes = tuple(nodes)
@@ -252,23 +261,34 @@ def attach(state_path):
     return _ATTACHED[state_path]
 
 
+#: MAC prefixes of the guests' networks, as tools/cluster/guest-init knows them
+WIRE_MAC = '52:54:00:77'
+STORAGE_MAC = '52:54:00:78'
+CONTROL_MAC = '52:54:00:79'
+
+
 def _free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(('127.0.0.1', 0))
         return probe.getsockname()[1]
 
 
-def _prepare_root(image_dir, workdir):
+def _prepare_root(image_dir, workdir, wheels=()):
     """This run's root image: the cached packages plus the project's
-    current guest scripts, written without mounting anything.
+    current guest scripts (and ``wheels``, into /opt/drbd-clvm/wheels),
+    written without mounting anything.
     """
     root = os.path.join(workdir, 'root.img')
     subprocess.run(['cp', '--sparse=always',
                     os.path.join(image_dir, 'root.img'), root], check=True)
     # debugfs follows no links: targets are real paths (/sbin is a link).
-    commands = ['mkdir /opt/drbd-clvm']
-    for source, target, mode in GUEST_FILES:
-        commands += ['write %s %s' % (os.path.join(ROOT, source), target),
+    commands = ['mkdir /opt/drbd-clvm', 'mkdir /opt/drbd-clvm/wheels']
+    files = [(os.path.join(ROOT, source), target, mode)
+             for source, target, mode in GUEST_FILES]
+    files += [(wheel, '/opt/drbd-clvm/wheels/' + os.path.basename(wheel),
+               '0100644') for wheel in wheels]
+    for source, target, mode in files:
+        commands += ['write %s %s' % (source, target),
                      'sif %s mode %s' % (target, mode)]
     script = os.path.join(workdir, 'debugfs.cmds')
     with open(script, 'w') as handle:
@@ -285,27 +305,37 @@ def _prepare_root(image_dir, workdir):
 class Guest:
     """One qemu guest whose disks outlive its power cycles.
 
-    The wire to the other guest is a pair of UDP sockets on host loopback:
+    Every network is UDP on host loopback (:func:`wire`, or a
+    :class:`~tests.cluster.hub.UdpHub` for more than two guests):
     stateless, so either guest can be powered off and on without the other
     noticing more than a lost link (a listening TCP wire would not come
     back). The console log is appended to, so a power cycle keeps the log
     of the boot before it.
+
+    :param networks: ``(MAC prefix, qemu netdev options)`` per NIC; the
+        prefix tells guest-init which network the NIC is on.
+    :param role: ``cluster`` (the stack, a DRBD disk) or ``compute``.
     """
 
-    def __init__(self, number, image_dir, workdir, root, wire_ports):
+    def __init__(self, number, image_dir, workdir, root, networks,
+                 role='cluster', memory=1024):
         self.number = number
         self.name = 'node%d' % number
         self.image_dir = image_dir
         self.workdir = workdir
-        self.wire_ports = wire_ports
+        self.networks = tuple(networks)
+        self.role = role
+        self.memory = memory
         self.process = None
         self.powered_on_at = 0.0
         self.overlay = self._path('qcow2')
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b',
                         root, '-F', 'raw', self.overlay], check=True)
-        self.disk = os.path.join(workdir, 'drbd%d.img' % number)
-        with open(self.disk, 'wb') as handle:
-            handle.truncate(DRBD_DISK_SIZE)
+        self.disk = None
+        if role == 'cluster':
+            self.disk = os.path.join(workdir, 'drbd%d.img' % number)
+            with open(self.disk, 'wb') as handle:
+                handle.truncate(DRBD_DISK_SIZE)
 
     def _path(self, suffix):
         return os.path.join(self.workdir, '%s.%s' % (self.name, suffix))
@@ -331,21 +361,24 @@ class Guest:
         return self.process is not None and self.process.poll() is None
 
     def command(self):
-        local, remote = self.wire_ports
+        disks = ['-drive', 'file=%s,if=virtio,format=qcow2' % self.overlay]
+        if self.disk:
+            disks += ['-drive', 'file=%s,if=virtio,format=raw' % self.disk]
+        nics = []
+        for index, (mac_prefix, netdev) in enumerate(self.networks):
+            nics += ['-netdev', '%s,id=net%d' % (netdev, index),
+                     '-device', 'virtio-net-pci,netdev=net%d,mac=%s:00:%02d'
+                     % (index, mac_prefix, self.number)]
         return [
             'qemu-system-x86_64', '-accel', 'tcg,thread=multi', '-cpu', 'max',
-            '-m', '1024', '-smp', '1', '-display', 'none', '-no-reboot',
+            '-m', str(self.memory), '-smp', '1', '-display', 'none',
+            '-no-reboot',
             '-kernel', os.path.join(self.image_dir, 'vmlinuz'),
             '-initrd', os.path.join(self.image_dir, 'initrd.img'),
             '-append', 'console=ttyS0 root=/dev/vda rw panic=1 '
-                       'init=/usr/sbin/drbd-clvm-init drbd_clvm_node=%d'
-                       % self.number,
-            '-drive', 'file=%s,if=virtio,format=qcow2' % self.overlay,
-            '-drive', 'file=%s,if=virtio,format=raw' % self.disk,
-            '-netdev', 'socket,id=net0,udp=127.0.0.1:%d,'
-                       'localaddr=127.0.0.1:%d' % (remote, local),
-            '-device', 'virtio-net-pci,netdev=net0,mac=52:54:00:77:00:%02d'
-                       % self.number,
+                       'init=/usr/sbin/drbd-clvm-init drbd_clvm_node=%d '
+                       'drbd_clvm_role=%s' % (self.number, self.role),
+        ] + disks + nics + [
             '-device', 'virtio-serial',
             '-chardev', 'socket,id=agent0,server=on,wait=off,path=%s'
                         % self.agent_path,
@@ -418,35 +451,75 @@ def wait_ready(nodes, timeout=READY_TIMEOUT, guests=()):
     return time.monotonic() - started
 
 
+def _make_guests(image_dir, workdir, root, control):
+    """The guests of one run and the hub of their storage network, if any.
+
+    Both nodes have a wire of their own (DRBD, corosync: what the fault
+    campaign cuts). With ``control``, both also reach the host's Cinder
+    services through qemu's user network, restricted to those forwards,
+    and share a storage network (iSCSI) with a third guest, a compute host.
+    """
+    ports = [_free_udp_port(), _free_udp_port()]
+    wires = {1: ports, 2: ports[::-1]}
+    if not control:
+        return [Guest(number, image_dir, workdir, root, [
+            (WIRE_MAC, _udp_netdev(*wires[number]))])
+            for number in (1, 2)], None
+    storage_ports = {number: _free_udp_port() for number in (1, 2, 3)}
+    hub = UdpHub(storage_ports.values())
+    hub.start()
+    user = ','.join(['user,restrict=on,net=10.0.2.0/24'] +
+                    ['guestfwd=%s' % rule for rule in control])
+    guests = [Guest(number, image_dir, workdir, root, [
+        (WIRE_MAC, _udp_netdev(*wires[number])),
+        (STORAGE_MAC, hub.netdev(storage_ports[number])),
+        (CONTROL_MAC, user)], memory=1536) for number in (1, 2)]
+    guests.append(Guest(3, image_dir, workdir, root, [
+        (STORAGE_MAC, hub.netdev(storage_ports[3]))], role='compute',
+        memory=768))
+    return guests, hub
+
+
+def _udp_netdev(local, remote):
+    return 'socket,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d' % (remote, local)
+
+
 @contextlib.contextmanager
-def booted(image_dir, log=print, logs_dir=None):
-    """Boot both guests, yield a :class:`RealCluster` once the stack is up
-    on both, and stop the guests and remove their files on every exit.
+def booted(image_dir, log=print, logs_dir=None, control=None, wheels=()):
+    """Boot the guests, yield a :class:`RealCluster` once the stack is up
+    on both nodes, and stop the guests and remove their files on every exit.
 
     The cluster's :attr:`~RealCluster.fence_device` serves the guests'
     fence requests for as long as they run.
 
     :param logs_dir: where to keep the guests' console logs, if anywhere.
+    :param control: for Cinder's services: the ``guestfwd`` rules through
+        which the cluster nodes reach the host's controller. A compute host
+        then boots too (:attr:`RealCluster.compute`), on a storage network
+        with both nodes.
+    :param wheels: Python wheels to put into /opt/drbd-clvm/wheels.
     """
     from tests.cluster import fencing
     workdir = tempfile.mkdtemp(prefix='drbd-clvm-gate-')
     guests = []
     cluster = None
     device = None
+    hub = None
     try:
-        root = _prepare_root(image_dir, workdir)
-        ports = [_free_udp_port(), _free_udp_port()]
-        guests = [Guest(1, image_dir, workdir, root, ports),
-                  Guest(2, image_dir, workdir, root, ports[::-1])]
+        root = _prepare_root(image_dir, workdir, wheels)
+        guests, hub = _make_guests(image_dir, workdir, root, control)
         for guest in guests:
             guest.power_on()
+        members = [guest for guest in guests if guest.role == 'cluster']
         cluster = RealCluster(RealNode(guest.name, guest.agent_path)
-                              for guest in guests)
-        device = fencing.FenceDevice(guests, cluster, log=log)
+                              for guest in members)
+        cluster.compute = [RealNode(guest.name, guest.agent_path)
+                           for guest in guests if guest.role == 'compute']
+        device = fencing.FenceDevice(members, cluster, log=log)
         cluster.fence_device = device
         device.start()
-        log('cluster ready %.0f s after boot'
-            % wait_ready(cluster.nodes, guests=guests))
+        log('cluster ready %.0f s after boot' % wait_ready(
+            cluster.nodes + tuple(cluster.compute), guests=guests))
         yield cluster
     except BaseException:
         for guest in guests:
@@ -459,6 +532,8 @@ def booted(image_dir, log=print, logs_dir=None):
     finally:
         if device is not None:
             device.stop()
+        if hub is not None:
+            hub.stop()
         if cluster is not None:
             cluster.release()
         for guest in guests:

@@ -3,6 +3,7 @@ write: the same functions the gate runs in its guests, and the legacy
 (cman + clvmd) path, which no current distribution can run.
 """
 
+import configparser
 import os
 import subprocess
 from xml.etree import ElementTree
@@ -182,3 +183,68 @@ class WaitTest(testtools.TestCase):
         self.assertEqual(1, result.returncode)
         self.assertIn('timed out after 1s waiting for the moon',
                       result.stderr)
+
+
+class CinderConfTest(testtools.TestCase):
+    """cinder.conf as the plugin and the gate's volume services get it."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                 'cinder.conf')
+
+    def _bash(self, script, *args, **extra):
+        env = dict(os.environ, **dict(SETTINGS, **extra))
+        result = subprocess.run(['bash', '-c', 'source "$0" && ' + script,
+                                 LIB] + list(args), env=env,
+                                capture_output=True, text=True)
+        if result.returncode:
+            raise ConfigureFailed(result.stderr)
+
+    def _parsed(self):
+        # DEFAULT as a section of its own, as oslo.config reads it.
+        parser = configparser.ConfigParser(interpolation=None,
+                                           default_section='-')
+        parser.read(self.conf)
+        return parser
+
+    def test_iniset_keeps_comments_and_other_sections(self):
+        with open(self.conf, 'w') as handle:
+            handle.write('# operator notes\n[DEFAULT]\n# why debug\n'
+                         'debug = False\n\n[database]\nconnection = x\n')
+        self._bash('drbd_clvm_iniset "$1" DEFAULT debug True && '
+                   'drbd_clvm_iniset "$1" DEFAULT host node1 && '
+                   'drbd_clvm_iniset "$1" new key value', self.conf)
+        with open(self.conf) as handle:
+            text = handle.read()
+        self.assertIn('# operator notes\n[DEFAULT]\n# why debug\n'
+                      'debug = True\nhost = node1\n\n[database]\n'
+                      'connection = x\n', text)
+        self.assertEqual('value', self._parsed()['new']['key'])
+
+    def test_backend_section_and_cluster(self):
+        self._bash('drbd_clvm_configure_cinder "$1"', self.conf,
+                   DRBD_CLVM_LOCK_MANAGER='lvmlockd',
+                   DRBD_CLVM_BACKEND_NAME='drbd',
+                   DRBD_CLVM_TARGET_HELPER='lioadm',
+                   DRBD_CLVM_TARGET_IP='198.51.100.9')
+        conf = self._parsed()
+        self.assertEqual('pair', conf['DEFAULT']['cluster'])
+        backend = conf['drbd']
+        self.assertEqual('drbd_clvm_driver.driver.DrbdClvmVolumeDriver',
+                         backend['volume_driver'])
+        self.assertEqual(
+            {'volume_backend_name': 'drbd', 'volume_group': 'cinder-drbd',
+             'drbd_resource': 'r7', 'lock_manager': 'lvmlockd',
+             'cluster_peer_nodes': 'alpha', 'target_helper': 'lioadm',
+             'target_protocol': 'iscsi',
+             'target_ip_address': '198.51.100.9'},
+            {key: backend[key] for key in backend
+             if key != 'volume_driver'})
+
+    def test_no_target_address_leaves_cinder_default(self):
+        self._bash('drbd_clvm_configure_cinder "$1"', self.conf,
+                   DRBD_CLVM_LOCK_MANAGER='lvmlockd',
+                   DRBD_CLVM_BACKEND_NAME='drbd',
+                   DRBD_CLVM_TARGET_HELPER='lioadm', DRBD_CLVM_TARGET_IP='')
+        self.assertNotIn('target_ip_address', self._parsed()['drbd'])

@@ -1,0 +1,428 @@
+"""The gate's ``--cinder`` mode: what users and Nova ask of Cinder, through
+``cinder-api`` only, served by the two nodes' ``cinder-volume``.
+
+Each step gets a global request id of its own; Cinder carries it over the
+message bus into the log lines of the volume service that did the work, so
+the table says which node served each step (read from the services' logs,
+not assumed). The data-path steps run os-brick in the guests
+(``tools/cluster/brick``) as Nova's compute service would.
+"""
+
+import json
+import time
+import uuid
+
+#: 3.44: attachment complete; 3.40: revert; 3.16: manage into a cluster
+MICROVERSION = '3.64'
+#: seconds a volume or snapshot may take to reach a status
+STATUS_TIMEOUT = 300
+#: the volume service's log in each cluster guest
+SERVICE_LOG = '/var/log/cinder/cinder-volume.log'
+BRICK = '/opt/drbd-clvm/brick'
+CLUSTER = 'drbdgate@drbd'
+#: noauth takes any project; Cinder's routes want one shaped like an id
+PROJECT_ID = '0123456789abcdef0123456789abcdef'
+
+
+class FlowError(Exception):
+    """A step did not end as Cinder's users expect."""
+
+
+def client(api_url, request_id=None):
+    """A cinderclient for ``api_url`` (noauth, as admin) sending
+    ``request_id`` as the global request id.
+    """
+    from cinderclient import client as cinder_client
+    from cinderclient.contrib import noauth
+    from keystoneauth1 import session
+    auth = noauth.CinderNoAuthPlugin('admin', PROJECT_ID, endpoint=api_url)
+    return cinder_client.Client(MICROVERSION,
+                                session=session.Session(auth=auth),
+                                global_request_id=request_id)
+
+
+def _wait_status(get, resource_id, wanted, timeout=STATUS_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while True:
+        resource = get(resource_id)
+        if resource.status == wanted:
+            return resource
+        if resource.status.startswith('error'):
+            raise FlowError('%s is %s, wanted %s'
+                            % (resource_id, resource.status, wanted))
+        if time.monotonic() > deadline:
+            raise FlowError('%s still %s after %d s, wanted %s'
+                            % (resource_id, resource.status, timeout, wanted))
+        time.sleep(2)
+
+
+def _wait_gone(get, resource_id, timeout=STATUS_TIMEOUT):
+    from cinderclient import exceptions
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            resource = get(resource_id)
+        except exceptions.NotFound:
+            return
+        if resource.status.startswith('error'):
+            raise FlowError('%s is %s while being deleted'
+                            % (resource_id, resource.status))
+        if time.monotonic() > deadline:
+            raise FlowError('%s still there after %d s'
+                            % (resource_id, timeout))
+        time.sleep(2)
+
+
+class Flows:
+    """Runs the steps and keeps one row per step.
+
+    :param cluster: the :class:`~tests.cluster.guests.RealCluster`, with
+        its compute host.
+    :param api_url: cinder-api's v3 endpoint on the host.
+    """
+
+    def __init__(self, cluster, api_url, log=print):
+        self.cluster = cluster
+        self.api_url = api_url
+        self.log = log
+        self.rows = []
+        self.nodes = {node.name: node for node in
+                      tuple(cluster.nodes) + tuple(cluster.compute)}
+
+    # Bookkeeping.
+
+    def served_by(self, request_id):
+        """The cluster nodes whose volume service logged ``request_id``."""
+        return [node.name for node in self.cluster.nodes
+                if node.run('grep', '-q', '-F', request_id, SERVICE_LOG,
+                            timeout=30).exit_code == 0]
+
+    def step(self, flow, action, *args, served_by=None):
+        """Run ``action(cinder, *args)`` with a request id of its own; one
+        row with the node that served it, the status and the seconds.
+
+        :param served_by: the only node that may serve it.
+        """
+        request_id = 'req-%s' % uuid.uuid4()
+        cinder = client(self.api_url, request_id)
+        started = time.monotonic()
+        row = {'flow': flow, 'request_id': request_id}
+        try:
+            result = action(cinder, *args)
+            row['status'] = 'ok'
+        except Exception as error:
+            result = None
+            row['status'] = 'failed: %s: %s' % (type(error).__name__, error)
+        row['seconds'] = round(time.monotonic() - started, 1)
+        row['served_by'] = ','.join(self.served_by(request_id)) or '-'
+        if served_by and row['status'] == 'ok' and \
+                row['served_by'] != served_by:
+            row['status'] = 'failed: served by %s, not %s' % (
+                row['served_by'], served_by)
+        self.rows.append(row)
+        self.log('%-42s %-12s %6.1f s  %s' % (
+            flow, row['served_by'], row['seconds'], row['status']))
+        return result
+
+    # Guests' side of attachments (what Nova runs on the compute host).
+
+    def brick(self, host, *args, timeout=180):
+        result = self.nodes[host].run(BRICK, *args, timeout=timeout)
+        if result.exit_code != 0:
+            raise FlowError('brick %s on %s: %s' % (
+                args[0], host, result.stderr.strip()[-800:]))
+        return result.stdout
+
+    def connector(self, host):
+        address = '169.254.78.%s' % host[len('node'):]
+        return json.loads(self.brick(host, 'properties', address))
+
+    # The steps.
+
+    def create(self, cinder, size=1, **kwargs):
+        volume = cinder.volumes.create(size, **kwargs)
+        return _wait_status(cinder.volumes.get, volume.id, 'available')
+
+    def delete(self, cinder, volume_id):
+        cinder.volumes.delete(volume_id)
+        _wait_gone(cinder.volumes.get, volume_id)
+
+    def extend(self, cinder, volume_id, size):
+        cinder.volumes.extend(volume_id, size)
+        volume = _wait_status(cinder.volumes.get, volume_id, 'available')
+        if volume.size != size:
+            raise FlowError('%s is %s GiB after extend to %s'
+                            % (volume_id, volume.size, size))
+
+    def snapshot(self, cinder, volume_id):
+        snapshot = cinder.volume_snapshots.create(volume_id)
+        return _wait_status(cinder.volume_snapshots.get, snapshot.id,
+                            'available')
+
+    def delete_snapshot(self, cinder, snapshot_id):
+        cinder.volume_snapshots.delete(snapshot_id)
+        _wait_gone(cinder.volume_snapshots.get, snapshot_id)
+
+    def revert(self, cinder, volume_id, snapshot_id):
+        volume = cinder.volumes.get(volume_id)
+        cinder.volumes.revert_to_snapshot(
+            volume, cinder.volume_snapshots.get(snapshot_id))
+        _wait_status(cinder.volumes.get, volume_id, 'available')
+
+    def unmanage(self, cinder, volume_id):
+        cinder.volumes.unmanage(volume_id)
+        _wait_gone(cinder.volumes.get, volume_id)
+
+    def manage(self, cinder, lv_name):
+        volume = cinder.volumes.manage(None, {'source-name': lv_name},
+                                       cluster=CLUSTER)
+        return _wait_status(cinder.volumes.get, volume.id, 'available')
+
+    def attach(self, cinder, volume_id, host, instance_id):
+        """Nova's attach: reserve, update with the host's connector, connect
+        on the host, complete. An :class:`Attached`.
+        """
+        attachment = cinder.attachments.create(volume_id, None, instance_id)
+        updated = cinder.attachments.update(attachment['id'],
+                                            self.connector(host))
+        info = updated.connection_info
+        if host not in self.cluster_names and info.get('auth_method') != \
+                'CHAP':
+            raise FlowError('%s connection without CHAP: %s'
+                            % (info['driver_volume_type'], info))
+        connection = {'driver_volume_type': info['driver_volume_type'],
+                      'data': info}
+        device = json.loads(self.brick(host, 'connect',
+                                       json.dumps(connection)))
+        cinder.attachments.complete(attachment['id'])
+        return Attached(attachment['id'], host, connection, device)
+
+    def detach(self, cinder, attached):
+        self.brick(attached.host, 'disconnect',
+                   json.dumps(attached.connection),
+                   json.dumps(attached.device))
+        cinder.attachments.delete(attached.attachment_id)
+
+    def write(self, attached, seed):
+        self.brick(attached.host, 'write', attached.device['path'], seed)
+
+    def check(self, attached, seed):
+        self.brick(attached.host, 'check', attached.device['path'], seed)
+
+    def attach_write(self, cinder, volume_id, host, seed):
+        attached = self.attach(cinder, volume_id, host, str(uuid.uuid4()))
+        self.write(attached, seed)
+        self.check(attached, seed)
+        return attached
+
+    def attach_check(self, cinder, volume_id, host, seed):
+        attached = self.attach(cinder, volume_id, host, str(uuid.uuid4()))
+        self.check(attached, seed)
+        return attached
+
+    def migrate(self, cinder, source, host, seed):
+        """Nova's live migration of the instance using ``source``: a second
+        attachment on ``host`` for the same instance, the data checked
+        there, then the source's attachment removed.
+        """
+        attachment = cinder.attachments.show(source.attachment_id)
+        target = self.attach(cinder, attachment.volume_id, host,
+                             attachment.instance)
+        self.check(target, seed)
+        self.detach(cinder, source)
+        return target
+
+    # Failover.
+
+    def service(self, node, action):
+        self.nodes[node].runner.run(['drbd-clvm-cinder-node', action],
+                                    timeout=120)
+
+    def stop_service(self, cinder, node):
+        """A clean stop; Cinder then reports the service down."""
+        self.service(node, 'stop')
+        self.wait_service(cinder, '%s@drbd' % node, 'down')
+
+    def start_service(self, cinder, node):
+        self.service(node, 'start')
+        self.wait_service(cinder, '%s@drbd' % node, 'up', timeout=600)
+
+    def kill_during_clone(self, cinder, source_id):
+        """Clone ``source_id`` and SIGKILL the service doing it once the
+        copy runs. (node, clone id)
+        """
+        request_id = cinder.client.global_request_id
+        clone = cinder.volumes.create(1, source_volid=source_id)
+        lv = 'vgc/volume-%s' % clone.id
+        deadline = time.monotonic() + STATUS_TIMEOUT
+        while True:
+            serving = self.served_by(request_id)
+            if serving and self._being_made(serving[0], lv):
+                break
+            if cinder.volumes.get(clone.id).status != 'creating':
+                raise FlowError('the clone ended before the kill')
+            if time.monotonic() > deadline:
+                raise FlowError('no node started the clone')
+            time.sleep(0.5)
+        self.service(serving[0], 'kill')
+        return serving[0], clone.id
+
+    def _being_made(self, node, lv):
+        result = self.nodes[node].run('lvs', '--noheadings', '-o',
+                                      'lv_tags', lv, timeout=60)
+        return 'cinder-state:creating' in result.stdout
+
+    def clone_cleared(self, cinder, clone_id):
+        """After the restart: Cinder marked the clone failed, and no node
+        keeps an LV of it.
+        """
+        deadline = time.monotonic() + 120
+        volume = cinder.volumes.get(clone_id)
+        while volume.status == 'creating' and time.monotonic() < deadline:
+            time.sleep(2)
+            volume = cinder.volumes.get(clone_id)
+        if volume.status != 'error':
+            raise FlowError('the killed clone is %s, not error'
+                            % volume.status)
+        left = self.nodes[self.cluster_names[0]].run(
+            'lvs', '--noheadings', '-o', 'lv_name', 'vgc', timeout=60)
+        if ('volume-%s' % clone_id) in left.stdout:
+            raise FlowError('the half-made LV of %s is still there: %s'
+                            % (clone_id, left.stdout))
+
+    def volume_services(self, cinder):
+        return {service.host: service.state for service in
+                cinder.services.list(binary='cinder-volume')}
+
+    def wait_service(self, cinder, host, state, timeout=180):
+        """Until Cinder reports ``host``'s volume service ``state``."""
+        deadline = time.monotonic() + timeout
+        while self.volume_services(cinder).get(host) != state:
+            if time.monotonic() > deadline:
+                raise FlowError('%s not %s after %d s: %s' % (
+                    host, state, timeout, self.volume_services(cinder)))
+            time.sleep(5)
+
+    @property
+    def cluster_names(self):
+        return [node.name for node in self.cluster.nodes]
+
+
+class Attached:
+    """One connection a host made for an attachment."""
+
+    def __init__(self, attachment_id, host, connection, device):
+        self.attachment_id = attachment_id
+        self.host = host
+        self.connection = connection
+        self.device = device
+
+
+def run(cluster, api_url, log=print):
+    """Every flow once; the rows."""
+    flows = Flows(cluster, api_url, log=log)
+    volume_flows(flows)
+    attachment_flows(flows)
+    failover_flows(flows)
+    return flows.rows
+
+
+def volume_flows(flows):
+    step = flows.step
+    volume = step('create', flows.create)
+    if volume is None:
+        return
+    snapshot = step('snapshot', flows.snapshot, volume.id)
+    if snapshot:
+        step('revert to snapshot', flows.revert, volume.id, snapshot.id)
+        from_snapshot = step('volume from snapshot', flows.create, 1,
+                             snapshot_id=snapshot.id)
+        if from_snapshot:
+            step('delete volume from snapshot', flows.delete,
+                 from_snapshot.id)
+        step('delete snapshot', flows.delete_snapshot, snapshot.id)
+    clone = step('clone', flows.create, 1, source_volid=volume.id)
+    if clone:
+        step('extend', flows.extend, clone.id, 2)
+        step('unmanage', flows.unmanage, clone.id)
+        managed = step('manage', flows.manage, 'volume-%s' % clone.id)
+        if managed:
+            step('delete managed', flows.delete, managed.id)
+    step('delete', flows.delete, volume.id)
+
+
+def attachment_flows(flows):
+    """iSCSI with CHAP to the compute host, then re-attached through the
+    other node while the first one's service is stopped; local attaches on
+    both nodes; a live migration node1 -> node2 -> compute -> node1.
+    """
+    step = flows.step
+    compute = flows.cluster.compute[0].name
+    first, second = flows.cluster_names
+    volume = step('create for attachments', flows.create)
+    if volume is None:
+        return
+    attached = step('attach to %s (iSCSI, CHAP), write' % compute,
+                    flows.attach_write, volume.id, compute, 'one')
+    if attached:
+        exporter = flows.rows[-1]['served_by']
+        step('detach from %s' % compute, flows.detach, attached)
+        other = first if exporter != first else second
+        step('stop cinder-volume on %s' % exporter, flows.stop_service,
+             exporter)
+        again = step('attach to %s through %s, read' % (compute, other),
+                     flows.attach_check, volume.id, compute, 'one',
+                     served_by=other)
+        if again:
+            step('detach from %s' % compute, flows.detach, again,
+                 served_by=other)
+        extra = step('create while %s is stopped' % exporter, flows.create,
+                     served_by=other)
+        if extra:
+            step('delete while %s is stopped' % exporter, flows.delete,
+                 extra.id, served_by=other)
+        step('start cinder-volume on %s' % exporter, flows.start_service,
+             exporter)
+    for host in (first, second):
+        local = step('attach on %s (local), read' % host,
+                     flows.attach_check, volume.id, host, 'one')
+        if local:
+            step('detach from %s' % host, flows.detach, local)
+    source = step('attach on %s (local), write' % first, flows.attach_write,
+                  volume.id, first, 'two')
+    for host in (second, compute, first):
+        if source is None:
+            break
+        source = step('live migration to %s, read' % host, flows.migrate,
+                      source, host, 'two')
+    if source is not None:
+        step('detach from %s' % source.host, flows.detach, source)
+    step('delete attached volume', flows.delete, volume.id)
+
+
+def failover_flows(flows):
+    """A volume service killed during a clone's copy: the other node goes
+    on serving; the killed one's start-up scan removes what it half made.
+    """
+    step = flows.step
+    source = step('create a clone source', flows.create)
+    if source is None:
+        return
+    killed = step('kill -9 the volume service cloning',
+                  flows.kill_during_clone, source.id)
+    if killed:
+        node, clone_id = killed
+        step('start cinder-volume on %s, scan' % node,
+             flows.start_service, node)
+        step('half-made clone cleared', flows.clone_cleared, clone_id)
+        step('delete the failed clone', flows.delete, clone_id)
+    step('delete the clone source', flows.delete, source.id)
+
+
+def format_table(rows):
+    lines = ['%-42s %-12s %8s  %s' % ('flow', 'served by', 'seconds',
+                                      'status')]
+    lines += ['%-42s %-12s %8.1f  %s' % (row['flow'], row['served_by'],
+                                         row['seconds'], row['status'])
+              for row in rows]
+    return '\n'.join(lines)

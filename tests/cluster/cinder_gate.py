@@ -1,0 +1,130 @@
+"""``tools/cluster/gate --cinder``: Cinder as operators run it, on the real
+cluster.
+
+The host runs the control plane (:mod:`tests.cluster.controller`); each
+cluster guest runs ``cinder-volume`` with this driver, installed from its
+wheel and configured by ``devstack/lib/drbd_clvm``
+(``tools/cluster/cinder-node``), both services in one Cinder cluster; a
+third guest is a compute host. Every request goes through ``cinder-api``
+(:mod:`tests.cluster.api_flows`); the table of flows, the node that served
+each and its time is printed and kept in ``results/cinder-latest.json``.
+"""
+
+import concurrent.futures
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from tests.cluster import api_flows
+from tests.cluster import controller as controller_module
+from tests.cluster import gate
+from tests.cluster import guests
+
+#: seconds for both volume services to report up (Python start-up in TCG)
+SERVICES_UP_TIMEOUT = 600
+RESULTS = os.path.join(guests.ROOT, 'results', 'cinder-latest.json')
+
+
+def build_driver_wheel(directory):
+    """This checkout's driver as the wheel an operator would install."""
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--quiet',
+                    '--no-deps', '--wheel-dir', directory, guests.ROOT],
+                   check=True)
+    return glob.glob(os.path.join(directory, 'drbd_clvm_driver-*.whl'))
+
+
+def start_volume_services(cluster, controller):
+    """Set up and start both nodes' services at once (each set-up is
+    minutes of emulated pip and Python start-up).
+    """
+    transport_url, database_url = controller.guest_urls()
+
+    def start(node):
+        node.runner.run(['drbd-clvm-cinder-node', 'setup', transport_url,
+                         database_url], timeout=600)
+        node.runner.run(['drbd-clvm-cinder-node', 'start'], timeout=60)
+
+    with concurrent.futures.ThreadPoolExecutor(len(cluster.nodes)) as pool:
+        for done in [pool.submit(start, node) for node in cluster.nodes]:
+            done.result()
+
+
+def wait_services_up(api_url, hosts):
+    """Until Cinder lists a volume service up on every one of ``hosts`` and
+    the scheduler knows their pool (else the first create finds no backend).
+    """
+    cinder = api_flows.client(api_url)
+    deadline = time.monotonic() + SERVICES_UP_TIMEOUT
+    while True:
+        up = sorted(service.host for service in
+                    cinder.services.list(binary='cinder-volume')
+                    if service.state == 'up')
+        if all(host in up for host in hosts) and cinder.pools.list():
+            return up
+        if time.monotonic() > deadline:
+            raise guests.GuestError('volume services up: %s, wanted %s'
+                                    % (up, hosts))
+        time.sleep(5)
+
+
+def fetch_service_logs(cluster, logs_dir):
+    os.makedirs(logs_dir, exist_ok=True)
+    for node in cluster.nodes:
+        for name in ('cinder-volume.log', 'cinder-volume.out'):
+            result = node.run('cat', '/var/log/cinder/%s' % name, timeout=60)
+            with open(os.path.join(logs_dir, '%s-%s' % (node.name, name)),
+                      'w') as handle:
+                handle.write(result.stdout)
+
+
+def write_results(rows, path=RESULTS):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as handle:
+        json.dump({'date': time.strftime('%Y-%m-%dT%H:%M:%SZ',
+                                         time.gmtime()),
+                   'command': 'tools/cluster/gate --cinder',
+                   'rows': rows}, handle, indent=1, sort_keys=True)
+        handle.write('\n')
+
+
+def run(logs_dir, log=print):
+    phase = gate.phase
+    image = phase('build or reuse the guest image with Cinder',
+                  gate.build_image, '--cinder')
+    with tempfile.TemporaryDirectory(prefix='drbd-clvm-cinder-') as workdir:
+        wheels = phase('build the driver\'s wheel', build_driver_wheel,
+                       workdir)
+        controller = controller_module.Controller(workdir, log=log)
+        try:
+            phase('start MariaDB, RabbitMQ, cinder-api, cinder-scheduler '
+                  'on the host', controller.start)
+            with guests.booted(image, log=log, logs_dir=logs_dir,
+                               control=controller.guest_forwards(),
+                               wheels=wheels) as cluster:
+                try:
+                    phase('set up and start cinder-volume on both nodes',
+                          start_volume_services, cluster, controller)
+                    phase('wait for both volume services to be up',
+                          wait_services_up, controller.api_url,
+                          ['%s@drbd' % node.name for node in cluster.nodes])
+                    rows = phase('flows through the API', api_flows.run,
+                                 cluster, controller.api_url, log)
+                finally:
+                    fetch_service_logs(cluster, logs_dir)
+        finally:
+            controller.stop()
+            os.makedirs(logs_dir, exist_ok=True)
+            for name in os.listdir(workdir):
+                if name.endswith(('.log', '.out')):
+                    shutil.move(os.path.join(workdir, name),
+                                os.path.join(logs_dir, 'host-' + name))
+    print(api_flows.format_table(rows), flush=True)
+    write_results(rows)
+    failed = [row['flow'] for row in rows if row['status'] != 'ok']
+    if failed:
+        raise guests.GuestError('flows not ok: %s' % ', '.join(failed))
