@@ -97,9 +97,10 @@ class Flows:
                 if node.run('grep', '-q', '-F', request_id, SERVICE_LOG,
                             timeout=30).exit_code == 0]
 
-    def step(self, flow, action, *args, served_by=None):
-        """Run ``action(cinder, *args)`` with a request id of its own; one
-        row with the node that served it, the status and the seconds.
+    def step(self, flow, action, *args, served_by=None, **kwargs):
+        """Run ``action(cinder, *args, **kwargs)`` with a request id of its
+        own; one row with the node that served it, the status and the
+        seconds.
 
         :param served_by: the only node that may serve it.
         """
@@ -108,7 +109,7 @@ class Flows:
         started = time.monotonic()
         row = {'flow': flow, 'request_id': request_id}
         try:
-            result = action(cinder, *args)
+            result = action(cinder, *args, **kwargs)
             row['status'] = 'ok'
         except Exception as error:
             result = None

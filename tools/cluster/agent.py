@@ -64,7 +64,10 @@ def serve(reader, writer):
         except (ValueError, KeyError, TypeError) as error:
             answer = {'exit_code': 126, 'stdout': '', 'id': None,
                       'stderr': 'bad request: %s' % error}
-        writer.write((json.dumps(answer) + '\n').encode())
+        # A port takes part of a long answer at a time.
+        pending = memoryview((json.dumps(answer) + '\n').encode())
+        while pending:
+            pending = pending[writer.write(pending):]
         writer.flush()
 
 
