@@ -14,8 +14,9 @@ import uuid
 
 #: 3.44: attachment complete; 3.40: revert; 3.16: manage into a cluster
 MICROVERSION = '3.64'
-#: seconds a volume or snapshot may take to reach a status
-STATUS_TIMEOUT = 300
+#: seconds a volume or snapshot may take to reach a status (a clone runs
+#: some 50 commands, each 3-16 s through sudo and rootwrap in these guests)
+STATUS_TIMEOUT = 900
 #: the volume service's log in each cluster guest
 SERVICE_LOG = '/var/log/cinder/cinder-volume.log'
 BRICK = '/opt/drbd-clvm/brick'
