@@ -12,6 +12,8 @@ import json
 import time
 import uuid
 
+from tests.cluster import guests
+
 #: 3.44: attachment complete; 3.40: revert; 3.16: manage into a cluster
 MICROVERSION = '3.64'
 #: seconds a volume or snapshot may take to reach a status (a clone runs
@@ -42,36 +44,37 @@ def client(api_url, request_id=None):
                                 global_request_id=request_id)
 
 
+def _reached(get, resource_id, wanted):
+    """Whether the resource's status is ``wanted`` yet; an error status
+    that is not the one wanted raises.
+    """
+    status = get(resource_id).status
+    if status.startswith('error') and status != wanted:
+        raise FlowError('%s is %s, wanted %s' % (resource_id, status, wanted))
+    return status == wanted
+
+
 def _wait_status(get, resource_id, wanted, timeout=STATUS_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        resource = get(resource_id)
-        if resource.status == wanted:
-            return resource
-        if resource.status.startswith('error'):
-            raise FlowError('%s is %s, wanted %s'
-                            % (resource_id, resource.status, wanted))
-        if time.monotonic() > deadline:
-            raise FlowError('%s still %s after %d s, wanted %s'
-                            % (resource_id, resource.status, timeout, wanted))
-        time.sleep(2)
+    guests.wait_until(lambda: _reached(get, resource_id, wanted), timeout,
+                      '%s to be %s' % (resource_id, wanted))
+    return get(resource_id)
+
+
+def _gone(get, resource_id):
+    from cinderclient import exceptions
+    try:
+        status = get(resource_id).status
+    except exceptions.NotFound:
+        return True
+    if status.startswith('error'):
+        raise FlowError('%s is %s while being deleted'
+                        % (resource_id, status))
+    return False
 
 
 def _wait_gone(get, resource_id, timeout=STATUS_TIMEOUT):
-    from cinderclient import exceptions
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            resource = get(resource_id)
-        except exceptions.NotFound:
-            return
-        if resource.status.startswith('error'):
-            raise FlowError('%s is %s while being deleted'
-                            % (resource_id, resource.status))
-        if time.monotonic() > deadline:
-            raise FlowError('%s still there after %d s'
-                            % (resource_id, timeout))
-        time.sleep(2)
+    guests.wait_until(lambda: _gone(get, resource_id), timeout,
+                      '%s to be deleted' % resource_id)
 
 
 class Flows:
@@ -256,16 +259,15 @@ class Flows:
         request_id = cinder.client.global_request_id
         clone = cinder.volumes.create(1, source_volid=source_id)
         lv = 'vgc/volume-%s' % clone.id
-        deadline = time.monotonic() + STATUS_TIMEOUT
-        while True:
-            serving = self.served_by(request_id)
-            if serving and self._being_made(serving[0], lv):
-                break
+        serving = []
+
+        def copying():
             if cinder.volumes.get(clone.id).status != 'creating':
                 raise FlowError('the clone ended before the kill')
-            if time.monotonic() > deadline:
-                raise FlowError('no node started the clone')
-            time.sleep(0.5)
+            serving[:] = self.served_by(request_id)
+            return serving and self._being_made(serving[0], lv)
+
+        guests.wait_until(copying, STATUS_TIMEOUT, 'a node to copy the clone')
         self.service(serving[0], 'kill')
         return serving[0], clone.id
 
@@ -278,14 +280,7 @@ class Flows:
         """After the restart: Cinder marked the clone failed, and no node
         keeps an LV of it.
         """
-        deadline = time.monotonic() + 120
-        volume = cinder.volumes.get(clone_id)
-        while volume.status == 'creating' and time.monotonic() < deadline:
-            time.sleep(2)
-            volume = cinder.volumes.get(clone_id)
-        if volume.status != 'error':
-            raise FlowError('the killed clone is %s, not error'
-                            % volume.status)
+        _wait_status(cinder.volumes.get, clone_id, 'error', timeout=120)
         left = self.nodes[self.cluster_names[0]].run(
             'lvs', '--noheadings', '-o', 'lv_name', 'vgc', timeout=60)
         if ('volume-%s' % clone_id) in left.stdout:
@@ -298,12 +293,9 @@ class Flows:
 
     def wait_service(self, cinder, host, state, timeout=180):
         """Until Cinder reports ``host``'s volume service ``state``."""
-        deadline = time.monotonic() + timeout
-        while self.volume_services(cinder).get(host) != state:
-            if time.monotonic() > deadline:
-                raise FlowError('%s not %s after %d s: %s' % (
-                    host, state, timeout, self.volume_services(cinder)))
-            time.sleep(5)
+        guests.wait_until(
+            lambda: self.volume_services(cinder).get(host) == state, timeout,
+            '%s to be %s' % (host, state))
 
     @property
     def cluster_names(self):

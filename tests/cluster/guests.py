@@ -191,8 +191,8 @@ class RealCluster:
     # "start" of corosync is waiting for that.
 
     def _wait_gone(self, node, program, timeout=30):
-        _wait(lambda: node.run('pgrep', '-x', program).exit_code == 1,
-              timeout, '%s to stop on %s' % (program, node.name))
+        wait_until(lambda: node.run('pgrep', '-x', program).exit_code == 1,
+                   timeout, '%s to stop on %s' % (program, node.name))
 
     def _boot_id(self, node):
         try:
@@ -212,8 +212,9 @@ class RealCluster:
 
     def start_corosync(self, node):
         """Wait until ``node`` has been fenced, is back, and DRBD is whole."""
-        _wait(lambda: self._boot_id(node) not in (None, self._fenced_boot),
-              120, '%s to be fenced and boot again' % node.name)
+        wait_until(
+            lambda: self._boot_id(node) not in (None, self._fenced_boot),
+            120, '%s to be fenced and boot again' % node.name)
         wait_ready([node])
         self._wait_drbd(lambda text: ('ro:Primary/Primary' in text and
                                       'ds:UpToDate/UpToDate' in text),
@@ -405,8 +406,8 @@ class Guest:
             self.process = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=errors)
-        _wait(lambda: os.path.exists(self.agent_path), 30,
-              '%s agent port' % self.name)
+        wait_until(lambda: os.path.exists(self.agent_path), 30,
+                   '%s agent port' % self.name)
 
     def power_off(self):
         """Pull the plug: no shutdown, no flush, as a fence device does."""
@@ -415,7 +416,10 @@ class Guest:
             self.process.wait(30)
 
 
-def _wait(predicate, timeout, what):
+def wait_until(predicate, timeout, what):
+    """Poll ``predicate`` twice a second until it is true; after ``timeout``
+    seconds raise :class:`GuestError` naming ``what``.
+    """
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -434,8 +438,9 @@ def _stack_state(node):
 def wait_ready(nodes, timeout=READY_TIMEOUT, guests=()):
     """Wait until the stack is up on every node in ``nodes``."""
     started = time.monotonic()
-    _wait(lambda: all(_stack_state(node) for node in nodes), AGENT_TIMEOUT,
-          'the guest agents of %s' % ', '.join(n.name for n in nodes))
+    wait_until(lambda: all(_stack_state(node) for node in nodes),
+               AGENT_TIMEOUT,
+               'the guest agents of %s' % ', '.join(n.name for n in nodes))
 
     def settled():
         for guest in guests:
@@ -446,7 +451,7 @@ def wait_ready(nodes, timeout=READY_TIMEOUT, guests=()):
             raise GuestError('cluster stack failed: %s' % states)
         return all('ready' in state for state in states)
 
-    _wait(settled, timeout, 'the cluster stack on %s' % ', '.join(
+    wait_until(settled, timeout, 'the cluster stack on %s' % ', '.join(
         node.name for node in nodes))
     return time.monotonic() - started
 
