@@ -59,17 +59,15 @@ def wait_services_up(api_url, hosts):
     the scheduler knows their pool (else the first create finds no backend).
     """
     cinder = api_flows.client(api_url)
-    deadline = time.monotonic() + SERVICES_UP_TIMEOUT
-    while True:
-        up = sorted(service.host for service in
-                    cinder.services.list(binary='cinder-volume')
-                    if service.state == 'up')
-        if all(host in up for host in hosts) and cinder.pools.list():
-            return up
-        if time.monotonic() > deadline:
-            raise guests.GuestError('volume services up: %s, wanted %s'
-                                    % (up, hosts))
-        time.sleep(5)
+
+    def up():
+        listed = [service.host for service in
+                  cinder.services.list(binary='cinder-volume')
+                  if service.state == 'up']
+        return all(host in listed for host in hosts) and cinder.pools.list()
+
+    guests.wait_until(up, SERVICES_UP_TIMEOUT,
+                      'volume services up on %s' % ', '.join(hosts))
 
 
 def fetch_service_logs(cluster, logs_dir):

@@ -16,7 +16,8 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
+
+from tests.cluster import guests
 
 #: the address the guests use for the host's services
 GUEST_SIDE_ADDRESS = '10.0.2.100'
@@ -27,8 +28,10 @@ PACKAGES = {'mariadbd': 'mariadb-server', 'rabbitmq-server': 'rabbitmq-server',
 START_TIMEOUT = 120
 
 
-class ControllerError(Exception):
-    """A control-plane service did not start."""
+class ControllerError(guests.GuestError):
+    """A control-plane service did not start (the gate reports it as it
+    reports a guest that did not).
+    """
 
 
 def _free_tcp_port():
@@ -144,16 +147,15 @@ class Controller:
         out.close()
 
     def _wait_listening(self, name, port):
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _listening(port):
+        def listening():
             if self.processes[name].poll() is not None:
                 raise ControllerError('%s exited with %s; see %s' % (
                     name, self.processes[name].returncode,
                     self.log_path(name + '.out')))
-            if time.monotonic() > deadline:
-                raise ControllerError('%s did not listen on %d in %d s'
-                                      % (name, port, START_TIMEOUT))
-            time.sleep(0.5)
+            return _listening(port)
+
+        guests.wait_until(listening, START_TIMEOUT,
+                          '%s to listen on %d' % (name, port))
 
     def _start_mariadb(self):
         datadir = os.path.join(self.workdir, 'mysql')
