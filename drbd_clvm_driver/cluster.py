@@ -3,8 +3,12 @@
 The lab cluster showed why the gate exists: with DRBD disconnected an
 ``lvcreate`` on one node succeeds and the reconnect ends in split-brain, and
 with corosync gone ``lvcreate`` hangs instead of failing.  So the gate checks
-quorum, DRBD and the lock manager with bounded commands *before* any
-metadata command runs, and a refusal changes nothing.
+quorum, DRBD and the lock manager with bounded readings *before* any
+metadata command runs, and a refusal changes nothing.  All readings are
+taken in one :meth:`~drbd_clvm_driver.runner.CommandRunner.read`: through
+the privileged daemon that is one trip, answered from kernel files and
+libraries rather than by starting programs; the verdict is never kept from
+one change to the next.
 
 A check before cannot see a DRBD link cut while the command runs: on the
 gate cluster such an ``lvcreate`` blocked in DRBD and then completed on both
@@ -31,15 +35,14 @@ _MEMBER_LINE = re.compile(r'^\s+\d+\s+\d+\s+(\S+)', re.MULTILINE)
 class QuorumState:
     """What ``corosync-quorumtool -s`` says of this node's membership.
 
+    :param nodes: how many nodes corosync sees; 0 where the answer does
+        not say (the privileged daemon's, from libquorum).
     :param problem: why corosync could not be asked (daemon down), or None.
-    :param members: the names of the nodes in the membership now (or their
-        addresses, where corosync's node list names none).
     """
 
     quorate: bool
     nodes: int
     problem: str = None
-    members: tuple = ()
 
 
 def parse_quorumtool(text):
@@ -55,23 +58,46 @@ def parse_quorumtool(text):
         return QuorumState(False, 0, 'corosync is not answering: %s'
                            % first_line)
     nodes = _NODES_LINE.search(text)
-    _, _, membership = text.partition('Membership information')
     return QuorumState(quorate.group(1) == 'Yes',
-                       int(nodes.group(1)) if nodes else 0,
-                       members=tuple(_MEMBER_LINE.findall(membership)))
+                       int(nodes.group(1)) if nodes else 0)
+
+
+def parse_members(text):
+    """The node names of ``corosync-quorumtool -l``'s membership table (or
+    their addresses, where corosync's node list names none).
+    """
+    _, _, membership = text.partition('Membership information')
+    return tuple(_MEMBER_LINE.findall(membership))
 
 
 class Quorum:
-    """Asks corosync for quorum through a command runner."""
+    """Asks corosync for quorum through a command runner.
+
+    Quorum is one reading, ``corosync-quorumtool -s``, which the safety
+    gate takes together with its other checks; the membership (node names)
+    is read apart, with ``-l``, where it is needed.
+    """
+
+    READING = ('corosync-quorumtool', '-s')
 
     def __init__(self, runner, timeout=10):
         self.runner = runner
         self.timeout = timeout
 
     def state(self):
-        result = self.runner.run(['corosync-quorumtool', '-s'],
-                                 timeout=self.timeout, check=False)
+        return self.state_from(self.runner.read([self.READING],
+                                                self.timeout))
+
+    @classmethod
+    def state_from(cls, results):
+        result = results.output(cls.READING, check=False)
         return parse_quorumtool(result.stdout + result.stderr)
+
+    def members(self):
+        """The names of the nodes in corosync's membership now."""
+        result = self.runner.run(['corosync-quorumtool', '-l'],
+                                 timeout=self.timeout, check=False)
+        return parse_members(result.stdout)
 
 
 class SafetyGate:
@@ -87,14 +113,17 @@ class SafetyGate:
         self.drbd_resource = drbd_resource
         self.quorum = quorum
         self.lock_manager = lock_manager
+        #: the three read through the same runner, with the same bound
+        self.runner = quorum.runner
+        self.timeout = quorum.timeout
 
     def reasons(self):
         """Every reason the cluster is unsafe now; empty when it is safe.
 
-        Quorum is read first: without corosync the other checks can only
-        confirm what it already says.
+        Quorum's reasons come first: without corosync the other checks can
+        only confirm what it already says.
         """
-        return self._inspect(self.drbd_resource.state)[0]
+        return self._inspect(with_generation=False)[0]
 
     def ensure_safe(self):
         """Raise :class:`~.exception.ClusterUnsafe` unless the gate is open.
@@ -102,8 +131,7 @@ class SafetyGate:
         :returns: the DRBD state the gate passed, with its generation: the
             token :meth:`confirm` compares with after the change.
         """
-        reasons, drbd_state = self._inspect(
-            self.drbd_resource.state_with_generation)
+        reasons, drbd_state = self._inspect(with_generation=True)
         if reasons:
             LOG.error('Cluster unsafe, refusing LVM metadata change: %s',
                       '; '.join(reasons))
@@ -138,32 +166,46 @@ class SafetyGate:
         raise exception.ClusterChangedDuringChange(
             checked.name, change, checked.describe(), after)
 
-    def _inspect(self, read_drbd):
-        """:meth:`reasons`, and the DRBD state ``read_drbd`` returned (None
-        where it failed).
+    def _inspect(self, with_generation):
+        """:meth:`reasons`, and the DRBD state (None where it could not be
+        read); every reading is taken in one :meth:`~.runner.CommandRunner.
+        read`, so through the privileged daemon the whole check is one trip.
         """
         drbd_state = None
+        reasons = []
+        try:
+            drbd_readings = self.drbd_resource.readings(with_generation)
+        except exception.DrbdClvmError as error:
+            drbd_readings = None
+            reasons.append(str(error))
+        results = self.runner.read(
+            [self.quorum.READING] + (drbd_readings or [])
+            + self.lock_manager.health_readings(), self.timeout)
 
         def drbd_reasons():
             nonlocal drbd_state
-            drbd_state = read_drbd()
+            if drbd_readings is None:
+                return []
+            drbd_state = self.drbd_resource.state_from(results,
+                                                       with_generation)
             return self._drbd_reasons(drbd_state)
 
-        reasons = []
-        for check in (self._quorum_reasons, drbd_reasons,
-                      self.lock_manager.health):
+        for check in (lambda: self._quorum_reasons(results), drbd_reasons,
+                      lambda: self.lock_manager.health_from(results)):
             try:
                 reasons.extend(check())
             except exception.DrbdClvmError as error:
                 reasons.append(str(error))
         return reasons, drbd_state
 
-    def _quorum_reasons(self):
-        state = self.quorum.state()
+    def _quorum_reasons(self, results):
+        state = self.quorum.state_from(results)
         if state.problem:
             return [state.problem]
         if not state.quorate:
-            return ['corosync quorum lost (%d node(s) visible)' % state.nodes]
+            return ['corosync quorum lost' + (
+                ' (%d node(s) visible)' % state.nodes if state.nodes
+                else '')]
         return []
 
     @staticmethod

@@ -3,16 +3,21 @@
 DRBD 8.4 (the in-tree kernel module of current distributions) reports its
 state in ``/proc/drbd``; DRBD 9 prints ``drbdsetup status --json``, which 8.4
 rejects (exit 20, ``unrecognized option '--json'``).  Both become one
-:class:`ResourceState`, which can also carry the data generation
-(``drbdsetup get-gi``).  This module says what the state *is*; whether it is
-safe to change LVM metadata is decided in :mod:`drbd_clvm_driver.cluster`.
+:class:`ResourceState`, which can also carry the data generation (DRBD's
+debugfs ``data_gen_id``, or ``drbdsetup get-gi``).  This module says what the
+state *is*; whether it is safe to change LVM metadata is decided in
+:mod:`drbd_clvm_driver.cluster`.
 """
 
 import dataclasses
 import json
 import re
 
+from oslo_log import log as logging
+
 from drbd_clvm_driver import exception
+
+LOG = logging.getLogger(__name__)
 
 
 class ConnectionState:
@@ -220,12 +225,34 @@ def parse_get_gi(text):
     return fields[0].upper()
 
 
+def parse_data_gen_id(text):
+    """Read the current data generation UUID from DRBD's debugfs file
+    ``minors/MINOR/data_gen_id``: one ``0x`` + 16 hex digits line per UUID,
+    current first (recorded on the gate cluster beside ``drbdsetup get-gi``,
+    whose first field it equals).
+
+    :raises DrbdStateError: the text is not such lines; it is quoted.
+    """
+    lines = text.split()
+    if len(lines) < 4 or not all(
+            line[:2] == '0x' and _GENERATION_UUID.fullmatch(line[2:])
+            for line in lines):
+        raise DrbdStateError('Cannot read DRBD generation identifiers: %r'
+                             % text.strip())
+    return lines[0][2:].upper()
+
+
+PROC_DRBD = ('cat', '/proc/drbd')
+
+
 class DrbdResource:
     """Reads the live state of one DRBD resource through a command runner.
 
-    The DRBD version is read from /proc/drbd on first use; for 8.4 the
-    resource's minor comes from ``drbdadm sh-minor`` once, since it cannot
-    change while the resource is up.
+    What to read depends on the DRBD version, read from /proc/drbd on first
+    use, and for 8.4 on the resource's minor, from ``drbdadm sh-minor``
+    once (it cannot change while the resource is up). After that the state
+    is a list of :meth:`readings` the safety gate takes together with its
+    other checks, and :meth:`state_from` reads their results.
 
     :param runner: a :class:`~drbd_clvm_driver.runner.CommandRunner`.
     :param name: the DRBD resource name, as in ``drbdadm status NAME``.
@@ -236,51 +263,97 @@ class DrbdResource:
         self.runner = runner
         self.name = name
         self.timeout = timeout
+        self._major = None
         self._minor = None
+        #: whether DRBD 8.4's generation is read from debugfs (False once
+        #: the file was missing: debugfs not mounted)
+        self._debugfs = True
 
     def state(self):
         """This node's view of the resource, without its generation."""
         return self._read(with_generation=False)
 
     def state_with_generation(self):
-        """:meth:`state` with :attr:`ResourceState.generation` read too, by
-        one more command.
-
-        DRBD 8.4 is asked ``drbdsetup get-gi MINOR``, as recorded on the gate
-        cluster.  DRBD 9 keeps generations per peer and is asked ``drbdsetup
-        get-gi RESOURCE PEER_NODE_ID 0`` as drbdsetup's documentation gives
-        it, with no recording behind it; with no peer connected there is
-        none to ask, and the generation stays None.
-        """
+        """:meth:`state` with :attr:`ResourceState.generation` read too."""
         return self._read(with_generation=True)
 
-    def _read(self, with_generation):
-        proc_text = self.runner.run(['cat', '/proc/drbd'],
-                                    timeout=self.timeout).stdout
-        if proc_drbd_version(proc_text)[0] < 9:
-            minor = self._minor_of_resource()
-            state = parse_proc_drbd(proc_text, minor, self.name)
-            device = [str(minor)]
-        else:
-            status = self.runner.run(
-                ['drbdsetup', 'status', '--json', self.name],
-                timeout=self.timeout)
-            state = parse_status_json(status.stdout, self.name)
-            if state.peer_node_id is None:
-                return state  # no peer whose generation could be read
-            device = [self.name, str(state.peer_node_id), '0']
+    def readings(self, with_generation):
+        """The commands whose results :meth:`state_from` reads.
+
+        DRBD 8.4: ``/proc/drbd`` and, for the generation, its debugfs file
+        ``data_gen_id`` (``drbdsetup get-gi MINOR`` where debugfs is not
+        mounted). DRBD 9: ``drbdsetup status --json``; its generation is
+        per peer, so it is read after, by :meth:`state_from`.
+        """
+        if self._major is None:
+            self._discover()
+        if self._major >= 9:
+            return [('drbdsetup', 'status', '--json', self.name)]
+        if not with_generation:
+            return [PROC_DRBD]
+        return [PROC_DRBD, self._generation_reading()]
+
+    def state_from(self, results, with_generation):
+        """The :class:`ResourceState` the results of :meth:`readings` give.
+
+        :param results: a :class:`~drbd_clvm_driver.runner.Readings`.
+        """
+        if self._major >= 9:
+            return self._state_9(results, with_generation)
+        text = results.output(PROC_DRBD).stdout
+        if proc_drbd_version(text)[0] >= 9:
+            self._major = None  # the module was replaced: look again
+            raise DrbdStateError('DRBD was upgraded to %s while the service '
+                                 'ran; reading it again' % text.split()[1])
+        state = parse_proc_drbd(text, self._minor, self.name)
         if not with_generation:
             return state
-        output = self.runner.run(['drbdsetup', 'get-gi'] + device,
-                                 timeout=self.timeout).stdout
+        reading = self._generation_reading()
+        if reading[0] != 'cat':
+            result = results.output(reading)
+        else:
+            result = results.output(reading, check=False)
+            if result.exit_code == 0:
+                return dataclasses.replace(
+                    state, generation=parse_data_gen_id(result.stdout))
+            LOG.warning('DRBD debugfs is not mounted (%s); reading data '
+                        'generations with drbdsetup get-gi, a process per '
+                        'check', result.stderr.strip())
+            self._debugfs = False
+            result = self.runner.run(self._generation_reading(),
+                                     timeout=self.timeout)
+        return dataclasses.replace(state,
+                                   generation=parse_get_gi(result.stdout))
+
+    def _read(self, with_generation):
+        readings = self.readings(with_generation)
+        return self.state_from(self.runner.read(readings, self.timeout),
+                               with_generation)
+
+    def _state_9(self, results, with_generation):
+        status = results.output(('drbdsetup', 'status', '--json', self.name))
+        state = parse_status_json(status.stdout, self.name)
+        if not with_generation or state.peer_node_id is None:
+            return state  # no peer whose generation could be read
+        output = self.runner.run(
+            ['drbdsetup', 'get-gi', self.name, str(state.peer_node_id), '0'],
+            timeout=self.timeout).stdout
         return dataclasses.replace(state, generation=parse_get_gi(output))
 
-    def _minor_of_resource(self):
-        if self._minor is None:
+    def _generation_reading(self):
+        if self._debugfs:
+            return ('cat', '/sys/kernel/debug/drbd/minors/%d/data_gen_id'
+                    % self._minor)
+        return ('drbdsetup', 'get-gi', str(self._minor))
+
+    def _discover(self):
+        proc_text = self.runner.run(PROC_DRBD, timeout=self.timeout).stdout
+        major = proc_drbd_version(proc_text)[0]
+        if major < 9:
             output = self.runner.run(['drbdadm', 'sh-minor', self.name],
                                      timeout=self.timeout).stdout.strip()
             if not output.isdigit():
                 raise DrbdStateError('drbdadm sh-minor %s printed %r, not a '
                                      'minor number' % (self.name, output))
             self._minor = int(output)
-        return self._minor
+        self._major = major

@@ -16,7 +16,6 @@ from cinder import exception as cinder_exception
 from cinder.image import image_utils
 from cinder import interface
 from cinder import rpc
-from cinder import utils as cinder_utils
 from cinder.volume import configuration
 from cinder.volume import driver
 from cinder.volume.drivers import lvm as cinder_lvm
@@ -131,7 +130,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         peers = conf.cluster_peer_nodes
         if not peers:
             quorum = cluster.Quorum(self.runner, conf.cluster_check_timeout)
-            peers = [member for member in quorum.state().members
+            peers = [member for member in quorum.members()
                      if member != local]
             LOG.info('Peer nodes from corosync membership: %s',
                      ', '.join(peers) or 'none')
@@ -164,8 +163,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         conf = self.configuration
         local = self._node_name()
         if self.runner is None:
-            self.runner = runner_module.RootCommandRunner(
-                root_helper=cinder_utils.get_root_helper(),
+            self.runner = runner_module.PrivsepCommandRunner(
                 default_timeout=conf.lvm_command_timeout, node=local)
         node = stack.build(
             self.runner, conf.volume_group, conf.drbd_resource,

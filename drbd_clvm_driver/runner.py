@@ -2,15 +2,17 @@
 
 Every command is an argument list (never a shell string) with a time bound.
 LVM blocks forever when corosync or dlm is gone, so the bound is enforced
-twice: by ``timeout --kill-after`` running as root next to the command (it can
-kill a root-owned ``lvcreate``, which the service user cannot), and by the
-Python side waiting a little longer as a backstop.
+where root is: inside the privileged daemon (:class:`PrivsepCommandRunner`,
+what the volume service uses), or by ``timeout --kill-after`` next to the
+command (:class:`RootCommandRunner`, for the operator commands that run as
+root), with the Python side waiting a little longer as a backstop.
 
 Tests and the cluster gate substitute :class:`CommandRunner` subclasses that
 override :meth:`CommandRunner._execute`; everything above sees the same
 :class:`CommandResult` and the same exceptions.
 """
 
+import concurrent.futures
 import dataclasses
 import subprocess
 import time
@@ -19,6 +21,8 @@ from oslo_concurrency import processutils
 from oslo_log import log as logging
 
 from drbd_clvm_driver import exception
+from drbd_clvm_driver.privileged import checks
+from drbd_clvm_driver.privileged import root
 
 LOG = logging.getLogger(__name__)
 
@@ -39,6 +43,32 @@ class CommandResult:
     stdout: str
     stderr: str
     seconds: float
+
+
+class Readings(dict):
+    """What :meth:`CommandRunner.read` took: argv tuple -> result.
+
+    :param node: where they were taken, for error messages.
+    """
+
+    def __init__(self, node=None):
+        super().__init__()
+        self.node = node
+
+    def output(self, argv, check=True):
+        """The :class:`CommandResult` of ``argv``.
+
+        :raises CommandTimeout: it was killed for taking too long.
+        :raises CommandFailed: its exit code is not 0 and ``check`` is set.
+        """
+        result = self[tuple(argv)]
+        if isinstance(result, exception.CommandTimeout):
+            raise result
+        if check and result.exit_code != 0:
+            raise exception.CommandFailed(result.argv, result.exit_code,
+                                          result.stdout, result.stderr,
+                                          self.node)
+        return result
 
 
 class CommandRunner:
@@ -80,6 +110,30 @@ class CommandRunner:
                                           self.node)
         return result
 
+    def read(self, commands, timeout=None):
+        """Run independent read-only commands at once, in one trip where
+        the runner can (the safety gate's readings).
+
+        :returns: :class:`Readings`.
+        """
+        commands = [tuple(str(arg) for arg in argv) for argv in commands]
+        timeout = timeout or self.default_timeout
+        started = time.monotonic()
+        answers = self._execute_all(commands, timeout)
+        seconds = time.monotonic() - started
+        results = Readings(self.node)
+        for argv, (exit_code, stdout, stderr) in zip(commands, answers):
+            if exit_code is None:
+                LOG.error('%s timed out after %.1f s on %s', ' '.join(argv),
+                          seconds, self.node or 'this node')
+                results[argv] = exception.CommandTimeout(argv, timeout,
+                                                         self.node)
+            else:
+                results[argv] = CommandResult(argv, exit_code, stdout,
+                                              stderr, seconds)
+        LOG.debug('%d readings in %.3f s', len(commands), seconds)
+        return results
+
     def _execute(self, argv, timeout):
         """Run the command; return ``(exit_code, stdout, stderr)``.
 
@@ -87,6 +141,34 @@ class CommandRunner:
         longer than ``timeout`` seconds.
         """
         raise NotImplementedError
+
+    def _execute_all(self, commands, timeout):
+        """:meth:`_execute` for each command, concurrently."""
+        if len(commands) == 1:
+            return [self._execute(commands[0], timeout)]
+        with concurrent.futures.ThreadPoolExecutor(len(commands)) as pool:
+            return list(pool.map(lambda argv: self._execute(argv, timeout),
+                                 commands))
+
+
+class PrivsepCommandRunner(CommandRunner):
+    """Runs commands through the driver's privileged daemon
+    (:mod:`drbd_clvm_driver.privileged`), which checks each one against the
+    shapes the driver uses and enforces its time bound.
+
+    A batch of readings (:meth:`read`) is one call to the daemon.
+    """
+
+    def _execute(self, argv, timeout):
+        family = checks.family_of(argv)
+        if family == 'cluster_state':
+            return tuple(root.cluster_state([list(argv)], timeout)[0])
+        entry_point = root.data if family == 'data' else root.lvm
+        return tuple(entry_point(list(argv), timeout))
+
+    def _execute_all(self, commands, timeout):
+        return [tuple(answer) for answer in root.cluster_state(
+            [list(argv) for argv in commands], timeout)]
 
 
 class RootCommandRunner(CommandRunner):

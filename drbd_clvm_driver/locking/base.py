@@ -37,12 +37,29 @@ class LockManager(metaclass=abc.ABCMeta):
         """
 
     @abc.abstractmethod
-    def health(self):
+    def health_readings(self):
+        """The commands whose results :meth:`health_from` reads.
+
+        Taken before every metadata change, together with the rest of the
+        safety gate's readings, so they stay few and cheap: readings the
+        privileged daemon answers without a process
+        (:mod:`drbd_clvm_driver.privileged.native`) where possible.
+        """
+
+    @abc.abstractmethod
+    def health_from(self, results):
         """Return a list of reasons the lock manager cannot serve the VG.
 
         An empty list means it is running and the VG's lockspace is usable.
-        Called before every metadata change, so it stays cheap and bounded.
+
+        :param results: a :class:`~drbd_clvm_driver.runner.Readings` holding
+            the results of :meth:`health_readings`.
         """
+
+    def health(self):
+        """:meth:`health_from` over readings taken now."""
+        return self.health_from(self.runner.read(self.health_readings(),
+                                                 self.timeout))
 
     def check_setup(self, vg):
         """Raise unless the daemon is running and ``vg`` is of its kind."""
@@ -52,11 +69,16 @@ class LockManager(metaclass=abc.ABCMeta):
             raise exception.LockManagerUnavailable('; '.join(reasons))
 
     def _output(self, argv):
-        """stdout+stderr and exit code of a health command; never raises
-        for a non-zero exit, since that is what the check looks at.
+        """stdout+stderr and exit code of a command; never raises for a
+        non-zero exit, since that is what the check looks at.
         """
         result = self.runner.run(argv, timeout=self.timeout, check=False)
         return result.exit_code, result.stdout + result.stderr
+
+    @staticmethod
+    def _running(results, daemon):
+        """Whether ``pidof DAEMON`` among ``results`` found it."""
+        return results.output(('pidof', daemon), check=False).exit_code == 0
 
 
 def load(name, runner, vg_name, timeout=10):

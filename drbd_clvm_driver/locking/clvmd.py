@@ -31,9 +31,11 @@ class Clvmd(base.LockManager):
                 'section of lvm.conf (lvmconfig says: %s); run lvmconf '
                 '--enable-cluster' % config.strip())
 
-    def health(self):
-        exit_code, output = self._output(['pidof', 'clvmd'])
-        if exit_code != 0:
+    def health_readings(self):
+        return [('pidof', 'clvmd')]
+
+    def health_from(self, results):
+        if not self._running(results, 'clvmd'):
             return ['clvmd is not running: start it (service clvm start) on '
                     'this node']
         return []

@@ -1,19 +1,30 @@
 """lvmlockd with dlm: the lock manager every current distribution ships."""
 
-import re
-
 from drbd_clvm_driver import exception
 from drbd_clvm_driver.locking import base
 
 _LOCK_TYPE = 'dlm'
+#: DLM_RS_DONE of the kernel's ``recover_status`` (hex): this node finished
+#: its last recovery. Recorded: ``ff`` on the node that led it, ``55`` on
+#: the other; ``0`` while the dlm has the lockspace stopped.
+_RECOVERY_DONE = 0x40
+
+
+def _recovery_done(recover_status):
+    try:
+        return bool(int(recover_status.strip(), 16) & _RECOVERY_DONE)
+    except ValueError:
+        return False
 
 
 class LvmLockd(base.LockManager):
     """A shared VG (``vgcreate --shared --lock-type dlm``) under lvmlockd.
 
-    Health means: lvmlockd answers, it has the VG's dlm lockspace started
-    (``LS dlm lvm_VG`` in ``lvmlockctl --info``, not marked ``REM:``), and
-    dlm_controld is quorate.
+    Health means: lvmlockd and dlm_controld run, and the kernel has the
+    VG's dlm lockspace (``lvm_VG``, which lvmlockd joins at ``vgchange
+    --lock-start``) running, not stopped for recovery. All three are files
+    the privileged daemon reads; quorum itself is the safety gate's own
+    check.
     """
 
     name = 'lvmlockd'
@@ -31,25 +42,29 @@ class LvmLockd(base.LockManager):
             'a shared VG with lock type dlm: %s' % (
                 vg.name, vg.lock_type or 'none', fix))
 
-    def health(self):
+    def health_readings(self):
+        return [('pidof', 'lvmlockd'), ('pidof', 'dlm_controld'),
+                self._lockspace_status()]
+
+    def health_from(self, results):
         reasons = []
-        exit_code, info = self._output(['lvmlockctl', '--info'])
-        lockspace = re.search(r'^LS dlm (REM:)?lvm_%s$' % re.escape(
-            self.vg_name), info, re.MULTILINE)
-        if exit_code != 0:
-            reasons.append('lvmlockd is not running (lvmlockctl --info: %s)'
-                           % info.strip())
-        elif not lockspace:
-            reasons.append('lvmlockd has no lockspace for VG %s: run '
-                           'vgchange --lock-start %s' % (self.vg_name,
-                                                         self.vg_name))
-        elif lockspace.group(1):
-            reasons.append('lvmlockd is removing the lockspace of VG %s '
-                           '(lvmlockd stopping or lock-stop in progress)'
-                           % self.vg_name)
-        exit_code, status = self._output(['dlm_tool', 'status'])
-        if not re.search(r'\bquorate 1\b', status):
-            first_line = (status.strip() or 'no output').splitlines()[0]
-            reasons.append('dlm_controld is not running or not quorate '
-                           '(dlm_tool status: %s)' % first_line)
+        if not self._running(results, 'lvmlockd'):
+            reasons.append('lvmlockd is not running: start it on this node')
+        if not self._running(results, 'dlm_controld'):
+            reasons.append('dlm_controld is not running: start dlm on this '
+                           'node')
+        status = results.output(self._lockspace_status(), check=False)
+        if status.exit_code != 0:
+            reasons.append('the dlm has no lockspace for VG %s (lvm_%s): run '
+                           'vgchange --lock-start %s' % (
+                               self.vg_name, self.vg_name, self.vg_name))
+        elif not _recovery_done(status.stdout):
+            reasons.append(
+                'the dlm lockspace of VG %s is stopped for recovery '
+                '(recover_status %s): a node joined or left and the dlm '
+                'waits for quorum or fencing' % (self.vg_name,
+                                                 status.stdout.strip()))
         return reasons
+
+    def _lockspace_status(self):
+        return ('cat', '/sys/kernel/dlm/lvm_%s/recover_status' % self.vg_name)

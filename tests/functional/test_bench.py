@@ -119,15 +119,20 @@ class InvocationsTest(testtools.TestCase):
 class StatsScaleTest(testtools.TestCase):
 
     def test_goals(self):
-        rows = [{'volumes': 10, 'commands': 6, 'per_volume_ratio': None},
-                {'volumes': 100, 'commands': 6, 'per_volume_ratio': 0.5},
-                {'volumes': 1000, 'commands': 7, 'per_volume_ratio': 2.0}]
+        rows = [{'volumes': 10, 'commands': 1, 'trips': 2,
+                 'per_volume_ratio': None},
+                {'volumes': 100, 'commands': 1, 'trips': 2,
+                 'per_volume_ratio': 0.5},
+                {'volumes': 1000, 'commands': 2, 'trips': 2,
+                 'per_volume_ratio': 2.0}]
         goals = stats_scale.goals(rows)
-        self.assertFalse(goals['constant_command_count']['met'])
+        self.assertFalse(goals['one_process_at_every_size']['met'])
         self.assertFalse(goals['parse_time_at_most_linear']['met'])
         goals = stats_scale.goals(rows[:2])
-        self.assertTrue(goals['constant_command_count']['met'])
+        self.assertTrue(goals['one_process_at_every_size']['met'])
         self.assertTrue(goals['parse_time_at_most_linear']['met'])
+        self.assertIn('privileged calls: 2, 2', stats_scale.goals(rows[:2])[
+            'one_process_at_every_size']['detail'])
 
     def test_outputs_recorded_on_simulator(self):
         small, large = stats_scale.measure(sizes=(2, 5))['rows']
@@ -137,3 +142,5 @@ class StatsScaleTest(testtools.TestCase):
         # One vgs with LV columns reads the VG and every volume.
         self.assertEqual(1, large['programs'].count('vgs'))
         self.assertNotIn('lvs', large['programs'])
+        # vgs is the only process; the gate's readings are one more trip
+        self.assertEqual((1, 2), (large['commands'], large['trips']))

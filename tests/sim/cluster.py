@@ -246,7 +246,18 @@ class SimulatedCluster:
         return peer.role, peer.disk
 
     def _cmd_cat(self, node, args):
-        if args != ['/proc/drbd']:
+        path = args[0] if len(args) == 1 else None
+        if path == '/sys/kernel/debug/drbd/minors/0/data_gen_id' and (
+                self.drbd_version[0] < 9):
+            state = self._drbd[node.name]
+            return ''.join('0x%s\n' % uuid for uuid in (
+                state.generation, state.bitmap, _NO_UUID, _NO_UUID)), ''
+        if path == '/sys/kernel/dlm/lvm_%s/recover_status' % self.vg_name:
+            if not self._lvmlockd[node.name]:
+                raise Refused(1, 'cat: %s: No such file or directory' % path)
+            # the dlm stops the lockspace when corosync goes
+            return ('ff' if self._corosync[node.name] else '0') + '\n', ''
+        if path != '/proc/drbd':
             raise Refused(1, 'cat: %s: No such file' % ' '.join(args))
         if self.drbd_version[0] >= 9:
             return 'version: 9.2.8 (api:2/proto:86-122)\n', ''
@@ -306,26 +317,14 @@ class SimulatedCluster:
                                      ' (local)' if other is node else '')
                  for index, other in enumerate(self.nodes)
                  if other in members]
+        membership = ('Membership information\n----------------------\n'
+                      '    Nodeid      Votes Name\n%s\n' % '\n'.join(lines))
+        if args == ['-l']:
+            return '\n' + membership, ''
         return ('Quorum information\n------------------\n'
                 'Quorum provider:  corosync_votequorum\n'
-                'Nodes:            %d\nQuorate:          Yes\n\n'
-                'Membership information\n----------------------\n'
-                '    Nodeid      Votes Name\n%s\n' % (
-                    len(members), '\n'.join(lines))), ''
-
-    def _cmd_dlm_tool(self, node, args):
-        if not self._corosync[node.name]:
-            return 'cannot connect to dlm_controld\n', ''
-        return ('cluster nodeid 1 quorate 1 ring seq 9 9\n'
-                'daemon now 70 fence_pid 0 \n'), ''
-
-    def _cmd_lvmlockctl(self, node, args):
-        if not self._lvmlockd[node.name]:
-            raise Refused(1, 'Cannot connect to lvmlockd.')
-        return ('VG vg_uuid= lock_type= \nLS  lvm_global\n\n'
-                'VG %s lock_type=dlm 2jmccK-pFQ6-CN30-iAsG-4cB3-olpN-tF3S7o\n'
-                'LS dlm lvm_%s\nLK VG un ver 0\n' % (self.vg_name,
-                                                     self.vg_name)), ''
+                'Nodes:            %d\nQuorate:          Yes\n\n%s' % (
+                    len(members), membership)), ''
 
     def _cmd_lvmconfig(self, node, args):
         if self.lock_type == 'clvmd':
@@ -333,8 +332,13 @@ class SimulatedCluster:
         raise Refused(5, 'Configuration node global/locking_type not found')
 
     def _cmd_pidof(self, node, args):
-        if self.lock_type == 'clvmd':
-            return '1234\n', ''
+        running = {'clvmd': self.lock_type == 'clvmd',
+                   'lvmlockd': (self.lock_type == 'dlm'
+                                and self._lvmlockd[node.name]),
+                   # dlm_controld ends with its corosync connection
+                   'dlm_controld': self._corosync[node.name]}
+        if running.get(args[0]):
+            return '%d\n' % (1000 + len(args[0])), ''
         raise Refused(1)
 
     # LVM reports.

@@ -42,6 +42,10 @@ class SimulatedGenerationTest(testtools.TestCase):
                       cluster.commands)
 
 
+#: DRBD 8.4's current generation, read from debugfs
+DATA_GEN_ID = ('cat', '/sys/kernel/debug/drbd/minors/0/data_gen_id')
+
+
 class LinkCutDuringChangeTest(testtools.TestCase):
 
     def setUp(self):
@@ -65,7 +69,7 @@ class LinkCutDuringChangeTest(testtools.TestCase):
     def test_healthy_change_is_confirmed_after_the_command(self):
         self._ops(self.node1).create_volume('vol', 4, 'id-vol')
         ran, lvcreate = self._ran(self.node1)
-        self.assertEqual([('cat', '/proc/drbd'), ('drbdsetup', 'get-gi', '0')],
+        self.assertEqual([('cat', '/proc/drbd'), DATA_GEN_ID],
                          ran[lvcreate + 1:])
         self.assertEqual('', self.log.output)
 
@@ -77,7 +81,7 @@ class LinkCutDuringChangeTest(testtools.TestCase):
                                   ops.create_volume, 'vol', 4, 'id-vol')
         # The gate had passed it: the generation was read before lvcreate.
         ran, lvcreate = self._ran(self.node2)
-        self.assertLess(ran.index(('drbdsetup', 'get-gi', '0')), lvcreate)
+        self.assertLess(ran.index(DATA_GEN_ID), lvcreate)
         self.assertIn('cs:WFConnection', str(error))
         self.assertIn('may exist only on this node', str(error))
         self.assertIn("DRBD r0 changed while create('vol', 4", self.log.output)

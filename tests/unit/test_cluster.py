@@ -37,11 +37,26 @@ class QuorumParseTest(testtools.TestCase):
         self.assertIsNone(state.problem)
 
 
+class NoReadings:
+    """The fakes below answer without readings; the gate still asks."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def read(self, commands, timeout=None):
+        self.reads += 1
+        return {}
+
+
 class FixedQuorum:
+    READING = cluster.Quorum.READING
+    timeout = 10
+
     def __init__(self, state):
         self._state = state
+        self.runner = NoReadings()
 
-    def state(self):
+    def state_from(self, results):
         return self._state
 
 
@@ -52,6 +67,12 @@ class FixedDrbd:
 
     def __init__(self, state):
         self.state_now = state
+
+    def readings(self, with_generation):
+        return []
+
+    def state_from(self, results, with_generation):
+        return self.state()
 
     def state(self):
         if isinstance(self.state_now, Exception):
@@ -65,7 +86,10 @@ class FixedLockManager:
     def __init__(self, reasons=()):
         self.reasons = list(reasons)
 
-    def health(self):
+    def health_readings(self):
+        return []
+
+    def health_from(self, results):
         return self.reasons
 
 

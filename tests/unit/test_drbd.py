@@ -182,6 +182,31 @@ class GetGiTest(testtools.TestCase):
             self.assertIn(repr(text), str(error))
 
 
+DEBUGFS_GI = '/sys/kernel/debug/drbd/minors/0/data_gen_id'
+DATA_GEN_ID = ('gate-readings/node1-02-cat_sys_kernel_debug_drbd_minors_0_'
+               'data_gen_id.txt')
+
+
+class DataGenIdTest(testtools.TestCase):
+    """DRBD 8.4's debugfs ``data_gen_id``, as the gate guests showed it."""
+
+    def test_current_uuid_equals_get_gi(self):
+        for node, files in (('node1', ('02', '03')), ('node2', ('09', '10'))):
+            data_gen_id, get_gi = (
+                recorded.load('gate-readings/%s-%s-%s.txt' % (
+                    node, number, suffix)).output
+                for number, suffix in zip(files, (
+                    'cat_sys_kernel_debug_drbd_minors_0_data_gen_id',
+                    'drbdsetup_get_gi_0')))
+            self.assertEqual(drbd.parse_get_gi(get_gi),
+                             drbd.parse_data_gen_id(data_gen_id))
+
+    def test_garbage_quoted(self):
+        error = self.assertRaises(drbd.DrbdStateError,
+                                  drbd.parse_data_gen_id, 'no such device')
+        self.assertIn("'no such device'", str(error))
+
+
 class DrbdResourceTest(testtools.TestCase):
 
     def test_reads_84_through_runner_and_caches_minor(self):
@@ -207,21 +232,38 @@ class DrbdResourceTest(testtools.TestCase):
         self.assertTrue(state.both_up_to_date)
         self.assertEqual(2, state.peer_node_id)
 
-    def test_84_generation_by_minor_one_command_more(self):
+    def _84(self, *recordings):
         runner = recorded.ReplayRunner(
-            recorded.load('node1-01-cat_proc_drbd.txt'),
-            recorded.load('gate-generation/node1-07-drbdsetup_get_gi_0.txt'))
+            recorded.load('node1-01-cat_proc_drbd.txt'), *recordings)
         runner.serve(['drbdadm', 'sh-minor', 'r0'],
                      recorded.Recording('drbdadm sh-minor r0', 'node1', 0,
                                         '0\n'))
-        resource = drbd.DrbdResource(runner, 'r0')
+        return runner, drbd.DrbdResource(runner, 'r0')
+
+    def test_84_generation_read_from_debugfs_with_the_state(self):
+        runner, resource = self._84(recorded.load(DATA_GEN_ID))
         self.assertIsNone(resource.state().generation)
         calls = len(runner.calls)
         state = resource.state_with_generation()
         self.assertTrue(state.is_connected)
-        self.assertEqual('FA31739A4B95E8EF', state.generation)
-        self.assertEqual([('cat', '/proc/drbd'), ('drbdsetup', 'get-gi', '0')],
+        # what drbdsetup get-gi printed at the same moment
+        self.assertEqual(drbd.parse_get_gi(recorded.load(
+            'gate-readings/node1-03-drbdsetup_get_gi_0.txt').output),
+            state.generation)
+        self.assertEqual([('cat', '/proc/drbd'), ('cat', DEBUGFS_GI)],
                          runner.calls[calls:])
+
+    def test_84_without_debugfs_falls_back_to_get_gi_for_good(self):
+        runner, resource = self._84(
+            recorded.Recording('cat ' + DEBUGFS_GI, 'node1', 1,
+                               'cat: %s: No such file or directory' %
+                               DEBUGFS_GI),
+            recorded.load('gate-generation/node1-07-drbdsetup_get_gi_0.txt'))
+        self.assertEqual('FA31739A4B95E8EF',
+                         resource.state_with_generation().generation)
+        self.assertEqual([('cat', '/proc/drbd'),
+                          ('drbdsetup', 'get-gi', '0')],
+                         resource.readings(with_generation=True))
 
     def _drbd9(self, status):
         runner = recorded.ReplayRunner()

@@ -23,45 +23,79 @@ def answer(command, output, exit_code=0):
     return recorded.Recording(command, 'node1', exit_code, output)
 
 
+_READINGS = 'gate-readings/'
+LVMLOCKD_UP = _READINGS + 'node1-05-pidof_lvmlockd.txt'
+DLM_CONTROLD_UP = _READINGS + 'node1-06-pidof_dlm_controld.txt'
+#: the VG's lockspace on the node that led its last recovery (ff), on the
+#: other node after a lock-stop and lock-start (55), and with none (stopped)
+LOCKSPACE_LEADER = (_READINGS + 'node1-04-cat_sys_kernel_dlm_lvm_vgc_'
+                    'recover_status.txt')
+LOCKSPACE_MEMBER = (_READINGS + 'lockstop-node2-18-cat_sys_kernel_dlm_lvm_vgc_'
+                    'recover_status.txt')
+NO_LOCKSPACE = (_READINGS + 'lockstop-node2-16-cat_sys_kernel_dlm_lvm_vgc_'
+                'recover_status.txt')
+#: pidof finds nothing: exit 1, no output (recorded for clvmd)
+NOT_RUNNING = recorded.load(_READINGS + 'node1-07-pidof_clvmd.txt')
+
+
+def not_running(daemon):
+    return answer('pidof %s' % daemon, NOT_RUNNING.output,
+                  NOT_RUNNING.exit_code)
+
+
 class LvmLockdTest(testtools.TestCase):
 
     def _plugin(self, *recordings):
         return lvmlockd.LvmLockd(recorded.ReplayRunner(*recordings), 'vgc')
 
-    def test_healthy(self):
-        plugin = self._plugin(recorded.load('node1-12-lvmlockctl_info.txt'),
-                              recorded.load('node1-11-dlm_tool_status.txt'))
-        self.assertEqual([], plugin.health())
+    def _health(self, lvmlockd_up=LVMLOCKD_UP, dlm_up=DLM_CONTROLD_UP,
+                lockspace=LOCKSPACE_LEADER):
+        return self._plugin(*[
+            recording if isinstance(recording, recorded.Recording)
+            else recorded.load(recording)
+            for recording in (lvmlockd_up, dlm_up, lockspace)]).health()
 
-    def test_lockspace_being_removed(self):
-        # lvmlockd killed on node2: the lockspace is marked REM:.
-        plugin = self._plugin(
-            recorded.load('run2-node2-10-lvmlockctl_info.txt'),
-            recorded.load('node2-11-dlm_tool_status.txt'))
-        reasons = plugin.health()
-        self.assertEqual(1, len(reasons))
-        self.assertIn('removing the lockspace', reasons[0])
+    def test_healthy_on_either_node(self):
+        self.assertEqual([], self._health())
+        self.assertEqual([], self._health(lockspace=LOCKSPACE_MEMBER))
 
-    def test_dlm_controld_down(self):
-        plugin = self._plugin(
-            recorded.load('node1-12-lvmlockctl_info.txt'),
-            recorded.load('run2-node1-24-dlm_tool_status.txt'))
-        self.assertEqual(['dlm_controld is not running or not quorate '
-                          '(dlm_tool status: cannot connect to dlm_controld)'],
-                         plugin.health())
-
-    def test_lvmlockd_not_running(self):
-        plugin = self._plugin(
-            answer('lvmlockctl --info', 'Cannot connect to lvmlockd.', 1),
-            recorded.load('node1-11-dlm_tool_status.txt'))
-        self.assertIn('lvmlockd is not running', plugin.health()[0])
+    def test_readings_are_files_and_pid_checks(self):
+        self.assertEqual(
+            [('pidof', 'lvmlockd'), ('pidof', 'dlm_controld'),
+             ('cat', '/sys/kernel/dlm/lvm_vgc/recover_status')],
+            self._plugin().health_readings())
 
     def test_lockspace_not_started(self):
-        info = recorded.load('node1-12-lvmlockctl_info.txt').output
-        plugin = self._plugin(
-            answer('lvmlockctl --info', info.replace('lvm_vgc', 'lvm_other')),
-            recorded.load('node1-11-dlm_tool_status.txt'))
-        self.assertIn('vgchange --lock-start vgc', plugin.health()[0])
+        self.assertEqual(['the dlm has no lockspace for VG vgc (lvm_vgc): '
+                          'run vgchange --lock-start vgc'],
+                         self._health(lockspace=NO_LOCKSPACE))
+
+    def test_lockspace_stopped_for_recovery(self):
+        stopped = answer('cat /sys/kernel/dlm/lvm_vgc/recover_status', '0\n')
+        reasons = self._health(lockspace=stopped)
+        self.assertEqual(1, len(reasons))
+        self.assertIn('stopped for recovery (recover_status 0)', reasons[0])
+
+    def test_unreadable_status_is_not_running(self):
+        garbage = answer('cat /sys/kernel/dlm/lvm_vgc/recover_status', 'x\n')
+        self.assertIn('stopped for recovery', self._health(
+            lockspace=garbage)[0])
+
+    def test_dlm_controld_down(self):
+        self.assertEqual(['dlm_controld is not running: start dlm on this '
+                          'node'],
+                         self._health(dlm_up=not_running('dlm_controld')))
+
+    def test_lvmlockd_not_running(self):
+        self.assertEqual(['lvmlockd is not running: start it on this node'],
+                         self._health(lvmlockd_up=not_running('lvmlockd')))
+
+    def test_check_setup_raises_when_unhealthy(self):
+        plugin = self._plugin(not_running('lvmlockd'),
+                              recorded.load(DLM_CONTROLD_UP),
+                              recorded.load(LOCKSPACE_LEADER))
+        self.assertRaises(exception.LockManagerUnavailable,
+                          plugin.check_setup, vg_from(SHARED_VG))
 
     def test_shared_vg_accepted(self):
         self._plugin().check_volume_group(vg_from(SHARED_VG))
@@ -80,13 +114,6 @@ class LvmLockdTest(testtools.TestCase):
         error = self.assertRaises(exception.VolumeGroupNotClustered,
                                   self._plugin().check_volume_group, sanlock)
         self.assertIn("'sanlock'", str(error))
-
-    def test_check_setup_raises_when_unhealthy(self):
-        plugin = self._plugin(
-            answer('lvmlockctl --info', 'Cannot connect to lvmlockd.', 1),
-            recorded.load('node1-11-dlm_tool_status.txt'))
-        self.assertRaises(exception.LockManagerUnavailable,
-                          plugin.check_setup, vg_from(SHARED_VG))
 
 
 class ClvmdTest(testtools.TestCase):
@@ -123,7 +150,7 @@ class ClvmdTest(testtools.TestCase):
 
     def test_daemon_down(self):
         plugin = clvmd.Clvmd(recorded.ReplayRunner(
-            answer('pidof clvmd', '', 1)), 'vgc')
+            recorded.load(_READINGS + 'node1-07-pidof_clvmd.txt')), 'vgc')
         self.assertIn('clvmd is not running', plugin.health()[0])
 
     def test_daemon_up(self):

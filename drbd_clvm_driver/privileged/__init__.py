@@ -1,0 +1,30 @@
+"""The driver's privileged daemon: the one way its commands get root.
+
+The volume service starts one oslo.privsep daemon for this context, through
+its root helper, the first time it needs root (Cinder's volume service sets
+that helper to ``sudo cinder-rootwrap /etc/cinder/rootwrap.conf``; the
+project's rootwrap filter lets ``privsep-helper`` start exactly this
+context). Every later call is a message on the daemon's socket, not a new
+``sudo``.
+
+The daemon keeps only the capabilities the commands need. Programs it starts
+run as root; what it lets them be is decided in
+:mod:`drbd_clvm_driver.privileged.checks`, inside the daemon.
+"""
+
+from oslo_privsep import capabilities
+from oslo_privsep import priv_context
+
+default = priv_context.PrivContext(
+    'drbd_clvm_driver',
+    cfg_section='drbd_clvm_privileged',
+    pypath=__name__ + '.default',
+    capabilities=[capabilities.CAP_SYS_ADMIN,
+                  capabilities.CAP_DAC_OVERRIDE,
+                  capabilities.CAP_DAC_READ_SEARCH,
+                  capabilities.CAP_FOWNER,
+                  capabilities.CAP_CHOWN,
+                  capabilities.CAP_MKNOD,
+                  capabilities.CAP_IPC_LOCK,
+                  capabilities.CAP_KILL],
+)

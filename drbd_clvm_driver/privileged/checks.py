@@ -1,0 +1,116 @@
+"""What the privileged daemon lets through: every command shape, spelled out.
+
+Each shape is a regular expression over the argument list joined with NUL
+(which no argument can contain), so a shape is read left to right like the
+command line it allows. The daemon checks every request here before it runs
+anything; a caller that skipped its own validation gets
+:class:`CommandRefused`, and so does anything a compromised volume service
+might send.
+
+Shapes come in families, one per entry point of
+:mod:`drbd_clvm_driver.privileged.root`: LVM changes and reports, cluster
+state readings (DRBD, corosync, the lock manager), and data copies.
+"""
+
+import re
+
+from drbd_clvm_driver import exception
+
+#: an LVM VG or LV name (lvm(8) "VALID NAMES"), at most 120 characters
+_NAME = r'[A-Za-z0-9_+.][A-Za-z0-9_+.-]{0,119}'
+_LV = _NAME + '/' + _NAME
+_TAG = r'[A-Za-z0-9_+.:=/!&#-]{1,128}'
+#: sizes in MiB, as the driver always passes them
+_SIZE = r'[1-9][0-9]{0,9}m'
+_FIELDS = r'[a-z_]+(?:,[a-z_]+)*'
+_REPORT = r'--reportformat\x00json\x00--units\x00b\x00-o\x00' + _FIELDS
+_MINOR = r'[0-9]{1,7}'
+_COUNT = r'count=[1-9][0-9]{0,9}'
+#: an LV's device node, or the copy-on-write device of a snapshot
+_LV_DEVICE = '/dev/' + _LV
+_COW_DEVICE = r'/dev/mapper/[A-Za-z0-9_+.-]{1,250}-cow'
+
+SHAPES = {
+    'lvm': (
+        r'lvcreate\x00-y\x00-a(?:ey|n)\x00-L\x00%s\x00-n\x00%s'
+        r'(?:\x00--addtag\x00%s)*\x00%s' % (_SIZE, _NAME, _TAG, _NAME),
+        r'lvcreate\x00-y\x00-s\x00-L\x00%s\x00-n\x00%s'
+        r'(?:\x00--addtag\x00%s)*\x00%s' % (_SIZE, _NAME, _TAG, _LV),
+        r'lvextend\x00-L\x00%s(?:\x00--lockopt\x00shupdate)?\x00%s'
+        % (_SIZE, _LV),
+        r'lvchange\x00--refresh\x00' + _LV,
+        r'lvchange\x00-a(?:ey|sy|n)\x00' + _LV,
+        r'lvchange(?:\x00--(?:add|del)tag\x00%s)+\x00%s' % (_TAG, _LV),
+        r'lvremove\x00-y\x00' + _LV,
+        r'lvrename\x00%s\x00%s\x00%s' % (_NAME, _NAME, _NAME),
+        r'lvconvert\x00-y\x00--merge\x00' + _LV,
+        r'lvs\x00%s\x00(?:%s|%s)' % (_REPORT, _NAME, _LV),
+        r'vgs\x00%s\x00%s' % (_REPORT, _NAME),
+        r'lvmconfig\x00global/locking_type',
+    ),
+    'cluster_state': (
+        r'cat\x00/proc/drbd',
+        r'cat\x00/sys/kernel/debug/drbd/minors/%s/data_gen_id' % _MINOR,
+        r'drbdadm\x00sh-minor\x00' + _NAME,
+        r'drbdsetup\x00status\x00--json\x00' + _NAME,
+        r'drbdsetup\x00get-gi\x00' + _MINOR,
+        r'drbdsetup\x00get-gi\x00%s\x00[0-9]{1,2}\x00[0-9]{1,5}' % _NAME,
+        r'corosync-quorumtool\x00-[sl]',
+        r'cat\x00/sys/kernel/dlm/lvm_%s/recover_status' % _NAME,
+        r'pidof\x00(?:lvmlockd|dlm_controld|clvmd)',
+    ),
+    'data': (
+        r'dd\x00if=%s\x00of=%s\x00bs=1M\x00%s\x00iflag=direct'
+        r'\x00oflag=direct\x00conv=fdatasync' % (_LV_DEVICE, _LV_DEVICE,
+                                                 _COUNT),
+        r'dd\x00if=/dev/zero\x00of=(?:%s|%s)\x00bs=1M\x00%s'
+        r'\x00oflag=direct\x00conv=fdatasync' % (_LV_DEVICE, _COW_DEVICE,
+                                                 _COUNT),
+    ),
+}
+
+_COMPILED = {family: [re.compile(shape) for shape in shapes]
+             for family, shapes in SHAPES.items()}
+
+#: the program each family's commands start with
+PROGRAMS = {family: {shape.split('\\x00', 1)[0] for shape in shapes}
+            for family, shapes in SHAPES.items()}
+
+
+class CommandRefused(exception.DrbdClvmError):
+    """The privileged daemon refused a command: not one the driver runs.
+
+    Raised inside the daemon and carried back to the caller; it takes only
+    a message, so that oslo.privsep can rebuild it on the calling side.
+    """
+
+
+def family_of(argv):
+    """The family whose entry point runs ``argv``, or None."""
+    program = argv[0] if argv else None
+    return next((family for family, programs in PROGRAMS.items()
+                 if program in programs), None)
+
+
+def check(family, argv):
+    """Return ``argv`` as a list of strings if ``family`` allows it.
+
+    :raises CommandRefused: naming the command, when no shape of the family
+        matches it, an argument is not a string or holds a NUL, or a path
+        or name is ``.`` or ``..``.
+    """
+    shown = ' '.join(str(arg) for arg in argv)[:300]
+    if not (isinstance(argv, (list, tuple)) and argv
+            and all(isinstance(arg, str) and '\x00' not in arg
+                    for arg in argv)):
+        raise CommandRefused('Refused %r: a command is a non-empty list of '
+                             'strings' % shown)
+    if any(part in ('.', '..') for arg in argv for part in
+           re.split('[/=]', arg)):
+        raise CommandRefused('Refused %r: "." and ".." are not names'
+                             % shown)
+    joined = '\x00'.join(argv)
+    if not any(shape.fullmatch(joined) for shape in _COMPILED[family]):
+        raise CommandRefused('Refused %r: not a %s command the driver runs'
+                             % (shown, family))
+    return list(argv)

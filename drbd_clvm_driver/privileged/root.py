@@ -1,0 +1,117 @@
+"""The entry points that run inside the privileged daemon.
+
+Each checks what it is asked against :mod:`.checks` before anything runs,
+bounds every command in time (killing its whole process group when the
+bound passes: LVM blocks rather than fails when the cluster stack is gone),
+and answers plain values, ``(exit_code, stdout, stderr)`` with ``None`` for
+an exit code when the bound passed, so that nothing but :class:`~.checks.
+CommandRefused` has to cross the daemon's socket as an exception.
+
+Cluster-state readings are answered without starting a program wherever
+the kernel or a library has the answer (:mod:`.native`).
+"""
+
+import concurrent.futures
+import os
+import signal
+import subprocess
+
+from drbd_clvm_driver import privileged
+from drbd_clvm_driver.privileged import checks
+from drbd_clvm_driver.privileged import native
+
+#: seconds a command gets after TERM before KILL
+KILL_GRACE = 5
+#: readings taken at once, across all calls
+MAX_READINGS = 8
+_READERS = concurrent.futures.ThreadPoolExecutor(
+    MAX_READINGS, thread_name_prefix='reading')
+
+
+@privileged.default.entrypoint
+def lvm(argv, timeout):
+    """Run one LVM command (create, extend, change, remove, report)."""
+    return _run(checks.check('lvm', argv), timeout)
+
+
+@privileged.default.entrypoint
+def data(argv, timeout):
+    """Run one ``dd`` copy or wipe between logical volumes.
+
+    Beyond its shape, each device must be a device-mapper device that LVM
+    made, so a path under ``/dev/VG/`` that points elsewhere is refused.
+    """
+    argv = checks.check('data', argv)
+    for arg in argv[1:3]:
+        path = arg.split('=', 1)[1]
+        if path != '/dev/zero' and not is_lvm_device(path):
+            raise checks.CommandRefused(
+                'Refused dd on %s: not a logical volume\'s device' % path)
+    return _run(argv, timeout)
+
+
+@privileged.default.entrypoint
+def cluster_state(commands, timeout):
+    """Take every cluster-state reading in ``commands`` at once.
+
+    The readings are independent (DRBD, corosync, the lock manager), so
+    they run concurrently and the call takes as long as the slowest; all are
+    checked before any starts.
+
+    :returns: one ``(exit_code, stdout, stderr)`` per command, in order.
+    """
+    commands = [checks.check('cluster_state', argv) for argv in commands]
+    readings = [_READERS.submit(_reading, argv, timeout)
+                for argv in commands]
+    # A reading answered in the daemon (a library call to a hung corosync)
+    # has no process to kill; its answer is given up after the bound.
+    concurrent.futures.wait(readings, timeout + 2 * KILL_GRACE)
+    return [reading.result() if reading.done() else (None, '', '')
+            for reading in readings]
+
+
+def is_lvm_device(path, sys_block='/sys/block'):
+    """Whether ``path`` resolves to a device-mapper device LVM made (its
+    dm uuid starts with ``LVM-``; a snapshot's ``-cow`` device included).
+    """
+    device = os.path.basename(os.path.realpath(path))
+    try:
+        with open(os.path.join(sys_block, device, 'dm', 'uuid')) as uuid:
+            return uuid.read().startswith('LVM-')
+    except OSError:
+        return False
+
+
+def _reading(argv, timeout):
+    return native.answer(argv) or _run(argv, timeout)
+
+
+def _run(argv, timeout):
+    """Run ``argv`` in its own process group; ``(None, out, err)`` if it
+    outlived ``timeout`` seconds and was killed.
+    """
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stdout, stderr = _stop(process)
+        return None, stdout, stderr
+    return process.returncode, stdout, stderr
+
+
+def _stop(process):
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            return process.communicate(timeout=KILL_GRACE)
+        except subprocess.TimeoutExpired:
+            continue
+    # Killed but still holding its pipes open through a child: give up on
+    # its output rather than block the daemon's worker.
+    return '', ''

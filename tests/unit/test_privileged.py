@@ -1,0 +1,361 @@
+"""The privileged daemon's entry points: what they let through, what they
+refuse (inside the daemon, whatever the caller checked), and how they
+answer readings without starting programs.
+
+The entry points run here in-process (oslo.privsep's client mode off): the
+same functions the daemon runs, without root.
+"""
+
+import os
+import subprocess
+from unittest import mock
+
+import fixtures
+import testtools
+
+from drbd_clvm_driver import cluster
+from drbd_clvm_driver import data
+from drbd_clvm_driver import drbd
+from drbd_clvm_driver import exception
+from drbd_clvm_driver.locking import clvmd
+from drbd_clvm_driver.locking import lvmlockd
+from drbd_clvm_driver import lvm
+from drbd_clvm_driver import privileged
+from drbd_clvm_driver.privileged import checks
+from drbd_clvm_driver.privileged import native
+from drbd_clvm_driver.privileged import root
+from drbd_clvm_driver import runner
+from drbd_clvm_driver import stack
+from tests.unit import recorded
+
+
+class InDaemon(fixtures.Fixture):
+    """Entry points called directly, as the daemon calls them."""
+
+    def _setUp(self):
+        privileged.default.set_client_mode(False)
+        self.addCleanup(privileged.default.set_client_mode, True)
+
+
+class Capture(runner.CommandRunner):
+    """Records each argv the driver's layers would send to the daemon."""
+
+    def __init__(self):
+        super().__init__(default_timeout=30)
+        self.seen = []
+
+    def _execute(self, argv, timeout):
+        self.seen.append(list(argv))
+        if argv == ('cat', '/proc/drbd'):
+            return 0, recorded.load('node1-01-cat_proc_drbd.txt').output, ''
+        if argv[0] == 'cat':
+            return 0, recorded.load(
+                'gate-readings/node1-02-cat_sys_kernel_debug_drbd_minors_0_'
+                'data_gen_id.txt').output, ''
+        if argv[:2] == ('drbdadm', 'sh-minor'):
+            return 0, '0\n', ''
+        return 0, '{"report": [{"lv": [], "vg": []}]}', ''
+
+
+class DriverCommandsPassTest(testtools.TestCase):
+
+    def test_every_command_the_driver_runs_has_a_shape(self):
+        capture = Capture()
+        vg = lvm.ClusteredVG(capture, 'cinder-volumes')
+        vg.create('volume-1', 1024, tags=['cinder-volume:1'])
+        vg.create('volume-2', 8, activation=lvm.Activation.EXCLUSIVE)
+        vg.create_snapshot('_snapshot-1', 'volume-1', 1024,
+                           tags=['cinder-snapshot:1'])
+        vg.extend('volume-1', 2048)
+        vg.extend('volume-1', 4096, shared=True)
+        vg.refresh('volume-1')
+        for mode in (lvm.Activation.EXCLUSIVE, lvm.Activation.SHARED,
+                     lvm.Activation.INACTIVE):
+            vg.activate('volume-1', mode)
+        vg.change_tags('volume-1', add=['a:b'],
+                       delete=['cinder-state:creating'])
+        vg.merge_snapshot('_snapshot-1')
+        vg.rename('a', 'b')
+        vg.remove('volume-1')
+        vg.logical_volumes()
+        capture.run(['lvs', '--reportformat', 'json', '--units', 'b', '-o',
+                     lvm._LV_FIELDS, 'cinder-volumes/volume-1'])
+        # (no VG in this capture's answers: both vgs forms are sent)
+        self.assertRaises(exception.VolumeGroupNotFound,
+                          vg.volume_group_and_volumes)
+        data.copy(capture, '/dev/cinder-volumes/a', '/dev/cinder-volumes/b',
+                  1024, 60)
+        data.wipe(capture, '/dev/cinder-volumes/a', 1024, 60)
+        data.wipe(capture, '/dev/mapper/cinder--volumes-_snap-cow', 16, 60)
+        drbd.DrbdResource(capture, 'r0').state_with_generation()
+        cluster.Quorum(capture).state()
+        cluster.Quorum(capture).members()
+        lvmlockd.LvmLockd(capture, 'cinder-volumes').health()
+        clvmd.Clvmd(capture, 'cinder-volumes').health()
+        capture.run(['lvmconfig', 'global/locking_type'])
+        self.assertGreater(len(capture.seen), 30)
+        for argv in capture.seen:
+            family = checks.family_of(argv)
+            self.assertIsNotNone(family, argv)
+            self.assertEqual(argv, checks.check(family, argv))
+
+
+class RefusedInTheDaemonTest(testtools.TestCase):
+    """Bad names, sizes and paths stop at the entry point: nothing runs."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(InDaemon())
+        self.popen = self.useFixture(fixtures.MockPatchObject(
+            subprocess, 'Popen')).mock
+
+    def _refused(self, entry_point, argv):
+        self.assertRaises(checks.CommandRefused, entry_point, argv, 10)
+
+    def test_bad_names(self):
+        for name in ('../etc', '..', '-rf', 'a b', 'x' * 121, 'a;b', ''):
+            self._refused(root.lvm, ['lvremove', '-y', 'vgc/%s' % name])
+            self._refused(root.lvm, ['lvcreate', '-y', '-an', '-L', '4m',
+                                     '-n', name, 'vgc'])
+
+    def test_bad_sizes(self):
+        for size in ('0m', '-4m', '4g', '4', '1e3m', '4m ', '12345678901m'):
+            self._refused(root.lvm, ['lvextend', '-L', size, 'vgc/lv'])
+
+    def test_options_not_in_a_shape(self):
+        self._refused(root.lvm, ['lvcreate', '-y', '-an', '-L', '4m', '-n',
+                                 'lv', '--config', 'devices{}', 'vgc'])
+        self._refused(root.lvm, ['lvremove', '-ff', 'vgc/lv'])
+        self._refused(root.lvm, ['vgremove', 'vgc'])
+        self._refused(root.lvm, ['lvchange', '-ay', 'vgc/lv'])
+
+    def test_bad_data_paths(self):
+        wipe = ['bs=1M', 'count=4', 'oflag=direct', 'conv=fdatasync']
+        for target in ('of=/dev/sda', 'of=/etc/shadow', 'of=/dev/vgc/../sda',
+                       'of=/dev/mapper/root'):
+            self._refused(root.data, ['dd', 'if=/dev/zero', target] + wipe)
+        self._refused(root.data, ['dd', 'if=/etc/shadow', 'of=/dev/vgc/lv',
+                                  'bs=1M', 'count=4', 'iflag=direct',
+                                  'oflag=direct', 'conv=fdatasync'])
+
+    def test_lv_shaped_path_that_is_no_lv_refused(self):
+        # /dev/vgc/lv does not exist here: not a device LVM made.
+        error = self.assertRaises(
+            checks.CommandRefused, root.data,
+            ['dd', 'if=/dev/zero', 'of=/dev/vgc/lv', 'bs=1M', 'count=4',
+             'oflag=direct', 'conv=fdatasync'], 10)
+        self.assertIn("not a logical volume's device", str(error))
+
+    def test_families_do_not_mix(self):
+        self._refused(root.lvm, ['dd', 'if=/dev/zero', 'of=/dev/vgc/lv',
+                                 'bs=1M', 'count=4', 'oflag=direct',
+                                 'conv=fdatasync'])
+        self._refused(root.data, ['lvremove', '-y', 'vgc/lv'])
+        self.assertRaises(checks.CommandRefused, root.cluster_state,
+                          [['cat', '/proc/drbd'], ['lvremove', '-y', 'v/l']],
+                          10)
+
+    def test_readings_only_of_known_files(self):
+        for argv in (['cat', '/etc/shadow'], ['cat', '/proc/drbd/../kcore'],
+                     ['cat', '/sys/kernel/dlm/lvm_vgc/control'],
+                     ['pidof', 'sshd'], ['sh', '-c', 'id'], [],
+                     ['cat', 1], 'cat /proc/drbd'):
+            self.assertRaises(checks.CommandRefused, root.cluster_state,
+                              [argv], 10)
+
+    def tearDown(self):
+        self.popen.assert_not_called()
+        super().tearDown()
+
+
+class LvmDeviceTest(testtools.TestCase):
+
+    def _device(self, uuid):
+        base = self.useFixture(fixtures.TempDir()).path
+        os.makedirs(os.path.join(base, 'sys', 'dm-3', 'dm'))
+        with open(os.path.join(base, 'sys', 'dm-3', 'dm', 'uuid'), 'w') as f:
+            f.write(uuid)
+        open(os.path.join(base, 'dm-3'), 'w').close()
+        os.symlink(os.path.join(base, 'dm-3'), os.path.join(base, 'lv'))
+        return os.path.join(base, 'lv'), os.path.join(base, 'sys')
+
+    def test_an_lv_is_one(self):
+        path, sys_block = self._device('LVM-abcdefdef\n')
+        self.assertTrue(root.is_lvm_device(path, sys_block))
+
+    def test_another_dm_device_is_not(self):
+        path, sys_block = self._device('CRYPT-LUKS2-abc\n')
+        self.assertFalse(root.is_lvm_device(path, sys_block))
+
+
+class RunTest(testtools.TestCase):
+
+    def test_time_bound_kills_the_command(self):
+        exit_code, _, _ = root._run(['sleep', '30'], 0.2)
+        self.assertIsNone(exit_code)
+
+    def test_exit_code_and_output(self):
+        self.assertEqual((3, 'out\n', ''),
+                         root._run(['sh', '-c', 'echo out; exit 3'], 10))
+
+
+class NativeReadingsTest(testtools.TestCase):
+
+    def test_cluster_state_reads_files_itself(self):
+        self.useFixture(InDaemon())
+        popen = self.useFixture(fixtures.MockPatchObject(
+            subprocess, 'Popen')).mock
+        with mock.patch.object(native, 'read_file',
+                               return_value=(0, 'ff\n', '')) as read:
+            self.assertEqual(
+                [(0, 'ff\n', '')] * 2,
+                root.cluster_state(
+                    [['cat', '/sys/kernel/dlm/lvm_vgc/recover_status'],
+                     ['cat', '/proc/drbd']], 10))
+        self.assertEqual(2, read.call_count)
+        popen.assert_not_called()
+
+    def test_missing_file_answers_like_cat(self):
+        exit_code, stdout, stderr = native.read_file('/no/such/file')
+        self.assertEqual((1, ''), (exit_code, stdout))
+        self.assertIn('No such file or directory', stderr)
+
+    def test_pidof_from_the_pid_file(self):
+        pid_file = self.useFixture(fixtures.TempDir()).join('me.pid')
+        with open(pid_file, 'w') as handle:
+            handle.write('%d\n' % os.getpid())
+        with open('/proc/self/comm') as comm:
+            me = comm.read().strip()
+        with mock.patch.dict(native.PID_FILES, {me: (pid_file,)}), \
+                mock.patch.object(os, 'scandir') as scandir:
+            self.assertEqual((0, '%d\n' % os.getpid(), ''),
+                             native.pidof(me))
+        scandir.assert_not_called()
+
+    def test_pidof_stale_pid_file_searches_proc(self):
+        pid_file = self.useFixture(fixtures.TempDir()).join('x.pid')
+        with open(pid_file, 'w') as handle:
+            handle.write('%d\n' % os.getpid())
+        with mock.patch.dict(native.PID_FILES,
+                             {'no-such-daemon': (pid_file,)}):
+            self.assertEqual((1, '', ''), native.pidof('no-such-daemon'))
+
+    def test_quorum_without_libquorum_runs_the_tool(self):
+        quorum = native.CorosyncQuorum('libno-such-library.so.0')
+        self.assertIsNone(quorum.answer())
+
+
+class FakeLibquorum:
+    """libquorum's three calls, answering with corosync's cs_error_t."""
+
+    def __init__(self, initialize=1, quorate=1, getquorate=(1,)):
+        self.initialize, self.quorate = initialize, quorate
+        self.getquorate = list(getquorate)
+        self.finalized = 0
+        self.connections = 0
+
+    def quorum_initialize(self, handle, callbacks, quorum_type):
+        self.connections += 1
+        return self.initialize
+
+    def quorum_getquorate(self, handle, quorate):
+        quorate._obj.value = self.quorate
+        return self.getquorate.pop(0) if self.getquorate else 1
+
+    def quorum_finalize(self, handle):
+        self.finalized += 1
+
+
+class CorosyncQuorumTest(testtools.TestCase):
+
+    def _quorum(self, library):
+        quorum = native.CorosyncQuorum()
+        self.useFixture(fixtures.MockPatch('ctypes.CDLL',
+                                           return_value=library))
+        return quorum
+
+    def test_quorate_in_the_tools_words(self):
+        library = FakeLibquorum()
+        quorum = self._quorum(library)
+        answer = quorum.answer()
+        self.assertEqual((0, 'Quorate: Yes\n', ''), answer)
+        self.assertTrue(cluster.parse_quorumtool(answer[1]).quorate)
+        quorum.answer()
+        self.assertEqual(1, library.connections)  # the connection is kept
+
+    def test_not_quorate(self):
+        answer = self._quorum(FakeLibquorum(quorate=0)).answer()
+        state = cluster.parse_quorumtool(answer[1])
+        self.assertFalse(state.quorate)
+        self.assertIsNone(state.problem)
+
+    def test_corosync_down(self):
+        answer = self._quorum(FakeLibquorum(initialize=2)).answer()
+        state = cluster.parse_quorumtool(answer[1] + answer[2])
+        self.assertIn('Cannot initialize QUORUM service', state.problem)
+
+    def test_corosync_restarted_reconnects_once(self):
+        # CS_ERR_LIBRARY on the old connection, then a new one answers
+        library = FakeLibquorum(getquorate=(2, 1))
+        self.assertEqual((0, 'Quorate: Yes\n', ''),
+                         self._quorum(library).answer())
+        self.assertEqual((2, 1), (library.connections, library.finalized))
+
+
+class PrivsepRunnerTest(testtools.TestCase):
+    """The runner the volume service uses: one daemon call per batch."""
+
+    def setUp(self):
+        super().setUp()
+        self.runner = runner.PrivsepCommandRunner(node='node1')
+
+    def test_commands_go_to_their_familys_entry_point(self):
+        with mock.patch.object(root, 'lvm', return_value=[0, 'l', '']), \
+                mock.patch.object(root, 'data', return_value=[0, 'd', '']):
+            self.assertEqual('l', self.runner.run(
+                ['lvremove', '-y', 'vgc/lv']).stdout)
+            self.assertEqual('d', self.runner.run(
+                ['dd', 'if=/dev/zero', 'of=/dev/vgc/lv']).stdout)
+
+    def test_a_killed_reading_is_a_timeout(self):
+        with mock.patch.object(root, 'cluster_state',
+                               return_value=[[None, '', '']]):
+            results = self.runner.read([('dlm_tool', 'status')], 7)
+        self.assertRaises(exception.CommandTimeout, results.output,
+                          ('dlm_tool', 'status'))
+
+    def test_the_safety_gate_is_one_trip(self):
+        answers = {
+            ('corosync-quorumtool', '-s'): [0, 'Quorate: Yes\n', ''],
+            ('pidof', 'lvmlockd'): [0, '279\n', ''],
+            ('pidof', 'dlm_controld'): [0, '266\n', ''],
+        }
+        for argv, name in (
+                (('cat', '/proc/drbd'), 'node1-01-cat_proc_drbd.txt'),
+                (('drbdadm', 'sh-minor', 'r0'), 'gate/node1-02-drbdadm_sh_'
+                 'minor_r0.txt'),
+                (('cat', '/sys/kernel/debug/drbd/minors/0/data_gen_id'),
+                 'gate-readings/node1-02-cat_sys_kernel_debug_drbd_minors_'
+                 '0_data_gen_id.txt'),
+                (('cat', '/sys/kernel/dlm/lvm_vgc/recover_status'),
+                 'gate-readings/node1-04-cat_sys_kernel_dlm_lvm_vgc_'
+                 'recover_status.txt')):
+            answers[argv] = [0, recorded.load(name).output, '']
+        trips = []
+
+        def daemon(commands, timeout):
+            trips.append(commands)
+            return [answers[tuple(argv)] for argv in commands]
+
+        node = stack.build(self.runner, 'vgc', 'r0')
+        with mock.patch.object(root, 'cluster_state', side_effect=daemon):
+            node.gate.ensure_safe()  # learns the DRBD version and minor
+            del trips[:]
+            checked = node.gate.ensure_safe()
+            self.assertEqual(1, len(trips))
+            self.assertEqual(6, len(trips[0]))
+            node.gate.confirm(checked, 'lvcreate')
+            self.assertEqual(2, len(trips))
+            self.assertEqual([['cat', '/proc/drbd'],
+                              ['cat', '/sys/kernel/debug/drbd/minors/0/'
+                               'data_gen_id']], trips[1])
