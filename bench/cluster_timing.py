@@ -1,20 +1,18 @@
-"""Wall time on a two-node cluster: driver operations over bare commands.
+"""Wall time on a cluster node: driver operations over bare commands.
 
 Each driver operation (through the same layers the driver builds) is timed
 against the bare LVM command that does the same work on the same VG,
 interleaved driver, bare, driver, bare, so both see the same cluster load;
-the result is the ratio of medians with the spread of each side. Then
-creates per second from one node and from both at once, and the data path:
-the driver's wipe and copy against a raw ``dd`` on the same devices.
+the result is the ratio of medians with the spread of each side. The data
+path too: the driver's wipe and copy against a raw ``dd`` on the same
+devices.
 
-It runs on any pair of nodes with a command runner: the gate runs it on the
-real guests (``tools/cluster/gate --bench``); the tests run it on the
-simulator.
+It runs over any command runners: the gate runs it inside a real guest
+through the deployed root path (:mod:`bench.deployed`); the tests run it on
+the simulator.
 """
 
-import concurrent.futures
 import statistics
-import tempfile
 import time
 
 from drbd_clvm_driver import data
@@ -49,73 +47,39 @@ def _summary(name, driver_times, bare_times, target, higher_is_better):
             'repeats': len(driver_times)}
 
 
-def measure(cluster, repeats=5, creates=10):
-    """Run every measurement on ``cluster`` (its ``nodes`` have runners);
-    everything made is removed again.
+def lvm_rows(ops, bare, prefix, repeats):
+    """Create, extend and delete through the driver's operations ``ops``
+    against the bare LVM commands run by ``bare`` (a command runner),
+    interleaved.
     """
-    first, second = cluster.nodes
-    vg_name = cluster.vg_name
-    lock_dirs = [tempfile.TemporaryDirectory() for _ in range(2)]
-    ops_a, ops_b = (
-        stack.build(node.runner, vg_name, cluster.drbd_resource,
-                    lock_path=lock_dir.name, volume_clear='none').ops
-        for node, lock_dir in zip(cluster.nodes, lock_dirs))
-    runner = first.runner
-    prefix = 'bench%d-' % int(time.time())
+    vg_name = ops.vg.vg_name
     times = {name: ([], []) for name in ('create', 'extend', 'delete')}
     for index in range(repeats):
-        ours, bare = '%sd%d' % (prefix, index), '%sb%d' % (prefix, index)
+        ours, plain = '%sd%d' % (prefix, index), '%sb%d' % (prefix, index)
         times['create'][0].append(
-            _timed(ops_a.create_volume, ours, SIZE_MIB, ours))
+            _timed(ops.create_volume, ours, SIZE_MIB, ours))
         times['create'][1].append(_timed(
-            runner.run, ['lvcreate', '-y', '-an', '-L', '%dm' % SIZE_MIB,
-                         '-n', bare, vg_name]))
-        times['extend'][0].append(_timed(ops_a.extend_volume, ours,
+            bare.run, ['lvcreate', '-y', '-an', '-L', '%dm' % SIZE_MIB,
+                       '-n', plain, vg_name]))
+        times['extend'][0].append(_timed(ops.extend_volume, ours,
                                          SIZE_MIB, 2 * SIZE_MIB))
         times['extend'][1].append(_timed(
-            runner.run, ['lvextend', '-L', '%dm' % (2 * SIZE_MIB),
-                         '%s/%s' % (vg_name, bare)]))
-        times['delete'][0].append(_timed(ops_a.delete_volume, ours))
+            bare.run, ['lvextend', '-L', '%dm' % (2 * SIZE_MIB),
+                       '%s/%s' % (vg_name, plain)]))
+        times['delete'][0].append(_timed(ops.delete_volume, ours))
         times['delete'][1].append(_timed(
-            runner.run, ['lvremove', '-y', '%s/%s' % (vg_name, bare)]))
-    rows = [_summary(name, driver_times, bare_times, LVM_TARGET, False)
+            bare.run, ['lvremove', '-y', '%s/%s' % (vg_name, plain)]))
+    return [_summary(name, driver_times, bare_times, LVM_TARGET, False)
             for name, (driver_times, bare_times) in times.items()]
-    throughput = _throughput(ops_a, ops_b, prefix, creates)
-    rows += _data_path(ops_a, runner, vg_name, prefix, repeats)
-    for lock_dir in lock_dirs:
-        lock_dir.cleanup()
-    return {'lvm': rows[:3], 'data': rows[3:], 'throughput': throughput}
 
 
-def _create_many(ops, names):
-    for name in names:
-        ops.create_volume(name, SIZE_MIB, name)
-
-
-def _throughput(ops_a, ops_b, prefix, creates):
-    """Creates per second from one node, then from both nodes at once."""
-    one = ['%sone%d' % (prefix, index) for index in range(creates)]
-    elapsed_one = _timed(_create_many, ops_a, one)
-    both = [['%s%s%d' % (prefix, side, index) for index in range(creates)]
-            for side in ('a', 'b')]
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        started = time.monotonic()
-        for future in [pool.submit(_create_many, ops, names)
-                       for ops, names in zip((ops_a, ops_b), both)]:
-            future.result()
-        elapsed_both = time.monotonic() - started
-    for name in one + both[0] + both[1]:
-        ops_a.delete_volume(name)
-    return {'one_node_per_s': round(creates / elapsed_one, 2),
-            'both_nodes_per_s': round(2 * creates / elapsed_both, 2),
-            'creates_per_node': creates}
-
-
-def _data_path(ops, runner, vg_name, prefix, repeats):
+def data_rows(ops, bare, prefix, repeats):
     """The driver's wipe and copy (``data.wipe``/``data.copy``, direct
-    I/O and a final flush) against the plainest ``dd`` between the same
-    devices; throughput ratio, higher is better.
+    I/O and a final flush, through the operations' runner) against the
+    plainest ``dd`` between the same devices, run by ``bare``; throughput
+    ratio, higher is better.
     """
+    runner = ops.vg.runner
     source, target = prefix + 'src', prefix + 'dst'
     for name in (source, target):
         ops.vg.create(name, DATA_MIB, activation=lvm.Activation.EXCLUSIVE)
@@ -126,11 +90,11 @@ def _data_path(ops, runner, vg_name, prefix, repeats):
         for _ in range(repeats):
             wipe[0].append(_timed(data.wipe, runner, target_path, DATA_MIB,
                                   600))
-            wipe[1].append(_timed(runner.run, raw + [
+            wipe[1].append(_timed(bare.run, raw + [
                 'if=/dev/zero', 'of=%s' % target_path], timeout=600))
             copy[0].append(_timed(data.copy, runner, source_path,
                                   target_path, DATA_MIB, 600))
-            copy[1].append(_timed(runner.run, raw + [
+            copy[1].append(_timed(bare.run, raw + [
                 'if=%s' % source_path, 'of=%s' % target_path], timeout=600))
     finally:
         for name in (source, target):

@@ -223,6 +223,11 @@ class VolumeOperations:
             self._delete(name)
 
     def _delete(self, name):
+        if self.volume_clear != 'zero' and self._change(self.vg.remove_plain,
+                                                        name):
+            LOG.info('Deleted %s from %s', name, self.vg.vg_name)
+            return
+        # A snapshot, an origin, a volume to wipe first, or none at all.
         volumes = self.vg.logical_volumes()
         target = next((lv for lv in volumes if lv.name == name), None)
         if target is None:

@@ -42,6 +42,8 @@ SHAPES = {
         r'lvchange\x00-a(?:ey|sy|n)\x00' + _LV,
         r'lvchange(?:\x00--(?:add|del)tag\x00%s)+\x00%s' % (_TAG, _LV),
         r'lvremove\x00-y\x00' + _LV,
+        r'lvremove\x00-y\x00-S\x00lv_name=%s && lv_role!=\{origin\} && '
+        r'lv_role!=\{snapshot\}\x00%s' % (_NAME, _NAME),
         r'lvrename\x00%s\x00%s\x00%s' % (_NAME, _NAME, _NAME),
         r'lvconvert\x00-y\x00--merge\x00' + _LV,
         r'lvs\x00%s\x00(?:%s|%s)' % (_REPORT, _NAME, _LV),

@@ -131,12 +131,17 @@ def answers_itself(argv):
             or tuple(argv[:2]) == ('corosync-quorumtool', '-s'))
 
 
-def answer(argv):
-    """The daemon's own answer to a reading, or None to run the program."""
-    if not answers_itself(argv):
-        return None
+def read_now(argv):
+    """The answer to a file or pid reading (cannot block), or None."""
     if argv[0] == 'cat':
         return read_file(argv[1])
     if argv[0] == 'pidof':
         return pidof(argv[1])
-    return _QUORUM.answer()
+    return None
+
+
+def answer(argv):
+    """The daemon's own answer to a reading, or None to run the program."""
+    if not answers_itself(argv):
+        return None
+    return read_now(argv) or _QUORUM.answer()

@@ -61,12 +61,18 @@ def cluster_state(commands, timeout):
     :returns: one ``(exit_code, stdout, stderr)`` per command, in order.
     """
     commands = [checks.check('cluster_state', argv) for argv in commands]
-    readings = [_READERS.submit(_reading, argv, timeout)
+    # File readings cannot hang and cost less than a thread hand-off;
+    # programs, and corosync's library, get a worker and a bound.
+    readings = [native.read_now(argv) or _READERS.submit(_reading, argv,
+                                                          timeout)
                 for argv in commands]
+    pending = [reading for reading in readings
+               if isinstance(reading, concurrent.futures.Future)]
     # A reading answered in the daemon (a library call to a hung corosync)
     # has no process to kill; its answer is given up after the bound.
-    concurrent.futures.wait(readings, timeout + 2 * KILL_GRACE)
-    return [reading.result() if reading.done() else (None, '', '')
+    concurrent.futures.wait(pending, timeout + 2 * KILL_GRACE)
+    return [reading if not isinstance(reading, concurrent.futures.Future)
+            else reading.result() if reading.done() else (None, '', '')
             for reading in readings]
 
 

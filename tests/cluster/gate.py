@@ -195,25 +195,6 @@ def run_scenarios(cluster, concurrent_creates):
         os.unlink(handle.name)
 
 
-def run_bench(cluster):
-    """The real-cluster benchmark; its table printed, its figures kept in
-    bench/results/cluster-latest.json.
-    """
-    from bench import cinder_on_cluster
-    from bench import cluster_timing
-    result = cluster_timing.measure(cluster)
-    print(cluster_timing.format_table(result), flush=True)
-    result['cinder_lvm'] = cinder_on_cluster.measure(cluster)
-    print(cinder_on_cluster.format_rows(result['cinder_lvm']), flush=True)
-    result['date'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
-    result['command'] = 'tools/cluster/gate --bench'
-    path = os.path.join(guests.ROOT, 'bench', 'results',
-                        'cluster-latest.json')
-    with open(path, 'w') as handle:
-        json.dump(result, handle, indent=1, sort_keys=True)
-        handle.write('\n')
-
-
 def run_faults(cluster, names, record_dir):
     """The fault campaign; its table printed and kept under results/."""
     from tests.cluster import faults
@@ -228,8 +209,8 @@ def run_faults(cluster, names, record_dir):
 
 
 def run_cluster(args):
-    """Record, run the scenarios and the fault campaign (and the benchmark
-    when asked) on one boot of both guests.
+    """Record, run the scenarios and the fault campaign on one boot of
+    both guests.
     """
     image = phase('build or reuse the guest image', build_image)
     with contextlib.ExitStack() as stack:
@@ -258,8 +239,6 @@ def run_cluster(args):
             phase('fault campaign on the real nodes', run_faults,
                   cluster, args.faults, os.path.join(
                       RECORDED if kept else scratch, FAULT_RECORDING))
-        if args.bench:
-            phase('benchmark on the real nodes', run_bench, cluster)
 
 
 def _on_alarm(signum, frame):
@@ -278,8 +257,11 @@ def main(argv=None):
     parser.add_argument('--concurrent-creates', type=int, default=50,
                         help='volumes each node creates at once')
     parser.add_argument('--bench', action='store_true',
-                        help='also time driver operations against bare '
-                             'LVM and dd (bench/cluster_timing.py)')
+                        help='instead: time driver operations inside the '
+                             'guests through the deployed root path '
+                             '(privsep) against bare LVM and dd, and '
+                             'against Cinder\'s LVM driver '
+                             '(tests/cluster/bench_gate.py)')
     parser.add_argument('--faults', nargs='+', metavar='CASE',
                         help='run only these cases of the fault campaign '
                              '(tests/cluster/faults.py)')
@@ -305,6 +287,9 @@ def main(argv=None):
         if args.cinder:
             from tests.cluster import cinder_gate
             cinder_gate.run(args.logs, log=log)
+        elif args.bench:
+            from tests.cluster import bench_gate
+            bench_gate.run(args.logs, log=log)
         else:
             run_cluster(args)
     except (GateTimeout, guests.GuestError,

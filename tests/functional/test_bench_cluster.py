@@ -3,9 +3,14 @@ measure every row, leave nothing behind, and judge targets the right way
 round. (Times here mean nothing; the gate runs it on the real guests.)
 """
 
+import argparse
+import os
+
+import fixtures
 import testtools
 
 from bench import cluster_timing
+from drbd_clvm_driver import stack
 from tests.sim import cluster as sim
 
 
@@ -13,22 +18,30 @@ class ClusterTimingTest(testtools.TestCase):
 
     def test_rows_and_cleanup(self):
         cluster = sim.SimulatedCluster(vg_size_mib=4096)
-        result = cluster_timing.measure(cluster, repeats=2, creates=3)
+        node = cluster.nodes[0]
+        ops = stack.build(node.runner, cluster.vg_name,
+                          cluster.drbd_resource, volume_clear='none',
+                          lock_path=self.useFixture(
+                              fixtures.TempDir()).path).ops
+        rows = (cluster_timing.lvm_rows(ops, node.runner, 'b-', 2)
+                + cluster_timing.data_rows(ops, node.runner, 'b-', 2))
         self.assertEqual(['create', 'extend', 'delete'],
-                         [row['operation'] for row in result['lvm']])
-        self.assertEqual(2, len(result['data']))
-        for row in result['lvm'] + result['data']:
+                         [row['operation'] for row in rows[:3]])
+        self.assertEqual(5, len(rows))
+        for row in rows:
             self.assertEqual(2, row['repeats'])
             low, high = row['driver_spread_s']
             self.assertTrue(low <= row['driver_median_s'] <= high, row)
-        self.assertGreater(result['throughput']['both_nodes_per_s'], 0)
-        self.assertEqual({}, cluster.view(cluster.nodes[0]).lvs)
+        self.assertEqual({}, cluster.view(node).lvs)
         # The driver's copy and wipe ran through the same device paths.
-        dd = [argv for node, argv in cluster.commands if argv[0] == 'dd']
+        dd = [argv for _, argv in cluster.commands if argv[0] == 'dd']
         self.assertEqual(8, len(dd))
-        table = cluster_timing.format_table(result)
+        table = cluster_timing.format_table({
+            'lvm': rows[:3], 'data': rows[3:],
+            'throughput': {'one_node_per_s': 1.5, 'both_nodes_per_s': 2.9,
+                           'creates_per_node': 10}})
         self.assertIn('volume_clear (64 MiB)', table)
-        self.assertIn('creates per second', table)
+        self.assertIn('creates per second: 1.50 from one node', table)
 
     def test_targets_are_judged_the_right_way_round(self):
         slow_driver = cluster_timing._summary('x', [2.0], [1.0], 1.1, False)
@@ -39,23 +52,48 @@ class ClusterTimingTest(testtools.TestCase):
         self.assertTrue(fast_copy['met'])
 
 
-class CinderExecutorTest(testtools.TestCase):
-    """Cinder's commands reach the guest with Cinder's exit-code rules."""
+class DeployedCreatesTest(testtools.TestCase):
+    """The creates mode waits for the gate's go, then times its creates."""
 
-    def _execute(self):
-        from bench import cinder_on_cluster
+    def test_ready_then_go(self):
+        from bench import deployed
         cluster = sim.SimulatedCluster()
-        return cinder_on_cluster._executor(cluster.nodes[0].runner)
+        node = cluster.nodes[0]
+        ops = stack.build(node.runner, cluster.vg_name,
+                          cluster.drbd_resource, volume_clear='none',
+                          lock_path=self.useFixture(
+                              fixtures.TempDir()).path).ops
+        go = self.useFixture(fixtures.TempDir()).join('go')
+        open(go, 'w').close()
+        args = argparse.Namespace(node='node1', count=3, go=go)
+        result = deployed.creates(args, ops)
+        self.assertEqual(3, result['creates'])
+        self.assertGreater(result['seconds'], 0)
+        self.assertTrue(os.path.exists(go + '.node1.ready'))
+        self.assertEqual({}, cluster.view(node).lvs)
+        self.assertEqual(3, [argv[0] for _, argv in cluster.commands].count(
+            'lvcreate'))
 
-    def test_failure_raises_like_processutils(self):
-        from oslo_concurrency import processutils
-        error = self.assertRaises(processutils.ProcessExecutionError,
-                                  self._execute(), 'lvs', 'nope/x')
-        self.assertEqual(5, error.exit_code)
 
-    def test_exit_codes_cinder_allows(self):
-        execute = self._execute()
-        self.assertEqual(('', '  Volume group "nope" not found\n'
-                              '  Cannot process volume group nope\n'),
-                         execute('lvs', 'nope/x', check_exit_code=[0, 5]))
-        execute('lvs', 'nope/x', check_exit_code=False)
+class BenchGateTableTest(testtools.TestCase):
+
+    def _row(self, name, driver, bare=0.5):
+        return cluster_timing._summary(name, [driver], [bare], 1.1, False)
+
+    def test_ours_against_cinders(self):
+        from tests.cluster import bench_gate
+        result = {
+            'lvm': [self._row('create', 0.54), self._row('extend', 0.6),
+                    self._row('delete', 0.7)],
+            'data': [],
+            'cinder_lvm': [self._row('create', 9.0),
+                           self._row('extend', 0.5)],
+            'throughput': {'one_node_per_s': 1.5, 'both_nodes_per_s': 2.9,
+                           'creates_per_node': 10, 'ratio': 1.93,
+                           'target': 1.9, 'met': True}}
+        table = bench_gate.format_rows(result)
+        self.assertIn('create   ours 0.540 s, Cinder\'s LVMVolumeDriver '
+                      '9.000 s', table)
+        self.assertIn('met (faster)', table)
+        self.assertIn('MISSED (not faster)', table)
+        self.assertIn('both nodes over one: 1.93 (met >= 1.90)', table)

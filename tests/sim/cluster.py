@@ -538,6 +538,8 @@ class SimulatedCluster:
             self.vg_name, name), ''
 
     def _cmd_lvremove(self, node, args):
+        if '-S' in args:
+            return self._remove_selected(node, args)
         view, name = self._target(node, args[-1])
         lv = view.lvs[name]
         holder = view.holder(lv)
@@ -557,6 +559,21 @@ class SimulatedCluster:
         del view.lvs[name]
         self._changed(node)
         return '  Logical volume "%s" successfully removed.\n' % name, ''
+
+    def _remove_selected(self, node, args):
+        """``lvremove -y -S 'lv_name=N && lv_role!={origin} && lv_role!=
+        {snapshot}' VG``, the one selection the driver uses: what does not
+        match is left alone, silently (recorded on the gate guests).
+        """
+        match = re.fullmatch(r'lv_name=(\S+) && lv_role!=\{origin\} && '
+                             r'lv_role!=\{snapshot\}', args[args.index('-S')
+                                                             + 1])
+        view = self._target(node, args[-1])[0]
+        lv = view.lvs.get(match.group(1))
+        if lv is None or lv.origin or view.snapshots_of(lv.name):
+            return '', ''
+        return self._cmd_lvremove(node, ['-y', '%s/%s' % (self.vg_name,
+                                                          lv.name)])
 
     def _cmd_lvrename(self, node, args):
         view, old = self._target(node, '%s/%s' % (args[0], args[1]))

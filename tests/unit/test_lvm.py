@@ -247,3 +247,26 @@ class VolumeGroupWithVolumesTest(testtools.TestCase):
         self.assertEqual((None, []), lvm.parse_vg_with_lvs_json(
             recorded.load('gate/node1-33-vgs_with_lv_columns_empty_vg.txt'
                           ).output))
+
+
+class RemovePlainTest(testtools.TestCase):
+    """One-command delete: LVM's selection leaves origins and snapshots
+    alone (recorded on the gate guests, exit 0 either way).
+    """
+
+    def _removed(self, name):
+        recording = recorded.load(
+            'gate-readings/select-node1-%s-lvremove_y_S_lv_name_%s.txt' % {
+                'rec-origin': ('19', 'rec_origin'),
+                'rec-snap': ('20', 'rec_snap'),
+                'rec-plain': ('21', 'rec_plain'),
+                'rec-missing': ('22', 'rec_missing')}[name])
+        return lvm.ClusteredVG(recorded.ReplayRunner(recording),
+                               'vgc').remove_plain(name)
+
+    def test_plain_lv_removed(self):
+        self.assertTrue(self._removed('rec-plain'))
+
+    def test_origin_snapshot_and_missing_left_alone(self):
+        for name in ('rec-origin', 'rec-snap', 'rec-missing'):
+            self.assertFalse(self._removed(name), name)

@@ -77,6 +77,7 @@ class DriverCommandsPassTest(testtools.TestCase):
         vg.merge_snapshot('_snapshot-1')
         vg.rename('a', 'b')
         vg.remove('volume-1')
+        vg.remove_plain('volume-1')
         vg.logical_volumes()
         capture.run(['lvs', '--reportformat', 'json', '--units', 'b', '-o',
                      lvm._LV_FIELDS, 'cinder-volumes/volume-1'])

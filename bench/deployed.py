@@ -1,0 +1,114 @@
+"""The benchmark through the deployed root path, run inside a cluster guest.
+
+``tools/cluster/gate --bench`` runs this in each gate guest, as root, with
+the volume service's own Python (``/opt/cinder``) and configuration
+(``/etc/cinder/cinder.conf``): the driver's operations get root the way
+``cinder-volume`` gives it to them, through the driver's privsep daemon
+started by ``sudo cinder-rootwrap``; Cinder's own ``LVMVolumeDriver`` gets
+it its own way, ``sudo cinder-rootwrap`` per command. The bare commands run
+directly, as root, with no helper at all.
+
+Modes (each prints one JSON object):
+
+- ``timing``: create, extend and delete against bare ``lvcreate``,
+  ``lvextend``, ``lvremove``, interleaved; wipe and copy against plain
+  ``dd``; then the same three operations through Cinder's driver.
+- ``creates N``: N creates one after another, timed from the moment the
+  file ``--go`` names appears; ``GO.NODE.ready`` says the daemon is up,
+  so that the gate can start both nodes at once.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+from cinder.common import config as cinder_config  # noqa: F401
+from cinder import utils as cinder_utils
+from oslo_config import cfg
+from oslo_privsep import priv_context
+
+from bench import cinder_on_cluster
+from bench import cluster_timing
+from drbd_clvm_driver import runner as runner_module
+from drbd_clvm_driver import stack
+
+CINDER_CONF = '/etc/cinder/cinder.conf'
+
+
+class DirectRunner(runner_module.CommandRunner):
+    """Runs commands straight from this (root) process: the bare side."""
+
+    def _execute(self, argv, timeout):
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None, '', ''
+        return done.returncode, done.stdout, done.stderr
+
+
+def _operations(args, lock_path):
+    """The driver's operations over the privsep runner, its daemon started
+    (and the gate's first readings taken) before anything is timed.
+    """
+    cfg.CONF(['--config-file', CINDER_CONF], project='cinder')
+    priv_context.init(root_helper=shlex.split(
+        cinder_utils.get_root_helper()))
+    ours = runner_module.PrivsepCommandRunner(node=args.node)
+    node = stack.build(ours, args.vg, args.resource, lock_path=lock_path,
+                       volume_clear='none')
+    node.gate.reasons()
+    return node.ops
+
+
+def timing(args, ops):
+    bare = DirectRunner(node=args.node)
+    prefix = 'bench%d-' % int(time.time())
+    rows = cluster_timing.lvm_rows(ops, bare, prefix, args.repeats)
+    rows += cluster_timing.data_rows(ops, bare, prefix, args.repeats)
+    return {'lvm': rows[:3], 'data': rows[3:],
+            'cinder_lvm': cinder_on_cluster.measure(bare, args.vg,
+                                                    args.repeats)}
+
+
+def creates(args, ops):
+    names = ['bench%d-%s-%d' % (int(time.time()), args.node, index)
+             for index in range(args.count)]
+    open('%s.%s.ready' % (args.go, args.node), 'w').close()
+    while not os.path.exists(args.go):
+        time.sleep(0.01)
+    started = time.monotonic()
+    for name in names:
+        ops.create_volume(name, cluster_timing.SIZE_MIB, name)
+    seconds = time.monotonic() - started
+    for name in names:
+        ops.delete_volume(name)
+    return {'node': args.node, 'creates': args.count, 'seconds': seconds}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--vg', default='vgc')
+    parser.add_argument('--resource', default='r0')
+    parser.add_argument('--node', required=True)
+    parser.add_argument('--repeats', type=int, default=5)
+    modes = parser.add_subparsers(dest='mode', required=True)
+    modes.add_parser('timing')
+    creates_parser = modes.add_parser('creates')
+    creates_parser.add_argument('count', type=int)
+    creates_parser.add_argument('--go', required=True)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix='bench-locks-') as lock_path:
+        ops = _operations(args, lock_path)
+        result = {'timing': timing, 'creates': creates}[args.mode](args, ops)
+    json.dump(result, sys.stdout)
+    print()
+
+
+if __name__ == '__main__':
+    main()

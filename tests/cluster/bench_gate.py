@@ -1,0 +1,152 @@
+"""``tools/cluster/gate --bench``: speed through the deployed root path.
+
+Both guests get the image with Cinder and the driver installed from its
+wheel and configured as ``tools/cluster/cinder-node setup`` does for the
+volume service; the benchmark (:mod:`bench.deployed`) then runs inside the
+guests with that Python and that configuration, so the driver's commands
+reach root through its privsep daemon as under ``cinder-volume``. The
+results are printed against the targets and kept in
+``bench/results/cluster-latest.json``.
+"""
+
+import base64
+import concurrent.futures
+import io
+import json
+import os
+import tarfile
+import tempfile
+import time
+
+from bench import cluster_timing
+from tests.cluster import cinder_gate
+from tests.cluster import gate
+from tests.cluster import guests
+
+RESULTS = os.path.join(guests.ROOT, 'bench', 'results', 'cluster-latest.json')
+#: where the benchmark's sources go in the guests
+SOURCES = '/opt/drbd-clvm/src'
+#: creates each node makes for the throughput rows
+CREATES = 10
+#: the issue's target for creates per second, both nodes over one
+BOTH_NODES_TARGET = 1.9
+BENCH_TIMEOUT = 1800
+#: seconds for a privsep daemon to start through sudo and rootwrap
+DAEMON_TIMEOUT = 300
+
+
+def _sources_archive():
+    """bench/ and the simulator it imports, as base64 of a gzip tar."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode='w:gz') as archive:
+        for name in ('bench', 'tests/__init__.py', 'tests/sim'):
+            archive.add(os.path.join(guests.ROOT, name), arcname=name,
+                        filter=lambda info: None if '__pycache__' in
+                        info.name or info.name.endswith('.json') else info)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def set_up(cluster):
+    """The driver and Cinder's configuration on both nodes, as for the
+    volume service (its message bus and database are not used here).
+    """
+    archive = _sources_archive()
+
+    def prepare(node):
+        node.runner.run(['drbd-clvm-cinder-node', 'setup', 'rabbit://unused',
+                         'sqlite://'], timeout=600)
+        node.runner.run(['python3', '-c',
+                         'import base64, io, sys, tarfile; '
+                         'tarfile.open(fileobj=io.BytesIO(base64.b64decode('
+                         'sys.argv[1]))).extractall(sys.argv[2])',
+                         archive, SOURCES], timeout=120)
+
+    with concurrent.futures.ThreadPoolExecutor(len(cluster.nodes)) as pool:
+        for done in [pool.submit(prepare, node) for node in cluster.nodes]:
+            done.result()
+
+
+def _deployed(node, *args):
+    result = node.runner.run(
+        ['env', 'PYTHONPATH=%s' % SOURCES, '/opt/cinder/bin/python', '-m',
+         'bench.deployed', '--node', node.name] + list(args),
+        timeout=BENCH_TIMEOUT)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def throughput(cluster):
+    """Creates per second from node1 alone, then from both nodes at once
+    (each starts its daemon first; the go file starts them together).
+    """
+    go = '/run/drbd-clvm/bench-go'
+
+    def ready(node):
+        return node.run('test', '-e', '%s.%s.ready' % (go, node.name)
+                        ).exit_code == 0
+
+    def creates(nodes):
+        for node in cluster.nodes:
+            node.run('sh', '-c', 'rm -f %s %s.*' % (go, go))
+        with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
+            runs = [pool.submit(_deployed, node, 'creates', str(CREATES),
+                                '--go', go) for node in nodes]
+            guests.wait_until(lambda: all(map(ready, nodes)), DAEMON_TIMEOUT,
+                              'the benchmark\'s privsep daemons started')
+            with concurrent.futures.ThreadPoolExecutor(len(nodes)) as touch:
+                list(touch.map(lambda node: node.run('touch', go), nodes))
+            return [run.result() for run in runs]
+
+    one = creates(cluster.nodes[:1])[0]
+    both = creates(cluster.nodes)
+    one_per_s = CREATES / one['seconds']
+    both_per_s = CREATES * len(both) / max(run['seconds'] for run in both)
+    ratio = both_per_s / one_per_s
+    return {'one_node_per_s': round(one_per_s, 2),
+            'both_nodes_per_s': round(both_per_s, 2),
+            'creates_per_node': CREATES, 'ratio': round(ratio, 2),
+            'target': BOTH_NODES_TARGET, 'met': ratio >= BOTH_NODES_TARGET}
+
+
+def format_rows(result):
+    lines = [cluster_timing.format_table(result)]
+    throughput = result['throughput']
+    lines.append('both nodes over one: %.2f (%s >= %.2f)' % (
+        throughput['ratio'], 'met' if throughput['met'] else 'MISSED',
+        throughput['target']))
+    ours = {row['operation']: row for row in result['lvm']}
+    for row in result['cinder_lvm']:
+        faster = ours[row['operation']]['driver_median_s'] < row[
+            'driver_median_s']
+        lines.append(
+            "%-8s ours %.3f s, Cinder's LVMVolumeDriver %.3f s (bare %.3f "
+            "s, ratio %.2f): %s" % (
+                row['operation'], ours[row['operation']]['driver_median_s'],
+                row['driver_median_s'], row['bare_median_s'], row['ratio'],
+                'met (faster)' if faster else 'MISSED (not faster)'))
+    return '\n'.join(lines)
+
+
+def run(logs_dir, log=print):
+    phase = gate.phase
+    image = phase('build or reuse the guest image with Cinder',
+                  gate.build_image, '--cinder')
+    with tempfile.TemporaryDirectory(prefix='drbd-clvm-bench-') as workdir:
+        wheels = phase('build the driver\'s wheel',
+                       cinder_gate.build_driver_wheel, workdir)
+        with guests.booted(image, log=log, logs_dir=logs_dir,
+                           wheels=wheels) as cluster:
+            phase('install the driver and the benchmark on both nodes',
+                  set_up, cluster)
+            result = phase('time through the deployed path on %s'
+                           % cluster.nodes[0].name, _deployed,
+                           cluster.nodes[0], 'timing')
+            result['throughput'] = phase(
+                'creates per second, one node then both', throughput,
+                cluster)
+    result['date'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    result['command'] = 'tools/cluster/gate --bench'
+    print(format_rows(result), flush=True)
+    with open(RESULTS, 'w') as handle:
+        json.dump(result, handle, indent=1, sort_keys=True)
+        handle.write('\n')
+    return result
