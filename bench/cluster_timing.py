@@ -17,7 +17,6 @@ import time
 
 from drbd_clvm_driver import data
 from drbd_clvm_driver import lvm
-from drbd_clvm_driver import stack
 
 SIZE_MIB = 4
 DATA_MIB = 64

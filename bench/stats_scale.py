@@ -186,9 +186,10 @@ def format_table(result):
             row['output_bytes'],
             row['parse_seconds'] * 1e6, row['parse_us_per_volume'], ratio))
     rows = result['rows']
+    untimed = ' '.join(sorted(set(rows[-1]['not_timed']))) or '-'
     lines.append('commands and readings: %s; not timed (matched inline, '
                  'fixed size): %s' % (' '.join(rows[-1]['programs']),
-                    ' '.join(sorted(set(rows[-1]['not_timed']))) or '-'))
+                                      untimed))
     for name, goal in result['goals'].items():
         lines.append('%s %s: %s' % ('met   ' if goal['met'] else 'MISSED',
                                     name.replace('_', ' '), goal['detail']))

@@ -63,8 +63,8 @@ def cluster_state(commands, timeout):
     commands = [checks.check('cluster_state', argv) for argv in commands]
     # File readings cannot hang and cost less than a thread hand-off;
     # programs, and corosync's library, get a worker and a bound.
-    readings = [native.read_now(argv) or _READERS.submit(_reading, argv,
-                                                          timeout)
+    readings = [native.read_now(argv)
+                or _READERS.submit(_reading, argv, timeout)
                 for argv in commands]
     pending = [reading for reading in readings
                if isinstance(reading, concurrent.futures.Future)]

@@ -565,9 +565,9 @@ class SimulatedCluster:
         {snapshot}' VG``, the one selection the driver uses: what does not
         match is left alone, silently (recorded on the gate guests).
         """
+        selection = args[args.index('-S') + 1]
         match = re.fullmatch(r'lv_name=(\S+) && lv_role!=\{origin\} && '
-                             r'lv_role!=\{snapshot\}', args[args.index('-S')
-                                                             + 1])
+                             r'lv_role!=\{snapshot\}', selection)
         view = self._target(node, args[-1])[0]
         lv = view.lvs.get(match.group(1))
         if lv is None or lv.origin or view.snapshots_of(lv.name):
