@@ -1,4 +1,9 @@
-"""Sorting recorded commands into LVM, cluster-health and data commands."""
+"""Sorting recorded commands into LVM, cluster-health and data commands,
+and counting the calls a privileged daemon would get for them.
+"""
+
+from drbd_clvm_driver.privileged import native
+from drbd_clvm_driver import runner
 
 LVM = 'lvm'
 HEALTH = 'health'
@@ -41,11 +46,43 @@ def kind(argv):
     return OTHER
 
 
-def summary(commands):
-    """Counts per kind and the programs in order, for one operation."""
+def summary(commands, calls=None):
+    """Counts per kind and the programs in order, for one operation.
+
+    :param calls: the root calls they took (privileged-daemon calls, see
+        :class:`CallCounter`); by default one per command, as through a root
+        helper such as ``sudo cinder-rootwrap``.
+    """
     counts = {LVM: 0, HEALTH: 0, DATA: 0, OTHER: 0}
     for argv in commands:
         counts[kind(argv)] += 1
     return {'counts': counts,
             'programs': [program(argv) for argv in commands],
-            'commands': [' '.join(argv) for argv in commands]}
+            'commands': [' '.join(argv) for argv in commands],
+            # readings the privileged daemon answers start no program
+            'processes': len([argv for argv in commands
+                              if not native.answers_itself(list(argv))]),
+            'calls': len(commands) if calls is None else calls}
+
+
+class CallCounter(runner.CommandRunner):
+    """Passes commands to another runner, counting the calls our
+    privileged daemon would get: one per command run, one per batch of
+    readings (:meth:`~drbd_clvm_driver.runner.CommandRunner.read`).
+    """
+
+    def __init__(self, inner):
+        super().__init__(inner.default_timeout, inner.node)
+        self.inner = inner
+        self.calls = 0
+
+    def run(self, argv, *args, **kwargs):
+        self.calls += 1
+        return super().run(argv, *args, **kwargs)
+
+    def read(self, commands, timeout=None):
+        self.calls += 1
+        return super().read(commands, timeout)
+
+    def _execute(self, argv, timeout):
+        return self.inner._execute(argv, timeout)

@@ -88,8 +88,18 @@ def _operations(ctx, volume_driver, wiping_driver, measure):
     measure(DELETE_ZERO, wiping_driver.delete_volume, clone)
 
 
-def run_script(make_driver, recorded):
-    """Run every operation and return ``{operation: [argv, ...]}``.
+class Issued(dict):
+    """``{operation: [argv, ...]}``, and in :attr:`calls` the root calls
+    each took where they were counted (ours; Cinder's are one per command).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.calls = {}
+
+
+def run_script(make_driver, recorded, calls=None):
+    """Run every operation and return what each issued (:class:`Issued`).
 
     Start-up is measured on a fresh driver.  The other operations run
     twice and the second run is measured: the first fills what a running
@@ -99,14 +109,17 @@ def run_script(make_driver, recorded):
     :param make_driver: ``make_driver(volume_clear)`` -> a driver, not set
         up yet.
     :param recorded: returns the list of every command issued so far.
+    :param calls: returns how many root calls were made so far.
     """
     ctx = context.get_admin_context()
-    result = {}
+    result = Issued()
 
     def measure(operation, call, *args):
-        start = len(recorded())
+        start, calls_before = len(recorded()), calls and calls()
         call(*args)
         result[operation] = [tuple(argv) for argv in recorded()[start:]]
+        if calls:
+            result.calls[operation] = calls() - calls_before
 
     def start_up(volume_driver):
         volume_driver.do_setup(ctx)
@@ -126,6 +139,7 @@ def measure_ours(lock_path):
     """Our driver on node 1 of a fresh simulated cluster."""
     cluster = sim.SimulatedCluster(vg_name=VG_NAME, vg_size_mib=VG_SIZE_MIB)
     node = cluster.nodes[0]
+    counter = commands.CallCounter(node.runner)
 
     def make_driver(volume_clear):
         conf = configuration_for(
@@ -135,13 +149,13 @@ def measure_ours(lock_path):
             volume_clear_size=0, volume_backend_name='drbd',
             drbd_clvm_lock_path=lock_path)
         return our_driver.DrbdClvmVolumeDriver(
-            configuration=conf, runner=node.runner, host='node1@drbd',
+            configuration=conf, runner=counter, host='node1@drbd',
             peers=peer.InProcessPeers({}))
 
     def recorded():
         return [argv for name, argv in cluster.commands if name == node.name]
 
-    return run_script(make_driver, recorded)
+    return run_script(make_driver, recorded, lambda: counter.calls)
 
 
 def measure_cinder():
@@ -238,7 +252,8 @@ def compare(ours, theirs):
     """One row per operation, in :data:`OPERATIONS` order."""
     rows = []
     for operation in OPERATIONS:
-        our_summary = commands.summary(ours[operation])
+        our_summary = commands.summary(
+            ours[operation], getattr(ours, 'calls', {}).get(operation))
         their_summary = commands.summary(theirs[operation])
         our_lvm = our_summary['counts'][commands.LVM]
         their_lvm = their_summary['counts'][commands.LVM]
@@ -273,24 +288,31 @@ def _programs(summary):
 
 
 def format_table(rows):
-    header = ('%-27s %5s %6s %4s | %6s %4s | %5s | %s'
-              % ('operation', 'LVM', 'health', 'data', 'Cinder', 'data',
-                 'ratio', 'target'))
-    lines = ['LVM invocations per operation: ours (drbd-clvm, simulator) '
-             'vs Cinder LVMVolumeDriver (thick, in-memory VG)', header,
+    header = ('%-27s %4s %4s %6s %5s %5s | %4s %4s %5s %5s | %5s | %s'
+              % ('operation', 'LVM', 'data', 'health', 'procs', 'calls',
+                 'LVM', 'data', 'procs', 'calls', 'ratio', 'target'))
+    lines = ['Cost per operation: ours (drbd-clvm, simulator; left) vs '
+             'Cinder LVMVolumeDriver (thick, in-memory VG; right)', header,
              '-' * len(header)]
     for row in rows:
-        ours, theirs = row['ours']['counts'], row['cinder']['counts']
+        ours, theirs = row['ours'], row['cinder']
         ratio = ('%.2f' % row['lvm_ratio'] if row['lvm_ratio'] is not None
                  else '-')
-        lines.append('%-27s %5d %6d %4d | %6d %4d | %5s | %s' % (
-            row['operation'], ours[commands.LVM], ours[commands.HEALTH],
-            ours[commands.DATA], theirs[commands.LVM],
-            theirs[commands.DATA], ratio,
-            'met' if row['target_met'] else 'MISSED'))
-    lines += ['ratio: our LVM invocations / Cinder\'s; health: the safety '
-              'gate\'s cluster checks, which Cinder does not make', '',
-              'Commands issued (gate(n): n health commands in a row)']
+        lines.append('%-27s %4d %4d %6d %5d %5d | %4d %4d %5d %5d | %5s | %s'
+                     % (row['operation'], ours['counts'][commands.LVM],
+                        ours['counts'][commands.DATA],
+                        ours['counts'][commands.HEALTH], ours['processes'],
+                        ours['calls'], theirs['counts'][commands.LVM],
+                        theirs['counts'][commands.DATA],
+                        theirs['processes'], theirs['calls'], ratio,
+                        'met' if row['target_met'] else 'MISSED'))
+    lines += ['LVM: LVM invocations (ratio: ours / Cinder\'s); health: the '
+              'safety gate\'s readings, which Cinder does not take; procs: '
+              'programs started as root (the privileged daemon answers '
+              'health readings itself); calls: root calls (ours: to the '
+              'privsep daemon; Cinder\'s: sudo cinder-rootwrap, one per '
+              'command)', '',
+              'Commands issued (gate(n): n health readings in a row)']
     for row in rows:
         lines.append(row['operation'])
         lines.append('  ours:   %s' % _programs(row['ours']))

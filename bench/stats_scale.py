@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 
+from bench import commands
 from bench import invocations
 from drbd_clvm_driver import cluster as cluster_module
 from drbd_clvm_driver import drbd
@@ -21,7 +22,6 @@ from drbd_clvm_driver import lvm
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import peer
 from drbd_clvm_driver.privileged import native
-from drbd_clvm_driver import runner as runner_module
 from tests.sim import cluster as sim
 
 SIZES = (10, 100, 1000)
@@ -33,25 +33,14 @@ REPEATS = 51
 LINEAR_TOLERANCE = 1.25
 
 
-class RecordingRunner(runner_module.CommandRunner):
-    """Passes each command to another runner and keeps what it printed,
-    and counts the calls a privileged daemon would get (one per command
-    run, one per batch of readings).
+class RecordingRunner(commands.CallCounter):
+    """Counts calls as :class:`~bench.commands.CallCounter` does and keeps
+    what each command printed.
     """
 
     def __init__(self, inner):
-        super().__init__(inner.default_timeout, inner.node)
-        self.inner = inner
+        super().__init__(inner)
         self.results = []
-        self.trips = 0
-
-    def run(self, argv, *args, **kwargs):
-        self.trips += 1
-        return super().run(argv, *args, **kwargs)
-
-    def read(self, commands, timeout=None):
-        self.trips += 1
-        return super().read(commands, timeout)
 
     def _execute(self, argv, timeout):
         result = self.inner.run(argv, timeout=timeout, check=False)
@@ -112,7 +101,7 @@ def measure_size(volume_count, lock_path):
                                  cluster.drbd_resource]).stdout)
     # A first refresh learns what is cached for the service's lifetime.
     volume_driver.get_volume_stats(refresh=True)
-    start, trips = len(recording.results), recording.trips
+    start, calls = len(recording.results), recording.calls
     stats = volume_driver.get_volume_stats(refresh=True)
     results = recording.results[start:]
     parsers = _parsers(cluster.drbd_resource, minor)
@@ -131,7 +120,7 @@ def measure_size(volume_count, lock_path):
         'reported_volumes': stats['pools'][0]['total_volumes'],
         'commands': len([result for result in results
                          if not native.answers_itself(result.argv)]),
-        'trips': recording.trips - trips,
+        'trips': recording.calls - calls,
         'programs': [result.argv[0] for result in results],
         'output_bytes': sum(len(result.stdout) + len(result.stderr)
                             for result in results),

@@ -32,6 +32,17 @@ class CommandsTest(testtools.TestCase):
                          summary['counts'])
         self.assertEqual(['cat', 'corosync-quorumtool', 'lvcreate', 'dd',
                           'udevadm'], summary['programs'])
+        # the daemon answers the two readings itself; one root call each
+        # through a root helper
+        self.assertEqual((3, 5), (summary['processes'], summary['calls']))
+        self.assertEqual(2, commands.summary([('lvs',)] * 4, 2)['calls'])
+
+    def test_calls_counted_per_command_and_per_batch(self):
+        from tests.sim import cluster as sim
+        counter = commands.CallCounter(sim.SimulatedCluster().nodes[0].runner)
+        counter.run(['cat', '/proc/drbd'])
+        counter.read([('cat', '/proc/drbd'), ('pidof', 'lvmlockd')])
+        self.assertEqual(2, counter.calls)
 
 
 class FakeVGTest(testtools.TestCase):
