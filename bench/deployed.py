@@ -70,7 +70,7 @@ def timing(args, ops):
     bare = DirectRunner(node=args.node)
     prefix = 'bench%d-' % int(time.time())
     rows = cluster_timing.lvm_rows(ops, bare, prefix, args.repeats)
-    rows += cluster_timing.data_rows(ops, bare, prefix, args.repeats)
+    rows += cluster_timing.data_rows(ops, bare, prefix, args.data_repeats)
     return {'lvm': rows[:3], 'data': rows[3:],
             'cinder_lvm': cinder_on_cluster.measure(bare, args.vg,
                                                     args.repeats)}
@@ -96,7 +96,10 @@ def main(argv=None):
     parser.add_argument('--vg', default='vgc')
     parser.add_argument('--resource', default='r0')
     parser.add_argument('--node', required=True)
-    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=5,
+                        help='times each LVM operation is timed')
+    parser.add_argument('--data-repeats', type=int, default=5,
+                        help='times each data operation is timed')
     modes = parser.add_subparsers(dest='mode', required=True)
     modes.add_parser('timing')
     creates_parser = modes.add_parser('creates')
