@@ -306,11 +306,9 @@ class Campaign:
             unanswered += worker.is_alive()
         if self.record_dir:
             survivor = self.cluster.nodes[1 - case.victim]
-            from tests.cluster import gate
-            gate.record(self.cluster, os.path.join(self.record_dir,
-                                                   case.name),
-                        [(self.cluster.nodes.index(survivor), argv)
-                         for argv in SURVIVOR_RECORDING])
+            self.cluster.record(os.path.join(self.record_dir, case.name),
+                                [(self.cluster.nodes.index(survivor), argv)
+                                 for argv in SURVIVOR_RECORDING])
         case.after(self, stacks)
         recovered = self.wait_healthy()
         for writer in writers:

@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -134,31 +133,6 @@ def build_image(*options):
     return output.strip().splitlines()[-1]
 
 
-def record(cluster, directory, recording):
-    """Run ``recording`` and write each output as a fixture file."""
-    os.makedirs(directory, exist_ok=True)
-    index_lines = ['# Real outputs recorded by the cluster gate', '',
-                   'Written by `tools/cluster/gate --record`: the driver\'s '
-                   'own queries and the refusals it maps, on the two gate '
-                   'guests (Debian 12, DRBD 8.4.11, LVM 2.03.16, lvmlockd '
-                   'with dlm, corosync 3.1.7).', '',
-                   '| file | command | exit |', '|---|---|---|']
-    for number, (index, argv) in enumerate(recording, 1):
-        node = cluster.nodes[index]
-        result = node.run(*argv)
-        slug = re.sub(r'[^A-Za-z0-9]+', '_', ' '.join(argv)).strip('_')[:60]
-        path = os.path.join(directory, '%s-%02d-%s.txt' % (node.name, number,
-                                                           slug))
-        with open(path, 'w') as handle:
-            handle.write('# command: %s\n# node: %s\n# exit code: %s\n'
-                         % (' '.join(argv), node.name, result.exit_code))
-            handle.write(result.stdout + result.stderr)
-        index_lines.append('| %s | `%s` | %s |' % (
-            os.path.basename(path), ' '.join(argv), result.exit_code))
-    with open(os.path.join(directory, 'INDEX.md'), 'w') as handle:
-        handle.write('\n'.join(index_lines) + '\n')
-
-
 def clear_recorded_leftovers(node):
     """Unmap what the recorded snapshot removal by the other node left in
     ``node``'s device-mapper (LVM no longer knows it, so only dmsetup can):
@@ -225,8 +199,8 @@ def run_cluster(args):
             kept = args.record is not None and name in (
                 args.record or RECORDINGS)
             directory = os.path.join(RECORDED if kept else scratch, name)
-            phase('record real outputs into %s' % directory, record,
-                  cluster, directory, recording)
+            phase('record real outputs into %s' % directory,
+                  cluster.record, directory, recording)
         if not args.no_scenarios:
             phase('clear what the recordings left mapped on %s'
                   % cluster.nodes[0].name, clear_recorded_leftovers,

@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -171,6 +172,34 @@ class RealCluster:
 
     def __init__(self, nodes):
         self.nodes = tuple(nodes)
+
+    def record(self, directory, recording):
+        """Run ``recording`` (``(node index, argv)`` pairs) and write each
+        output as a fixture file, with an INDEX.md, into ``directory``.
+        """
+        os.makedirs(directory, exist_ok=True)
+        index_lines = [
+            '# Real outputs recorded by the cluster gate', '',
+            'Written by `tools/cluster/gate --record`: the driver\'s own '
+            'queries and the refusals it maps, on the two gate guests '
+            '(Debian 12, DRBD 8.4.11, LVM 2.03.16, lvmlockd with dlm, '
+            'corosync 3.1.7).', '', '| file | command | exit |',
+            '|---|---|---|']
+        for number, (index, argv) in enumerate(recording, 1):
+            node = self.nodes[index]
+            result = node.run(*argv)
+            slug = re.sub(r'[^A-Za-z0-9]+', '_',
+                          ' '.join(argv)).strip('_')[:60]
+            path = os.path.join(directory, '%s-%02d-%s.txt' % (
+                node.name, number, slug))
+            with open(path, 'w') as handle:
+                handle.write('# command: %s\n# node: %s\n# exit code: %s\n'
+                             % (' '.join(argv), node.name, result.exit_code))
+                handle.write(result.stdout + result.stderr)
+            index_lines.append('| %s | `%s` | %s |' % (
+                os.path.basename(path), ' '.join(argv), result.exit_code))
+        with open(os.path.join(directory, 'INDEX.md'), 'w') as handle:
+            handle.write('\n'.join(index_lines) + '\n')
 
     def proc_drbd(self):
         return {node.name: node.run('cat', '/proc/drbd').stdout
