@@ -16,19 +16,26 @@ from tests.cluster import guests
 
 #: 3.44: attachment complete; 3.40: revert; 3.16: manage into a cluster
 MICROVERSION = '3.64'
-#: seconds a volume or snapshot may take to reach a status (a clone runs
-#: some 50 commands, each 3-16 s through sudo and rootwrap in these guests)
+#: seconds a volume or snapshot may take to reach a status (a 1 GiB clone
+#: copies for minutes in the emulated guests)
 STATUS_TIMEOUT = 900
 #: the volume service's log in each cluster guest
 SERVICE_LOG = '/var/log/cinder/cinder-volume.log'
 BRICK = '/opt/drbd-clvm/brick'
-CLUSTER = 'drbdgate@drbd'
+#: the backend section both services serve, and their Cinder cluster
+BACKEND = 'drbd'
+CLUSTER = 'drbdgate@' + BACKEND
 #: noauth takes any project; Cinder's routes want one shaped like an id
 PROJECT_ID = '0123456789abcdef0123456789abcdef'
 
 
 class FlowError(Exception):
     """A step did not end as Cinder's users expect."""
+
+
+def service_host(node):
+    """Cinder's host of ``node``'s volume service (``node1@drbd``)."""
+    return '%s@%s' % (node, BACKEND)
 
 
 def client(api_url, request_id=None):
@@ -246,11 +253,11 @@ class Flows:
     def stop_service(self, cinder, node):
         """A clean stop; Cinder then reports the service down."""
         self.service(node, 'stop')
-        self.wait_service(cinder, '%s@drbd' % node, 'down')
+        self.wait_service(cinder, service_host(node), 'down')
 
     def start_service(self, cinder, node):
         self.service(node, 'start')
-        self.wait_service(cinder, '%s@drbd' % node, 'up', timeout=600)
+        self.wait_service(cinder, service_host(node), 'up', timeout=600)
 
     def kill_during_clone(self, cinder, source_id):
         """Clone ``source_id`` and SIGKILL the service doing it once the

@@ -109,7 +109,8 @@ def run(logs_dir, log=print):
                           start_volume_services, cluster, controller)
                     phase('wait for both volume services to be up',
                           wait_services_up, controller.api_url,
-                          ['%s@drbd' % node.name for node in cluster.nodes])
+                          [api_flows.service_host(node.name)
+                           for node in cluster.nodes])
                     rows = phase('flows through the API', api_flows.run,
                                  cluster, controller.api_url, log)
                 finally:
