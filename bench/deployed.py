@@ -13,9 +13,10 @@ Modes (each prints one JSON object):
 - ``timing``: create, extend and delete against bare ``lvcreate``,
   ``lvextend``, ``lvremove``, interleaved; wipe and copy against plain
   ``dd``; then the same three operations through Cinder's driver.
-- ``creates N``: N creates one after another, timed from the moment the
-  file ``--go`` names appears; ``GO.NODE.ready`` says the daemon is up,
-  so that the gate can start both nodes at once.
+- ``creates N``: N creates one after another (``--bare``: bare
+  ``lvcreate``), timed from the moment the file ``--go`` names appears;
+  ``GO.NODE.ready`` says the daemon is up, so that the gate can start both
+  nodes at once.
 """
 
 import argparse
@@ -77,18 +78,31 @@ def timing(args, ops):
 
 
 def creates(args, ops):
+    """Timed creates through the driver, or with ``--bare`` the bare
+    ``lvcreate`` (what LVM itself allows two nodes to do at once).
+    """
     names = ['bench%d-%s-%d' % (int(time.time()), args.node, index)
              for index in range(args.count)]
+    if args.bare:
+        bare = DirectRunner(node=args.node)
+
+        def create(name):
+            bare.run(['lvcreate', '-y', '-an', '-L',
+                      '%dm' % cluster_timing.SIZE_MIB, '-n', name, args.vg])
+    else:
+        def create(name):
+            ops.create_volume(name, cluster_timing.SIZE_MIB, name)
     open('%s.%s.ready' % (args.go, args.node), 'w').close()
     while not os.path.exists(args.go):
         time.sleep(0.01)
     started = time.monotonic()
     for name in names:
-        ops.create_volume(name, cluster_timing.SIZE_MIB, name)
+        create(name)
     seconds = time.monotonic() - started
     for name in names:
         ops.delete_volume(name)
-    return {'node': args.node, 'creates': args.count, 'seconds': seconds}
+    return {'node': args.node, 'creates': args.count, 'seconds': seconds,
+            'bare': args.bare}
 
 
 def main(argv=None):
@@ -105,6 +119,8 @@ def main(argv=None):
     creates_parser = modes.add_parser('creates')
     creates_parser.add_argument('count', type=int)
     creates_parser.add_argument('--go', required=True)
+    creates_parser.add_argument('--bare', action='store_true',
+                                help='bare lvcreate instead of the driver')
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix='bench-locks-') as lock_path:
         ops = _operations(args, lock_path)

@@ -65,14 +65,18 @@ class DeployedCreatesTest(testtools.TestCase):
                               fixtures.TempDir()).path).ops
         go = self.useFixture(fixtures.TempDir()).join('go')
         open(go, 'w').close()
-        args = argparse.Namespace(node='node1', count=3, go=go)
+        args = argparse.Namespace(node='node1', count=3, go=go, bare=False,
+                                  vg=cluster.vg_name)
         result = deployed.creates(args, ops)
         self.assertEqual(3, result['creates'])
         self.assertGreater(result['seconds'], 0)
         self.assertTrue(os.path.exists(go + '.node1.ready'))
         self.assertEqual({}, cluster.view(node).lvs)
-        self.assertEqual(3, [argv[0] for _, argv in cluster.commands].count(
-            'lvcreate'))
+        ran = [argv for _, argv in cluster.commands]
+        self.assertEqual(3, [argv[0] for argv in ran].count('lvcreate'))
+        # the driver's creates carry its tags; the gate read before each
+        self.assertEqual(3, len([argv for argv in ran if argv[0] ==
+                                 'lvcreate' and '--addtag' in argv]))
 
 
 class BenchGateTableTest(testtools.TestCase):
@@ -90,10 +94,14 @@ class BenchGateTableTest(testtools.TestCase):
                            self._row('extend', 0.5)],
             'throughput': {'one_node_per_s': 1.5, 'both_nodes_per_s': 2.9,
                            'creates_per_node': 10, 'ratio': 1.93,
-                           'target': 1.9, 'met': True}}
+                           'target': 1.9, 'met': True,
+                           'bare_one_node_per_s': 1.6,
+                           'bare_both_nodes_per_s': 2.4, 'bare_ratio': 1.5}}
         table = bench_gate.format_rows(result)
         self.assertIn('create   ours 0.540 s, Cinder\'s LVMVolumeDriver '
                       '9.000 s', table)
         self.assertIn('met (faster)', table)
         self.assertIn('MISSED (not faster)', table)
-        self.assertIn('both nodes over one: 1.93 (met >= 1.90)', table)
+        self.assertIn('both nodes over one: 1.93 (met >= 1.90); bare '
+                      'lvcreate: 1.60 from one node, 2.40 from both, 1.50',
+                      table)
