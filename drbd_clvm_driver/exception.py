@@ -92,6 +92,14 @@ class LockManagerUnavailable(DrbdClvmError):
     retriable = True
 
 
+class PrivilegedDaemonUnavailable(DrbdClvmError):
+    """The driver's privileged daemon could not be started or stopped
+    answering; the next command starts it again.
+    """
+
+    retriable = True
+
+
 class LockManagerNotFound(DrbdClvmError):
     """No lock-manager plugin is registered under the configured name."""
 

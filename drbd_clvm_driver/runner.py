@@ -19,6 +19,7 @@ import time
 
 from oslo_concurrency import processutils
 from oslo_log import log as logging
+from oslo_privsep import daemon as privsep_daemon
 
 from drbd_clvm_driver import exception
 from drbd_clvm_driver.privileged import checks
@@ -162,13 +163,28 @@ class PrivsepCommandRunner(CommandRunner):
     def _execute(self, argv, timeout):
         family = checks.family_of(argv)
         if family == 'cluster_state':
-            return tuple(root.cluster_state([list(argv)], timeout)[0])
+            return tuple(self._call(root.cluster_state, [list(argv)],
+                                    timeout)[0])
         entry_point = root.data if family == 'data' else root.lvm
-        return tuple(entry_point(list(argv), timeout))
+        return tuple(self._call(entry_point, list(argv), timeout))
 
     def _execute_all(self, commands, timeout):
-        return [tuple(answer) for answer in root.cluster_state(
-            [list(argv) for argv in commands], timeout)]
+        return [tuple(answer) for answer in self._call(
+            root.cluster_state, [list(argv) for argv in commands], timeout)]
+
+    def _call(self, entry_point, *args):
+        try:
+            return entry_point(*args)
+        except (OSError, privsep_daemon.FailedToDropPrivileges,
+                privsep_daemon.ProtocolError) as error:
+            # oslo.privsep starts the daemon again on the next call.
+            LOG.error('The privileged daemon failed on %s: %s',
+                      self.node or 'this node', error)
+            raise exception.PrivilegedDaemonUnavailable(
+                'The driver\'s privileged daemon on %s failed (%s): check '
+                'that the volume service\'s root helper may start '
+                'privsep-helper (the drbd_clvm.filters rootwrap filter and '
+                'sudoers)' % (self.node or 'this node', error))
 
 
 class RootCommandRunner(CommandRunner):

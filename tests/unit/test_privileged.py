@@ -360,3 +360,17 @@ class PrivsepRunnerTest(testtools.TestCase):
             self.assertEqual([['cat', '/proc/drbd'],
                               ['cat', '/sys/kernel/debug/drbd/minors/0/'
                                'data_gen_id']], trips[1])
+
+
+class DaemonFailureTest(testtools.TestCase):
+
+    def test_a_dead_daemon_is_a_clear_retriable_error(self):
+        failing = OSError('Premature eof waiting for privileged process')
+        with mock.patch.object(root, 'lvm', side_effect=failing):
+            error = self.assertRaises(
+                exception.PrivilegedDaemonUnavailable,
+                runner.PrivsepCommandRunner(node='node2').run,
+                ['lvremove', '-y', 'vgc/lv'])
+        self.assertTrue(error.retriable)
+        self.assertIn('on node2 failed (Premature eof', str(error))
+        self.assertIn('drbd_clvm.filters', str(error))
