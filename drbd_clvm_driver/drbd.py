@@ -316,6 +316,12 @@ class DrbdResource:
             if result.exit_code == 0:
                 return dataclasses.replace(
                     state, generation=parse_data_gen_id(result.stdout))
+            if 'No such file' not in result.stderr:
+                # There but unreadable: DRBD answers ENODEV without a
+                # local disk, where get-gi has nothing to say either.
+                raise exception.CommandFailed(
+                    reading, result.exit_code, result.stdout, result.stderr,
+                    self.runner.node)
             LOG.warning('DRBD debugfs is not mounted (%s); reading data '
                         'generations with drbdsetup get-gi, a process per '
                         'check', result.stderr.strip())

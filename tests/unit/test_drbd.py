@@ -5,6 +5,7 @@ import json
 import testtools
 
 from drbd_clvm_driver import drbd
+from drbd_clvm_driver import exception
 from tests.unit import recorded
 
 
@@ -289,3 +290,21 @@ class DrbdResourceTest(testtools.TestCase):
                                   'r0').state_with_generation()
         self.assertTrue(state.is_standalone)
         self.assertIsNone(state.generation)
+
+
+class DebugfsUnreadableTest(testtools.TestCase):
+
+    def test_no_local_disk_is_an_error_not_a_fallback(self):
+        runner = recorded.ReplayRunner(
+            recorded.load('node1-01-cat_proc_drbd.txt'),
+            recorded.Recording('cat ' + DEBUGFS_GI, 'node1', 1,
+                               'cat: %s: No such device' % DEBUGFS_GI))
+        runner.serve(['drbdadm', 'sh-minor', 'r0'],
+                     recorded.Recording('drbdadm sh-minor r0', 'node1', 0,
+                                        '0\n'))
+        resource = drbd.DrbdResource(runner, 'r0')
+        error = self.assertRaises(exception.CommandFailed,
+                                  resource.state_with_generation)
+        self.assertIn('No such device', str(error))
+        self.assertEqual([('cat', '/proc/drbd'), ('cat', DEBUGFS_GI)],
+                         resource.readings(with_generation=True))
