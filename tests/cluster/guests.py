@@ -114,9 +114,15 @@ class AgentClient:
                 chunk = self._socket.recv(65536)
             except socket.timeout:
                 continue
+            except OSError as error:
+                # A guest reset (fenced) while it was answering.
+                chunk, reason = b'', ': %s' % error
+            else:
+                reason = ''
             if not chunk:
                 self.close()
-                raise GuestError('guest agent %s hung up' % self.path)
+                raise GuestError('guest agent %s hung up%s' % (self.path,
+                                                               reason))
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b'\n', 1)
         return json.loads(line)
