@@ -8,7 +8,10 @@ operator already knows a Cinder option with the same meaning
 a twin.
 """
 
+import copy
+
 from oslo_config import cfg
+from oslo_privsep import priv_context
 
 drbd_clvm_opts = [
     cfg.StrOpt('drbd_resource',
@@ -75,8 +78,27 @@ drbd_clvm_opts = [
 ]
 
 
+def privileged_opts():
+    """The privileged daemon's oslo.privsep options, with this driver's
+    defaults.
+    """
+    from drbd_clvm_driver import privileged
+    options = copy.deepcopy(priv_context.OPTS)
+    for option in options:
+        if option.dest == 'thread_pool_size':
+            option.default = privileged.THREAD_POOL_SIZE
+            option.sample_default = None
+            option.help = ('Privileged calls the daemon runs at once. A '
+                           'volume copy or wipe holds one for minutes, so '
+                           'this is well above the CPU count (oslo.privsep\'s '
+                           'own default): the safety gate\'s readings and the '
+                           'stats must not wait behind copies.')
+    return options
+
+
 def list_opts():
     """Options for oslo-config-generator, under the backend section name
-    the README's example uses.
+    the README's example uses, and the privileged daemon's section.
     """
-    return [('drbd', drbd_clvm_opts)]
+    return [('drbd', drbd_clvm_opts),
+            ('drbd_clvm_privileged', privileged_opts())]

@@ -12,8 +12,14 @@ run as root; what it lets them be is decided in
 :mod:`drbd_clvm_driver.privileged.checks`, inside the daemon.
 """
 
+from oslo_config import cfg
 from oslo_privsep import capabilities
 from oslo_privsep import priv_context
+
+#: the daemon's concurrent calls. oslo.privsep's default is one per CPU, and
+#: a volume copy or wipe holds its thread for minutes: every other call of
+#: the volume service (the safety gate's readings, stats) would wait behind it.
+THREAD_POOL_SIZE = 64
 
 default = priv_context.PrivContext(
     'drbd_clvm_driver',
@@ -28,3 +34,5 @@ default = priv_context.PrivContext(
                   capabilities.CAP_IPC_LOCK,
                   capabilities.CAP_KILL],
 )
+cfg.CONF.set_default('thread_pool_size', THREAD_POOL_SIZE,
+                     group='drbd_clvm_privileged')

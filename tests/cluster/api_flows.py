@@ -27,6 +27,12 @@ BACKEND = 'drbd'
 CLUSTER = 'drbdgate@' + BACKEND
 #: noauth takes any project; Cinder's routes want one shaped like an id
 PROJECT_ID = '0123456789abcdef0123456789abcdef'
+#: logged once a volume service consumes its host's and its cluster's
+#: queues: a request cast before then is lost (RabbitMQ drops a message no
+#: queue is bound for), although Cinder already lists the service up
+RPC_READY = 'Driver post RPC initialization completed successfully'
+#: seconds for a volume service to start (Python start-up in TCG)
+SERVICE_START_TIMEOUT = 600
 
 
 class FlowError(Exception):
@@ -36,6 +42,29 @@ class FlowError(Exception):
 def service_host(node):
     """Cinder's host of ``node``'s volume service (``node1@drbd``)."""
     return '%s@%s' % (node, BACKEND)
+
+
+def rpc_ready_count(node):
+    """How many times ``node``'s volume service has become ready to take
+    requests (its log outlives restarts).
+    """
+    result = node.run('grep', '-c', '-F', RPC_READY, SERVICE_LOG, timeout=30)
+    return int(result.stdout.strip() or 0)
+
+
+def parse_cluster_list(output):
+    """``cinder-manage cluster list`` as ``{(name, binary): (state, hosts,
+    down hosts)}``; the state is Cinder's ``:-)`` (up) or ``XXX``.
+    """
+    clusters = {}
+    for line in output.splitlines()[1:]:
+        fields = line.split()
+        # The two dates hold a space each, or are empty; the counts are
+        # the only fields that are whole numbers.
+        counts = [int(field) for field in fields[4:] if field.isdigit()]
+        if len(fields) >= 6 and len(counts) == 2:
+            clusters[fields[0], fields[1]] = (fields[3], counts[0], counts[1])
+    return clusters
 
 
 def client(api_url, request_id=None):
@@ -89,12 +118,14 @@ class Flows:
 
     :param cluster: the :class:`~tests.cluster.guests.RealCluster`, with
         its compute host.
-    :param api_url: cinder-api's v3 endpoint on the host.
+    :param controller: the :class:`~tests.cluster.controller.Controller`
+        (cinder-api's endpoint, cinder-manage).
     """
 
-    def __init__(self, cluster, api_url, log=print):
+    def __init__(self, cluster, controller, log=print):
         self.cluster = cluster
-        self.api_url = api_url
+        self.controller = controller
+        self.api_url = controller.api_url
         self.log = log
         self.rows = []
         self.nodes = {node.name: node for node in
@@ -122,6 +153,8 @@ class Flows:
         try:
             result = action(cinder, *args, **kwargs)
             row['status'] = 'ok'
+        except guests.GateTimeout:
+            raise
         except Exception as error:
             result = None
             row['status'] = 'failed: %s: %s' % (type(error).__name__, error)
@@ -256,8 +289,37 @@ class Flows:
         self.wait_service(cinder, service_host(node), 'down')
 
     def start_service(self, cinder, node):
+        """Start it and wait until it takes requests."""
+        started_before = rpc_ready_count(self.nodes[node])
         self.service(node, 'start')
-        self.wait_service(cinder, service_host(node), 'up', timeout=600)
+        guests.wait_until(
+            lambda: rpc_ready_count(self.nodes[node]) > started_before,
+            SERVICE_START_TIMEOUT, '%s\'s volume service to take requests'
+            % node)
+        self.wait_service(cinder, service_host(node), 'up')
+
+    def operator_view(self, cinder, down=()):
+        """What ``openstack volume service list`` and ``cinder-manage
+        cluster list`` show: each node's volume service in the cluster, up
+        unless it is in ``down``; the cluster up while one service is, with
+        its hosts and down hosts counted.
+        """
+        wanted = {service_host(node): 'down' if node in down else 'up'
+                  for node in self.cluster_names}
+        listed = {service.host: (service.state, service.cluster)
+                  for service in cinder.services.list(binary='cinder-volume')}
+        if listed != {host: (state, CLUSTER)
+                      for host, state in wanted.items()}:
+            raise FlowError('volume service list shows %s, wanted %s in %s'
+                            % (listed, wanted, CLUSTER))
+        output = self.controller.manage('cluster', 'list')
+        self.log(output.rstrip())
+        clusters = parse_cluster_list(output)
+        summary = clusters.get((CLUSTER, 'cinder-volume'))
+        if summary != (':-)', len(wanted), len(down)):
+            raise FlowError('cinder-manage cluster list shows %s for %s, '
+                            'wanted up with %d hosts, %d down'
+                            % (summary, CLUSTER, len(wanted), len(down)))
 
     def kill_during_clone(self, cinder, source_id):
         """Clone ``source_id`` and SIGKILL the service doing it once the
@@ -319,9 +381,10 @@ class Attached:
         self.device = device
 
 
-def run(cluster, api_url, log=print):
+def run(cluster, controller, log=print):
     """Every flow once; the rows."""
-    flows = Flows(cluster, api_url, log=log)
+    flows = Flows(cluster, controller, log=log)
+    flows.step('service and cluster lists', flows.operator_view)
     volume_flows(flows)
     attachment_flows(flows)
     failover_flows(flows)
@@ -371,6 +434,8 @@ def attachment_flows(flows):
         other = first if exporter != first else second
         step('stop cinder-volume on %s' % exporter, flows.stop_service,
              exporter)
+        step('service and cluster lists, %s stopped' % exporter,
+             flows.operator_view, down=(exporter,))
         again = step('attach to %s through %s, read' % (compute, other),
                      flows.attach_check, volume.id, compute, 'one',
                      served_by=other)
@@ -384,6 +449,8 @@ def attachment_flows(flows):
                  extra.id, served_by=other)
         step('start cinder-volume on %s' % exporter, flows.start_service,
              exporter)
+        step('service and cluster lists, %s back' % exporter,
+             flows.operator_view)
     for host in (first, second):
         local = step('attach on %s (local), read' % host,
                      flows.attach_check, volume.id, host, 'one')

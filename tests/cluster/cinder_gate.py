@@ -25,8 +25,6 @@ from tests.cluster import controller as controller_module
 from tests.cluster import gate
 from tests.cluster import guests
 
-#: seconds for both volume services to report up (Python start-up in TCG)
-SERVICES_UP_TIMEOUT = 600
 RESULTS = os.path.join(guests.ROOT, 'results', 'cinder-latest.json')
 
 
@@ -54,20 +52,25 @@ def start_volume_services(cluster, controller):
             done.result()
 
 
-def wait_services_up(api_url, hosts):
-    """Until Cinder lists a volume service up on every one of ``hosts`` and
-    the scheduler knows their pool (else the first create finds no backend).
+def wait_services_up(cluster, api_url):
+    """Until every node's volume service consumes its queues, Cinder lists
+    it up and the scheduler knows its pool (else the first create finds no
+    backend).
     """
     cinder = api_flows.client(api_url)
+    hosts = [api_flows.service_host(node.name) for node in cluster.nodes]
 
     def up():
+        if not all(api_flows.rpc_ready_count(node) for node in cluster.nodes):
+            return False
         listed = [service.host for service in
                   cinder.services.list(binary='cinder-volume')
                   if service.state == 'up']
         return all(host in listed for host in hosts) and cinder.pools.list()
 
-    guests.wait_until(up, SERVICES_UP_TIMEOUT,
-                      'volume services up on %s' % ', '.join(hosts))
+    guests.wait_until(up, api_flows.SERVICE_START_TIMEOUT,
+                      'volume services to take requests on %s'
+                      % ', '.join(hosts))
 
 
 def fetch_service_logs(cluster, logs_dir):
@@ -107,12 +110,11 @@ def run(logs_dir, log=print):
                 try:
                     phase('set up and start cinder-volume on both nodes',
                           start_volume_services, cluster, controller)
-                    phase('wait for both volume services to be up',
-                          wait_services_up, controller.api_url,
-                          [api_flows.service_host(node.name)
-                           for node in cluster.nodes])
+                    phase('wait for both volume services to take '
+                          'requests', wait_services_up, cluster,
+                          controller.api_url)
                     rows = phase('flows through the API', api_flows.run,
-                                 cluster, controller.api_url, log)
+                                 cluster, controller, log)
                 finally:
                     fetch_service_logs(cluster, logs_dir)
         finally:

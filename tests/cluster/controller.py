@@ -119,7 +119,7 @@ class Controller:
         self._start_mariadb()
         self._start_rabbitmq()
         self._write_conf()
-        self._cinder('cinder-manage', ['db', 'sync'])
+        self.manage('db', 'sync')
         for service in ('cinder-api', 'cinder-scheduler'):
             self._spawn(service, [os.path.join(sys.prefix, 'bin', service),
                                   '--config-file', self.conf,
@@ -231,8 +231,13 @@ class Controller:
                     handle.write('%s = %s\n' % (key, value))
                 handle.write('\n')
 
-    def _cinder(self, program, args):
-        with open(self.log_path(program), 'ab') as errors:
-            subprocess.run([os.path.join(sys.prefix, 'bin', program),
-                            '--config-file', self.conf] + args, check=True,
-                           stdout=subprocess.DEVNULL, stderr=errors)
+    def manage(self, *args):
+        """``cinder-manage`` with the control plane's configuration; what
+        it printed.
+        """
+        with open(self.log_path('cinder-manage'), 'ab') as errors:
+            return subprocess.run(
+                [os.path.join(sys.prefix, 'bin', 'cinder-manage'),
+                 '--config-file', self.conf] + list(args), check=True,
+                stdout=subprocess.PIPE, stderr=errors,
+                universal_newlines=True).stdout

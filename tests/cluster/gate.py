@@ -103,10 +103,6 @@ RECORDINGS = {'gate': RECORDING, 'gate-active-active': ACTIVE_ACTIVE_RECORDING}
 FAULT_RECORDING = 'gate-faults'
 
 
-class GateTimeout(Exception):
-    pass
-
-
 def log(message):
     """One line of the gate's output, at once (CI reads it as it comes)."""
     print(message, flush=True)
@@ -216,7 +212,7 @@ def run_cluster(args):
 
 
 def _on_alarm(signum, frame):
-    raise GateTimeout('the gate ran out of its time bound')
+    raise guests.GateTimeout('the gate ran out of its time bound')
 
 
 def main(argv=None):
@@ -266,7 +262,7 @@ def main(argv=None):
             bench_gate.run(args.logs, log=log)
         else:
             run_cluster(args)
-    except (GateTimeout, guests.GuestError,
+    except (guests.GateTimeout, guests.GuestError,
             subprocess.CalledProcessError) as error:
         print('[gate] FAILED: %s (%.0f s)' % (error,
                                               time.monotonic() - started))

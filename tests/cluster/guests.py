@@ -451,6 +451,12 @@ class Guest:
             self.process.wait(30)
 
 
+class GateTimeout(Exception):
+    """The whole gate ran out of its time bound: ends the run, never one
+    step's failure.
+    """
+
+
 def wait_until(predicate, timeout, what):
     """Poll ``predicate`` twice a second until it is true; after ``timeout``
     seconds raise :class:`GuestError` naming ``what``.

@@ -227,7 +227,8 @@ class CinderConfTest(testtools.TestCase):
                    DRBD_CLVM_LOCK_MANAGER='lvmlockd',
                    DRBD_CLVM_BACKEND_NAME='drbd',
                    DRBD_CLVM_TARGET_HELPER='lioadm',
-                   DRBD_CLVM_TARGET_IP='198.51.100.9')
+                   DRBD_CLVM_TARGET_IP='198.51.100.9',
+                   DRBD_CLVM_VOLUME_CLEAR='none')
         conf = self._parsed()
         self.assertEqual('pair', conf['DEFAULT']['cluster'])
         backend = conf['drbd']
@@ -237,7 +238,7 @@ class CinderConfTest(testtools.TestCase):
             {'volume_backend_name': 'drbd', 'volume_group': 'cinder-drbd',
              'drbd_resource': 'r7', 'lock_manager': 'lvmlockd',
              'cluster_peer_nodes': 'alpha', 'target_helper': 'lioadm',
-             'target_protocol': 'iscsi',
+             'target_protocol': 'iscsi', 'volume_clear': 'none',
              'target_ip_address': '198.51.100.9'},
             {key: backend[key] for key in backend
              if key != 'volume_driver'})
@@ -246,5 +247,6 @@ class CinderConfTest(testtools.TestCase):
         self._bash('drbd_clvm_configure_cinder "$1"', self.conf,
                    DRBD_CLVM_LOCK_MANAGER='lvmlockd',
                    DRBD_CLVM_BACKEND_NAME='drbd',
-                   DRBD_CLVM_TARGET_HELPER='lioadm', DRBD_CLVM_TARGET_IP='')
+                   DRBD_CLVM_TARGET_HELPER='lioadm', DRBD_CLVM_TARGET_IP='',
+                   DRBD_CLVM_VOLUME_CLEAR='zero')
         self.assertNotIn('target_ip_address', self._parsed()['drbd'])

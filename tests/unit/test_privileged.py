@@ -374,3 +374,25 @@ class DaemonFailureTest(testtools.TestCase):
         self.assertTrue(error.retriable)
         self.assertIn('on node2 failed (Premature eof', str(error))
         self.assertIn('drbd_clvm.filters', str(error))
+
+
+class DaemonThreadsTest(testtools.TestCase):
+    """On the real guests (one CPU) a 1 GiB copy held oslo.privsep's only
+    thread for 200 s and every safety-gate reading waited behind it.
+    """
+
+    def test_daemon_pool_is_not_the_cpu_count(self):
+        from oslo_privsep import daemon
+        server = daemon.Daemon(mock.Mock(), privileged.default)
+        self.addCleanup(server.thread_pool.shutdown)
+        self.assertEqual(privileged.THREAD_POOL_SIZE,
+                         server.thread_pool._max_workers)
+        self.assertGreater(privileged.THREAD_POOL_SIZE, 8)
+
+    def test_sample_config_shows_the_pool(self):
+        from drbd_clvm_driver import opts
+        sections = dict(opts.list_opts())
+        size, = [option for option in sections['drbd_clvm_privileged']
+                 if option.dest == 'thread_pool_size']
+        self.assertEqual(privileged.THREAD_POOL_SIZE, size.default)
+        self.assertNotIn('CPU cores', size.help)
