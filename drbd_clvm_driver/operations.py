@@ -496,20 +496,31 @@ class VolumeOperations:
         volume service starts: a fenced or crashed node's copy ends there.
         Another node's half-made LVs may still be being written: kept.
 
+        One that cannot be removed is logged and left (it stays listed as
+        half-made); the service still starts.
+
         :returns: the names removed.
         """
         mine = [lv for lv in self.vg.logical_volumes()
                 if CREATING_TAG in lv.tags and self.runner.node and
                 lv.tag_value(CREATOR_TAG) == self.runner.node]
+        removed = []
         for lv in mine:
             LOG.warning('Removing %s, left half-made by an operation of this '
                         'node that did not finish', lv.name)
-            with self.locks.volumes(lv.name):
-                if lv.active_locally:
-                    self._change(self.vg.activate, lv.name,
-                                 lvm.Activation.INACTIVE)
-                self._change(self.vg.remove, lv.name)
-        return [lv.name for lv in mine]
+            try:
+                with self.locks.volumes(lv.name):
+                    # A snapshot's activation is its origin's, which may be
+                    # in use: lvremove takes the active snapshot alone.
+                    if lv.active_locally and not lv.is_snapshot:
+                        self._change(self.vg.activate, lv.name,
+                                     lvm.Activation.INACTIVE)
+                    self._change(self.vg.remove, lv.name)
+            except exception.DrbdClvmError as error:
+                LOG.error('Could not remove half-made %s: %s', lv.name, error)
+            else:
+                removed.append(lv.name)
+        return removed
 
 
 def _half_made(volumes):

@@ -228,18 +228,23 @@ class Flows:
         on the host, complete. An :class:`Attached`.
         """
         attachment = cinder.attachments.create(volume_id, None, instance_id)
-        updated = cinder.attachments.update(attachment['id'],
-                                            self.connector(host))
-        info = updated.connection_info
-        if host not in self.cluster_names and info.get('auth_method') != \
-                'CHAP':
-            raise FlowError('%s connection without CHAP: %s'
-                            % (info['driver_volume_type'], info))
-        connection = {'driver_volume_type': info['driver_volume_type'],
-                      'data': info}
-        device = json.loads(self.brick(host, 'connect',
-                                       json.dumps(connection)))
-        cinder.attachments.complete(attachment['id'])
+        try:
+            updated = cinder.attachments.update(attachment['id'],
+                                                self.connector(host))
+            info = updated.connection_info
+            if host not in self.cluster_names and \
+                    info.get('auth_method') != 'CHAP':
+                raise FlowError('%s connection without CHAP: %s'
+                                % (info['driver_volume_type'], info))
+            connection = {'driver_volume_type': info['driver_volume_type'],
+                          'data': info}
+            device = json.loads(self.brick(host, 'connect',
+                                           json.dumps(connection)))
+            cinder.attachments.complete(attachment['id'])
+        except Exception:
+            # Nova's clean-up of a failed attach: the volume is usable again
+            cinder.attachments.delete(attachment['id'])
+            raise
         return Attached(attachment['id'], host, connection, device)
 
     def detach(self, cinder, attached):

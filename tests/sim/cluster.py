@@ -599,6 +599,13 @@ class SimulatedCluster:
             if tag in lv.tags:
                 lv.tags.remove(tag)
         modes = [option[2:] for option in options if option.startswith('-a')]
+        if modes and lv.origin and '-y' not in options:
+            # LVM asks first; with no terminal the answer is no (seen on the
+            # real cluster for a half-made clone's snapshot).
+            raise Refused(5, '  Change of snapshot %s/%s will also change '
+                          'its origin %s/%s. Proceed? [y/n]: [n]' % (
+                              self.vg_name, lv.name, self.vg_name,
+                              lv.origin))
         if '--refresh' in options:
             if node.name in lv.device_mib:
                 lv.device_mib[node.name] = lv.size_mib

@@ -78,3 +78,14 @@ class InterruptedCloneTest(testtools.TestCase):
         tags = self.ops1.vg.logical_volume('clone').tags
         self.assertEqual(('cinder-volume:id-clone',), tuple(tags))
         self.assertEqual([], self.ops2.remove_half_made())
+
+    def test_one_that_cannot_go_is_left_and_the_rest_removed(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'drbd_clvm_driver.operations.UNDO_TIMEOUT', -1))
+        self._interrupted_clone()
+        self.cluster.start_lvmlockd(self.node2)
+        # something on node2 holds the half-made clone open
+        self.node2.open_lv('clone')
+        self.assertEqual(['_clone-clone'], self.ops2.remove_half_made())
+        self.assertEqual(['clone', 'source'], self._names())
+        self.assertIn('Could not remove half-made clone', self.log.output)
