@@ -260,14 +260,21 @@ class Flows:
         self.brick(attached.host, 'check', attached.device['path'], seed)
 
     def attach_write(self, cinder, volume_id, host, seed):
-        attached = self.attach(cinder, volume_id, host, str(uuid.uuid4()))
-        self.write(attached, seed)
-        self.check(attached, seed)
-        return attached
+        return self._attach_then(cinder, volume_id, host, seed, self.write,
+                                 self.check)
 
     def attach_check(self, cinder, volume_id, host, seed):
+        return self._attach_then(cinder, volume_id, host, seed, self.check)
+
+    def _attach_then(self, cinder, volume_id, host, seed, *uses):
+        """Attach, then each of ``uses``; detached again if one fails."""
         attached = self.attach(cinder, volume_id, host, str(uuid.uuid4()))
-        self.check(attached, seed)
+        try:
+            for use in uses:
+                use(attached, seed)
+        except Exception:
+            self.detach(cinder, attached)
+            raise
         return attached
 
     def migrate(self, cinder, source, host, seed):
@@ -485,6 +492,12 @@ def failover_flows(flows):
                   flows.kill_during_clone, source.id)
     if killed:
         node, clone_id = killed
+        other = [name for name in flows.cluster_names if name != node][0]
+        extra = step('create while %s is killed' % node, flows.create,
+                     served_by=other)
+        if extra:
+            step('delete while %s is killed' % node, flows.delete, extra.id,
+                 served_by=other)
         step('start cinder-volume on %s, scan' % node,
              flows.start_service, node)
         step('half-made clone cleared', flows.clone_cleared, clone_id)

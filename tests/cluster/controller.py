@@ -213,6 +213,10 @@ class Controller:
                 'osapi_volume_listen': '127.0.0.1',
                 'osapi_volume_listen_port': str(self.api_port),
                 'osapi_volume_workers': '1',
+                # An export in the emulated guests is 4-5 runs of Cinder's
+                # cinder-rtstool at 10-25 s each (sudo, rootwrap, Python):
+                # over cinder-api's default 60 s wait for the volume service.
+                'rpc_response_timeout': '300',
                 'api_paste_config': paste,
                 'state_path': state,
                 'debug': 'True',
