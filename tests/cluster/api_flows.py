@@ -70,14 +70,21 @@ def parse_cluster_list(output):
 def client(api_url, request_id=None):
     """A cinderclient for ``api_url`` (noauth, as admin) sending
     ``request_id`` as the global request id.
+
+    The gate makes Nova's calls too, and Cinder lets only Nova delete an
+    attachment in use (it checks with Nova otherwise, and there is none):
+    Nova's service token arrives as the ``X-Service-Roles`` header
+    keystonemiddleware would set from it.
     """
     from cinderclient import client as cinder_client
     from cinderclient.contrib import noauth
     from keystoneauth1 import session
     auth = noauth.CinderNoAuthPlugin('admin', PROJECT_ID, endpoint=api_url)
-    return cinder_client.Client(MICROVERSION,
-                                session=session.Session(auth=auth),
-                                global_request_id=request_id)
+    return cinder_client.Client(
+        MICROVERSION,
+        session=session.Session(
+            auth=auth, additional_headers={'X-Service-Roles': 'service'}),
+        global_request_id=request_id)
 
 
 def _reached(get, resource_id, wanted):
@@ -241,9 +248,13 @@ class Flows:
             device = json.loads(self.brick(host, 'connect',
                                            json.dumps(connection)))
             cinder.attachments.complete(attachment['id'])
-        except Exception:
+        except Exception as error:
             # Nova's clean-up of a failed attach: the volume is usable again
-            cinder.attachments.delete(attachment['id'])
+            try:
+                cinder.attachments.delete(attachment['id'])
+            except Exception as cleanup:
+                self.log('deleting attachment %s after %s failed too: %s'
+                         % (attachment['id'], error, cleanup))
             raise
         return Attached(attachment['id'], host, connection, device)
 
