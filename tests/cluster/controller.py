@@ -141,9 +141,12 @@ class Controller:
 
     def _spawn(self, name, argv, env=None):
         out = open(self.log_path(name + '.out'), 'ab')
+        # In the work directory: what a service leaves on a crash (Erlang's
+        # erl_crash.dump, MnesiaCore.*) goes with it, never into the checkout.
         self.processes[name] = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            cwd=self.workdir)
         out.close()
 
     def _wait_listening(self, name, port):
