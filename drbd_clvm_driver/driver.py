@@ -176,7 +176,8 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             data_timeout=conf.data_copy_timeout,
             names=self._node_names(local),
             peers=self.peers or self._peer_client(),
-            peer_timeout=conf.peer_call_timeout)
+            peer_timeout=conf.peer_call_timeout,
+            peer_probe_timeout=conf.peer_probe_timeout)
         self.lock_manager, self.gate, self.ops = (node.lock_manager,
                                                   node.gate, node.ops)
         self.any_node = node.any_node

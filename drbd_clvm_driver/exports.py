@@ -254,13 +254,14 @@ class Exports:
 
     def remove(self, context, resource):
         """Remove the target and release the LV on every node that no
-        connected attachment uses.  A node that cannot be asked is logged
-        and left: its activation ends with it, and a later change that
-        meets it is refused, never silently wrong.
+        connected attachment uses.  A node that does not answer (a short
+        probe first, so a stopped service costs the probe, not a whole step
+        timeout) is logged and left: its activation ends with it, and a
+        later change that meets it is refused, never silently wrong.
         """
         keep = self._nodes_of(_keeping_active(resource))
         for node in self.names.all:
-            if node in keep:
+            if node in keep or not self.any_node.answers(node):
                 continue
             try:
                 if self.names.is_local(node):

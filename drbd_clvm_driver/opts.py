@@ -71,6 +71,16 @@ drbd_clvm_opts = [
                     'may take this plus data_copy_timeout. A peer that '
                     'does not answer in time fails the request with a '
                     'clear error.'),
+    cfg.IntOpt('peer_probe_timeout',
+               default=15,
+               min=1,
+               help='Seconds a peer node\'s volume service may take to '
+                    'answer that it is there, asked before a best-effort '
+                    'step on it: removing a deleted volume\'s target and '
+                    'activation on the nodes that may hold them. A peer '
+                    'that does not answer is logged and skipped, so a '
+                    'delete served while the other node\'s service is '
+                    'down does not wait peer_call_timeout.'),
     cfg.StrOpt('drbd_clvm_lock_path',
                help='Directory for this node\'s inter-process lock files; '
                     'defaults to [oslo_concurrency] lock_path. Must be '

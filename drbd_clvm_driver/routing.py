@@ -42,21 +42,24 @@ class AnyNode:
     :param step_timeout: seconds a peer may take for a node-local step.
     :param operation_timeout: seconds a peer may take for a whole
         operation (it may copy or wipe data).
+    :param probe_timeout: seconds a peer may take to say it is there.
     """
 
     def __init__(self, names, ops, peers, step_timeout=180,
-                 operation_timeout=3780):
+                 operation_timeout=3780, probe_timeout=15):
         self.names = names
         self.ops = ops
         self.peers = peers
         self.step_timeout = step_timeout
         self.operation_timeout = operation_timeout
+        self.probe_timeout = probe_timeout
         #: step name -> callable taking keyword arguments, run on this node
         self.steps = {step: getattr(self.ops, step) for step in LVM_STEPS}
 
     def handlers(self):
         """What this node answers to its peers' calls."""
-        return dict(self.steps, run=self._run_here)
+        return dict(self.steps, run=self._run_here,
+                    answering=lambda: self.names.local)
 
     def _run_here(self, operation, kwargs):
         if operation not in FORWARDABLE:
@@ -100,6 +103,20 @@ class AnyNode:
                 self.on(node, 'refresh', name=name)
 
     # Node-local steps.
+
+    def answers(self, node):
+        """Whether ``node``'s volume service answers within the probe
+        timeout: a best-effort step is skipped on a node that does not,
+        rather than held for the whole step timeout.
+        """
+        if self.names.is_local(node):
+            return True
+        try:
+            self.peers.call(node, 'answering', timeout=self.probe_timeout)
+        except exception.PeerUnavailable as error:
+            LOG.warning('Skipping best-effort steps on %s: %s', node, error)
+            return False
+        return True
 
     def on(self, node, step, **kwargs):
         """Run a node-local step (one of :attr:`steps`) on ``node``, here

@@ -29,7 +29,8 @@ class NodeStack:
 def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
           lock_path=None, volume_clear='zero', volume_clear_size=0,
           lvm_timeout=120, check_timeout=10, data_timeout=3600,
-          names=None, peers=None, peer_timeout=180):
+          names=None, peers=None, peer_timeout=180,
+          peer_probe_timeout=15):
     """Build the layers over ``runner``; the arguments mirror the options
     in :mod:`drbd_clvm_driver.opts` and Cinder's ``volume_clear``.
 
@@ -51,5 +52,6 @@ def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
         names or nodes.NodeNames(runner.node or 'localhost'), ops,
         peers if peers is not None else peer.InProcessPeers({}),
         step_timeout=peer_timeout,
-        operation_timeout=peer_timeout + data_timeout)
+        operation_timeout=peer_timeout + data_timeout,
+        probe_timeout=peer_probe_timeout)
     return NodeStack(manager, gate, ops, any_node)

@@ -49,7 +49,8 @@ class ActiveActiveTestCase(test.TestCase):
                             ('volume_group', self.cluster.vg_name),
                             ('drbd_resource', self.cluster.drbd_resource),
                             ('volume_clear', 'none'),
-                            ('peer_call_timeout', 5)):
+                            ('peer_call_timeout', 5),
+                            ('peer_probe_timeout', 1)):
             self.override_config(name, value, group='backend_defaults')
         self.managers = {'node1': self._manager('node1', 'NodeOneDriver'),
                          'node2': self._manager('node2', 'NodeTwoDriver')}
@@ -469,3 +470,16 @@ class DefectsTest(ActiveActiveTestCase):
             dict(CONNECTORS['node1']), attachment.id)
         self.assertIn('did not answer', str(error))
         self.assertEqual(set(), self.active_on(volume))
+
+    def test_delete_while_peer_down_skips_it_after_the_probe(self):
+        # node1's volume service is gone: the delete node2 serves asks
+        # node1 whether it is there, then leaves it, without waiting a
+        # whole step timeout for its unexport.
+        volume = self._created()
+        self.managers['node1'].driver.peer_server.stop()
+        peers = self.managers['node2'].driver.any_node.peers
+        with mock.patch.object(peers, 'call', wraps=peers.call) as call:
+            self.managers['node2'].delete_volume(self.context, volume)
+        self.assertEqual([mock.call('node1', 'answering', timeout=1)],
+                         call.call_args_list)
+        self.assertIsNone(self.lv(volume.name))

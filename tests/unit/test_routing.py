@@ -113,6 +113,20 @@ class AnyNodeTest(testtools.TestCase):
                                   name='v')
         self.assertIn('node2 did not answer release', str(error))
 
+    def test_answers_says_which_peers_are_there(self):
+        self.assertTrue(self.any['node1'].answers('node2'))
+        del self.endpoints['node2']
+        self.assertFalse(self.any['node1'].answers('node2'))
+        self.assertTrue(self.any['node1'].answers('node1'))
+
+    def test_probe_has_its_own_timeout(self):
+        peers = mock.Mock()
+        any_node = routing.AnyNode(nodes.NodeNames('node1', ['node2']),
+                                   self.ops['node1'], peers, step_timeout=90,
+                                   probe_timeout=4)
+        any_node.answers('node2')
+        peers.call.assert_called_once_with('node2', 'answering', timeout=4)
+
     def test_unexpected_peer_failure_is_reported(self):
         self.ops['node2'].errors['use'] = RuntimeError('boom')
         error = self.assertRaises(exception.DrbdClvmError,
