@@ -240,11 +240,13 @@ class Controller:
 
     def manage(self, *args):
         """``cinder-manage`` with the control plane's configuration; what
-        it printed.
+        it printed (its log lines go to its log file, not into that).
         """
-        with open(self.log_path('cinder-manage'), 'ab') as errors:
+        log_file = self.log_path('cinder-manage')
+        with open(log_file, 'ab') as errors:
             return subprocess.run(
                 [os.path.join(sys.prefix, 'bin', 'cinder-manage'),
-                 '--config-file', self.conf] + list(args), check=True,
+                 '--config-file', self.conf, '--log-file', log_file] +
+                list(args), check=True,
                 stdout=subprocess.PIPE, stderr=errors,
                 universal_newlines=True).stdout
