@@ -22,6 +22,8 @@ STATUS_TIMEOUT = 900
 #: the volume service's log in each cluster guest
 SERVICE_LOG = '/var/log/cinder/cinder-volume.log'
 BRICK = '/opt/drbd-clvm/brick'
+#: where ``brick serve`` listens (``SOCKET`` in tools/cluster/brick)
+BRICK_SOCKET = '/run/drbd-clvm/brick.sock'
 #: the backend section both services serve, and their Cinder cluster
 BACKEND = 'drbd'
 CLUSTER = 'drbdgate@' + BACKEND
@@ -230,15 +232,21 @@ class Flows:
                                        cluster=CLUSTER)
         return _wait_status(cinder.volumes.get, volume.id, 'available')
 
-    def attach(self, cinder, volume_id, host, instance_id):
+    def attach(self, cinder, volume_id, host, instance_id, migrating=False):
         """Nova's attach: reserve, update with the host's connector, connect
         on the host, complete. An :class:`Attached`.
+
+        :param migrating: a live migration's destination: Nova creates its
+            attachment with the connector at once (Cinder refuses an update
+            of a second attachment while the first one is connected).
         """
-        attachment = cinder.attachments.create(volume_id, None, instance_id)
+        connector = self.connector(host)
+        attachment = cinder.attachments.create(
+            volume_id, connector if migrating else None, instance_id)
         try:
-            updated = cinder.attachments.update(attachment['id'],
-                                                self.connector(host))
-            info = updated.connection_info
+            info = attachment['connection_info'] if migrating else \
+                cinder.attachments.update(attachment['id'],
+                                          connector).connection_info
             if host not in self.cluster_names and \
                     info.get('auth_method') != 'CHAP':
                 raise FlowError('%s connection without CHAP: %s'
@@ -295,7 +303,7 @@ class Flows:
         """
         attachment = cinder.attachments.show(source.attachment_id)
         target = self.attach(cinder, attachment.volume_id, host,
-                             attachment.instance)
+                             attachment.instance, migrating=True)
         self.check(target, seed)
         self.detach(cinder, source)
         return target

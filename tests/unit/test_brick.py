@@ -1,0 +1,82 @@
+"""The compute side's stand-in (tools/cluster/brick): the pattern written
+and checked, in-process and through its server, and a server's failure
+reported as the command's."""
+
+import importlib.machinery
+import importlib.util
+import os
+import threading
+from unittest import mock
+
+import fixtures
+import testtools
+
+from tests.cluster import guests
+
+
+def _load_brick():
+    path = os.path.join(guests.ROOT, 'tools', 'cluster', 'brick')
+    loader = importlib.machinery.SourceFileLoader('brick_tool', path)
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+class BrickTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.brick = _load_brick()
+        directory = self.useFixture(fixtures.TempDir()).path
+        self.device = os.path.join(directory, 'device')
+        with open(self.device, 'wb') as handle:
+            handle.truncate(2 * 1024 * 1024)
+        self.socket = os.path.join(directory, 'brick.sock')
+        self.patch(self.brick, 'SOCKET', self.socket)
+        # os-brick itself is not needed for the pattern commands.
+        self.patch(self.brick, '_os_brick', mock.Mock())
+
+    def _serve(self):
+        """A running server; the threads its commands ran in."""
+        server = self.brick.make_server()
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        ran_in = []
+        execute = self.brick.execute
+
+        def recording(args):
+            ran_in.append(threading.current_thread())
+            return execute(args)
+
+        self.patch(self.brick, 'execute', recording)
+        return thread, ran_in
+
+    def test_pattern_checked_in_process(self):
+        self.brick.main(['brick', 'write', self.device, 'one'])
+        self.brick.main(['brick', 'check', self.device, 'one'])
+        error = self.assertRaises(SystemExit, self.brick.main,
+                                  ['brick', 'check', self.device, 'two'])
+        self.assertIn('does not hold pattern two', str(error))
+
+    def test_server_runs_the_commands(self):
+        server_thread, ran_in = self._serve()
+        self.brick.main(['brick', 'write', self.device, 'one'])
+        self.brick.main(['brick', 'check', self.device, 'one'])
+        error = self.assertRaises(SystemExit, self.brick.main,
+                                  ['brick', 'check', self.device, 'two'])
+        self.assertIn('does not hold pattern two', str(error))
+        self.assertEqual([server_thread] * 3, ran_in)
+
+    def test_server_reports_an_unexpected_failure(self):
+        self._serve()
+        error = self.assertRaises(SystemExit, self.brick.main,
+                                  ['brick', 'check', '/nonexistent', 'one'])
+        self.assertIn('FileNotFoundError', str(error))
+
+    def test_unknown_command_prints_the_usage(self):
+        error = self.assertRaises(SystemExit, self.brick.main,
+                                  ['brick', 'frobnicate'])
+        self.assertIn('brick serve', str(error))
