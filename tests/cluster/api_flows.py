@@ -137,8 +137,7 @@ class Flows:
         self.api_url = controller.api_url
         self.log = log
         self.rows = []
-        self.nodes = {node.name: node for node in
-                      tuple(cluster.nodes) + tuple(cluster.compute)}
+        self.nodes = {node.name: node for node in cluster.hosts}
 
     # Bookkeeping.
 

@@ -80,22 +80,21 @@ def start_brick_servers(cluster):
     loaded: each attach and detach then skips a Python start-up with
     os-brick (about 30 s in these emulated guests).
     """
-    hosts = tuple(cluster.nodes) + tuple(cluster.compute)
-    for host in hosts:
+    for host in cluster.hosts:
         host.run('sh', '-c', 'setsid %s serve </dev/null >>%s 2>&1 &'
                  % (api_flows.BRICK, BRICK_LOG))
 
     def listening():
         return all(host.run('test', '-S', api_flows.BRICK_SOCKET).exit_code
-                   == 0 for host in hosts)
+                   == 0 for host in cluster.hosts)
 
     guests.wait_until(listening, 300, 'os-brick servers on %s'
-                      % ', '.join(host.name for host in hosts))
+                      % ', '.join(host.name for host in cluster.hosts))
 
 
 def fetch_service_logs(cluster, logs_dir):
     os.makedirs(logs_dir, exist_ok=True)
-    for node in tuple(cluster.nodes) + tuple(cluster.compute):
+    for node in cluster.hosts:
         for path in ('/var/log/cinder/cinder-volume.log',
                      '/var/log/cinder/cinder-volume.out', BRICK_LOG):
             result = node.run('cat', path, timeout=60)

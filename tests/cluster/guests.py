@@ -179,6 +179,11 @@ class RealCluster:
     def __init__(self, nodes):
         self.nodes = tuple(nodes)
 
+    @property
+    def hosts(self):
+        """Every guest: the cluster nodes, then the compute hosts."""
+        return self.nodes + tuple(self.compute)
+
     def record(self, directory, recording):
         """Run ``recording`` (``(node index, argv)`` pairs) and write each
         output as a fixture file, with an INDEX.md, into ``directory``.
@@ -565,7 +570,7 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=()):
         cluster.fence_device = device
         device.start()
         log('cluster ready %.0f s after boot' % wait_ready(
-            cluster.nodes + tuple(cluster.compute), guests=guests))
+            cluster.hosts, guests=guests))
         yield cluster
     except BaseException:
         for guest in guests:
