@@ -8,6 +8,7 @@ not assumed). The data-path steps run os-brick in the guests
 (``tools/cluster/brick``) as Nova's compute service would.
 """
 
+import concurrent.futures
 import json
 import time
 import uuid
@@ -176,6 +177,21 @@ class Flows:
         self.log('%-42s %-12s %6.1f s  %s' % (
             flow, row['served_by'], row['seconds'], row['status']))
         return result
+
+    def at_once(self, *steps):
+        """Run ``steps`` (each ``(flow, action, args, kwargs)``) at the
+        same time, as users' requests arrive; their rows in the listed
+        order, their results as a list.
+        """
+        before = len(self.rows)
+        with concurrent.futures.ThreadPoolExecutor(len(steps)) as pool:
+            futures = [pool.submit(self.step, flow, action, *args, **kwargs)
+                       for flow, action, args, kwargs in steps]
+            results = [future.result() for future in futures]
+        order = [flow for flow, _action, _args, _kwargs in steps]
+        self.rows[before:] = sorted(self.rows[before:],
+                                    key=lambda row: order.index(row['flow']))
+        return results
 
     # Guests' side of attachments (what Nova runs on the compute host).
 
@@ -422,20 +438,27 @@ def run(cluster, controller, log=print):
 
 
 def volume_flows(flows):
+    """The volume's own flows. The two 1 GiB copies (a volume from a
+    snapshot, a clone) are asked for at once, as two users would: either
+    node may serve each, and neither copy waits for the other.
+    """
     step = flows.step
     volume = step('create', flows.create)
     if volume is None:
         return
     snapshot = step('snapshot', flows.snapshot, volume.id)
+    cloning = ('clone', flows.create, (1,), {'source_volid': volume.id})
     if snapshot:
         step('revert to snapshot', flows.revert, volume.id, snapshot.id)
-        from_snapshot = step('volume from snapshot', flows.create, 1,
-                             snapshot_id=snapshot.id)
+        from_snapshot, clone = flows.at_once(
+            ('volume from snapshot', flows.create, (1,),
+             {'snapshot_id': snapshot.id}), cloning)
         if from_snapshot:
             step('delete volume from snapshot', flows.delete,
                  from_snapshot.id)
         step('delete snapshot', flows.delete_snapshot, snapshot.id)
-    clone = step('clone', flows.create, 1, source_volid=volume.id)
+    else:
+        clone, = flows.at_once(cloning)
     if clone:
         step('extend', flows.extend, clone.id, 2)
         step('unmanage', flows.unmanage, clone.id)

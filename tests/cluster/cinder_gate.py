@@ -78,12 +78,15 @@ def wait_services_up(cluster, api_url):
 def start_brick_servers(cluster):
     """``brick serve`` on every host, as nova-compute keeps os-brick
     loaded: each attach and detach then skips a Python start-up with
-    os-brick (about 30 s in these emulated guests).
+    os-brick (about 30 s in these emulated guests). Started beside the
+    volume services, waited for by :func:`wait_brick_servers`.
     """
     for host in cluster.hosts:
         host.run('sh', '-c', 'setsid %s serve </dev/null >>%s 2>&1 &'
                  % (api_flows.BRICK, BRICK_LOG))
 
+
+def wait_brick_servers(cluster):
     def listening():
         return all(host.run('test', '-S', api_flows.BRICK_SOCKET).exit_code
                    == 0 for host in cluster.hosts)
@@ -131,11 +134,12 @@ def run(logs_dir, log=print):
                 try:
                     phase('set up and start cinder-volume on both nodes',
                           start_volume_services, cluster, controller)
+                    start_brick_servers(cluster)
                     phase('wait for both volume services to take '
                           'requests', wait_services_up, cluster,
                           controller.api_url)
-                    phase('start os-brick on every host',
-                          start_brick_servers, cluster)
+                    phase('wait for os-brick on every host',
+                          wait_brick_servers, cluster)
                     rows = phase('flows through the API', api_flows.run,
                                  cluster, controller, log)
                 finally:

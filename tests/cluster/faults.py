@@ -131,13 +131,20 @@ class Operations(threading.Thread):
         self.limit = limit
         self.answers = []
         self.stopping = threading.Event()
+        #: when the operation under way started (monotonic), if one is
+        self.busy_since = None
+
+    def waited(self):
+        """Seconds the operation under way has run (0 between them)."""
+        since = self.busy_since
+        return 0 if since is None else time.monotonic() - since
 
     def run(self):
         for number in range(self.limit):
             if self.stopping.is_set():
                 return
             name = self.campaign.name('%s-%d' % (self.node.name, number))
-            started = time.monotonic()
+            started = self.busy_since = time.monotonic()
             try:
                 self.action(self.ops, name)
                 outcome, detail = 'ok', ''
@@ -154,10 +161,25 @@ class Operations(threading.Thread):
                 'at': round(started - self.campaign.fault_at, 2)
                 if self.campaign.fault_at else None,
                 'detail': detail[:300]})
+            self.busy_since = None
             if outcome == 'node lost' or (self.until_ok and outcome == 'ok'):
                 return
             if outcome != 'ok':
                 time.sleep(1)
+
+
+def await_answers(workers, bound=ANSWER_BOUND, poll=1.0):
+    """Wait until every worker has finished its series of operations;
+    return how many are stuck in one operation for more than ``bound``
+    seconds (left running). The bound is per operation: a series of
+    slow but answered operations is not one unanswered operation.
+    """
+    while True:
+        running = [worker for worker in workers if worker.is_alive()]
+        stuck = [worker for worker in running if worker.waited() > bound]
+        if len(stuck) == len(running):
+            return len(stuck)
+        time.sleep(poll)
 
 
 #: what the survivor says while its peer is fenced and away, recorded
@@ -300,10 +322,7 @@ class Campaign:
         case.wait_for_moment(self)
         self.fault_at = time.monotonic()
         case.inject(self, stacks)
-        unanswered = 0
-        for worker in workers:
-            worker.join(ANSWER_BOUND)
-            unanswered += worker.is_alive()
+        unanswered = await_answers(workers)
         if self.record_dir:
             survivor = self.cluster.nodes[1 - case.victim]
             self.cluster.record(os.path.join(self.record_dir, case.name),
@@ -359,6 +378,11 @@ class Campaign:
         }
         result['met'] = _met(result)
         self.results.append(result)
+        for worker in workers:
+            self.log('[faults]   %s answered (s): %s' % (
+                worker.node.name, ', '.join(
+                    '%(outcome)s %(seconds)s' % answer
+                    for answer in worker.answers)))
         for answer in answers:
             if answer['outcome'] != 'ok':
                 self.log('[faults]   %(node)s %(outcome)s after %(seconds)s s'

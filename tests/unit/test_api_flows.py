@@ -1,7 +1,11 @@
-"""How the gate's Cinder mode reads what an operator reads: ``cinder-manage
-cluster list``, recorded from the real control plane.
+"""How the gate's Cinder mode reads what an operator reads (``cinder-manage
+cluster list``, recorded from the real control plane) and keeps its rows.
 """
 
+import threading
+import types
+
+import fixtures
 import testtools
 
 from tests.cluster import api_flows
@@ -30,3 +34,35 @@ class ClusterListTest(testtools.TestCase):
     def test_header_only_is_no_cluster(self):
         self.assertEqual({}, api_flows.parse_cluster_list(
             'Name Binary Status State Heartbeat Hosts Down Hosts\n'))
+
+
+class AtOnceTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.MockPatchObject(api_flows, 'client'))
+        cluster = types.SimpleNamespace(nodes=(), hosts=())
+        controller = types.SimpleNamespace(api_url='http://api')
+        self.flows = api_flows.Flows(cluster, controller, log=lambda _: None)
+
+    def test_steps_run_together_rows_keep_the_listed_order(self):
+        # The first step finishes only once the second has started: run
+        # one after the other, it would wait out its bound and fail.
+        second_started = threading.Event()
+
+        def first(cinder):
+            if not second_started.wait(5):
+                raise api_flows.FlowError('ran alone')
+            return 'made first'
+
+        def second(cinder, value, extra=None):
+            second_started.set()
+            return value + extra
+
+        results = self.flows.at_once(('first', first, (), {}),
+                                     ('second', second, ('made ',),
+                                      {'extra': 'second'}))
+        self.assertEqual(['made first', 'made second'], results)
+        self.assertEqual([('first', 'ok'), ('second', 'ok')],
+                         [(row['flow'], row['status'])
+                          for row in self.flows.rows])
