@@ -15,6 +15,8 @@ import concurrent.futures
 import os
 import signal
 import subprocess
+import threading
+import time
 
 from drbd_clvm_driver import privileged
 from drbd_clvm_driver.privileged import checks
@@ -22,10 +24,17 @@ from drbd_clvm_driver.privileged import native
 
 #: seconds a command gets after TERM before KILL
 KILL_GRACE = 5
+#: seconds between checks whether a long command's caller is gone
+ABANDON_CHECK = 1
 #: readings taken at once, across all calls
 MAX_READINGS = 8
 _READERS = concurrent.futures.ThreadPoolExecutor(
     MAX_READINGS, thread_name_prefix='reading')
+#: set when the interpreter starts to exit, before it waits for the calls
+#: still running (the hook concurrent.futures uses to join its threads; a
+#: plain atexit handler would run only after them)
+_EXITING = threading.Event()
+threading._register_atexit(_EXITING.set)
 
 
 @privileged.default.entrypoint
@@ -47,7 +56,19 @@ def data(argv, timeout):
         if path != '/dev/zero' and not is_lvm_device(path):
             raise checks.CommandRefused(
                 'Refused dd on %s: not a logical volume\'s device' % path)
-    return _run(argv, timeout)
+    return _run(argv, timeout, abandoned=client_gone)
+
+
+def client_gone():
+    """Whether the volume service that started this daemon is gone.
+
+    The daemon's main thread serves the service's socket and exits when it
+    closes; the interpreter then waits for the calls still running. A copy
+    into a volume nobody will finish must not go on writing for up to
+    ``data_copy_timeout``: the restarted service's start-up scan could not
+    remove the half-made volume while it is open.
+    """
+    return _EXITING.is_set()
 
 
 @privileged.default.entrypoint
@@ -92,20 +113,27 @@ def _reading(argv, timeout):
     return native.answer(argv) or _run(argv, timeout)
 
 
-def _run(argv, timeout):
+def _run(argv, timeout, abandoned=None):
     """Run ``argv`` in its own process group; ``(None, out, err)`` if it
-    outlived ``timeout`` seconds and was killed.
+    outlived ``timeout`` seconds, or ``abandoned()`` became true while it
+    ran (checked every :data:`ABANDON_CHECK` seconds), and was killed.
     """
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stdout, stderr = _stop(process)
-        return None, stdout, stderr
-    return process.returncode, stdout, stderr
+    deadline = time.monotonic() + timeout
+    step = ABANDON_CHECK if abandoned else timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            stdout, stderr = process.communicate(
+                timeout=max(0, min(remaining, step)))
+            return process.returncode, stdout, stderr
+        except subprocess.TimeoutExpired:
+            if remaining <= step or abandoned():
+                stdout, stderr = _stop(process)
+                return None, stdout, stderr
 
 
 def _stop(process):

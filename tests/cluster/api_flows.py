@@ -25,6 +25,10 @@ SERVICE_LOG = '/var/log/cinder/cinder-volume.log'
 BRICK = '/opt/drbd-clvm/brick'
 #: where ``brick serve`` listens (``SOCKET`` in tools/cluster/brick)
 BRICK_SOCKET = '/run/drbd-clvm/brick.sock'
+#: size of the volume whose clone is killed: its copy (minutes per GiB
+#: here) must outlast the service's restart, so a copy that went on after
+#: the kill would hold the half-made clone open when the scan removes it
+KILLED_CLONE_SOURCE_GIB = 3
 #: the backend section both services serve, and their Cinder cluster
 BACKEND = 'drbd'
 CLUSTER = 'drbdgate@' + BACKEND
@@ -372,7 +376,8 @@ class Flows:
         copy runs. (node, clone id)
         """
         request_id = cinder.client.global_request_id
-        clone = cinder.volumes.create(1, source_volid=source_id)
+        clone = cinder.volumes.create(cinder.volumes.get(source_id).size,
+                                      source_volid=source_id)
         lv = 'vgc/volume-%s' % clone.id
         serving = []
 
@@ -526,7 +531,8 @@ def failover_flows(flows):
     on serving; the killed one's start-up scan removes what it half made.
     """
     step = flows.step
-    source = step('create a clone source', flows.create)
+    source = step('create a clone source', flows.create,
+                  KILLED_CLONE_SOURCE_GIB)
     if source is None:
         return
     killed = step('kill -9 the volume service cloning',

@@ -8,6 +8,7 @@ same functions the daemon runs, without root.
 
 import os
 import subprocess
+import sys
 from unittest import mock
 
 import fixtures
@@ -194,6 +195,56 @@ class RunTest(testtools.TestCase):
     def test_time_bound_kills_the_command(self):
         exit_code, _, _ = root._run(['sleep', '30'], 0.2)
         self.assertIsNone(exit_code)
+
+    def test_abandoned_command_is_killed(self):
+        calls = []
+
+        def abandoned():
+            calls.append(True)
+            return len(calls) > 1
+
+        exit_code, _, _ = root._run(['sleep', '5'], 60, abandoned=abandoned)
+        self.assertIsNone(exit_code)
+        self.assertEqual(2, len(calls))
+
+    def test_command_outliving_no_check_runs_to_its_end(self):
+        self.assertEqual(
+            (0, 'done\n', ''),
+            root._run(['sh', '-c', 'sleep 1.5; echo done'], 60,
+                      abandoned=lambda: False))
+
+    def test_time_bound_holds_with_checks(self):
+        exit_code, _, _ = root._run(['sleep', '30'], 0.5,
+                                    abandoned=lambda: False)
+        self.assertIsNone(exit_code)
+
+    def test_client_gone_while_the_main_thread_runs(self):
+        self.assertFalse(root.client_gone())
+
+    def test_copy_stops_when_the_daemon_exits(self):
+        # The daemon's main thread exits once its service's socket closes;
+        # a copy still running in its pool is then stopped, not waited for.
+        script = (
+            'import concurrent.futures, sys\n'
+            'from drbd_clvm_driver.privileged import root\n'
+            'pool = concurrent.futures.ThreadPoolExecutor(1)\n'
+            'running = pool.submit(root._run, ["sleep", "20"], 60,\n'
+            '                      abandoned=root.client_gone)\n'
+            'running.add_done_callback(\n'
+            '    lambda done: print("exit code", done.result()[0]))\n')
+        finished = subprocess.run([sys.executable, '-c', script],
+                                  stdout=subprocess.PIPE, text=True,
+                                  timeout=60, check=True)
+        self.assertEqual('exit code None\n', finished.stdout)
+
+    def test_copies_stop_with_their_client(self):
+        self.useFixture(InDaemon())
+        with mock.patch.object(root, '_run') as run, \
+                mock.patch.object(root, 'is_lvm_device', return_value=True):
+            root.data(['dd', 'if=/dev/vgc/a', 'of=/dev/vgc/b', 'bs=1M',
+                       'count=4', 'iflag=direct', 'oflag=direct',
+                       'conv=fdatasync'], 10)
+        self.assertIs(root.client_gone, run.call_args[1]['abandoned'])
 
     def test_exit_code_and_output(self):
         self.assertEqual((3, 'out\n', ''),
