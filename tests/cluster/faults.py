@@ -22,6 +22,7 @@ writes the table and ``results/faults-latest.json``.
 """
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -33,6 +34,7 @@ from drbd_clvm_driver import exception
 from drbd_clvm_driver import nodes as node_names
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import peer
+from drbd_clvm_driver import runner
 from drbd_clvm_driver import stack
 from tests.cluster import guests
 
@@ -47,6 +49,11 @@ RECOVERY_BOUND = 600
 #: the README's promise: the survivor's instances write again within this
 STATED_IO_PAUSE = 30
 SPLIT_BRAIN = re.compile(r'Split-Brain detected')
+#: seconds past which a driver command is named in a case's log
+SLOW_COMMAND = 10
+#: the runner's debug line for each command it ran
+_COMMAND_DONE = re.compile(
+    r'(?P<command>.*) exited \S+ in (?P<seconds>[0-9.]+) s$')
 
 
 def pattern(label, block):
@@ -110,6 +117,36 @@ class Writer(threading.Thread):
         """Longest gap between acknowledgements after ``since``."""
         times = [since] + [t for t in self.ack_times if t > since]
         return max((b - a for a, b in zip(times, times[1:])), default=None)
+
+
+class SlowCommands(logging.Handler):
+    """The driver's commands that took longer than ``bound`` seconds, each
+    with the thread that ran it (a node's operations or its writer), read
+    from the runner's debug lines while installed.
+    """
+
+    def __init__(self, bound=SLOW_COMMAND):
+        super().__init__(logging.DEBUG)
+        self.bound = bound
+        self.commands = []
+        self._logger = logging.getLogger(runner.__name__)
+
+    def __enter__(self):
+        self._level = self._logger.level
+        self._logger.setLevel(logging.DEBUG)
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info):
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+    def emit(self, record):
+        done = _COMMAND_DONE.match(record.getMessage())
+        if done and float(done.group('seconds')) > self.bound:
+            self.commands.append('%s: %s (%s s)' % (
+                record.threadName, done.group('command')[:120],
+                done.group('seconds')))
 
 
 class Operations(threading.Thread):
@@ -318,11 +355,12 @@ class Campaign:
         for writer in writers:
             writer.start()
         time.sleep(2)
-        workers = case.start(self, stacks)
-        case.wait_for_moment(self)
-        self.fault_at = time.monotonic()
-        case.inject(self, stacks)
-        unanswered = await_answers(workers)
+        with SlowCommands() as slow:
+            workers = case.start(self, stacks)
+            case.wait_for_moment(self)
+            self.fault_at = time.monotonic()
+            case.inject(self, stacks)
+            unanswered = await_answers(workers)
         if self.record_dir:
             survivor = self.cluster.nodes[1 - case.victim]
             self.cluster.record(os.path.join(self.record_dir, case.name),
@@ -375,6 +413,7 @@ class Campaign:
                 time.monotonic() - self.fault_at, 1),
             'recovery_wait_seconds': round(recovered, 1),
             'lvs': first,
+            'slow_commands': slow.commands,
         }
         result['met'] = _met(result)
         self.results.append(result)
@@ -383,6 +422,8 @@ class Campaign:
                 worker.node.name, ', '.join(
                     '%(outcome)s %(seconds)s' % answer
                     for answer in worker.answers)))
+        for command in slow.commands:
+            self.log('[faults]   slow: %s' % command)
         for answer in answers:
             if answer['outcome'] != 'ok':
                 self.log('[faults]   %(node)s %(outcome)s after %(seconds)s s'

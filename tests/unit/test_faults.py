@@ -1,11 +1,15 @@
 """The fault campaign's own bookkeeping (tests/cluster/faults.py)."""
 
+import logging
 import threading
 import time
 import types
 
+import fixtures
+
 import testtools
 
+from drbd_clvm_driver import runner
 from tests.cluster import faults
 
 
@@ -40,3 +44,38 @@ class AwaitAnswersTest(testtools.TestCase):
         self.assertTrue(stuck.is_alive())
         self.assertEqual([], stuck.answers)
         self.assertEqual(2, len(quick.answers))
+
+
+class _Instant(runner.CommandRunner):
+
+    def _execute(self, argv, timeout):
+        return 0, '', ''
+
+
+class SlowCommandsTest(testtools.TestCase):
+
+    def _run(self, seconds):
+        # The runner's own clock says how long the command took.
+        clock = iter([100.0, 100.0 + seconds])
+        self.useFixture(fixtures.MockPatch(
+            'drbd_clvm_driver.runner.time.monotonic',
+            side_effect=lambda: next(clock)))
+        with faults.SlowCommands(bound=10) as slow:
+            _Instant().run(['lvcreate', '-n', 'v1', 'vgc'])
+        return slow.commands
+
+    def test_slow_command_is_named_with_its_thread(self):
+        self.assertEqual(
+            ['%s: lvcreate -n v1 vgc (12.500 s)'
+             % threading.current_thread().name], self._run(12.5))
+
+    def test_quick_command_is_not(self):
+        self.assertEqual([], self._run(3))
+
+    def test_runner_logger_level_restored(self):
+        logger = logging.getLogger(runner.__name__)
+        before = logger.level
+        self._run(12.5)
+        self.assertEqual(before, logger.level)
+        self.assertNotIn(True, [isinstance(handler, faults.SlowCommands)
+                                for handler in logger.handlers])
