@@ -4,18 +4,59 @@ Direct I/O on both sides: the page cache would only slow a one-pass copy and
 could keep a copy of one tenant's data in memory.
 """
 
+import logging
+
 from drbd_clvm_driver import lvm
+
+LOG = logging.getLogger(__name__)
 
 #: dd block size; 1 MiB keeps DRBD's protocol C round trips few
 _BLOCK = '1M'
+_MIB = 1024 * 1024
 
 
-def copy(runner, source_path, target_path, size_mib, timeout):
-    """Copy the first ``size_mib`` MiB of one device to another."""
+def copy(runner, source_path, target_path, size_mib, timeout,
+         target_mib=None):
+    """Copy the first ``size_mib`` MiB of one device to another.
+
+    A target whose device zeroes ranges itself (WRITE_ZEROES: DRBD passes
+    it to both nodes as one request) is zeroed whole first, and only the
+    source's blocks that are not all zeros are written: an empty or sparse
+    volume copies in seconds instead of sending its zeros over DRBD's link,
+    and a larger target's tail holds zeros, not earlier volumes' data.
+    Elsewhere every block is written, as before.
+
+    :param target_mib: the target's size, when larger than ``size_mib``.
+    """
     lvm.validate_size_mib(size_mib)
+    sparse = zero_in_device(
+        runner, target_path, size_mib if target_mib is None else target_mib,
+        timeout)
     runner.run(['dd', 'if=%s' % source_path, 'of=%s' % target_path,
                 'bs=%s' % _BLOCK, 'count=%d' % size_mib, 'iflag=direct',
-                'oflag=direct', 'conv=fdatasync'], timeout=timeout)
+                'oflag=direct',
+                'conv=sparse,fdatasync' if sparse else 'conv=fdatasync'],
+               timeout=timeout)
+
+
+def zero_in_device(runner, path, size_mib, timeout):
+    """Zero the first ``size_mib`` MiB of ``path`` if its device can do it
+    without being sent the zeros; whether it did.
+
+    ``fallocate --punch-hole`` on a block device is the kernel's zero-out
+    that never falls back to writing zero pages: it fails where the device
+    (or DRBD's peer) lacks WRITE_ZEROES or discard that reads back zeros.
+    """
+    lvm.validate_size_mib(size_mib)
+    result = runner.run(['fallocate', '--punch-hole', '--keep-size',
+                         '--offset', '0', '--length',
+                         str(size_mib * _MIB), path],
+                        timeout=timeout, check=False)
+    if result.exit_code != 0:
+        LOG.info('%s cannot zero itself (%s); copying every block',
+                 path, result.stderr.strip() or
+                 'fallocate exited %s' % result.exit_code)
+    return result.exit_code == 0
 
 
 def wipe(runner, path, size_mib, timeout):

@@ -385,7 +385,7 @@ class VolumeOperations:
         try:
             data.copy(self.runner, self.vg.lv_path(source.name),
                       self.vg.lv_path(name), source.size_mib,
-                      self.data_timeout)
+                      self.data_timeout, target_mib=size_mib)
             self._change(self.vg.activate, name, lvm.Activation.INACTIVE)
             self._change(self.vg.change_tags, name,
                          delete=self._creating_tags())

@@ -63,8 +63,10 @@ SHAPES = {
     ),
     'data': (
         r'dd\x00if=%s\x00of=%s\x00bs=1M\x00%s\x00iflag=direct'
-        r'\x00oflag=direct\x00conv=fdatasync' % (_LV_DEVICE, _LV_DEVICE,
-                                                 _COUNT),
+        r'\x00oflag=direct\x00conv=(?:sparse,)?fdatasync' % (
+            _LV_DEVICE, _LV_DEVICE, _COUNT),
+        r'fallocate\x00--punch-hole\x00--keep-size\x00--offset\x000'
+        r'\x00--length\x00[1-9][0-9]{0,15}\x00' + _LV_DEVICE,
         r'dd\x00if=/dev/zero\x00of=(?:%s|%s)\x00bs=1M\x00%s'
         r'\x00oflag=direct\x00conv=fdatasync' % (_LV_DEVICE, _COW_DEVICE,
                                                  _COUNT),
@@ -92,6 +94,14 @@ def family_of(argv):
     program = argv[0] if argv else None
     return next((family for family, programs in PROGRAMS.items()
                  if program in programs), None)
+
+
+def data_devices(argv):
+    """The device paths a data command (already checked) reads or writes.
+    """
+    if argv[0] == 'dd':
+        return [arg.split('=', 1)[1] for arg in argv[1:3]]
+    return [argv[-1]]
 
 
 def check(family, argv):

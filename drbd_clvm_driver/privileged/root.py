@@ -45,17 +45,18 @@ def lvm(argv, timeout):
 
 @privileged.default.entrypoint
 def data(argv, timeout):
-    """Run one ``dd`` copy or wipe between logical volumes.
+    """Run one ``dd`` copy or wipe between logical volumes, or zero one
+    in its device (``fallocate --punch-hole``).
 
     Beyond its shape, each device must be a device-mapper device that LVM
     made, so a path under ``/dev/VG/`` that points elsewhere is refused.
     """
     argv = checks.check('data', argv)
-    for arg in argv[1:3]:
-        path = arg.split('=', 1)[1]
+    for path in checks.data_devices(argv):
         if path != '/dev/zero' and not is_lvm_device(path):
             raise checks.CommandRefused(
-                'Refused dd on %s: not a logical volume\'s device' % path)
+                'Refused %s on %s: not a logical volume\'s device'
+                % (argv[0], path))
     return _run(argv, timeout, abandoned=client_gone)
 
 

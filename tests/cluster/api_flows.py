@@ -28,7 +28,19 @@ BRICK_SOCKET = '/run/drbd-clvm/brick.sock'
 #: size of the volume whose clone is killed: its copy (minutes per GiB
 #: here) must outlast the service's restart, so a copy that went on after
 #: the kill would hold the half-made clone open when the scan removes it
-KILLED_CLONE_SOURCE_GIB = 3
+KILLED_CLONE_SOURCE_GIB = 2
+#: run in a guest: write 4 KiB at the start of every MiB of a device
+#: (argv: device, MiB), so that a copy, which skips only whole MiB of
+#: zeros, writes every MiB of it
+_MARK_EVERY_MIB = """
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_DIRECT)
+block = mmap.mmap(-1, 4096)
+block.write(b'written by the gate '.ljust(4096, b'.'))
+for mib in range(int(sys.argv[2])):
+    os.pwritev(fd, [block], mib << 20)
+os.fsync(fd)
+"""
 #: the backend section both services serve, and their Cinder cluster
 BACKEND = 'drbd'
 CLUSTER = 'drbdgate@' + BACKEND
@@ -396,6 +408,23 @@ class Flows:
                                       'lv_tags', lv, timeout=60)
         return 'cinder-state:creating' in result.stdout
 
+    def fill(self, cinder, volume_id):
+        """Data in every MiB of the volume, written through the first
+        node's device (activated for it and released after); that node.
+        """
+        node = self.nodes[self.cluster_names[0]]
+        lv = 'vgc/volume-%s' % volume_id
+        gib = cinder.volumes.get(volume_id).size
+        for argv in (['lvchange', '-aey', lv],
+                     ['python3', '-c', _MARK_EVERY_MIB, '/dev/' + lv,
+                      str(gib * 1024)],
+                     ['lvchange', '-an', lv]):
+            result = node.run(*argv, timeout=300)
+            if result.exit_code != 0:
+                raise FlowError('%s on %s: %s' % (argv[0], node.name,
+                                                  result.stderr.strip()))
+        return node.name
+
     def clone_cleared(self, cinder, clone_id):
         """After the restart: Cinder marked the clone failed, and no node
         keeps an LV of it.
@@ -535,8 +564,10 @@ def failover_flows(flows):
                   KILLED_CLONE_SOURCE_GIB)
     if source is None:
         return
-    killed = step('kill -9 the volume service cloning',
-                  flows.kill_during_clone, source.id)
+    killed = None
+    if step('write into every MiB of it', flows.fill, source.id):
+        killed = step('kill -9 the volume service cloning',
+                      flows.kill_during_clone, source.id)
     if killed:
         node, clone_id = killed
         other = [name for name in flows.cluster_names if name != node][0]

@@ -64,6 +64,22 @@ class CrossNodeTest(base.TwoNodeTestCase):
         for name in (source, clone):
             self.assertFalse(self.ops_a.vg.logical_volume(name).is_active)
 
+    def test_clone_holds_what_the_source_holds(self):
+        # Written in part: the copy skips the source's zeros, so the clone
+        # is right only if its own extents were zeroed first.
+        source = self.name('src')
+        clone = self.name('clone')
+        self.ops_b.create_volume(source, self.SIZE_MIB, 'id-src')
+        self.ops_b.use(source)
+        written = base.write_pattern(self.node_b,
+                                     self.ops_b.vg.lv_path(source))
+        self.ops_b.release(source)
+        self.ops_a.clone_volume(clone, self.SIZE_MIB, 'id-clone', source)
+        self.ops_a.use(clone)
+        self.addCleanup(self.ops_a.release, clone)
+        self.assertEqual(written, base.digest(self.node_a,
+                                              self.ops_a.vg.lv_path(clone)))
+
     def test_volume_from_snapshot(self):
         origin = self.name('origin')
         self.ops_a.create_volume(origin, self.SIZE_MIB, 'id-origin')

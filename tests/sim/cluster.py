@@ -139,6 +139,9 @@ class SimulatedCluster:
         self._lvmlockd = {node.name: True for node in self.nodes}
         self._changed_while_apart = set()
         self._patterns = itertools.count(1)
+        #: whether the LVs' devices zero ranges themselves (WRITE_ZEROES
+        #: through DRBD, as on the gate's guests)
+        self.zeroes_in_device = True
         self._generations = itertools.count(_FIRST_GENERATION + 1)
         #: (node name, program) -> what to run before that command next runs
         self._before_next = {}
@@ -683,8 +686,24 @@ class SimulatedCluster:
             if source is None:
                 raise Refused(1, "dd: failed to open '%s': No such file or "
                               "directory" % operands['if'])
-            target.content = source.content
+            # A sparse copy skips the source's zeros: right only where the
+            # target held zeros already.
+            sparse = 'sparse' in operands.get('conv', '').split(',')
+            target.content = source.content if (
+                not sparse or target.content == 'zero') else (
+                '%s over %s' % (source.content, target.content))
         return '', '%s+0 records in\n' % operands.get('count', '0')
+
+    def _cmd_fallocate(self, node, args):
+        lv = self._device(node, args[-1])
+        if lv is None:
+            raise Refused(1, 'fallocate: cannot open %s: No such file or '
+                          'directory' % args[-1])
+        if not self.zeroes_in_device:
+            raise Refused(1, 'fallocate: fallocate failed: Operation not '
+                          'supported')
+        lv.content = 'zero'
+        return '', ''
 
     def _cmd_md5sum(self, node, args):
         """What the LV holds, as a digest, read through ``node``'s device."""

@@ -44,9 +44,13 @@ class Capture(runner.CommandRunner):
     def __init__(self):
         super().__init__(default_timeout=30)
         self.seen = []
+        #: programs that fail (exit 1) when run
+        self.failing = set()
 
     def _execute(self, argv, timeout):
         self.seen.append(list(argv))
+        if argv[0] in self.failing:
+            return 1, '', ''
         if argv == ('cat', '/proc/drbd'):
             return 0, recorded.load('node1-01-cat_proc_drbd.txt').output, ''
         if argv[0] == 'cat':
@@ -86,7 +90,11 @@ class DriverCommandsPassTest(testtools.TestCase):
         self.assertRaises(exception.VolumeGroupNotFound,
                           vg.volume_group_and_volumes)
         data.copy(capture, '/dev/cinder-volumes/a', '/dev/cinder-volumes/b',
+                  1024, 60, target_mib=2048)
+        capture.failing.add('fallocate')
+        data.copy(capture, '/dev/cinder-volumes/a', '/dev/cinder-volumes/b',
                   1024, 60)
+        capture.failing.clear()
         data.wipe(capture, '/dev/cinder-volumes/a', 1024, 60)
         data.wipe(capture, '/dev/mapper/cinder--volumes-_snap-cow', 16, 60)
         drbd.DrbdResource(capture, 'r0').state_with_generation()
@@ -139,6 +147,15 @@ class RefusedInTheDaemonTest(testtools.TestCase):
         self._refused(root.data, ['dd', 'if=/etc/shadow', 'of=/dev/vgc/lv',
                                   'bs=1M', 'count=4', 'iflag=direct',
                                   'oflag=direct', 'conv=fdatasync'])
+        zero = ['fallocate', '--punch-hole', '--keep-size', '--offset', '0',
+                '--length', '4194304']
+        for target in ('/dev/sda', '/etc/shadow', '/dev/vgc/../sda',
+                       '/dev/mapper/root'):
+            self._refused(root.data, zero + [target])
+        self._refused(root.data, zero[:-2] + ['--length', '0',
+                                              '/dev/vgc/lv'])
+        self._refused(root.data, zero[:-3] + ['1', '--length', '4194304',
+                                              '/dev/vgc/lv'])
 
     def test_lv_shaped_path_that_is_no_lv_refused(self):
         # /dev/vgc/lv does not exist here: not a device LVM made.
@@ -147,6 +164,13 @@ class RefusedInTheDaemonTest(testtools.TestCase):
             ['dd', 'if=/dev/zero', 'of=/dev/vgc/lv', 'bs=1M', 'count=4',
              'oflag=direct', 'conv=fdatasync'], 10)
         self.assertIn("not a logical volume's device", str(error))
+        error = self.assertRaises(
+            checks.CommandRefused, root.data,
+            ['fallocate', '--punch-hole', '--keep-size', '--offset', '0',
+             '--length', '4194304', '/dev/vgc/lv'], 10)
+        self.assertIn("Refused fallocate on /dev/vgc/lv: not a logical "
+                      "volume's device", str(error))
+        self.popen.assert_not_called()
 
     def test_families_do_not_mix(self):
         self._refused(root.lvm, ['dd', 'if=/dev/zero', 'of=/dev/vgc/lv',
