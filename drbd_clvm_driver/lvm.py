@@ -31,6 +31,8 @@ _LV_FIELDS = ('lv_name,lv_attr,lv_size,lv_tags,origin,lv_active_locally,'
               'lv_active_remotely,lv_active_exclusively,lv_device_open')
 
 MIB = 1024 * 1024
+#: the copy-on-write chunk sizes LVM takes for a (thick) snapshot
+SNAPSHOT_CHUNKS_KIB = tuple(2 ** power for power in range(2, 10))
 
 
 class Activation:
@@ -315,15 +317,26 @@ class ClusteredVG:
             argv += ['--addtag', validate_tag(tag)]
         self._lvm(*argv, self.vg_name)
 
-    def create_snapshot(self, name, origin, size_mib, tags=()):
+    def create_snapshot(self, name, origin, size_mib, tags=(),
+                        chunk_kib=None):
         """A copy-on-write snapshot of ``origin``.
 
         LVM needs the origin exclusively active on this node or inactive;
         it leaves origin and snapshot active exclusively here.
+
+        :param chunk_kib: the copy-on-write unit, one of
+            :data:`SNAPSHOT_CHUNKS_KIB` (LVM's 4 KiB if not given). The
+            kernel reads a snapshot in pieces of this size.
         """
         validate_size_mib(size_mib)
-        argv = ['lvcreate', '-y', '-s', '-L', '%dm' % size_mib,
-                '-n', validate_name(name)]
+        argv = ['lvcreate', '-y', '-s']
+        if chunk_kib is not None:
+            if chunk_kib not in SNAPSHOT_CHUNKS_KIB:
+                raise exception.InvalidInput(
+                    'A snapshot chunk is one of %s KiB, not %r'
+                    % (', '.join(map(str, SNAPSHOT_CHUNKS_KIB)), chunk_kib))
+            argv += ['-c', '%dk' % chunk_kib]
+        argv += ['-L', '%dm' % size_mib, '-n', validate_name(name)]
         for tag in tags:
             argv += ['--addtag', validate_tag(tag)]
         self._lvm(*argv, self._lv(origin))

@@ -55,6 +55,10 @@ UNDO_TIMEOUT = 300
 UNDO_INTERVAL = 5
 #: temporary snapshots a clone reads from
 CLONE_SNAPSHOT_PREFIX = '_clone-'
+#: their copy-on-write chunk: the kernel reads a snapshot a chunk at a time
+#: (LVM's 4 KiB made a 1 GiB clone a quarter million reads), and one that
+#: lives for one sequential copy loses little to larger copy-on-writes
+CLONE_SNAPSHOT_CHUNK_KIB = 512
 
 
 def snapshot_lv_name(name):
@@ -339,7 +343,8 @@ class VolumeOperations:
             # Reading the snapshot needs its origin active here.
             with self._exclusive_here(source_name, origin.active_locally):
                 self._change(self.vg.create_snapshot, temporary, source_name,
-                             origin.size_mib, tags=self._creating_tags())
+                             origin.size_mib, tags=self._creating_tags(),
+                             chunk_kib=CLONE_SNAPSHOT_CHUNK_KIB)
                 try:
                     self._copy_into_new(name, size_mib, volume_id,
                                         self.vg.logical_volume(temporary))

@@ -482,7 +482,8 @@ class SimulatedCluster:
                           'group "%s"' % (name, self.vg_name))
 
     def _cmd_lvcreate(self, node, args):
-        options, positional = self._options(args, ('-L', '-n', '--addtag'))
+        options, positional = self._options(args, ('-L', '-n', '--addtag',
+                                                   '-c'))
         view, origin_name = self._target(node, positional[-1])
         name = options['-n'][0]
         self._check_new_name(view, name)

@@ -79,6 +79,26 @@ class InterruptedCloneTest(testtools.TestCase):
         self.assertEqual(('cinder-volume:id-clone',), tuple(tags))
         self.assertEqual([], self.ops2.remove_half_made())
 
+    def _clone_commands(self):
+        self.ops2.clone_volume('clone', 8, 'id-clone', 'source')
+        view = self.cluster.view(self.node1)
+        self.assertEqual(view.lvs['source'].content,
+                         view.lvs['clone'].content)
+        return [argv for _node, argv in self.cluster.commands
+                if argv[0] in ('fallocate', 'dd') or argv[:3] == (
+                    'lvcreate', '-y', '-s')]
+
+    def test_clone_reads_a_large_chunk_snapshot_into_a_zeroed_lv(self):
+        snapshot, zero, copy = self._clone_commands()
+        self.assertEqual(('-c', '512k'), snapshot[3:5])
+        self.assertEqual('fallocate', zero[0])
+        self.assertEqual('conv=sparse,fdatasync', copy[-1])
+
+    def test_clone_where_the_device_cannot_zero_copies_every_block(self):
+        self.cluster.zeroes_in_device = False
+        copy = self._clone_commands()[-1]
+        self.assertEqual('conv=fdatasync', copy[-1])
+
     def test_one_that_cannot_go_is_left_and_the_rest_removed(self):
         self.useFixture(fixtures.MonkeyPatch(
             'drbd_clvm_driver.operations.UNDO_TIMEOUT', -1))

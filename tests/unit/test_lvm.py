@@ -157,6 +157,19 @@ class CommandLineTest(testtools.TestCase):
         runner.recordings = AnyCommand()
         return lvm.ClusteredVG(runner, 'vgc'), runner
 
+    def test_snapshot_chunk(self):
+        vg, runner = self._vg()
+        vg.create_snapshot('_clone-v', 'volume-a', 8,
+                           tags=['cinder-state:creating'], chunk_kib=512)
+        self.assertEqual([('lvcreate', '-y', '-s', '-c', '512k', '-L', '8m',
+                           '-n', '_clone-v', '--addtag',
+                           'cinder-state:creating', 'vgc/volume-a')],
+                         runner.calls)
+        for chunk in (0, 3, 1024, '512'):
+            self.assertRaises(exception.InvalidInput, vg.create_snapshot,
+                              'snap', 'volume-a', 8, chunk_kib=chunk)
+        self.assertEqual(1, len(runner.calls))
+
     def test_create_is_inactive_and_tagged(self):
         vg, runner = self._vg()
         vg.create('volume-1', 16, tags=['cinder-volume:1'])
