@@ -16,7 +16,7 @@ _MIB = 1024 * 1024
 
 
 def copy(runner, source_path, target_path, size_mib, timeout,
-         target_mib=None):
+         target_mib=None, skip_zeros=True):
     """Copy the first ``size_mib`` MiB of one device to another.
 
     A target whose device zeroes ranges itself (WRITE_ZEROES: DRBD passes
@@ -27,9 +27,10 @@ def copy(runner, source_path, target_path, size_mib, timeout,
     Elsewhere every block is written, as before.
 
     :param target_mib: the target's size, when larger than ``size_mib``.
+    :param skip_zeros: False writes every block without zeroing first.
     """
     lvm.validate_size_mib(size_mib)
-    sparse = zero_in_device(
+    sparse = skip_zeros and zero_in_device(
         runner, target_path, size_mib if target_mib is None else target_mib,
         timeout)
     runner.run(['dd', 'if=%s' % source_path, 'of=%s' % target_path,

@@ -127,16 +127,20 @@ class VolumeOperations:
     :param volume_clear: ``'zero'`` or ``'none'``.
     :param volume_clear_size: MiB to wipe, 0 for all.
     :param data_timeout: seconds one dd may take.
+    :param copy_skips_zeros: whether copies zero their target in its device
+        and skip the source's zeros (:func:`~drbd_clvm_driver.data.copy`).
     """
 
     def __init__(self, vg, gate, locks, volume_clear='zero',
-                 volume_clear_size=0, data_timeout=3600):
+                 volume_clear_size=0, data_timeout=3600,
+                 copy_skips_zeros=True):
         self.vg = vg
         self.gate = gate
         self.locks = locks
         self.volume_clear = volume_clear
         self.volume_clear_size = volume_clear_size
         self.data_timeout = data_timeout
+        self.copy_skips_zeros = copy_skips_zeros
 
     @property
     def runner(self):
@@ -390,7 +394,8 @@ class VolumeOperations:
         try:
             data.copy(self.runner, self.vg.lv_path(source.name),
                       self.vg.lv_path(name), source.size_mib,
-                      self.data_timeout, target_mib=size_mib)
+                      self.data_timeout, target_mib=size_mib,
+                      skip_zeros=self.copy_skips_zeros)
             self._change(self.vg.activate, name, lvm.Activation.INACTIVE)
             self._change(self.vg.change_tags, name,
                          delete=self._creating_tags())

@@ -42,6 +42,18 @@ drbd_clvm_opts = [
                default=3600,
                min=1,
                help='Seconds one volume copy or wipe (dd) may take.'),
+    cfg.BoolOpt('copy_skips_zeros',
+                default=True,
+                help='Whether a clone or a volume from a snapshot zeroes '
+                     'its new volume in the device first (fallocate '
+                     '--punch-hole: WRITE_ZEROES, which DRBD sends to the '
+                     'peer as one request) and then writes only the '
+                     'source\'s blocks that are not all zeros. Where the '
+                     'device cannot zero itself every block is written '
+                     'anyway. Turn it off if your DRBD backing devices '
+                     'claim zeroing they do not do (DRBD\'s '
+                     'discard-zeroes-if-aligned over devices whose '
+                     'discards do not read back zeros).'),
     cfg.StrOpt('cluster_node_name',
                help='This node\'s name in the cluster: the address its '
                     'peer endpoint listens on and the name connectors from '

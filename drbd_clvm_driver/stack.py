@@ -29,7 +29,7 @@ class NodeStack:
 def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
           lock_path=None, volume_clear='zero', volume_clear_size=0,
           lvm_timeout=120, check_timeout=10, data_timeout=3600,
-          names=None, peers=None, peer_timeout=180,
+          copy_skips_zeros=True, names=None, peers=None, peer_timeout=180,
           peer_probe_timeout=15):
     """Build the layers over ``runner``; the arguments mirror the options
     in :mod:`drbd_clvm_driver.opts` and Cinder's ``volume_clear``.
@@ -47,7 +47,7 @@ def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
         lvm.ClusteredVG(runner, vg_name, lvm_timeout), gate,
         operations.NodeLocks(lock_path, vg_name),
         volume_clear=volume_clear, volume_clear_size=volume_clear_size,
-        data_timeout=data_timeout)
+        data_timeout=data_timeout, copy_skips_zeros=copy_skips_zeros)
     any_node = routing.AnyNode(
         names or nodes.NodeNames(runner.node or 'localhost'), ops,
         peers if peers is not None else peer.InProcessPeers({}),

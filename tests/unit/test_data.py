@@ -49,6 +49,15 @@ class CopyTest(testtools.TestCase):
                       'failed: Operation not supported); copying every '
                       'block', log.output)
 
+    def test_operator_can_have_every_block_written(self):
+        commands = _Scripted()
+        data.copy(commands, '/dev/vgc/a', '/dev/vgc/b', 16, 60,
+                  skip_zeros=False)
+        self.assertEqual(
+            [['dd', 'if=/dev/vgc/a', 'of=/dev/vgc/b', 'bs=1M', 'count=16',
+              'iflag=direct', 'oflag=direct', 'conv=fdatasync']],
+            commands.seen)
+
     def test_failed_copy_is_an_error(self):
         commands = _Scripted(dd=(1, 'dd: error writing: No space left\n'))
         self.assertRaises(exception.CommandFailed, data.copy, commands,

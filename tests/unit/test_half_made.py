@@ -27,11 +27,11 @@ class InterruptedCloneTest(testtools.TestCase):
         self.useFixture(fixtures.MonkeyPatch(
             'drbd_clvm_driver.operations.time.sleep', self._wait))
 
-    def _ops(self, node):
+    def _ops(self, node, **options):
         return stack.build(node.runner, self.cluster.vg_name,
                            self.cluster.drbd_resource, volume_clear='none',
                            lock_path=self.useFixture(
-                               fixtures.TempDir()).path).ops
+                               fixtures.TempDir()).path, **options).ops
 
     def _wait(self, seconds):
         # What systemd does meanwhile: lvmlockd is back after one wait.
@@ -97,6 +97,11 @@ class InterruptedCloneTest(testtools.TestCase):
     def test_clone_where_the_device_cannot_zero_copies_every_block(self):
         self.cluster.zeroes_in_device = False
         copy = self._clone_commands()[-1]
+        self.assertEqual('conv=fdatasync', copy[-1])
+
+    def test_clone_with_copy_skips_zeros_off_writes_every_block(self):
+        self.ops2 = self._ops(self.node2, copy_skips_zeros=False)
+        snapshot, copy = self._clone_commands()
         self.assertEqual('conv=fdatasync', copy[-1])
 
     def test_one_that_cannot_go_is_left_and_the_rest_removed(self):
