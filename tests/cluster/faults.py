@@ -121,7 +121,8 @@ class Writer(threading.Thread):
 
 class SlowCommands(logging.Handler):
     """The driver's commands that took longer than ``bound`` seconds, each
-    with the thread that ran it (a node's operations or its writer), read
+    with the thread that ran it (a node's :class:`Operations`; the writers
+    run ``dd`` through the guest's io agent, not the driver's runner), read
     from the runner's debug lines while installed.
     """
 
