@@ -20,7 +20,7 @@ _LVM_TOOLS = frozenset((
 _HEALTH_TOOLS = frozenset((
     'cat', 'corosync-quorumtool', 'lvmlockctl', 'dlm_tool', 'drbdadm',
     'drbdsetup', 'pidof'))
-_DATA_TOOLS = frozenset(('dd', 'blkdiscard'))
+_DATA_TOOLS = frozenset(('dd', 'blkdiscard', 'fallocate'))
 
 
 def program(argv):

@@ -13,9 +13,12 @@ one change to the next.
 A check before cannot see a DRBD link cut while the command runs: on the
 gate cluster such an ``lvcreate`` blocked in DRBD and then completed on both
 nodes apart.  So the gate also confirms *after* each command that DRBD stayed
-as it was, down to its data generation.
+as it was, down to its data generation; those readings ride with the
+command, in the same trip to the privileged daemon
+(:meth:`~drbd_clvm_driver.runner.CommandRunner.reading_after`).
 """
 
+import contextlib
 import dataclasses
 import re
 
@@ -138,7 +141,23 @@ class SafetyGate:
             raise exception.ClusterUnsafe(reasons)
         return drbd_state
 
-    def confirm(self, checked, change):
+    @contextlib.contextmanager
+    def guarding(self, change):
+        """The gate around the block's one metadata command: :meth:`
+        ensure_safe` before it, :meth:`confirm` after it, with DRBD's state
+        read right after the command, in the command's own trip where the
+        runner can.
+
+        :param change: the command, for the operator.
+        """
+        checked = self.ensure_safe()
+        with self.runner.reading_after(
+                self.drbd_resource.readings(with_generation=True),
+                self.timeout) as after:
+            yield
+        self.confirm(checked, change, after.readings)
+
+    def confirm(self, checked, change, readings):
         """Raise :class:`~.exception.ClusterChangedDuringChange` unless DRBD
         is still as :meth:`ensure_safe` saw it before ``change`` ran.
 
@@ -150,9 +169,12 @@ class SafetyGate:
 
         :param checked: what :meth:`ensure_safe` returned.
         :param change: the metadata command that ran, for the operator.
+        :param readings: DRBD's :meth:`~.drbd.DrbdResource.readings`, with
+            the generation, taken after it.
         """
         try:
-            now = self.drbd_resource.state_with_generation()
+            now = self.drbd_resource.state_from(readings,
+                                                with_generation=True)
         except exception.DrbdClvmError as error:
             after = 'unreadable: %s' % error
         else:

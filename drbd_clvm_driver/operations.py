@@ -150,12 +150,9 @@ class VolumeOperations:
         """One LVM metadata command, behind the gate and the node lock, and
         confirmed after: DRBD must not have lost its peer meanwhile.
         """
-        with self.locks.metadata():
-            checked = self.gate.ensure_safe()
-            result = method(*args, **kwargs)
-            self.gate.confirm(checked, self._change_text(method, args,
-                                                         kwargs))
-            return result
+        with self.locks.metadata(), self.gate.guarding(
+                self._change_text(method, args, kwargs)):
+            return method(*args, **kwargs)
 
     @staticmethod
     def _change_text(method, args, kwargs):

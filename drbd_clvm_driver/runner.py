@@ -13,8 +13,10 @@ override :meth:`CommandRunner._execute`; everything above sees the same
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import subprocess
+import threading
 import time
 
 from oslo_concurrency import processutils
@@ -84,9 +86,14 @@ class CommandRunner:
     def __init__(self, default_timeout=60, node=None):
         self.default_timeout = default_timeout
         self.node = node
+        # this thread's pending reading_after(), if any
+        self._local = threading.local()
 
     def run(self, argv, timeout=None, check=True, ok_exit_codes=(0,)):
         """Run ``argv`` and return its :class:`CommandResult`.
+
+        Inside :meth:`reading_after`, the block's readings are taken right
+        after the command, in the same trip.
 
         :param argv: list of strings; the first is the program.
         :param timeout: seconds before the command is killed.
@@ -96,8 +103,16 @@ class CommandRunner:
         """
         argv = tuple(str(arg) for arg in argv)
         timeout = timeout or self.default_timeout
+        after = getattr(self._local, 'after', None)
         started = time.monotonic()
-        exit_code, stdout, stderr = self._execute(argv, timeout)
+        if after is None:
+            exit_code, stdout, stderr = self._execute(argv, timeout)
+        else:
+            (exit_code, stdout, stderr), answers = self._execute_then_read(
+                argv, timeout, after.commands, after.timeout)
+            after.readings = self._readings(
+                after.commands, answers, after.timeout,
+                time.monotonic() - started)
         seconds = time.monotonic() - started
         if exit_code is None:
             LOG.error('%s timed out after %.1f s on %s',
@@ -117,11 +132,36 @@ class CommandRunner:
 
         :returns: :class:`Readings`.
         """
-        commands = [tuple(str(arg) for arg in argv) for argv in commands]
+        commands = _argv_tuples(commands)
         timeout = timeout or self.default_timeout
         started = time.monotonic()
         answers = self._execute_all(commands, timeout)
-        seconds = time.monotonic() - started
+        return self._readings(commands, answers, timeout,
+                              time.monotonic() - started)
+
+    @contextlib.contextmanager
+    def reading_after(self, commands, timeout=None):
+        """Take the readings ``commands`` right after the block's last
+        command, in that command's trip where the runner can (the safety
+        gate's confirmation after a metadata change).
+
+        Yields an :class:`AfterCommands`; once the block has ended without
+        an error its ``readings`` hold :class:`Readings` taken after every
+        command the block ran (taken at the end, in a trip of their own,
+        when it ran none).
+        """
+        after = AfterCommands(_argv_tuples(commands),
+                              timeout or self.default_timeout)
+        outer = getattr(self._local, 'after', None)
+        self._local.after = after
+        try:
+            yield after
+        finally:
+            self._local.after = outer
+        if after.readings is None:
+            after.readings = self.read(after.commands, after.timeout)
+
+    def _readings(self, commands, answers, timeout, seconds):
         results = Readings(self.node)
         for argv, (exit_code, stdout, stderr) in zip(commands, answers):
             if exit_code is None:
@@ -151,6 +191,26 @@ class CommandRunner:
             return list(pool.map(lambda argv: self._execute(argv, timeout),
                                  commands))
 
+    def _execute_then_read(self, argv, timeout, commands, commands_timeout):
+        """:meth:`_execute` of ``argv``, then :meth:`_execute_all` of the
+        readings ``commands``; one trip where the runner can.
+        """
+        return (self._execute(argv, timeout),
+                self._execute_all(commands, commands_timeout))
+
+
+@dataclasses.dataclass
+class AfterCommands:
+    """What :meth:`CommandRunner.reading_after` takes, and what it took."""
+
+    commands: list
+    timeout: float
+    readings: Readings = None
+
+
+def _argv_tuples(commands):
+    return [tuple(str(arg) for arg in argv) for argv in commands]
+
 
 class PrivsepCommandRunner(CommandRunner):
     """Runs commands through the driver's privileged daemon
@@ -171,6 +231,15 @@ class PrivsepCommandRunner(CommandRunner):
     def _execute_all(self, commands, timeout):
         return [tuple(answer) for answer in self._call(
             root.cluster_state, [list(argv) for argv in commands], timeout)]
+
+    def _execute_then_read(self, argv, timeout, commands, commands_timeout):
+        if checks.family_of(argv) != 'lvm':
+            return super()._execute_then_read(argv, timeout, commands,
+                                              commands_timeout)
+        answer, answers = self._call(
+            root.lvm_then_read, list(argv), timeout,
+            [list(reading) for reading in commands], commands_timeout)
+        return tuple(answer), [tuple(reading) for reading in answers]
 
     def _call(self, entry_point, *args):
         try:

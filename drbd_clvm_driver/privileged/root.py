@@ -44,6 +44,21 @@ def lvm(argv, timeout):
 
 
 @privileged.default.entrypoint
+def lvm_then_read(argv, timeout, readings, readings_timeout):
+    """:func:`lvm`, then :func:`cluster_state`'s ``readings`` as soon as
+    the command has ended: a metadata change and the safety gate's
+    confirmation after it in one call. Everything is checked before the
+    command starts.
+
+    :returns: the command's ``(exit_code, stdout, stderr)`` and the
+        readings' list of them.
+    """
+    argv = checks.check('lvm', argv)
+    readings = _checked_readings(readings)
+    return _run(argv, timeout), _take_readings(readings, readings_timeout)
+
+
+@privileged.default.entrypoint
 def data(argv, timeout):
     """Run one ``dd`` copy or wipe between logical volumes, or zero one
     in its device (``fallocate --punch-hole``).
@@ -82,7 +97,14 @@ def cluster_state(commands, timeout):
 
     :returns: one ``(exit_code, stdout, stderr)`` per command, in order.
     """
-    commands = [checks.check('cluster_state', argv) for argv in commands]
+    return _take_readings(_checked_readings(commands), timeout)
+
+
+def _checked_readings(commands):
+    return [checks.check('cluster_state', argv) for argv in commands]
+
+
+def _take_readings(commands, timeout):
     # File readings cannot hang and cost less than a thread hand-off;
     # programs, and corosync's library, get a worker and a bound.
     readings = [native.read_now(argv)

@@ -9,6 +9,7 @@ import testtools
 from drbd_clvm_driver import cluster
 from drbd_clvm_driver import drbd
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import runner
 from tests.unit import recorded
 
 
@@ -37,10 +38,11 @@ class QuorumParseTest(testtools.TestCase):
         self.assertIsNone(state.problem)
 
 
-class NoReadings:
+class NoReadings(runner.CommandRunner):
     """The fakes below answer without readings; the gate still asks."""
 
     def __init__(self):
+        super().__init__()
         self.reads = 0
 
     def read(self, commands, timeout=None):
@@ -219,21 +221,37 @@ class ConfirmTest(testtools.TestCase):
                                        FixedLockManager())
         self.log = self.useFixture(fixtures.FakeLogger(level=logging.ERROR))
 
+    def _change_to(self, after):
+        with self.gate.guarding("create('v', 4)"):
+            self.drbd.state_now = after
+
     def _changed(self, after):
-        checked = self.gate.ensure_safe()
-        self.drbd.state_now = after
         return self.assertRaises(exception.ClusterChangedDuringChange,
-                                 self.gate.confirm, checked,
-                                 "create('v', 4)")
+                                 self._change_to, after)
 
     def test_token_is_the_state_checked_with_its_generation(self):
         self.assertEqual(HEALTHY, self.gate.ensure_safe())
         self.assertEqual('7E3173C55CA44047', HEALTHY.generation)
 
     def test_unchanged_is_confirmed(self):
-        checked = self.gate.ensure_safe()
-        self.gate.confirm(checked, "create('v', 4)")
+        self._change_to(HEALTHY)
         self.assertEqual('', self.log.output)
+
+    def test_refused_before_the_block_runs(self):
+        self.drbd.state_now = proc_state(FENCED_SURVIVOR)
+        ran = []
+        with testtools.ExpectedException(exception.ClusterUnsafe):
+            with self.gate.guarding("create('v', 4)"):
+                ran.append(True)
+        self.assertEqual([], ran)
+
+    def test_a_failed_change_is_not_confirmed(self):
+        # The block's own error is what the caller must see, even though
+        # DRBD changed meanwhile.
+        with testtools.ExpectedException(exception.CommandFailed):
+            with self.gate.guarding("create('v', 4)"):
+                self.drbd.state_now = proc_state(FENCED_SURVIVOR)
+                raise exception.CommandFailed(('lvcreate',), 5, '', '')
 
     def test_link_cut_during_the_change(self):
         # node1 right after drbdadm disconnect, as the gate recorded it.

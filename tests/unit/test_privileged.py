@@ -190,6 +190,18 @@ class RefusedInTheDaemonTest(testtools.TestCase):
             self.assertRaises(checks.CommandRefused, root.cluster_state,
                               [argv], 10)
 
+    def test_command_with_readings_checks_both_before_running(self):
+        create = ['lvcreate', '-y', '-an', '-L', '4m', '-n', 'lv', 'vgc']
+        for argv, readings in (
+                (create, [['cat', '/etc/shadow']]),
+                (create, [['cat', '/proc/drbd'], ['lvremove', '-y', 'v/l']]),
+                (['lvremove', '-y', 'vgc/..'], [['cat', '/proc/drbd']]),
+                (['dd', 'if=/dev/zero', 'of=/dev/vgc/lv', 'bs=1M',
+                  'count=4', 'oflag=direct', 'conv=fdatasync'],
+                 [['cat', '/proc/drbd']])):
+            self.assertRaises(checks.CommandRefused, root.lvm_then_read,
+                              argv, 10, readings, 10)
+
     def tearDown(self):
         self.popen.assert_not_called()
         super().tearDown()
@@ -274,6 +286,22 @@ class RunTest(testtools.TestCase):
     def test_exit_code_and_output(self):
         self.assertEqual((3, 'out\n', ''),
                          root._run(['sh', '-c', 'echo out; exit 3'], 10))
+
+
+class CommandThenReadingsTest(testtools.TestCase):
+
+    def test_readings_are_taken_after_the_command_ends(self):
+        self.useFixture(InDaemon())
+        order = []
+        with mock.patch.object(root, '_run', side_effect=lambda argv, t: (
+                order.append(argv[0]) or (0, 'created', ''))), \
+                mock.patch.object(native, 'read_file', side_effect=lambda
+                                  path: order.append(path) or (0, 'x', '')):
+            answer, readings = root.lvm_then_read(
+                ['lvremove', '-y', 'vgc/lv'], 10, [['cat', '/proc/drbd']], 5)
+        self.assertEqual(['lvremove', '/proc/drbd'], order)
+        self.assertEqual((0, 'created', ''), answer)
+        self.assertEqual([(0, 'x', '')], readings)
 
 
 class NativeReadingsTest(testtools.TestCase):
@@ -424,18 +452,26 @@ class PrivsepRunnerTest(testtools.TestCase):
             trips.append(commands)
             return [answers[tuple(argv)] for argv in commands]
 
-        node = stack.build(self.runner, 'vgc', 'r0')
-        with mock.patch.object(root, 'cluster_state', side_effect=daemon):
+        def daemon_lvm(argv, timeout, readings, readings_timeout):
+            trips.append([argv] + readings)
+            return [0, '', ''], [answers[tuple(reading)]
+                                 for reading in readings]
+
+        node = stack.build(self.runner, 'vgc', 'r0', lock_path=self.useFixture(
+            fixtures.TempDir()).path)
+        with mock.patch.object(root, 'cluster_state', side_effect=daemon), \
+                mock.patch.object(root, 'lvm_then_read',
+                                  side_effect=daemon_lvm):
             node.gate.ensure_safe()  # learns the DRBD version and minor
             del trips[:]
-            checked = node.gate.ensure_safe()
-            self.assertEqual(1, len(trips))
-            self.assertEqual(6, len(trips[0]))
-            node.gate.confirm(checked, 'lvcreate')
-            self.assertEqual(2, len(trips))
-            self.assertEqual([['cat', '/proc/drbd'],
-                              ['cat', '/sys/kernel/debug/drbd/minors/0/'
-                               'data_gen_id']], trips[1])
+            node.ops.create_volume('volume-1', 4, '1')
+        self.assertEqual(2, len(trips))
+        self.assertEqual(6, len(trips[0]))
+        # the command and the readings after it: one call
+        self.assertEqual('lvcreate', trips[1][0][0])
+        self.assertEqual([['cat', '/proc/drbd'],
+                          ['cat', '/sys/kernel/debug/drbd/minors/0/'
+                           'data_gen_id']], trips[1][1:])
 
 
 class DaemonFailureTest(testtools.TestCase):

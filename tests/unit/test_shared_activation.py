@@ -98,7 +98,7 @@ class ExtendInUseTest(testtools.TestCase):
                                  None]
         vg.find.return_value = mock.Mock(active_locally=True)
         ops = operations.VolumeOperations(
-            vg, mock.Mock(), mock.MagicMock())
+            vg, mock.MagicMock(), mock.MagicMock())
         self.assertTrue(ops.extend_volume('v', 4, 8))
         self.assertEqual([mock.call('v', 8), mock.call('v', 8, shared=True)],
                          vg.extend.call_args_list)
@@ -107,6 +107,6 @@ class ExtendInUseTest(testtools.TestCase):
     def test_plain_extend_needs_no_refresh(self):
         vg = mock.Mock(spec=lvm.ClusteredVG)
         ops = operations.VolumeOperations(
-            vg, mock.Mock(), mock.MagicMock())
+            vg, mock.MagicMock(), mock.MagicMock())
         self.assertFalse(ops.extend_volume('v', 4, 8))
         vg.refresh.assert_not_called()
