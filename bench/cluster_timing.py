@@ -72,6 +72,21 @@ def lvm_rows(ops, bare, prefix, repeats):
             for name, (driver_times, bare_times) in times.items()]
 
 
+def overhead(ops, repeats):
+    """Where the driver's time goes besides its commands, in milliseconds
+    (medians): one round trip to the runner (a reading the privileged
+    daemon answers from a file), and the safety gate's check before a
+    change (every reading in one trip).
+    """
+    readings = ops.gate.drbd_resource.readings(with_generation=False)
+    round_trip = [_timed(ops.runner.read, readings)
+                  for _ in range(repeats)]
+    check = [_timed(ops.gate.ensure_safe) for _ in range(repeats)]
+    return {'round_trip_ms': round(1000 * statistics.median(round_trip), 1),
+            'gate_check_ms': round(1000 * statistics.median(check), 1),
+            'repeats': repeats}
+
+
 def data_rows(ops, bare, prefix, repeats):
     """The driver's wipe and copy (``data.wipe``/``data.copy``, direct
     I/O and a final flush, through the operations' runner) against the
@@ -119,6 +134,12 @@ def format_table(result):
                          row['bare_spread_s'][1], row['ratio'],
                          'met' if row['met'] else 'MISSED', comparison,
                          row['target']))
+    if 'overhead' in result:
+        lines.append('besides its commands: a round trip %.1f ms, the '
+                     'safety gate\'s check before a change %.1f ms (medians '
+                     'of %d)' % (result['overhead']['round_trip_ms'],
+                                 result['overhead']['gate_check_ms'],
+                                 result['overhead']['repeats']))
     throughput = result['throughput']
     lines.append('creates per second: %.2f from one node, %.2f from both '
                  'nodes at once (%d per node)' % (

@@ -36,11 +36,15 @@ class ClusterTimingTest(testtools.TestCase):
         # The driver's copy and wipe ran through the same device paths.
         dd = [argv for _, argv in cluster.commands if argv[0] == 'dd']
         self.assertEqual(8, len(dd))
+        overhead = cluster_timing.overhead(ops, 3)
+        self.assertEqual(3, overhead['repeats'])
+        self.assertGreater(overhead['gate_check_ms'], 0)
         table = cluster_timing.format_table({
-            'lvm': rows[:3], 'data': rows[3:],
+            'lvm': rows[:3], 'data': rows[3:], 'overhead': overhead,
             'throughput': {'one_node_per_s': 1.5, 'both_nodes_per_s': 2.9,
                            'creates_per_node': 10}})
         self.assertIn('volume_clear (64 MiB)', table)
+        self.assertIn("the safety gate's check before a change", table)
         self.assertIn('creates per second: 1.50 from one node', table)
 
     def test_targets_are_judged_the_right_way_round(self):
