@@ -175,6 +175,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             check_timeout=conf.cluster_check_timeout,
             data_timeout=conf.data_copy_timeout,
             copy_skips_zeros=conf.copy_skips_zeros,
+            snapshot_chunk_kib=conf.snapshot_chunk_kib,
             names=self._node_names(local),
             peers=self.peers or self._peer_client(),
             peer_timeout=conf.peer_call_timeout,

@@ -317,26 +317,23 @@ class ClusteredVG:
             argv += ['--addtag', validate_tag(tag)]
         self._lvm(*argv, self.vg_name)
 
-    def create_snapshot(self, name, origin, size_mib, tags=(),
-                        chunk_kib=None):
+    def create_snapshot(self, name, origin, size_mib, chunk_kib, tags=()):
         """A copy-on-write snapshot of ``origin``.
 
         LVM needs the origin exclusively active on this node or inactive;
         it leaves origin and snapshot active exclusively here.
 
         :param chunk_kib: the copy-on-write unit, one of
-            :data:`SNAPSHOT_CHUNKS_KIB` (LVM's 4 KiB if not given). The
-            kernel reads a snapshot in pieces of this size.
+            :data:`SNAPSHOT_CHUNKS_KIB` (LVM's default is 4). The kernel
+            reads a snapshot in pieces of this size.
         """
         validate_size_mib(size_mib)
-        argv = ['lvcreate', '-y', '-s']
-        if chunk_kib is not None:
-            if chunk_kib not in SNAPSHOT_CHUNKS_KIB:
-                raise exception.InvalidInput(
-                    'A snapshot chunk is one of %s KiB, not %r'
-                    % (', '.join(map(str, SNAPSHOT_CHUNKS_KIB)), chunk_kib))
-            argv += ['-c', '%dk' % chunk_kib]
-        argv += ['-L', '%dm' % size_mib, '-n', validate_name(name)]
+        if chunk_kib not in SNAPSHOT_CHUNKS_KIB:
+            raise exception.InvalidInput(
+                'A snapshot chunk is one of %s KiB, not %r'
+                % (', '.join(map(str, SNAPSHOT_CHUNKS_KIB)), chunk_kib))
+        argv = ['lvcreate', '-y', '-s', '-c', '%dk' % chunk_kib,
+                '-L', '%dm' % size_mib, '-n', validate_name(name)]
         for tag in tags:
             argv += ['--addtag', validate_tag(tag)]
         self._lvm(*argv, self._lv(origin))

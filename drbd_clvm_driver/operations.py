@@ -129,11 +129,13 @@ class VolumeOperations:
     :param data_timeout: seconds one dd may take.
     :param copy_skips_zeros: whether copies zero their target in its device
         and skip the source's zeros (:func:`~drbd_clvm_driver.data.copy`).
+    :param snapshot_chunk_kib: the copy-on-write unit of users' snapshots
+        (:data:`~drbd_clvm_driver.lvm.SNAPSHOT_CHUNKS_KIB`).
     """
 
     def __init__(self, vg, gate, locks, volume_clear='zero',
                  volume_clear_size=0, data_timeout=3600,
-                 copy_skips_zeros=True):
+                 copy_skips_zeros=True, snapshot_chunk_kib=4):
         self.vg = vg
         self.gate = gate
         self.locks = locks
@@ -141,6 +143,7 @@ class VolumeOperations:
         self.volume_clear_size = volume_clear_size
         self.data_timeout = data_timeout
         self.copy_skips_zeros = copy_skips_zeros
+        self.snapshot_chunk_kib = snapshot_chunk_kib
 
     @property
     def runner(self):
@@ -294,7 +297,8 @@ class VolumeOperations:
                 self._change(self.vg.activate, volume_name,
                              lvm.Activation.EXCLUSIVE)
             self._change(self.vg.create_snapshot, lv_name, volume_name,
-                         origin.size_mib, tags=[SNAPSHOT_TAG + snapshot_id])
+                         origin.size_mib, self.snapshot_chunk_kib,
+                         tags=[SNAPSHOT_TAG + snapshot_id])
         return lv_name
 
     def delete_snapshot(self, snapshot_name, volume_name):
@@ -318,7 +322,7 @@ class VolumeOperations:
             with self._exclusive_here(volume_name, origin.active_locally):
                 self._change(self.vg.merge_snapshot, lv_name)
                 self._change(self.vg.create_snapshot, lv_name, volume_name,
-                             origin.size_mib,
+                             origin.size_mib, self.snapshot_chunk_kib,
                              tags=[SNAPSHOT_TAG + snapshot_id])
 
     # Volumes with data from another LV.
@@ -344,8 +348,8 @@ class VolumeOperations:
             # Reading the snapshot needs its origin active here.
             with self._exclusive_here(source_name, origin.active_locally):
                 self._change(self.vg.create_snapshot, temporary, source_name,
-                             origin.size_mib, tags=self._creating_tags(),
-                             chunk_kib=CLONE_SNAPSHOT_CHUNK_KIB)
+                             origin.size_mib, CLONE_SNAPSHOT_CHUNK_KIB,
+                             tags=self._creating_tags())
                 try:
                     self._copy_into_new(name, size_mib, volume_id,
                                         self.vg.logical_volume(temporary))

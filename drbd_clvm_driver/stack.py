@@ -29,7 +29,8 @@ class NodeStack:
 def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
           lock_path=None, volume_clear='zero', volume_clear_size=0,
           lvm_timeout=120, check_timeout=10, data_timeout=3600,
-          copy_skips_zeros=True, names=None, peers=None, peer_timeout=180,
+          copy_skips_zeros=True, snapshot_chunk_kib=4, names=None,
+          peers=None, peer_timeout=180,
           peer_probe_timeout=15):
     """Build the layers over ``runner``; the arguments mirror the options
     in :mod:`drbd_clvm_driver.opts` and Cinder's ``volume_clear``.
@@ -47,7 +48,8 @@ def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
         lvm.ClusteredVG(runner, vg_name, lvm_timeout), gate,
         operations.NodeLocks(lock_path, vg_name),
         volume_clear=volume_clear, volume_clear_size=volume_clear_size,
-        data_timeout=data_timeout, copy_skips_zeros=copy_skips_zeros)
+        data_timeout=data_timeout, copy_skips_zeros=copy_skips_zeros,
+        snapshot_chunk_kib=snapshot_chunk_kib)
     any_node = routing.AnyNode(
         names or nodes.NodeNames(runner.node or 'localhost'), ops,
         peers if peers is not None else peer.InProcessPeers({}),

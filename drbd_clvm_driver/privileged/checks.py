@@ -34,7 +34,7 @@ SHAPES = {
     'lvm': (
         r'lvcreate\x00-y\x00-a(?:ey|n)\x00-L\x00%s\x00-n\x00%s'
         r'(?:\x00--addtag\x00%s)*\x00%s' % (_SIZE, _NAME, _TAG, _NAME),
-        r'lvcreate\x00-y\x00-s(?:\x00-c\x00(?:4|8|16|32|64|128|256|512)k)?'
+        r'lvcreate\x00-y\x00-s\x00-c\x00(?:4|8|16|32|64|128|256|512)k'
         r'\x00-L\x00%s\x00-n\x00%s(?:\x00--addtag\x00%s)*\x00%s'
         % (_SIZE, _NAME, _TAG, _LV),
         r'lvextend\x00-L\x00%s(?:\x00--lockopt\x00shupdate)?\x00%s'

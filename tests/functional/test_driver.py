@@ -186,6 +186,20 @@ class VolumeTest(DriverTestCase):
         self.driver.delete_snapshot(snapshot)
         self.assertNotIn('_' + snapshot.name, self._lvs())
 
+    def test_snapshot_chunk_from_configuration(self):
+        chunky = self._driver(self.cluster.nodes[0], snapshot_chunk_kib=64)
+        volume = self._volume()
+        chunky.create_volume(volume)
+        snapshot = fake_snapshot.fake_snapshot_obj(
+            self.context, volume_id=volume.id, volume_size=1)
+        snapshot.volume = volume
+        chunky.create_snapshot(snapshot)
+        self.assertEqual([('-c', '64k')], [
+            argv[3:5] for _node, argv in self.cluster.commands
+            if argv[:3] == ('lvcreate', '-y', '-s')])
+        self.assertRaises(ValueError, self.override_config,
+                          'snapshot_chunk_kib', 1024, group='backend_defaults')
+
 
 class ManageTest(DriverTestCase):
 
@@ -303,7 +317,7 @@ class SnapshotManageTest(DriverTestCase):
         self.volume = self._volume()
         self.driver.create_volume(self.volume)
         self.driver.ops.vg.create_snapshot('old-backup', self.volume.name,
-                                           1024)
+                                           1024, 4)
 
     def _snapshot(self):
         snapshot = fake_snapshot.fake_snapshot_obj(

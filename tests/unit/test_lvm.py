@@ -116,15 +116,18 @@ class RefusalTest(testtools.TestCase):
 
     def test_snapshot_of_origin_held_elsewhere(self):
         # Origin shared-active on both nodes, then exclusive on the other.
+        # (Recorded without -c: LVM refuses on the origin's lock before it
+        # looks at the chunk size.)
         for origin, recording in (
                 ('volume-b', 'run2-node1-11-lvcreate_y_s_L_8M_n_snap_b_'
                              'shared_vgc_volume_b.txt'),
                 ('volume-a', 'run2-node2-08-lvcreate_y_s_L_8M_n_snap_a_'
                              'fromB_vgc_volume_a.txt')):
-            vg = self._vg(['lvcreate', '-y', '-s', '-L', '8m', '-n', 'snap',
-                           'vgc/' + origin], recording)
+            vg = self._vg(['lvcreate', '-y', '-s', '-c', '4k', '-L', '8m',
+                           '-n', 'snap', 'vgc/' + origin], recording)
             error = self.assertRaises(exception.LockedByOtherNode,
-                                      vg.create_snapshot, 'snap', origin, 8)
+                                      vg.create_snapshot, 'snap', origin, 8,
+                                      4)
             self.assertIn('Failed to lock origin LV vgc/' + origin,
                           str(error))
 
@@ -165,7 +168,7 @@ class CommandLineTest(testtools.TestCase):
                            '-n', '_clone-v', '--addtag',
                            'cinder-state:creating', 'vgc/volume-a')],
                          runner.calls)
-        for chunk in (0, 3, 1024, '512'):
+        for chunk in (0, 3, 1024, '512', None):
             self.assertRaises(exception.InvalidInput, vg.create_snapshot,
                               'snap', 'volume-a', 8, chunk_kib=chunk)
         self.assertEqual(1, len(runner.calls))

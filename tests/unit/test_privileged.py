@@ -69,7 +69,7 @@ class DriverCommandsPassTest(testtools.TestCase):
         vg = lvm.ClusteredVG(capture, 'cinder-volumes')
         vg.create('volume-1', 1024, tags=['cinder-volume:1'])
         vg.create('volume-2', 8, activation=lvm.Activation.EXCLUSIVE)
-        vg.create_snapshot('_snapshot-1', 'volume-1', 1024,
+        vg.create_snapshot('_snapshot-1', 'volume-1', 1024, 4,
                            tags=['cinder-snapshot:1'])
         vg.create_snapshot('_clone-2', 'volume-1', 1024, chunk_kib=512)
         vg.extend('volume-1', 2048)

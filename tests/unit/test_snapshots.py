@@ -1,0 +1,39 @@
+"""Users' snapshots take the operator's chunk size, on the simulator."""
+
+import fixtures
+import testtools
+
+from drbd_clvm_driver import stack
+from tests.sim import cluster as sim
+
+
+class SnapshotChunkTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.cluster = sim.SimulatedCluster(vg_size_mib=1024)
+        self.node = self.cluster.nodes[0]
+
+    def _ops(self, **options):
+        ops = stack.build(self.node.runner, self.cluster.vg_name,
+                          self.cluster.drbd_resource, volume_clear='none',
+                          lock_path=self.useFixture(fixtures.TempDir()).path,
+                          **options).ops
+        ops.create_volume('origin', 8, 'id-origin')
+        return ops
+
+    def _snapshot_chunks(self):
+        return [argv[4] for _node, argv in self.cluster.commands
+                if argv[:4] == ('lvcreate', '-y', '-s', '-c')]
+
+    def test_lvms_default_unless_chosen(self):
+        self._ops().create_snapshot('snap', 'origin', 'id-snap')
+        self.assertEqual(['4k'], self._snapshot_chunks())
+
+    def test_chosen_chunk_for_the_snapshot_and_its_revert(self):
+        ops = self._ops(snapshot_chunk_kib=64)
+        ops.create_snapshot('snap', 'origin', 'id-snap')
+        ops.revert_to_snapshot('origin', 'snap', 'id-snap')
+        self.assertEqual(['64k', '64k'], self._snapshot_chunks())
+        self.assertEqual(['origin', 'snap'], sorted(
+            lv.name for lv in ops.vg.logical_volumes()))
