@@ -67,7 +67,8 @@ def summary(commands, calls=None):
 
 class CallCounter(runner.CommandRunner):
     """Passes commands to another runner, counting the calls our
-    privileged daemon would get: one per command run, one per batch of
+    privileged daemon would get: one per command run (a metadata change
+    with the safety gate's readings around it included), one per batch of
     readings (:meth:`~drbd_clvm_driver.runner.CommandRunner.read`).
     """
 
@@ -75,14 +76,27 @@ class CallCounter(runner.CommandRunner):
         super().__init__(inner.default_timeout, inner.node)
         self.inner = inner
         self.calls = 0
+        self._in_one_call = False
 
     def run(self, argv, *args, **kwargs):
-        self.calls += 1
+        self._count()
         return super().run(argv, *args, **kwargs)
 
     def read(self, commands, timeout=None):
-        self.calls += 1
+        self._count()
         return super().read(commands, timeout)
+
+    def _count(self):
+        if not self._in_one_call:
+            self.calls += 1
+
+    def _execute_guarded(self, argv, timeout, gate):
+        # The daemon takes the gate's readings in the command's own call.
+        self._in_one_call = True
+        try:
+            return super()._execute_guarded(argv, timeout, gate)
+        finally:
+            self._in_one_call = False
 
     def _execute(self, argv, timeout):
         return self.inner._execute(argv, timeout)

@@ -13,9 +13,13 @@ one change to the next.
 A check before cannot see a DRBD link cut while the command runs: on the
 gate cluster such an ``lvcreate`` blocked in DRBD and then completed on both
 nodes apart.  So the gate also confirms *after* each command that DRBD stayed
-as it was, down to its data generation; those readings ride with the
-command, in the same trip to the privileged daemon
-(:meth:`~drbd_clvm_driver.runner.CommandRunner.reading_after`).
+as it was, down to its data generation.
+
+Through the privileged daemon a metadata change is one call: the daemon
+builds the same gate (:func:`build_gate`, from :meth:`SafetyGate.spec`),
+checks, runs the command only if the check passed, and reads DRBD again the
+moment it ends (:meth:`SafetyGate.judge_then_run`); the caller judges what
+came back.
 """
 
 import contextlib
@@ -24,7 +28,10 @@ import re
 
 from oslo_log import log as logging
 
+from drbd_clvm_driver import drbd
 from drbd_clvm_driver import exception
+from drbd_clvm_driver.locking import base as locking_base
+from drbd_clvm_driver import runner as runner_module
 
 LOG = logging.getLogger(__name__)
 
@@ -128,38 +135,58 @@ class SafetyGate:
         """
         return self._inspect(with_generation=False)[0]
 
-    def ensure_safe(self):
-        """Raise :class:`~.exception.ClusterUnsafe` unless the gate is open.
-
-        :returns: the DRBD state the gate passed, with its generation: the
-            token :meth:`confirm` compares with after the change.
+    def spec(self):
+        """The options :func:`build_gate` makes this gate again from (in
+        the privileged daemon).
         """
-        reasons, drbd_state = self._inspect(with_generation=True)
-        if reasons:
-            LOG.error('Cluster unsafe, refusing LVM metadata change: %s',
-                      '; '.join(reasons))
-            raise exception.ClusterUnsafe(reasons)
-        return drbd_state
+        return {'vg_name': self.lock_manager.vg_name,
+                'drbd_resource': self.drbd_resource.name,
+                'lock_manager': self.lock_manager.name,
+                'timeout': self.timeout}
 
     @contextlib.contextmanager
     def guarding(self, change):
-        """The gate around the block's one metadata command: :meth:`
-        ensure_safe` before it, :meth:`confirm` after it, with DRBD's state
-        read right after the command, in the command's own trip where the
-        runner can.
+        """The gate around the block's metadata command: its first command
+        runs only if the check right before it passes
+        (:class:`~.exception.ClusterUnsafe` otherwise), and DRBD must be as
+        the check saw it after the block (:meth:`confirm`). A block that
+        ran no command changed nothing and is neither checked nor confirmed.
 
         :param change: the command, for the operator.
         """
-        checked = self.ensure_safe()
-        with self.runner.reading_after(
-                self.drbd_resource.readings(with_generation=True),
-                self.timeout) as after:
+        guard = Guard(self)
+        with self.runner.guarded(guard):
             yield
-        self.confirm(checked, change, after.readings)
+        if guard.checked is not None:
+            after = guard.after or self.runner.read(
+                self.drbd_resource.readings(with_generation=True),
+                self.timeout)
+            self.confirm(guard.checked, change, after)
+
+    def judge_then_run(self, run_command):
+        """One metadata change as the gate sees it: the check, then
+        ``run_command()`` (returning ``(exit_code, stdout, stderr)``) only
+        if it passed, then DRBD's readings the moment it ended. The
+        privileged daemon runs this around the command itself; other
+        runners here.
+
+        :returns: plain values, as they cross the daemon's socket: the
+            reasons the cluster is unsafe (then nothing ran and the rest is
+            None), the DRBD state checked (a dict), the command's answer,
+            and the readings after it (commands and answers).
+        """
+        reasons, checked = self._inspect(with_generation=True)
+        if reasons:
+            return reasons, None, None, None, None
+        answer = run_command()
+        commands = self.drbd_resource.readings(with_generation=True)
+        after = self.runner.read(commands, self.timeout)
+        return ([], dataclasses.asdict(checked), answer,
+                [list(argv) for argv in after], after.answers())
 
     def confirm(self, checked, change, readings):
         """Raise :class:`~.exception.ClusterChangedDuringChange` unless DRBD
-        is still as :meth:`ensure_safe` saw it before ``change`` ran.
+        is still as the check before ``change`` saw it.
 
         Still Connected, UpToDate and Primary on both sides is not enough:
         the link may have dropped and come back.  The current generation UUID
@@ -167,7 +194,8 @@ class SafetyGate:
         Quorum and the lock manager are not asked again: only DRBD decides
         whether the metadata write reached both nodes.
 
-        :param checked: what :meth:`ensure_safe` returned.
+        :param checked: the :class:`~.drbd.ResourceState` the check passed,
+            with its generation.
         :param change: the metadata command that ran, for the operator.
         :param readings: DRBD's :meth:`~.drbd.DrbdResource.readings`, with
             the generation, taken after it.
@@ -256,3 +284,52 @@ class SafetyGate:
             reasons.append('DRBD %s roles are %s/%s, not Primary/Primary'
                            % (state.name, state.role, state.peer_role))
         return reasons
+
+
+class Guard:
+    """One metadata change's way through the gate, as the command runner
+    sees it (:meth:`~drbd_clvm_driver.runner.CommandRunner.guarded`).
+
+    :param gate: the :class:`SafetyGate`.
+    """
+
+    def __init__(self, gate):
+        self.gate = gate
+        #: the DRBD state the check passed; None until a command ran
+        self.checked = None
+        #: DRBD's readings right after the command; None when another
+        #: command of the block ran after them
+        self.after = None
+
+    def judged(self, verdict, seconds):
+        """Take what :meth:`SafetyGate.judge_then_run` returned.
+
+        :returns: the command's ``(exit_code, stdout, stderr)``.
+        :raises ClusterUnsafe: the check did not pass; nothing ran.
+        """
+        reasons, checked, answer, commands, answers = verdict
+        if reasons:
+            LOG.error('Cluster unsafe, refusing LVM metadata change: %s',
+                      '; '.join(reasons))
+            raise exception.ClusterUnsafe(list(reasons))
+        self.checked = drbd.ResourceState(**checked)
+        self.after = runner_module.Readings.from_answers(
+            commands, answers, self.gate.timeout, seconds,
+            self.gate.runner.node)
+        return tuple(answer)
+
+    def ran_again(self):
+        """Another command of the block ran: DRBD is read again after it."""
+        self.after = None
+
+
+def build_gate(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
+               timeout=10):
+    """The safety gate over ``runner``: the DRBD resource, corosync's
+    quorum and the lock-manager plugin named, each reading bounded by
+    ``timeout`` seconds.
+    """
+    return SafetyGate(
+        drbd.DrbdResource(runner, drbd_resource, timeout),
+        Quorum(runner, timeout),
+        locking_base.load(lock_manager, runner, vg_name, timeout))

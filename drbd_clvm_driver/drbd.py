@@ -296,8 +296,12 @@ class DrbdResource:
     def state_from(self, results, with_generation):
         """The :class:`ResourceState` the results of :meth:`readings` give.
 
-        :param results: a :class:`~drbd_clvm_driver.runner.Readings`.
+        :param results: a :class:`~drbd_clvm_driver.runner.Readings`;
+            they may have been taken by another process (the privileged
+            daemon), so this one learns DRBD's version first if it has not.
         """
+        if self._major is None:
+            self._discover()
         if self._major >= 9:
             return self._state_9(results, with_generation)
         text = results.output(PROC_DRBD).stdout

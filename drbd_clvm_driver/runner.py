@@ -58,6 +58,34 @@ class Readings(dict):
         super().__init__()
         self.node = node
 
+    @classmethod
+    def from_answers(cls, commands, answers, timeout, seconds, node=None):
+        """Readings from ``(exit_code, stdout, stderr)`` answers, one per
+        command in order; ``None`` for an exit code is a reading killed
+        after ``timeout`` seconds.
+        """
+        results = cls(node)
+        for argv, (exit_code, stdout, stderr) in zip(commands, answers):
+            argv = tuple(argv)
+            if exit_code is None:
+                LOG.error('%s timed out after %.1f s on %s', ' '.join(argv),
+                          seconds, node or 'this node')
+                results[argv] = exception.CommandTimeout(argv, timeout, node)
+            else:
+                results[argv] = CommandResult(argv, exit_code, stdout,
+                                              stderr, seconds)
+        LOG.debug('%d readings in %.3f s', len(results), seconds)
+        return results
+
+    def answers(self):
+        """The ``(exit_code, stdout, stderr)`` answers, in order: what
+        :meth:`from_answers` reads (to cross the privileged daemon's
+        socket).
+        """
+        return [(None, '', '') if isinstance(result, exception.CommandTimeout)
+                else (result.exit_code, result.stdout, result.stderr)
+                for result in self.values()]
+
     def output(self, argv, check=True):
         """The :class:`CommandResult` of ``argv``.
 
@@ -86,14 +114,14 @@ class CommandRunner:
     def __init__(self, default_timeout=60, node=None):
         self.default_timeout = default_timeout
         self.node = node
-        # this thread's pending reading_after(), if any
+        # this thread's guard (:meth:`guarded`), if any
         self._local = threading.local()
 
     def run(self, argv, timeout=None, check=True, ok_exit_codes=(0,)):
         """Run ``argv`` and return its :class:`CommandResult`.
 
-        Inside :meth:`reading_after`, the block's readings are taken right
-        after the command, in the same trip.
+        Inside :meth:`guarded`, the first command passes the safety gate's
+        check first, in the same trip where the runner can.
 
         :param argv: list of strings; the first is the program.
         :param timeout: seconds before the command is killed.
@@ -103,16 +131,21 @@ class CommandRunner:
         """
         argv = tuple(str(arg) for arg in argv)
         timeout = timeout or self.default_timeout
-        after = getattr(self._local, 'after', None)
+        guard = getattr(self._local, 'guard', None)
         started = time.monotonic()
-        if after is None:
+        if guard is None or guard.checked is not None:
+            if guard is not None:
+                guard.ran_again()
             exit_code, stdout, stderr = self._execute(argv, timeout)
         else:
-            (exit_code, stdout, stderr), answers = self._execute_then_read(
-                argv, timeout, after.commands, after.timeout)
-            after.readings = self._readings(
-                after.commands, answers, after.timeout,
-                time.monotonic() - started)
+            # The gate's own readings, where they run here, are plain.
+            self._local.guard = None
+            try:
+                verdict = self._execute_guarded(argv, timeout, guard.gate)
+            finally:
+                self._local.guard = guard
+            exit_code, stdout, stderr = guard.judged(
+                verdict, time.monotonic() - started)
         seconds = time.monotonic() - started
         if exit_code is None:
             LOG.error('%s timed out after %.1f s on %s',
@@ -132,48 +165,26 @@ class CommandRunner:
 
         :returns: :class:`Readings`.
         """
-        commands = _argv_tuples(commands)
+        commands = [tuple(str(arg) for arg in argv) for argv in commands]
         timeout = timeout or self.default_timeout
         started = time.monotonic()
         answers = self._execute_all(commands, timeout)
-        return self._readings(commands, answers, timeout,
-                              time.monotonic() - started)
+        return Readings.from_answers(commands, answers, timeout,
+                                     time.monotonic() - started, self.node)
 
     @contextlib.contextmanager
-    def reading_after(self, commands, timeout=None):
-        """Take the readings ``commands`` right after the block's last
-        command, in that command's trip where the runner can (the safety
-        gate's confirmation after a metadata change).
-
-        Yields an :class:`AfterCommands`; once the block has ended without
-        an error its ``readings`` hold :class:`Readings` taken after every
-        command the block ran (taken at the end, in a trip of their own,
-        when it ran none).
+    def guarded(self, guard):
+        """Run the block's first command behind ``guard``'s safety gate
+        (a :class:`~drbd_clvm_driver.cluster.Guard`): the gate's check, the
+        command only if it passed, DRBD's readings right after it - in one
+        trip where the runner can (:meth:`_execute_guarded`).
         """
-        after = AfterCommands(_argv_tuples(commands),
-                              timeout or self.default_timeout)
-        outer = getattr(self._local, 'after', None)
-        self._local.after = after
+        outer = getattr(self._local, 'guard', None)
+        self._local.guard = guard
         try:
-            yield after
+            yield guard
         finally:
-            self._local.after = outer
-        if after.readings is None:
-            after.readings = self.read(after.commands, after.timeout)
-
-    def _readings(self, commands, answers, timeout, seconds):
-        results = Readings(self.node)
-        for argv, (exit_code, stdout, stderr) in zip(commands, answers):
-            if exit_code is None:
-                LOG.error('%s timed out after %.1f s on %s', ' '.join(argv),
-                          seconds, self.node or 'this node')
-                results[argv] = exception.CommandTimeout(argv, timeout,
-                                                         self.node)
-            else:
-                results[argv] = CommandResult(argv, exit_code, stdout,
-                                              stderr, seconds)
-        LOG.debug('%d readings in %.3f s', len(commands), seconds)
-        return results
+            self._local.guard = outer
 
     def _execute(self, argv, timeout):
         """Run the command; return ``(exit_code, stdout, stderr)``.
@@ -191,25 +202,12 @@ class CommandRunner:
             return list(pool.map(lambda argv: self._execute(argv, timeout),
                                  commands))
 
-    def _execute_then_read(self, argv, timeout, commands, commands_timeout):
-        """:meth:`_execute` of ``argv``, then :meth:`_execute_all` of the
-        readings ``commands``; one trip where the runner can.
+    def _execute_guarded(self, argv, timeout, gate):
+        """``gate``'s :meth:`~drbd_clvm_driver.cluster.SafetyGate.
+        judge_then_run` around :meth:`_execute` of ``argv``, here; the
+        privileged runner has its daemon do it, in one call.
         """
-        return (self._execute(argv, timeout),
-                self._execute_all(commands, commands_timeout))
-
-
-@dataclasses.dataclass
-class AfterCommands:
-    """What :meth:`CommandRunner.reading_after` takes, and what it took."""
-
-    commands: list
-    timeout: float
-    readings: Readings = None
-
-
-def _argv_tuples(commands):
-    return [tuple(str(arg) for arg in argv) for argv in commands]
+        return gate.judge_then_run(lambda: self._execute(argv, timeout))
 
 
 class PrivsepCommandRunner(CommandRunner):
@@ -232,14 +230,10 @@ class PrivsepCommandRunner(CommandRunner):
         return [tuple(answer) for answer in self._call(
             root.cluster_state, [list(argv) for argv in commands], timeout)]
 
-    def _execute_then_read(self, argv, timeout, commands, commands_timeout):
+    def _execute_guarded(self, argv, timeout, gate):
         if checks.family_of(argv) != 'lvm':
-            return super()._execute_then_read(argv, timeout, commands,
-                                              commands_timeout)
-        answer, answers = self._call(
-            root.lvm_then_read, list(argv), timeout,
-            [list(reading) for reading in commands], commands_timeout)
-        return tuple(answer), [tuple(reading) for reading in answers]
+            return super()._execute_guarded(argv, timeout, gate)
+        return self._call(root.lvm_guarded, list(argv), timeout, gate.spec())
 
     def _call(self, entry_point, *args):
         try:

@@ -5,7 +5,6 @@ command and the scenario tests.
 import dataclasses
 
 from drbd_clvm_driver import cluster
-from drbd_clvm_driver import drbd
 from drbd_clvm_driver.locking import base as locking_base
 from drbd_clvm_driver import lvm
 from drbd_clvm_driver import nodes
@@ -40,10 +39,8 @@ def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
     :param peers: how to reach the other nodes
         (:mod:`drbd_clvm_driver.peer`); by default none can be reached.
     """
-    manager = locking_base.load(lock_manager, runner, vg_name, check_timeout)
-    gate = cluster.SafetyGate(
-        drbd.DrbdResource(runner, drbd_resource, check_timeout),
-        cluster.Quorum(runner, check_timeout), manager)
+    gate = cluster.build_gate(runner, vg_name, drbd_resource, lock_manager,
+                              check_timeout)
     ops = operations.VolumeOperations(
         lvm.ClusteredVG(runner, vg_name, lvm_timeout), gate,
         operations.NodeLocks(lock_path, vg_name),
@@ -56,4 +53,4 @@ def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
         step_timeout=peer_timeout,
         operation_timeout=peer_timeout + data_timeout,
         probe_timeout=peer_probe_timeout)
-    return NodeStack(manager, gate, ops, any_node)
+    return NodeStack(gate.lock_manager, gate, ops, any_node)

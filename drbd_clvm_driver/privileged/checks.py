@@ -127,3 +127,31 @@ def check(family, argv):
         raise CommandRefused('Refused %r: not a %s command the driver runs'
                              % (shown, family))
     return list(argv)
+
+
+#: what a safety gate's description (``SafetyGate.spec``) may hold
+_GATE_SPEC = {
+    'vg_name': re.compile(_NAME).fullmatch,
+    'drbd_resource': re.compile(_NAME).fullmatch,
+    'lock_manager': re.compile(r'[a-z][a-z0-9_]{0,31}').fullmatch,
+}
+#: the longest bound a gate's readings may have, in seconds
+MAX_GATE_TIMEOUT = 3600
+
+
+def check_gate_spec(spec):
+    """Return ``spec`` as a dict if it describes a safety gate: a VG, a DRBD
+    resource, a lock-manager plugin name and a reading bound in seconds.
+
+    :raises CommandRefused: anything else.
+    """
+    if not (isinstance(spec, dict)
+            and set(spec) == set(_GATE_SPEC) | {'timeout'}
+            and all(isinstance(spec[key], str) and matches(spec[key])
+                    for key, matches in _GATE_SPEC.items())
+            and isinstance(spec['timeout'], int)
+            and not isinstance(spec['timeout'], bool)
+            and 0 < spec['timeout'] <= MAX_GATE_TIMEOUT):
+        raise CommandRefused('Refused %r: not a safety gate\'s description'
+                             % (str(spec)[:300],))
+    return dict(spec)

@@ -40,22 +40,25 @@ threading._register_atexit(_EXITING.set)
 @privileged.default.entrypoint
 def lvm(argv, timeout):
     """Run one LVM command (create, extend, change, remove, report)."""
-    return _run(checks.check('lvm', argv), timeout)
+    return run(checks.check('lvm', argv), timeout)
 
 
 @privileged.default.entrypoint
-def lvm_then_read(argv, timeout, readings, readings_timeout):
-    """:func:`lvm`, then :func:`cluster_state`'s ``readings`` as soon as
-    the command has ended: a metadata change and the safety gate's
-    confirmation after it in one call. Everything is checked before the
-    command starts.
+def lvm_guarded(argv, timeout, gate_spec):
+    """One LVM metadata change behind the safety gate, in one call: the
+    gate ``gate_spec`` describes (:meth:`~drbd_clvm_driver.cluster.
+    SafetyGate.spec`) checks the cluster here, the command runs only if
+    the check passed, and DRBD is read the moment it ends.
 
-    :returns: the command's ``(exit_code, stdout, stderr)`` and the
-        readings' list of them.
+    :returns: what :meth:`~drbd_clvm_driver.cluster.SafetyGate.
+        judge_then_run` returns.
     """
     argv = checks.check('lvm', argv)
-    readings = _checked_readings(readings)
-    return _run(argv, timeout), _take_readings(readings, readings_timeout)
+    # Imported here: the gate's modules import the driver's runner, which
+    # imports this module.
+    from drbd_clvm_driver.privileged import gatekeeper
+    return gatekeeper.gate(gate_spec).judge_then_run(
+        lambda: run(argv, timeout))
 
 
 @privileged.default.entrypoint
@@ -72,7 +75,7 @@ def data(argv, timeout):
             raise checks.CommandRefused(
                 'Refused %s on %s: not a logical volume\'s device'
                 % (argv[0], path))
-    return _run(argv, timeout, abandoned=client_gone)
+    return run(argv, timeout, abandoned=client_gone)
 
 
 def client_gone():
@@ -97,14 +100,14 @@ def cluster_state(commands, timeout):
 
     :returns: one ``(exit_code, stdout, stderr)`` per command, in order.
     """
-    return _take_readings(_checked_readings(commands), timeout)
+    return take_readings(
+        [checks.check('cluster_state', argv) for argv in commands], timeout)
 
 
-def _checked_readings(commands):
-    return [checks.check('cluster_state', argv) for argv in commands]
-
-
-def _take_readings(commands, timeout):
+def take_readings(commands, timeout):
+    """Cluster-state readings already checked, at once (see
+    :func:`cluster_state`).
+    """
     # File readings cannot hang and cost less than a thread hand-off;
     # programs, and corosync's library, get a worker and a bound.
     readings = [native.read_now(argv)
@@ -133,18 +136,22 @@ def is_lvm_device(path, sys_block='/sys/block'):
 
 
 def _reading(argv, timeout):
-    return native.answer(argv) or _run(argv, timeout)
+    return native.answer(argv) or run(argv, timeout)
 
 
-def _run(argv, timeout, abandoned=None):
+def run(argv, timeout, abandoned=None):
     """Run ``argv`` in its own process group; ``(None, out, err)`` if it
     outlived ``timeout`` seconds, or ``abandoned()`` became true while it
     ran (checked every :data:`ABANDON_CHECK` seconds), and was killed.
     """
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+    except FileNotFoundError:
+        # As a shell says it: an answer, not the daemon failing.
+        return 127, '', '%s: command not found\n' % argv[0]
     deadline = time.monotonic() + timeout
     step = ABANDON_CHECK if abandoned else timeout
     while True:

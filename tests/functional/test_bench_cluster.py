@@ -44,7 +44,7 @@ class ClusterTimingTest(testtools.TestCase):
             'throughput': {'one_node_per_s': 1.5, 'both_nodes_per_s': 2.9,
                            'creates_per_node': 10}})
         self.assertIn('volume_clear (64 MiB)', table)
-        self.assertIn("the safety gate's check before a change", table)
+        self.assertIn("the safety gate's check alone", table)
         self.assertIn('creates per second: 1.50 from one node', table)
 
     def test_targets_are_judged_the_right_way_round(self):

@@ -39,15 +39,28 @@ class QuorumParseTest(testtools.TestCase):
 
 
 class NoReadings(runner.CommandRunner):
-    """The fakes below answer without readings; the gate still asks."""
+    """The fakes below answer without readings; the gate still asks. The
+    commands it runs are kept and succeed.
+    """
 
     def __init__(self):
         super().__init__()
         self.reads = 0
+        self.ran = []
 
     def read(self, commands, timeout=None):
         self.reads += 1
-        return {}
+        return runner.Readings()
+
+    def _execute(self, argv, timeout):
+        self.ran.append(argv)
+        return 0, '', ''
+
+
+def change(gate):
+    """One metadata command behind ``gate``."""
+    with gate.guarding("create('v', 4)"):
+        gate.runner.run(['lvcreate', '-n', 'v'])
 
 
 class FixedQuorum:
@@ -119,11 +132,12 @@ class SafetyGateTest(testtools.TestCase):
     def test_healthy_cluster_passes(self):
         gate = self._gate(proc_state('node1-01-cat_proc_drbd.txt'))
         self.assertEqual([], gate.reasons())
-        gate.ensure_safe()
+        change(gate)
+        self.assertEqual([('lvcreate', '-n', 'v')], gate.runner.ran)
 
     def test_standalone_refused(self):
         gate = self._gate(proc_state('node1-27-cat_proc_drbd.txt'))
-        error = self.assertRaises(exception.ClusterUnsafe, gate.ensure_safe)
+        error = self.assertRaises(exception.ClusterUnsafe, change, gate)
         self.assertIn('StandAlone, not Connected', str(error))
         self.assertIn('Primary/Unknown', str(error))
         self.assertIn('Nothing was changed', str(error))
@@ -148,7 +162,7 @@ class SafetyGateTest(testtools.TestCase):
                       '(Outdated); changes are accepted again once it has '
                       'rejoined and resynced', reasons)
         self.assertFalse(any('split-brain' in reason for reason in reasons))
-        self.assertRaises(exception.ClusterUnsafe, gate.ensure_safe)
+        self.assertRaises(exception.ClusterUnsafe, change, gate)
 
     def test_resync_after_rejoin_is_not_a_split_brain(self):
         # As the fault campaign saw the survivor while the fenced node
@@ -194,7 +208,7 @@ class SafetyGateTest(testtools.TestCase):
     def test_lock_manager_reason_carried(self):
         gate = self._gate(proc_state('node1-01-cat_proc_drbd.txt'),
                           lock_reasons=['lvmlockd is not running'])
-        self.assertRaises(exception.ClusterUnsafe, gate.ensure_safe)
+        self.assertRaises(exception.ClusterUnsafe, change, gate)
 
     def test_unreadable_drbd_is_a_reason_not_a_crash(self):
         gate = self._gate(drbd.DrbdStateError('DRBD minor 0 is not there'))
@@ -223,6 +237,7 @@ class ConfirmTest(testtools.TestCase):
 
     def _change_to(self, after):
         with self.gate.guarding("create('v', 4)"):
+            self.gate.runner.run(['lvcreate', '-n', 'v'])
             self.drbd.state_now = after
 
     def _changed(self, after):
@@ -230,28 +245,55 @@ class ConfirmTest(testtools.TestCase):
                                  self._change_to, after)
 
     def test_token_is_the_state_checked_with_its_generation(self):
-        self.assertEqual(HEALTHY, self.gate.ensure_safe())
+        reasons, checked, answer, _, _ = self.gate.judge_then_run(
+            lambda: (0, 'done', ''))
+        self.assertEqual(([], (0, 'done', '')), (reasons, answer))
+        self.assertEqual(HEALTHY, drbd.ResourceState(**checked))
         self.assertEqual('7E3173C55CA44047', HEALTHY.generation)
+
+    def test_refusal_runs_nothing(self):
+        self.drbd.state_now = proc_state(FENCED_SURVIVOR)
+        reasons, checked, answer, _, _ = self.gate.judge_then_run(
+            lambda: self.fail('ran although refused'))
+        self.assertIn('the peer was fenced', reasons[0])
+        self.assertEqual((None, None), (checked, answer))
 
     def test_unchanged_is_confirmed(self):
         self._change_to(HEALTHY)
         self.assertEqual('', self.log.output)
+        self.assertEqual(1, len(self.gate.runner.ran))
 
-    def test_refused_before_the_block_runs(self):
+    def test_refused_before_the_command_runs(self):
         self.drbd.state_now = proc_state(FENCED_SURVIVOR)
         ran = []
         with testtools.ExpectedException(exception.ClusterUnsafe):
             with self.gate.guarding("create('v', 4)"):
+                self.gate.runner.run(['lvcreate', '-n', 'v'])
                 ran.append(True)
-        self.assertEqual([], ran)
+        self.assertEqual(([], []), (ran, self.gate.runner.ran))
+        self.assertIn('Cluster unsafe, refusing LVM metadata change',
+                      self.log.output)
 
     def test_a_failed_change_is_not_confirmed(self):
         # The block's own error is what the caller must see, even though
         # DRBD changed meanwhile.
         with testtools.ExpectedException(exception.CommandFailed):
             with self.gate.guarding("create('v', 4)"):
+                self.gate.runner.run(['lvcreate', '-n', 'v'])
                 self.drbd.state_now = proc_state(FENCED_SURVIVOR)
                 raise exception.CommandFailed(('lvcreate',), 5, '', '')
+
+    def test_a_block_without_a_command_is_neither_checked_nor_confirmed(self):
+        with self.gate.guarding("create('v', 4)"):
+            self.drbd.state_now = proc_state(FENCED_SURVIVOR)
+        self.assertEqual(0, self.gate.runner.reads)
+
+    def test_drbd_is_read_again_after_a_second_command(self):
+        with self.gate.guarding("create('v', 4)"):
+            self.gate.runner.run(['lvcreate', '-n', 'v'])
+            reads = self.gate.runner.reads
+            self.gate.runner.run(['lvchange', '-an', 'vgc/v'])
+        self.assertEqual(reads + 1, self.gate.runner.reads)
 
     def test_link_cut_during_the_change(self):
         # node1 right after drbdadm disconnect, as the gate recorded it.

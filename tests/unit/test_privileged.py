@@ -23,6 +23,7 @@ from drbd_clvm_driver.locking import lvmlockd
 from drbd_clvm_driver import lvm
 from drbd_clvm_driver import privileged
 from drbd_clvm_driver.privileged import checks
+from drbd_clvm_driver.privileged import gatekeeper
 from drbd_clvm_driver.privileged import native
 from drbd_clvm_driver.privileged import root
 from drbd_clvm_driver import runner
@@ -190,17 +191,25 @@ class RefusedInTheDaemonTest(testtools.TestCase):
             self.assertRaises(checks.CommandRefused, root.cluster_state,
                               [argv], 10)
 
-    def test_command_with_readings_checks_both_before_running(self):
+    def test_guarded_command_and_its_gate_are_checked_first(self):
+        self.useFixture(fixtures.MockPatchObject(gatekeeper, '_GATES', {}))
         create = ['lvcreate', '-y', '-an', '-L', '4m', '-n', 'lv', 'vgc']
-        for argv, readings in (
-                (create, [['cat', '/etc/shadow']]),
-                (create, [['cat', '/proc/drbd'], ['lvremove', '-y', 'v/l']]),
-                (['lvremove', '-y', 'vgc/..'], [['cat', '/proc/drbd']]),
-                (['dd', 'if=/dev/zero', 'of=/dev/vgc/lv', 'bs=1M',
-                  'count=4', 'oflag=direct', 'conv=fdatasync'],
-                 [['cat', '/proc/drbd']])):
-            self.assertRaises(checks.CommandRefused, root.lvm_then_read,
-                              argv, 10, readings, 10)
+        spec = {'vg_name': 'vgc', 'drbd_resource': 'r0',
+                'lock_manager': 'lvmlockd', 'timeout': 10}
+        for argv in (['lvremove', '-y', 'vgc/..'], ['vgremove', 'vgc'],
+                     ['dd', 'if=/dev/zero', 'of=/dev/vgc/lv', 'bs=1M',
+                      'count=4', 'oflag=direct', 'conv=fdatasync']):
+            self.assertRaises(checks.CommandRefused, root.lvm_guarded,
+                              argv, 10, spec)
+        for bad in ({'vg_name': '../etc'}, {'drbd_resource': 'r0;id'},
+                    {'lock_manager': 'Lvm Lockd'}, {'lock_manager': 'nosuch'},
+                    {'timeout': 0}, {'timeout': True}, {'timeout': '10'},
+                    {'timeout': 99999}, {'extra': 1}):
+            self.assertRaises(checks.CommandRefused, root.lvm_guarded,
+                              create, 10, dict(spec, **bad))
+        self.assertRaises(checks.CommandRefused, root.lvm_guarded, create,
+                          10, [spec])
+        self.assertEqual({}, gatekeeper._GATES)
 
     def tearDown(self):
         self.popen.assert_not_called()
@@ -230,7 +239,7 @@ class LvmDeviceTest(testtools.TestCase):
 class RunTest(testtools.TestCase):
 
     def test_time_bound_kills_the_command(self):
-        exit_code, _, _ = root._run(['sleep', '30'], 0.2)
+        exit_code, _, _ = root.run(['sleep', '30'], 0.2)
         self.assertIsNone(exit_code)
 
     def test_abandoned_command_is_killed(self):
@@ -240,19 +249,19 @@ class RunTest(testtools.TestCase):
             calls.append(True)
             return len(calls) > 1
 
-        exit_code, _, _ = root._run(['sleep', '5'], 60, abandoned=abandoned)
+        exit_code, _, _ = root.run(['sleep', '5'], 60, abandoned=abandoned)
         self.assertIsNone(exit_code)
         self.assertEqual(2, len(calls))
 
     def test_command_outliving_no_check_runs_to_its_end(self):
         self.assertEqual(
             (0, 'done\n', ''),
-            root._run(['sh', '-c', 'sleep 1.5; echo done'], 60,
-                      abandoned=lambda: False))
+            root.run(['sh', '-c', 'sleep 1.5; echo done'], 60,
+                     abandoned=lambda: False))
 
     def test_time_bound_holds_with_checks(self):
-        exit_code, _, _ = root._run(['sleep', '30'], 0.5,
-                                    abandoned=lambda: False)
+        exit_code, _, _ = root.run(['sleep', '30'], 0.5,
+                                   abandoned=lambda: False)
         self.assertIsNone(exit_code)
 
     def test_client_gone_while_the_main_thread_runs(self):
@@ -265,7 +274,7 @@ class RunTest(testtools.TestCase):
             'import concurrent.futures, sys\n'
             'from drbd_clvm_driver.privileged import root\n'
             'pool = concurrent.futures.ThreadPoolExecutor(1)\n'
-            'running = pool.submit(root._run, ["sleep", "20"], 60,\n'
+            'running = pool.submit(root.run, ["sleep", "20"], 60,\n'
             '                      abandoned=root.client_gone)\n'
             'running.add_done_callback(\n'
             '    lambda done: print("exit code", done.result()[0]))\n')
@@ -276,7 +285,7 @@ class RunTest(testtools.TestCase):
 
     def test_copies_stop_with_their_client(self):
         self.useFixture(InDaemon())
-        with mock.patch.object(root, '_run') as run, \
+        with mock.patch.object(root, 'run') as run, \
                 mock.patch.object(root, 'is_lvm_device', return_value=True):
             root.data(['dd', 'if=/dev/vgc/a', 'of=/dev/vgc/b', 'bs=1M',
                        'count=4', 'iflag=direct', 'oflag=direct',
@@ -285,23 +294,104 @@ class RunTest(testtools.TestCase):
 
     def test_exit_code_and_output(self):
         self.assertEqual((3, 'out\n', ''),
-                         root._run(['sh', '-c', 'echo out; exit 3'], 10))
+                         root.run(['sh', '-c', 'echo out; exit 3'], 10))
+
+    def test_missing_program_is_an_answer(self):
+        # corosync-quorumtool on a node without corosync installed
+        self.assertEqual(
+            (127, '', 'no-such-tool-here: command not found\n'),
+            root.run(['no-such-tool-here', '-s'], 10))
 
 
-class CommandThenReadingsTest(testtools.TestCase):
+#: the gate guests' readings, as the daemon answers them (files by path)
+GATE_FILES = {
+    '/proc/drbd': 'node1-01-cat_proc_drbd.txt',
+    '/sys/kernel/debug/drbd/minors/0/data_gen_id':
+        'gate-readings/node1-02-cat_sys_kernel_debug_drbd_minors_0_data_gen_'
+        'id.txt',
+    '/sys/kernel/dlm/lvm_vgc/recover_status':
+        'gate-readings/node1-04-cat_sys_kernel_dlm_lvm_vgc_recover_status.txt',
+}
 
-    def test_readings_are_taken_after_the_command_ends(self):
+
+class GuardedInTheDaemon(fixtures.Fixture):
+    """The daemon's side, in this process: its readings answered from
+    recordings of the gate guests, the programs it would start recorded in
+    ``order`` (with the files it reads) and answered from ``programs``.
+    """
+
+    def __init__(self, proc_drbd='node1-01-cat_proc_drbd.txt'):
+        super().__init__()
+        self.files = dict(GATE_FILES, **{'/proc/drbd': proc_drbd})
+
+    def _setUp(self):
         self.useFixture(InDaemon())
-        order = []
-        with mock.patch.object(root, '_run', side_effect=lambda argv, t: (
-                order.append(argv[0]) or (0, 'created', ''))), \
-                mock.patch.object(native, 'read_file', side_effect=lambda
-                                  path: order.append(path) or (0, 'x', '')):
-            answer, readings = root.lvm_then_read(
-                ['lvremove', '-y', 'vgc/lv'], 10, [['cat', '/proc/drbd']], 5)
-        self.assertEqual(['lvremove', '/proc/drbd'], order)
-        self.assertEqual((0, 'created', ''), answer)
-        self.assertEqual([(0, 'x', '')], readings)
+        self.useFixture(fixtures.MockPatchObject(gatekeeper, '_GATES', {}))
+        self.order = []
+        self.programs = {('drbdadm', 'sh-minor', 'r0'): (0, '0\n', '')}
+        for target, name, answer in (
+                (native, 'read_file', self._file),
+                (native, 'pidof', lambda name: (0, '7\n', '')),
+                (native._QUORUM, 'answer',
+                 lambda: (0, 'Quorate: Yes\n', '')),
+                (root, 'run', self._program)):
+            self.useFixture(fixtures.MockPatchObject(target, name,
+                                                     side_effect=answer))
+
+    def _file(self, path):
+        self.order.append(path)
+        return 0, recorded.load(self.files[path]).output, ''
+
+    def _program(self, argv, timeout, abandoned=None):
+        self.order.append(' '.join(argv))
+        return self.programs.get(tuple(argv), (0, 'done', ''))
+
+
+class GuardedChangeTest(testtools.TestCase):
+    """A metadata change through the daemon: check, command, readings."""
+
+    SPEC = {'vg_name': 'vgc', 'drbd_resource': 'r0',
+            'lock_manager': 'lvmlockd', 'timeout': 10}
+    CREATE = ['lvcreate', '-y', '-an', '-L', '4m', '-n', 'lv', 'vgc']
+
+    def test_check_then_command_then_drbd(self):
+        daemon = self.useFixture(GuardedInTheDaemon())
+        reasons, checked, answer, commands, answers = root.lvm_guarded(
+            self.CREATE, 10, self.SPEC)
+        self.assertEqual([], reasons)
+        self.assertEqual(drbd.parse_data_gen_id(recorded.load(GATE_FILES[
+            '/sys/kernel/debug/drbd/minors/0/data_gen_id']).output),
+            checked['generation'])
+        self.assertEqual((0, 'done', ''), answer)
+        created = daemon.order.index(' '.join(self.CREATE))
+        self.assertEqual(['/proc/drbd',
+                          '/sys/kernel/debug/drbd/minors/0/data_gen_id'],
+                         daemon.order[created + 1:])
+        self.assertIn('/sys/kernel/dlm/lvm_vgc/recover_status',
+                      daemon.order[:created])
+        self.assertEqual([['cat', '/proc/drbd'],
+                          ['cat', '/sys/kernel/debug/drbd/minors/0/'
+                                  'data_gen_id']], commands)
+        self.assertEqual(2, len(answers))
+
+    def test_unsafe_cluster_runs_nothing(self):
+        daemon = self.useFixture(GuardedInTheDaemon(
+            proc_drbd='node1-27-cat_proc_drbd.txt'))
+        reasons, checked, answer, _, _ = root.lvm_guarded(
+            self.CREATE, 10, self.SPEC)
+        self.assertIn('DRBD r0 is StandAlone, not Connected', reasons)
+        self.assertEqual((None, None), (checked, answer))
+        self.assertNotIn(' '.join(self.CREATE), daemon.order)
+
+    def test_the_volume_service_refuses_and_changes_nothing(self):
+        self.useFixture(GuardedInTheDaemon(
+            proc_drbd='node1-27-cat_proc_drbd.txt'))
+        ops = stack.build(runner.PrivsepCommandRunner(node='node1'), 'vgc',
+                          'r0', lock_path=self.useFixture(
+                              fixtures.TempDir()).path).ops
+        error = self.assertRaises(exception.ClusterUnsafe, ops.create_volume,
+                                  'volume-1', 4, '1')
+        self.assertIn('StandAlone', str(error))
 
 
 class NativeReadingsTest(testtools.TestCase):
@@ -452,26 +542,36 @@ class PrivsepRunnerTest(testtools.TestCase):
             trips.append(commands)
             return [answers[tuple(argv)] for argv in commands]
 
-        def daemon_lvm(argv, timeout, readings, readings_timeout):
-            trips.append([argv] + readings)
-            return [0, '', ''], [answers[tuple(reading)]
-                                 for reading in readings]
-
         node = stack.build(self.runner, 'vgc', 'r0', lock_path=self.useFixture(
             fixtures.TempDir()).path)
-        with mock.patch.object(root, 'cluster_state', side_effect=daemon), \
-                mock.patch.object(root, 'lvm_then_read',
-                                  side_effect=daemon_lvm):
-            node.gate.ensure_safe()  # learns the DRBD version and minor
+        with mock.patch.object(root, 'cluster_state', side_effect=daemon):
+            node.gate.reasons()  # learns the DRBD version and minor
             del trips[:]
-            node.ops.create_volume('volume-1', 4, '1')
-        self.assertEqual(2, len(trips))
-        self.assertEqual(6, len(trips[0]))
-        # the command and the readings after it: one call
-        self.assertEqual('lvcreate', trips[1][0][0])
-        self.assertEqual([['cat', '/proc/drbd'],
-                          ['cat', '/sys/kernel/debug/drbd/minors/0/'
-                           'data_gen_id']], trips[1][1:])
+            self.assertEqual([], node.gate.reasons())
+        # quorum, /proc/drbd, two pids, the lockspace
+        self.assertEqual([5], [len(trip) for trip in trips])
+
+    def test_a_change_is_one_call(self):
+        self.useFixture(GuardedInTheDaemon())
+        calls = self.useFixture(fixtures.MockPatchObject(
+            root, 'lvm_guarded', wraps=root.lvm_guarded)).mock
+        reads = self.useFixture(fixtures.MockPatchObject(
+            root, 'cluster_state', wraps=root.cluster_state)).mock
+        lvm_calls = self.useFixture(fixtures.MockPatchObject(
+            root, 'lvm', wraps=root.lvm)).mock
+        node = stack.build(self.runner, 'vgc', 'r0', lock_path=self.useFixture(
+            fixtures.TempDir()).path, volume_clear='none')
+        node.ops.create_volume('volume-1', 4, '1')  # learns DRBD's version
+        for entry_point in (calls, reads, lvm_calls):
+            entry_point.reset_mock()
+        node.ops.create_volume('volume-2', 4, '2')
+        node.ops.extend_volume('volume-2', 4, 8)
+        self.assertEqual(2, calls.call_count)
+        self.assertEqual(0, reads.call_count + lvm_calls.call_count)
+        argv, timeout, spec = calls.call_args_list[0][0]
+        self.assertEqual('volume-2', argv[argv.index('-n') + 1])
+        self.assertEqual({'vg_name': 'vgc', 'drbd_resource': 'r0',
+                          'lock_manager': 'lvmlockd', 'timeout': 10}, spec)
 
 
 class DaemonFailureTest(testtools.TestCase):

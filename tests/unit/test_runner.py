@@ -55,7 +55,7 @@ class RootCommandRunnerTest(testtools.TestCase):
 
 class _Counting(runner.CommandRunner):
     """Answers every command with how many commands ran before it, and
-    counts the trips a daemon would see.
+    records the trips a daemon would see.
     """
 
     def __init__(self):
@@ -67,72 +67,81 @@ class _Counting(runner.CommandRunner):
         self.ran += 1
         return 0, str(self.ran), ''
 
-    def _execute_all(self, commands, timeout):
-        self.trips.append('read')
-        return [self._execute(argv, timeout) for argv in commands]
-
-    def _execute_then_read(self, argv, timeout, commands, commands_timeout):
-        self.trips.append('run+read')
-        return (self._execute(argv, timeout),
-                [self._execute(reading, commands_timeout)
-                 for reading in commands])
+    def _execute_guarded(self, argv, timeout, gate):
+        self.trips.append(('guarded', argv[0], gate))
+        return [], {}, self._execute(argv, timeout), [], []
 
 
-class ReadingAfterTest(testtools.TestCase):
-    """The readings ride with the block's command, and always come after
-    its last one.
-    """
+class _Guard:
+    """Stands in for :class:`~drbd_clvm_driver.cluster.Guard`."""
 
-    READING = ('cat', '/proc/drbd')
+    gate = 'the gate'
+
+    def __init__(self):
+        self.checked = None
+        self.again = 0
+
+    def judged(self, verdict, seconds):
+        self.checked = verdict[1]
+        return verdict[2]
+
+    def ran_again(self):
+        self.again += 1
+
+
+class GuardedTest(testtools.TestCase):
+    """The block's first command goes through the gate, in its own trip."""
 
     def setUp(self):
         super().setUp()
         self.runner = _Counting()
+        self.guard = _Guard()
 
-    def test_one_command_one_trip(self):
-        with self.runner.reading_after([self.READING]) as after:
+    def test_first_command_is_guarded_the_next_plain(self):
+        with self.runner.guarded(self.guard):
             self.assertEqual('1', self.runner.run(['lvcreate']).stdout)
-        self.assertEqual(['run+read'], self.runner.trips)
-        self.assertEqual('2', after.readings.output(self.READING).stdout)
-
-    def test_readings_follow_the_last_command(self):
-        with self.runner.reading_after([self.READING]) as after:
-            self.runner.run(['lvcreate'])
-            self.runner.run(['lvchange'])
-        self.assertEqual('4', after.readings.output(self.READING).stdout)
-
-    def test_no_command_reads_at_the_end(self):
-        with self.runner.reading_after([self.READING]) as after:
-            pass
-        self.assertEqual(['read'], self.runner.trips)
-        self.assertEqual('1', after.readings.output(self.READING).stdout)
+            self.assertEqual('2', self.runner.run(['lvchange']).stdout)
+        self.assertEqual([('guarded', 'lvcreate', 'the gate')],
+                         self.runner.trips)
+        self.assertEqual(1, self.guard.again)
 
     def test_commands_after_the_block_are_plain(self):
-        with self.runner.reading_after([self.READING]):
+        with self.runner.guarded(self.guard):
             self.runner.run(['lvcreate'])
         self.runner.run(['lvs'])
-        self.assertEqual(['run+read'], self.runner.trips)
-        self.assertEqual(3, self.runner.ran)
-
-    def test_an_error_in_the_block_reads_nothing_more(self):
-        with testtools.ExpectedException(exception.CommandFailed):
-            with self.runner.reading_after([self.READING]):
-                self.runner.run(['false'], ok_exit_codes=(1,))
-        self.assertEqual(['run+read'], self.runner.trips)
+        self.assertEqual(1, len(self.runner.trips))
+        self.assertEqual(0, self.guard.again)
 
     def test_each_thread_has_its_own_block(self):
         seen = []
-        with self.runner.reading_after([self.READING]):
+        with self.runner.guarded(self.guard):
             worker = threading.Thread(
                 target=lambda: seen.append(self.runner.run(['lvs'])))
             worker.start()
             worker.join()
-        self.assertEqual(['read'], self.runner.trips)
+        self.assertEqual([], self.runner.trips)
         self.assertEqual('1', seen[0].stdout)
 
-    def test_the_default_takes_two_trips(self):
+    def test_a_refusal_reaches_the_caller(self):
+        guard = _Guard()
+        guard.judged = lambda verdict, seconds: self.fail('refused')
+        with testtools.ExpectedException(self.failureException):
+            with self.runner.guarded(guard):
+                self.runner.run(['lvcreate'])
+
+    def test_the_default_judges_here_around_the_command(self):
         plain = runner.RootCommandRunner(default_timeout=5)
-        with plain.reading_after([('printf', 'after')]) as after:
+        calls = []
+
+        class Gate:
+            def judge_then_run(self, run_command):
+                calls.append('check')
+                answer = run_command()
+                calls.append('after')
+                return [], {}, answer, [], []
+
+        guard = _Guard()
+        guard.gate = Gate()
+        with plain.guarded(guard):
             self.assertEqual('run', plain.run(['printf', 'run']).stdout)
-        self.assertEqual('after',
-                         after.readings.output(('printf', 'after')).stdout)
+        self.assertEqual(['check', 'after'], calls)

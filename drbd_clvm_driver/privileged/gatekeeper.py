@@ -1,0 +1,53 @@
+"""The safety gate inside the privileged daemon.
+
+Through the daemon a metadata change is one call
+(:func:`~drbd_clvm_driver.privileged.root.lvm_guarded`): the daemon builds
+the gate the volume service describes, from the same code
+(:func:`~drbd_clvm_driver.cluster.build_gate`), over a runner that takes the
+gate's readings here, and runs the command only when that gate's check
+passes. The readings are checked against the daemon's shapes like every
+other request.
+"""
+
+import threading
+
+from drbd_clvm_driver import cluster
+from drbd_clvm_driver import exception
+from drbd_clvm_driver.privileged import checks
+from drbd_clvm_driver.privileged import root
+from drbd_clvm_driver import runner
+
+_GATES = {}
+_GATES_LOCK = threading.Lock()
+
+
+class DaemonRunner(runner.CommandRunner):
+    """The gate's readings, taken in the daemon (cluster-state shapes
+    only).
+    """
+
+    def _execute(self, argv, timeout):
+        return self._execute_all([argv], timeout)[0]
+
+    def _execute_all(self, commands, timeout):
+        return root.take_readings(
+            [checks.check('cluster_state', list(argv)) for argv in commands],
+            timeout)
+
+
+def gate(spec):
+    """The :class:`~drbd_clvm_driver.cluster.SafetyGate` ``spec`` describes
+    (:meth:`~drbd_clvm_driver.cluster.SafetyGate.spec`), built once per
+    description: it keeps what it learnt of DRBD (version, minor).
+
+    :raises CommandRefused: the description is not one of a gate.
+    """
+    spec = checks.check_gate_spec(spec)
+    key = tuple(sorted(spec.items()))
+    with _GATES_LOCK:
+        if key not in _GATES:
+            try:
+                _GATES[key] = cluster.build_gate(DaemonRunner(), **spec)
+            except exception.LockManagerNotFound as error:
+                raise checks.CommandRefused(str(error))
+        return _GATES[key]
