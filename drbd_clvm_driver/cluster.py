@@ -158,9 +158,11 @@ class SafetyGate:
         with self.runner.guarded(guard):
             yield
         if guard.checked is not None:
-            after = guard.after or self.runner.read(
-                self.drbd_resource.readings(with_generation=True),
-                self.timeout)
+            after = guard.after
+            if after is None:
+                after = self.runner.read(
+                    self.drbd_resource.readings(with_generation=True),
+                    self.timeout)
             self.confirm(guard.checked, change, after)
 
     def judge_then_run(self, run_command):
@@ -173,14 +175,19 @@ class SafetyGate:
         :returns: plain values, as they cross the daemon's socket: the
             reasons the cluster is unsafe (then nothing ran and the rest is
             None), the DRBD state checked (a dict), the command's answer,
-            and the readings after it (commands and answers).
+            and the readings after it (commands and answers; None where
+            they could not be taken, for the caller to take).
         """
         reasons, checked = self._inspect(with_generation=True)
         if reasons:
             return reasons, None, None, None, None
         answer = run_command()
-        commands = self.drbd_resource.readings(with_generation=True)
-        after = self.runner.read(commands, self.timeout)
+        try:
+            after = self.runner.read(
+                self.drbd_resource.readings(with_generation=True),
+                self.timeout)
+        except exception.DrbdClvmError:
+            return [], dataclasses.asdict(checked), answer, None, None
         return ([], dataclasses.asdict(checked), answer,
                 [list(argv) for argv in after], after.answers())
 
@@ -313,9 +320,10 @@ class Guard:
                       '; '.join(reasons))
             raise exception.ClusterUnsafe(list(reasons))
         self.checked = drbd.ResourceState(**checked)
-        self.after = runner_module.Readings.from_answers(
-            commands, answers, self.gate.timeout, seconds,
-            self.gate.runner.node)
+        if commands is not None:
+            self.after = runner_module.Readings.from_answers(
+                commands, answers, self.gate.timeout, seconds,
+                self.gate.runner.node)
         return tuple(answer)
 
     def ran_again(self):

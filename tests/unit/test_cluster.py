@@ -288,6 +288,19 @@ class ConfirmTest(testtools.TestCase):
             self.drbd.state_now = proc_state(FENCED_SURVIVOR)
         self.assertEqual(0, self.gate.runner.reads)
 
+    def test_drbd_unreadable_after_the_command_is_read_again_here(self):
+        original = self.gate.judge_then_run
+
+        def judged_without_after(run_command):
+            verdict = original(run_command)
+            return verdict[:3] + (None, None)
+
+        self.gate.judge_then_run = judged_without_after
+        reads = self.gate.runner.reads
+        self._change_to(HEALTHY)
+        # the check, then the confirmation's own reading
+        self.assertEqual(reads + 3, self.gate.runner.reads)
+
     def test_drbd_is_read_again_after_a_second_command(self):
         with self.gate.guarding("create('v', 4)"):
             self.gate.runner.run(['lvcreate', '-n', 'v'])
