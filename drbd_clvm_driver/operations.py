@@ -59,6 +59,10 @@ CLONE_SNAPSHOT_PREFIX = '_clone-'
 #: (LVM's 4 KiB made a 1 GiB clone a quarter million reads), and one that
 #: lives for one sequential copy loses little to larger copy-on-writes
 CLONE_SNAPSHOT_CHUNK_KIB = 512
+#: users' snapshots, by default: on the gate guests, reading a 256 MiB
+#: snapshot took 0.5 s against 5.4 s with LVM's 4 KiB, and the first random
+#: 4 KiB writes to its volume 28 % longer (512 KiB: 0.2 s, 2.4 times longer)
+SNAPSHOT_CHUNK_KIB = 64
 
 
 def snapshot_lv_name(name):
@@ -135,7 +139,8 @@ class VolumeOperations:
 
     def __init__(self, vg, gate, locks, volume_clear='zero',
                  volume_clear_size=0, data_timeout=3600,
-                 copy_skips_zeros=True, snapshot_chunk_kib=4):
+                 copy_skips_zeros=True,
+                 snapshot_chunk_kib=SNAPSHOT_CHUNK_KIB):
         self.vg = vg
         self.gate = gate
         self.locks = locks

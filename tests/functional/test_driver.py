@@ -187,14 +187,14 @@ class VolumeTest(DriverTestCase):
         self.assertNotIn('_' + snapshot.name, self._lvs())
 
     def test_snapshot_chunk_from_configuration(self):
-        chunky = self._driver(self.cluster.nodes[0], snapshot_chunk_kib=64)
+        chunky = self._driver(self.cluster.nodes[0], snapshot_chunk_kib=16)
         volume = self._volume()
         chunky.create_volume(volume)
         snapshot = fake_snapshot.fake_snapshot_obj(
             self.context, volume_id=volume.id, volume_size=1)
         snapshot.volume = volume
         chunky.create_snapshot(snapshot)
-        self.assertEqual([('-c', '64k')], [
+        self.assertEqual([('-c', '16k')], [
             argv[3:5] for _node, argv in self.cluster.commands
             if argv[:3] == ('lvcreate', '-y', '-s')])
         self.assertRaises(ValueError, self.override_config,

@@ -3,8 +3,15 @@
 import fixtures
 import testtools
 
+from drbd_clvm_driver import operations
+from drbd_clvm_driver import opts
 from drbd_clvm_driver import stack
 from tests.sim import cluster as sim
+
+
+def opts_by_name(name):
+    return next(option for option in opts.drbd_clvm_opts
+                if option.name == name)
 
 
 class SnapshotChunkTest(testtools.TestCase):
@@ -26,14 +33,16 @@ class SnapshotChunkTest(testtools.TestCase):
         return [argv[4] for _node, argv in self.cluster.commands
                 if argv[:4] == ('lvcreate', '-y', '-s', '-c')]
 
-    def test_lvms_default_unless_chosen(self):
+    def test_default_unless_chosen(self):
         self._ops().create_snapshot('snap', 'origin', 'id-snap')
-        self.assertEqual(['4k'], self._snapshot_chunks())
+        self.assertEqual(['64k'], self._snapshot_chunks())
+        self.assertEqual(operations.SNAPSHOT_CHUNK_KIB, opts_by_name(
+            'snapshot_chunk_kib').default)
 
     def test_chosen_chunk_for_the_snapshot_and_its_revert(self):
-        ops = self._ops(snapshot_chunk_kib=64)
+        ops = self._ops(snapshot_chunk_kib=4)
         ops.create_snapshot('snap', 'origin', 'id-snap')
         ops.revert_to_snapshot('origin', 'snap', 'id-snap')
-        self.assertEqual(['64k', '64k'], self._snapshot_chunks())
+        self.assertEqual(['4k', '4k'], self._snapshot_chunks())
         self.assertEqual(['origin', 'snap'], sorted(
             lv.name for lv in ops.vg.logical_volumes()))
