@@ -73,7 +73,7 @@ def timing(args, ops):
     rows = cluster_timing.lvm_rows(ops, bare, prefix, args.repeats)
     rows += cluster_timing.data_rows(ops, bare, prefix, args.data_repeats)
     return {'lvm': rows[:3], 'data': rows[3:],
-            'overhead': cluster_timing.overhead(ops, args.repeats),
+            'overhead': cluster_timing.overhead(ops, bare, args.repeats),
             'cinder_lvm': cinder_on_cluster.measure(bare, args.vg,
                                                     args.repeats)}
 

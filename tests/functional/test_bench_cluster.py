@@ -36,7 +36,7 @@ class ClusterTimingTest(testtools.TestCase):
         # The driver's copy and wipe ran through the same device paths.
         dd = [argv for _, argv in cluster.commands if argv[0] == 'dd']
         self.assertEqual(8, len(dd))
-        overhead = cluster_timing.overhead(ops, 3)
+        overhead = cluster_timing.overhead(ops, node.runner, 3)
         self.assertEqual(3, overhead['repeats'])
         self.assertGreater(overhead['gate_check_ms'], 0)
         table = cluster_timing.format_table({
@@ -45,6 +45,7 @@ class ClusterTimingTest(testtools.TestCase):
                            'creates_per_node': 10}})
         self.assertIn('volume_clear (64 MiB)', table)
         self.assertIn("the safety gate's check alone", table)
+        self.assertIn('an LVM report', table)
         self.assertIn('creates per second: 1.50 from one node', table)
 
     def test_targets_are_judged_the_right_way_round(self):
