@@ -160,9 +160,7 @@ class SafetyGate:
         if guard.checked is not None:
             after = guard.after
             if after is None:
-                after = self.runner.read(
-                    self.drbd_resource.readings(with_generation=True),
-                    self.timeout)
+                after = self._read_drbd()
             self.confirm(guard.checked, change, after)
 
     def judge_then_run(self, run_command):
@@ -183,9 +181,7 @@ class SafetyGate:
             return reasons, None, None, None, None
         answer = run_command()
         try:
-            after = self.runner.read(
-                self.drbd_resource.readings(with_generation=True),
-                self.timeout)
+            after = self._read_drbd()
         except exception.DrbdClvmError:
             return [], dataclasses.asdict(checked), answer, None, None
         return ([], dataclasses.asdict(checked), answer,
@@ -222,6 +218,11 @@ class SafetyGate:
                   checked.describe(), after)
         raise exception.ClusterChangedDuringChange(
             checked.name, change, checked.describe(), after)
+
+    def _read_drbd(self):
+        """DRBD's readings with the generation, for :meth:`confirm`."""
+        return self.runner.read(
+            self.drbd_resource.readings(with_generation=True), self.timeout)
 
     def _inspect(self, with_generation):
         """:meth:`reasons`, and the DRBD state (None where it could not be
