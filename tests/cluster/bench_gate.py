@@ -30,7 +30,7 @@ SOURCES = '/opt/drbd-clvm/src'
 CREATES = 10
 #: times each LVM operation is timed: the emulated guests' noise (one
 #: operation's time varies by half) needs more than the issue's 5
-REPEATS = 21
+REPEATS = 31
 #: the issue's target for creates per second, both nodes over one
 BOTH_NODES_TARGET = 1.9
 BENCH_TIMEOUT = 1800
