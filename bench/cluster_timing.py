@@ -87,7 +87,7 @@ def overhead(ops, bare, repeats):
     change's own call), and what the same LVM report costs through the
     runner more than through ``bare`` (interleaved).
     """
-    readings = ops.gate.drbd_resource.readings(with_generation=False)
+    readings = ops.gate.replication.readings(with_generation=False)
     round_trip = [_timed(ops.runner.read, readings)
                   for _ in range(repeats)]
     check = [_timed(ops.gate.reasons) for _ in range(repeats)]

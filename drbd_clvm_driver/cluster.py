@@ -3,23 +3,24 @@
 The lab cluster showed why the gate exists: with DRBD disconnected an
 ``lvcreate`` on one node succeeds and the reconnect ends in split-brain, and
 with corosync gone ``lvcreate`` hangs instead of failing.  So the gate checks
-quorum, DRBD and the lock manager with bounded readings *before* any
-metadata command runs, and a refusal changes nothing.  All readings are
-taken in one :meth:`~drbd_clvm_driver.runner.CommandRunner.read`: through
-the privileged daemon that is one trip, answered from kernel files and
-libraries rather than by starting programs; the verdict is never kept from
-one change to the next.
+the replication (a plugin: DRBD, a shared LUN), the lock manager (a plugin)
+and corosync's quorum where either rests on it, with bounded readings
+*before* any metadata command runs, and a refusal changes nothing.  All
+readings are taken in one :meth:`~drbd_clvm_driver.runner.CommandRunner.
+read`: through the privileged daemon that is one trip, answered from kernel
+files and libraries rather than by starting programs; the verdict is never
+kept from one change to the next.
 
 A check before cannot see a DRBD link cut while the command runs: on the
 gate cluster such an ``lvcreate`` blocked in DRBD and then completed on both
-nodes apart.  So the gate also confirms *after* each command that DRBD stayed
-as it was, down to its data generation.
+nodes apart.  So the gate also asks the replication *after* each command
+whether the write reached every node (for DRBD: the same data generation).
 
 Through the privileged daemon a metadata change is one call: the daemon
 builds the same gate (:func:`build_gate`, from :meth:`SafetyGate.spec`),
-checks, runs the command only if the check passed, and reads DRBD again the
-moment it ends (:meth:`SafetyGate.judge_then_run`); the caller judges what
-came back.
+checks, runs the command only if the check passed, and takes the
+replication's readings again the moment it ends
+(:meth:`SafetyGate.judge_then_run`); the caller judges what came back.
 """
 
 import contextlib
@@ -28,9 +29,9 @@ import re
 
 from oslo_log import log as logging
 
-from drbd_clvm_driver import drbd
 from drbd_clvm_driver import exception
 from drbd_clvm_driver.locking import base as locking_base
+from drbd_clvm_driver.replication import base as replication_base
 from drbd_clvm_driver import runner as runner_module
 
 LOG = logging.getLogger(__name__)
@@ -113,19 +114,21 @@ class Quorum:
 class SafetyGate:
     """One call that says whether LVM metadata may change now, and why not.
 
-    :param drbd_resource: a :class:`~drbd_clvm_driver.drbd.DrbdResource`.
-    :param quorum: a :class:`Quorum`.
+    :param replication: the replication plugin
+        (:class:`~drbd_clvm_driver.replication.base.Replication`).
+    :param quorum: a :class:`Quorum`, or None where neither the replication
+        nor the lock manager rests on corosync.
     :param lock_manager: a lock-manager plugin
         (:class:`~drbd_clvm_driver.locking.base.LockManager`).
     """
 
-    def __init__(self, drbd_resource, quorum, lock_manager):
-        self.drbd_resource = drbd_resource
+    def __init__(self, replication, quorum, lock_manager):
+        self.replication = replication
         self.quorum = quorum
         self.lock_manager = lock_manager
-        #: the three read through the same runner, with the same bound
-        self.runner = quorum.runner
-        self.timeout = quorum.timeout
+        #: all read through the same runner, with the same bound
+        self.runner = replication.runner
+        self.timeout = replication.timeout
 
     def reasons(self):
         """Every reason the cluster is unsafe now; empty when it is safe.
@@ -140,7 +143,8 @@ class SafetyGate:
         the privileged daemon).
         """
         return {'vg_name': self.lock_manager.vg_name,
-                'drbd_resource': self.drbd_resource.name,
+                'replication': self.replication.name,
+                'target': self.replication.target,
                 'lock_manager': self.lock_manager.name,
                 'timeout': self.timeout}
 
@@ -148,9 +152,10 @@ class SafetyGate:
     def guarding(self, change):
         """The gate around the block's metadata command: its first command
         runs only if the check right before it passes
-        (:class:`~.exception.ClusterUnsafe` otherwise), and DRBD must be as
-        the check saw it after the block (:meth:`confirm`). A block that
-        ran no command changed nothing and is neither checked nor confirmed.
+        (:class:`~.exception.ClusterUnsafe` otherwise), and the change must
+        have reached every node after the block (:meth:`confirm`). A block
+        that ran no command changed nothing and is neither checked nor
+        confirmed.
 
         :param change: the command, for the operator.
         """
@@ -160,103 +165,100 @@ class SafetyGate:
         if guard.checked is not None:
             after = guard.after
             if after is None:
-                after = self._read_drbd()
+                after = self._read_after()
             self.confirm(guard.checked, change, after)
 
     def judge_then_run(self, run_command):
         """One metadata change as the gate sees it: the check, then
         ``run_command()`` (returning ``(exit_code, stdout, stderr)``) only
-        if it passed, then DRBD's readings the moment it ended. The
-        privileged daemon runs this around the command itself; other
+        if it passed, then the replication's readings the moment it ended.
+        The privileged daemon runs this around the command itself; other
         runners here.
 
         :returns: plain values, as they cross the daemon's socket: the
             reasons the cluster is unsafe (then nothing ran and the rest is
-            None), the DRBD state checked (a dict), the command's answer,
-            and the readings after it (commands and answers; None where
-            they could not be taken, for the caller to take).
+            None), the replication's state checked (a dict), the command's
+            answer, and the readings after it (commands and answers; None
+            where they could not be taken, for the caller to take).
         """
         reasons, checked = self._inspect(with_generation=True)
         if reasons:
             return reasons, None, None, None, None
         answer = run_command()
         try:
-            after = self._read_drbd()
+            after = self._read_after()
         except exception.DrbdClvmError:
             return [], dataclasses.asdict(checked), answer, None, None
         return ([], dataclasses.asdict(checked), answer,
                 [list(argv) for argv in after], after.answers())
 
     def confirm(self, checked, change, readings):
-        """Raise :class:`~.exception.ClusterChangedDuringChange` unless DRBD
-        is still as the check before ``change`` saw it.
+        """Raise :class:`~.exception.ClusterChangedDuringChange` unless the
+        replication says ``change`` reached every node
+        (:meth:`~.replication.base.Replication.confirmed`).
 
-        Still Connected, UpToDate and Primary on both sides is not enough:
-        the link may have dropped and come back.  The current generation UUID
-        tells, since a Primary starts a new one the moment it loses its peer.
-        Quorum and the lock manager are not asked again: only DRBD decides
-        whether the metadata write reached both nodes.
+        Quorum and the lock manager are not asked again: only the
+        replication decides whether the metadata write reached every node.
 
-        :param checked: the :class:`~.drbd.ResourceState` the check passed,
-            with its generation.
+        :param checked: the replication's state the check passed.
         :param change: the metadata command that ran, for the operator.
-        :param readings: DRBD's :meth:`~.drbd.DrbdResource.readings`, with
-            the generation, taken after it.
+        :param readings: the replication's :meth:`~.replication.base.
+            Replication.confirm_readings`, taken after it.
         """
-        try:
-            now = self.drbd_resource.state_from(readings,
-                                                with_generation=True)
-        except exception.DrbdClvmError as error:
-            after = 'unreadable: %s' % error
-        else:
-            if (not self._drbd_reasons(now)
-                    and now.generation == checked.generation):
-                return
-            after = now.describe()
-        LOG.error('DRBD %s changed while %s ran: before %s, after %s; the '
-                  'change may exist only on this node', checked.name, change,
-                  checked.describe(), after)
+        after = self.replication.confirmed(checked, readings)
+        if after is None:
+            return
+        LOG.error('%s changed while %s ran: before %s, after %s; the '
+                  'change may exist only on this node',
+                  self.replication.label, change, checked.describe(), after)
         raise exception.ClusterChangedDuringChange(
-            checked.name, change, checked.describe(), after)
+            self.replication.target, change, checked.describe(), after)
 
-    def _read_drbd(self):
-        """DRBD's readings with the generation, for :meth:`confirm`."""
-        return self.runner.read(
-            self.drbd_resource.readings(with_generation=True), self.timeout)
+    def _read_after(self):
+        """The replication's readings for :meth:`confirm`."""
+        commands = self.replication.confirm_readings()
+        if not commands:
+            return runner_module.Readings(self.runner.node)
+        return self.runner.read(commands, self.timeout)
 
     def _inspect(self, with_generation):
-        """:meth:`reasons`, and the DRBD state (None where it could not be
-        read); every reading is taken in one :meth:`~.runner.CommandRunner.
-        read`, so through the privileged daemon the whole check is one trip.
+        """:meth:`reasons`, and the replication's state (None where it
+        could not be read); every reading is taken in one
+        :meth:`~.runner.CommandRunner.read`, so through the privileged
+        daemon the whole check is one trip.
         """
-        drbd_state = None
+        replication_state = None
         reasons = []
         try:
-            drbd_readings = self.drbd_resource.readings(with_generation)
+            replication_readings = self.replication.readings(with_generation)
         except exception.DrbdClvmError as error:
-            drbd_readings = None
+            replication_readings = None
             reasons.append(str(error))
+        quorum_readings = [self.quorum.READING] if self.quorum else []
         results = self.runner.read(
-            [self.quorum.READING] + (drbd_readings or [])
+            quorum_readings + (replication_readings or [])
             + self.lock_manager.health_readings(), self.timeout)
 
-        def drbd_reasons():
-            nonlocal drbd_state
-            if drbd_readings is None:
+        def replication_reasons():
+            nonlocal replication_state
+            if replication_readings is None:
                 return []
-            drbd_state = self.drbd_resource.state_from(results,
-                                                       with_generation)
-            return self._drbd_reasons(drbd_state)
+            replication_state = self.replication.state_from(
+                results, with_generation)
+            return self.replication.reasons(replication_state)
 
-        for check in (lambda: self._quorum_reasons(results), drbd_reasons,
+        for check in (lambda: self._quorum_reasons(results),
+                      replication_reasons,
                       lambda: self.lock_manager.health_from(results)):
             try:
                 reasons.extend(check())
             except exception.DrbdClvmError as error:
                 reasons.append(str(error))
-        return reasons, drbd_state
+        return reasons, replication_state
 
     def _quorum_reasons(self, results):
+        if self.quorum is None:
+            return []
         state = self.quorum.state_from(results)
         if state.problem:
             return [state.problem]
@@ -265,33 +267,6 @@ class SafetyGate:
                 ' (%d node(s) visible)' % state.nodes if state.nodes
                 else '')]
         return []
-
-    @staticmethod
-    def _drbd_reasons(state):
-        reasons = []
-        if state.may_be_split_brain:
-            reasons.append(
-                'DRBD %s is %s with %s KiB out of sync: the nodes may have '
-                'diverged (split-brain); resolve it before any change' % (
-                    state.name, state.connection, state.out_of_sync_kib))
-        elif state.is_resyncing:
-            reasons.append('DRBD %s is %s, %s KiB left to resync' % (
-                state.name, state.connection, state.out_of_sync_kib))
-        elif state.peer_fenced:
-            reasons.append(
-                'DRBD %s is %s: the peer was fenced (Outdated); changes are '
-                'accepted again once it has rejoined and resynced' % (
-                    state.name, state.connection))
-        elif not state.is_connected:
-            reasons.append('DRBD %s is %s, not Connected' % (
-                state.name, state.connection))
-        if not state.both_up_to_date:
-            reasons.append('DRBD %s disks are %s/%s, not UpToDate/UpToDate'
-                           % (state.name, state.disk, state.peer_disk))
-        if not state.both_primary:
-            reasons.append('DRBD %s roles are %s/%s, not Primary/Primary'
-                           % (state.name, state.role, state.peer_role))
-        return reasons
 
 
 class Guard:
@@ -303,10 +278,11 @@ class Guard:
 
     def __init__(self, gate):
         self.gate = gate
-        #: the DRBD state the check passed; None until a command ran
+        #: the replication's state the check passed; None until a command
+        #: ran
         self.checked = None
-        #: DRBD's readings right after the command; None when another
-        #: command of the block ran after them
+        #: the replication's readings right after the command; None when
+        #: another command of the block ran after them
         self.after = None
 
     def judged(self, verdict, seconds):
@@ -320,7 +296,7 @@ class Guard:
             LOG.error('Cluster unsafe, refusing LVM metadata change: %s',
                       '; '.join(reasons))
             raise exception.ClusterUnsafe(list(reasons))
-        self.checked = drbd.ResourceState(**checked)
+        self.checked = self.gate.replication.state_from_plain(checked)
         if commands is not None:
             self.after = runner_module.Readings.from_answers(
                 commands, answers, self.gate.timeout, seconds,
@@ -328,17 +304,22 @@ class Guard:
         return tuple(answer)
 
     def ran_again(self):
-        """Another command of the block ran: DRBD is read again after it."""
+        """Another command of the block ran: the replication is read again
+        after it.
+        """
         self.after = None
 
 
-def build_gate(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
-               timeout=10):
-    """The safety gate over ``runner``: the DRBD resource, corosync's
-    quorum and the lock-manager plugin named, each reading bounded by
+def build_gate(runner, vg_name, target, lock_manager='lvmlockd', timeout=10,
+               replication='drbd'):
+    """The safety gate over ``runner``: the replication plugin named (over
+    ``target``, e.g. the DRBD resource), the lock-manager plugin named and
+    corosync's quorum where either needs it, each reading bounded by
     ``timeout`` seconds.
     """
-    return SafetyGate(
-        drbd.DrbdResource(runner, drbd_resource, timeout),
-        Quorum(runner, timeout),
-        locking_base.load(lock_manager, runner, vg_name, timeout))
+    replication = replication_base.load(replication, runner, target, timeout)
+    lock_manager = locking_base.load(lock_manager, runner, vg_name, timeout)
+    needs_quorum = replication.needs_quorum or lock_manager.needs_quorum
+    return SafetyGate(replication,
+                      Quorum(runner, timeout) if needs_quorum else None,
+                      lock_manager)

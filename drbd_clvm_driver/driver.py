@@ -33,6 +33,7 @@ from drbd_clvm_driver import nodes
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import opts
 from drbd_clvm_driver import peer
+from drbd_clvm_driver.replication import base as replication_base
 from drbd_clvm_driver import runner as runner_module
 from drbd_clvm_driver import stack
 
@@ -166,8 +167,9 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             self.runner = runner_module.PrivsepCommandRunner(
                 default_timeout=conf.lvm_command_timeout, node=local)
         node = stack.build(
-            self.runner, conf.volume_group, conf.drbd_resource,
-            lock_manager=conf.lock_manager,
+            self.runner, conf.volume_group,
+            replication_base.configured_target(conf),
+            replication=conf.replication, lock_manager=conf.lock_manager,
             lock_path=conf.drbd_clvm_lock_path,
             volume_clear=conf.volume_clear,
             volume_clear_size=conf.volume_clear_size,

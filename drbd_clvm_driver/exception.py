@@ -104,6 +104,10 @@ class LockManagerNotFound(DrbdClvmError):
     """No lock-manager plugin is registered under the configured name."""
 
 
+class ReplicationNotFound(DrbdClvmError):
+    """No replication plugin is registered under the configured name."""
+
+
 class LogicalVolumeNotFound(DrbdClvmError):
     """The logical volume does not exist in the volume group."""
 

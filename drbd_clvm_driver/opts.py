@@ -14,11 +14,28 @@ from oslo_config import cfg
 from oslo_privsep import priv_context
 
 drbd_clvm_opts = [
+    cfg.StrOpt('replication',
+               default='drbd',
+               help='How the nodes share the volume group\'s disk, a plugin '
+                    'in the drbd_clvm_driver.replication entry-point '
+                    'namespace: "drbd" (a dual-primary DRBD resource, '
+                    'drbd_resource; two nodes) or "shared_lun" (one disk '
+                    'every node sees, shared_lun_device: an iSCSI or FC LUN, '
+                    'a multipath map). Each plugin checks its own kind of '
+                    'disk before every LVM metadata change.'),
     cfg.StrOpt('drbd_resource',
                default='r0',
                help='Name of the dual-primary DRBD resource the volume '
-                    'group sits on. LVM metadata changes are refused unless '
-                    'it is Connected, UpToDate/UpToDate and Primary/Primary.'),
+                    'group sits on (replication = drbd). LVM metadata '
+                    'changes are refused unless it is Connected, '
+                    'UpToDate/UpToDate and Primary/Primary.'),
+    cfg.StrOpt('shared_lun_device',
+               help='Path of the shared disk the volume group sits on '
+                    '(replication = shared_lun), one that names the same '
+                    'disk on every node: /dev/disk/by-id/... or '
+                    '/dev/mapper/NAME. LVM metadata changes are refused '
+                    'unless it is present, not suspended, and at least one '
+                    'of its paths is running.'),
     cfg.StrOpt('lock_manager',
                default='lvmlockd',
                help='Cluster LVM lock manager plugin: "lvmlockd" (lvmlockd '

@@ -25,23 +25,26 @@ class NodeStack:
     any_node: routing.AnyNode
 
 
-def build(runner, vg_name, drbd_resource, lock_manager='lvmlockd',
+def build(runner, vg_name, target, lock_manager='lvmlockd',
           lock_path=None, volume_clear='zero', volume_clear_size=0,
           lvm_timeout=120, check_timeout=10, data_timeout=3600,
           copy_skips_zeros=True,
           snapshot_chunk_kib=operations.SNAPSHOT_CHUNK_KIB, names=None,
           peers=None, peer_timeout=180,
-          peer_probe_timeout=15):
+          peer_probe_timeout=15, replication='drbd'):
     """Build the layers over ``runner``; the arguments mirror the options
     in :mod:`drbd_clvm_driver.opts` and Cinder's ``volume_clear``.
+
+    :param target: what the replication plugin ``replication`` checks (the
+        DRBD resource, the shared LUN's device).
 
     :param names: a :class:`~drbd_clvm_driver.nodes.NodeNames`; by default
         this node alone, named after the runner's node.
     :param peers: how to reach the other nodes
         (:mod:`drbd_clvm_driver.peer`); by default none can be reached.
     """
-    gate = cluster.build_gate(runner, vg_name, drbd_resource, lock_manager,
-                              check_timeout)
+    gate = cluster.build_gate(runner, vg_name, target, lock_manager,
+                              check_timeout, replication)
     ops = operations.VolumeOperations(
         lvm.ClusteredVG(runner, vg_name, lvm_timeout), gate,
         operations.NodeLocks(lock_path, vg_name),

@@ -14,6 +14,7 @@ from oslo_config import cfg
 
 from drbd_clvm_driver import exception
 from drbd_clvm_driver import opts
+from drbd_clvm_driver.replication import base as replication_base
 from drbd_clvm_driver import runner as runner_module
 from drbd_clvm_driver import stack
 
@@ -75,7 +76,9 @@ def main(argv=None, runner=None, out=sys.stdout):
             default_timeout=conf.lvm_command_timeout,
             node=socket.gethostname())
     try:
-        node = stack.build(runner, conf.volume_group, conf.drbd_resource,
+        node = stack.build(runner, conf.volume_group,
+                           replication_base.configured_target(conf),
+                           replication=conf.replication,
                            lock_manager=conf.lock_manager,
                            lvm_timeout=conf.lvm_command_timeout,
                            check_timeout=conf.cluster_check_timeout)

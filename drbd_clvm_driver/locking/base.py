@@ -23,6 +23,8 @@ class LockManager(metaclass=abc.ABCMeta):
 
     #: the plugin's name in the stevedore namespace
     name = None
+    #: whether it rests on corosync, so that the gate checks its quorum
+    needs_quorum = True
 
     def __init__(self, runner, vg_name, timeout=10):
         self.runner = runner

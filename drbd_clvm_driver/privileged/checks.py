@@ -26,6 +26,10 @@ _FIELDS = r'[a-z_]+(?:,[a-z_]+)*'
 _REPORT = r'--reportformat\x00json\x00--units\x00b\x00-o\x00' + _FIELDS
 _MINOR = r'[0-9]{1,7}'
 _COUNT = r'count=[1-9][0-9]{0,9}'
+#: a plugin's name in its stevedore namespace
+_PLUGIN = r'[a-z][a-z0-9_]{0,31}'
+#: a block device's kernel name (sdb, dm-3, nvme0n1)
+_KERNEL_NAME = r'[a-z][a-z0-9:_-]{0,31}'
 #: an LV's device node, or the copy-on-write device of a snapshot
 _LV_DEVICE = '/dev/' + _LV
 _COW_DEVICE = r'/dev/mapper/[A-Za-z0-9_+.-]{1,250}-cow'
@@ -61,6 +65,12 @@ SHAPES = {
         r'corosync-quorumtool\x00-[sl]',
         r'cat\x00/sys/kernel/dlm/lvm_%s/recover_status' % _NAME,
         r'pidof\x00(?:lvmlockd|dlm_controld|clvmd)',
+        # a shared LUN: its device, the disks under it, present, not
+        # suspended, its paths running
+        r'readlink\x00-f\x00/dev(?:/[A-Za-z0-9_:.+-]+)+',
+        r'ls\x00/sys/class/block/%s/slaves' % _KERNEL_NAME,
+        r'cat\x00/sys/class/block/%s/(?:dev|dm/suspended|device/state)'
+        % _KERNEL_NAME,
     ),
     'data': (
         r'dd\x00if=%s\x00of=%s\x00bs=1M\x00%s\x00iflag=direct'
@@ -132,16 +142,20 @@ def check(family, argv):
 #: what a safety gate's description (``SafetyGate.spec``) may hold
 _GATE_SPEC = {
     'vg_name': re.compile(_NAME).fullmatch,
-    'drbd_resource': re.compile(_NAME).fullmatch,
-    'lock_manager': re.compile(r'[a-z][a-z0-9_]{0,31}').fullmatch,
+    'replication': re.compile(_PLUGIN).fullmatch,
+    # a DRBD resource's name, or a block device's path (no . or ..)
+    'target': re.compile(r'%s|/dev(?:/(?!\.\.?(?:/|$))[A-Za-z0-9_:.+-]+)+'
+                         % _NAME).fullmatch,
+    'lock_manager': re.compile(_PLUGIN).fullmatch,
 }
 #: the longest bound a gate's readings may have, in seconds
 MAX_GATE_TIMEOUT = 3600
 
 
 def check_gate_spec(spec):
-    """Return ``spec`` as a dict if it describes a safety gate: a VG, a DRBD
-    resource, a lock-manager plugin name and a reading bound in seconds.
+    """Return ``spec`` as a dict if it describes a safety gate: a VG, a
+    replication plugin's name and target (a DRBD resource, a device path),
+    a lock-manager plugin's name and a reading bound in seconds.
 
     :raises CommandRefused: anything else.
     """

@@ -48,6 +48,7 @@ def gate(spec):
         if key not in _GATES:
             try:
                 _GATES[key] = cluster.build_gate(DaemonRunner(), **spec)
-            except exception.LockManagerNotFound as error:
+            except (exception.LockManagerNotFound,
+                    exception.ReplicationNotFound) as error:
                 raise checks.CommandRefused(str(error))
         return _GATES[key]

@@ -11,6 +11,8 @@ program where it cannot:
   debugfs, a DLM lockspace's ``recover_status`` in sysfs);
 - ``pidof NAME``: the daemon's own pid file is read and the process checked
   in ``/proc``; ``/proc`` is searched only where that finds nothing;
+- ``readlink -f PATH`` and ``ls DIRECTORY``: where a shared LUN's stable
+  path points, and the disks under a device-mapper device;
 - ``corosync-quorumtool -s``: corosync is asked through libquorum, the
   library the tool itself uses, over one connection kept open; the answer
   is the tool's ``Quorate:`` line (membership is read with ``-l``, a
@@ -37,6 +39,24 @@ def read_file(path):
             return 0, kernel_file.read(), ''
     except OSError as error:
         return 1, '', 'cat: %s: %s\n' % (path, error.strerror)
+
+
+def resolve(path):
+    """``readlink -f PATH``: every component but the last must exist."""
+    real = os.path.realpath(path)
+    if not os.path.isdir(os.path.dirname(real)):
+        return 1, '', ''
+    return 0, real + '\n', ''
+
+
+def list_directory(path):
+    """``ls DIRECTORY``, as it prints to a pipe: one name a line, sorted."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as error:
+        return 2, '', "ls: cannot access '%s': %s\n" % (
+            path, error.strerror)
+    return 0, ''.join(name + '\n' for name in names), ''
 
 
 def _is_running(pid, name):
@@ -127,16 +147,22 @@ def answers_itself(argv):
     """Whether the daemon answers ``argv`` without starting a program
     (where the library is there, for quorum).
     """
-    return (argv[0] in ('cat', 'pidof')
+    return (argv[0] in ('cat', 'pidof', 'readlink', 'ls')
             or tuple(argv[:2]) == ('corosync-quorumtool', '-s'))
 
 
 def read_now(argv):
-    """The answer to a file or pid reading (cannot block), or None."""
+    """The answer to a file, link, directory or pid reading (cannot
+    block), or None.
+    """
     if argv[0] == 'cat':
         return read_file(argv[1])
     if argv[0] == 'pidof':
         return pidof(argv[1])
+    if argv[0] == 'readlink':
+        return resolve(argv[2])
+    if argv[0] == 'ls':
+        return list_directory(argv[1])
     return None
 
 

@@ -48,6 +48,12 @@ DRBD_RESOURCE = 'r0'
 #: sparse DRBD backing disk: room for the scenario tests' 4 MiB volumes and
 #: for Cinder's own driver, whose sizes are whole GiB, in the benchmark
 DRBD_DISK_SIZE = 8 * 1024 * 1024 * 1024
+#: the shared-LUN lab's one disk, which every guest sees as a SCSI disk with
+#: this serial (udev names it /dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_...)
+SHARED_LUN_SIZE = 4 * 1024 * 1024 * 1024
+SHARED_LUN_SERIAL = 'drbdclvmlun'
+SHARED_LUN_DEVICE = ('/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_%s'
+                     % SHARED_LUN_SERIAL)
 #: seconds for both guests to boot and bring the stack up
 READY_TIMEOUT = 420
 #: seconds for both agents to answer (the kernel found our init)
@@ -356,10 +362,14 @@ class Guest:
     :param networks: ``(MAC prefix, qemu netdev options)`` per NIC; the
         prefix tells guest-init which network the NIC is on.
     :param role: ``cluster`` (the stack, a DRBD disk) or ``compute``.
+    :param shared_lun: a raw disk this guest shares with others, on a
+        virtio SCSI controller (``share-rw``: qemu lets every guest write
+        it); the guest's cluster stack then runs without DRBD.
+    :param nodes: how many cluster nodes the lab has.
     """
 
     def __init__(self, number, image_dir, workdir, root, networks,
-                 role='cluster', memory=1024):
+                 role='cluster', memory=1024, shared_lun=None, nodes=2):
         self.number = number
         self.name = 'node%d' % number
         self.image_dir = image_dir
@@ -369,11 +379,13 @@ class Guest:
         self.memory = memory
         self.process = None
         self.powered_on_at = 0.0
+        self.shared_lun = shared_lun
+        self.nodes = nodes
         self.overlay = self._path('qcow2')
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b',
                         root, '-F', 'raw', self.overlay], check=True)
         self.disk = None
-        if role == 'cluster':
+        if role == 'cluster' and not shared_lun:
             self.disk = os.path.join(workdir, 'drbd%d.img' % number)
             with open(self.disk, 'wb') as handle:
                 handle.truncate(DRBD_DISK_SIZE)
@@ -405,6 +417,14 @@ class Guest:
         disks = ['-drive', 'file=%s,if=virtio,format=qcow2' % self.overlay]
         if self.disk:
             disks += ['-drive', 'file=%s,if=virtio,format=raw' % self.disk]
+        lab = 'drbd'
+        if self.shared_lun:
+            lab = 'shared_lun'
+            disks += ['-drive', 'file=%s,if=none,id=lun,format=raw,'
+                                'file.locking=off' % self.shared_lun,
+                      '-device', 'virtio-scsi-pci,id=scsi',
+                      '-device', 'scsi-hd,drive=lun,share-rw=on,serial=%s'
+                      % SHARED_LUN_SERIAL]
         nics = []
         for index, (mac_prefix, netdev) in enumerate(self.networks):
             nics += ['-netdev', '%s,id=net%d' % (netdev, index),
@@ -418,7 +438,8 @@ class Guest:
             '-initrd', os.path.join(self.image_dir, 'initrd.img'),
             '-append', 'console=ttyS0 root=/dev/vda rw panic=1 '
                        'init=/usr/sbin/drbd-clvm-init drbd_clvm_node=%d '
-                       'drbd_clvm_role=%s' % (self.number, self.role),
+                       'drbd_clvm_role=%s drbd_clvm_lab=%s drbd_clvm_nodes=%d'
+                       % (self.number, self.role, lab, self.nodes),
         ] + disks + nics + [
             '-device', 'virtio-serial',
             '-chardev', 'socket,id=agent0,server=on,wait=off,path=%s'
@@ -502,14 +523,18 @@ def wait_ready(nodes, timeout=READY_TIMEOUT, guests=()):
     return time.monotonic() - started
 
 
-def _make_guests(image_dir, workdir, root, control):
-    """The guests of one run and the hub of their storage network, if any.
+def _make_guests(image_dir, workdir, root, control, shared_lun_nodes=0):
+    """The guests of one run and the hub of their network, if any.
 
     Both nodes have a wire of their own (DRBD, corosync: what the fault
     campaign cuts). With ``control``, both also reach the host's Cinder
     services through qemu's user network, restricted to those forwards,
     and share a storage network (iSCSI) with a third guest, a compute host.
+    With ``shared_lun_nodes``, that many nodes share one disk and one
+    network for corosync, and run no DRBD.
     """
+    if shared_lun_nodes:
+        return _shared_lun_guests(image_dir, workdir, root, shared_lun_nodes)
     ports = [_free_udp_port(), _free_udp_port()]
     wires = {1: ports, 2: ports[::-1]}
     if not control:
@@ -531,12 +556,25 @@ def _make_guests(image_dir, workdir, root, control):
     return guests, hub
 
 
+def _shared_lun_guests(image_dir, workdir, root, count):
+    lun = os.path.join(workdir, 'shared-lun.img')
+    with open(lun, 'wb') as handle:
+        handle.truncate(SHARED_LUN_SIZE)
+    ports = {number: _free_udp_port() for number in range(1, count + 1)}
+    hub = UdpHub(ports.values())
+    hub.start()
+    return [Guest(number, image_dir, workdir, root, [
+        (WIRE_MAC, hub.netdev(ports[number]))], shared_lun=lun, nodes=count)
+        for number in ports], hub
+
+
 def _udp_netdev(local, remote):
     return 'socket,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d' % (remote, local)
 
 
 @contextlib.contextmanager
-def booted(image_dir, log=print, logs_dir=None, control=None, wheels=()):
+def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
+           shared_lun_nodes=0):
     """Boot the guests, yield a :class:`RealCluster` once the stack is up
     on both nodes, and stop the guests and remove their files on every exit.
 
@@ -549,6 +587,8 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=()):
         then boots too (:attr:`RealCluster.compute`), on a storage network
         with both nodes.
     :param wheels: Python wheels to put into /opt/drbd-clvm/wheels.
+    :param shared_lun_nodes: instead of the DRBD pair, this many nodes on
+        one shared disk (:data:`SHARED_LUN_DEVICE`).
     """
     from tests.cluster import fencing
     workdir = tempfile.mkdtemp(prefix='drbd-clvm-gate-')
@@ -558,7 +598,8 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=()):
     hub = None
     try:
         root = _prepare_root(image_dir, workdir, wheels)
-        guests, hub = _make_guests(image_dir, workdir, root, control)
+        guests, hub = _make_guests(image_dir, workdir, root, control,
+                                   shared_lun_nodes)
         for guest in guests:
             guest.power_on()
         members = [guest for guest in guests if guest.role == 'cluster']

@@ -9,6 +9,7 @@ import testtools
 from drbd_clvm_driver import cluster
 from drbd_clvm_driver import drbd
 from drbd_clvm_driver import exception
+from drbd_clvm_driver.replication import drbd as replication_drbd
 from drbd_clvm_driver import runner
 from tests.unit import recorded
 
@@ -65,36 +66,33 @@ def change(gate):
 
 class FixedQuorum:
     READING = cluster.Quorum.READING
-    timeout = 10
 
     def __init__(self, state):
         self._state = state
-        self.runner = NoReadings()
 
     def state_from(self, results):
         return self._state
 
 
-class FixedDrbd:
-    """Answers with ``state`` (an exception is raised); a test may set it
-    anew between the gate's check and its confirmation.
+class FixedDrbd(replication_drbd.DrbdReplication):
+    """The DRBD plugin answering with ``state`` (an exception is raised);
+    a test may set it anew between the gate's check and its confirmation.
     """
 
     def __init__(self, state):
+        super().__init__(NoReadings(), 'r0')
         self.state_now = state
 
     def readings(self, with_generation):
-        return []
+        return [drbd.PROC_DRBD]
 
     def state_from(self, results, with_generation):
         return self.state()
 
-    def state(self):
+    def state(self, with_generation=False):
         if isinstance(self.state_now, Exception):
             raise self.state_now
         return self.state_now
-
-    state_with_generation = state
 
 
 class FixedLockManager:

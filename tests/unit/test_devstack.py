@@ -173,6 +173,39 @@ class ConfigureNodeTest(testtools.TestCase):
         self.assertIsNone(self._read(root, 'etc', 'corosync',
                                      'corosync.conf'))
 
+    THREE_ON_A_LUN = {
+        'DRBD_CLVM_REPLICATION': 'shared_lun',
+        'DRBD_CLVM_SHARED_LUN': '/dev/disk/by-id/wwn-0x6001405abc',
+        'DRBD_CLVM_NODE3_NAME': 'gamma', 'DRBD_CLVM_NODE3_ADDR': '192.0.2.3',
+        'DRBD_CLVM_NODE3_FENCE_ARGS': 'ip=198.51.100.3'}
+
+    def test_three_nodes_on_a_shared_lun(self):
+        root = self._configure('lvmlockd', **self.THREE_ON_A_LUN)
+        corosync = self._read(root, 'etc', 'corosync', 'corosync.conf')
+        self.assertIn('ring0_addr: 192.0.2.3\n        name: gamma\n'
+                      '        nodeid: 3\n', corosync)
+        # three nodes: a majority, not two_node's "either alone"
+        self.assertNotIn('two_node', corosync)
+        self.assertEqual(corosync.count('{'), corosync.count('}'))
+        self.assertIn('connect drbdclvm node=3\n',
+                      self._read(root, 'etc', 'dlm', 'dlm.conf'))
+        self.assertEqual(
+            ['alpha', 'beta', 'gamma'],
+            sorted(fence.FenceConfig(self._read(
+                root, 'etc', 'drbd-clvm', 'fence.conf')).nodes))
+        self.assertIsNone(self._read(root, 'etc', 'drbd.d', 'r7.res'))
+        self.assertIn('devices {\n\tglobal_filter = [ '
+                      '"a|^/dev/disk/by-id/wwn-0x6001405abc$|", "r|.*|" ]\n',
+                      self._read(root, 'etc', 'lvm', 'lvm.conf'))
+
+    def test_node_numbers_stop_at_the_first_unnamed(self):
+        result = subprocess.run(
+            ['bash', '-c', 'source "$0" && drbd_clvm_node_numbers', LIB],
+            env=dict(os.environ, DRBD_CLVM_NODE1_NAME='a',
+                     DRBD_CLVM_NODE2_NAME='b', DRBD_CLVM_NODE4_NAME='d'),
+            capture_output=True, text=True, check=True)
+        self.assertEqual('1\n2\n', result.stdout)
+
 
 class WaitTest(testtools.TestCase):
 
@@ -242,6 +275,20 @@ class CinderConfTest(testtools.TestCase):
              'target_ip_address': '198.51.100.9'},
             {key: backend[key] for key in backend
              if key != 'volume_driver'})
+
+    def test_shared_lun_backend_names_its_device_and_every_peer(self):
+        self._bash('drbd_clvm_configure_cinder "$1"', self.conf,
+                   DRBD_CLVM_LOCK_MANAGER='lvmlockd',
+                   DRBD_CLVM_BACKEND_NAME='drbd',
+                   DRBD_CLVM_TARGET_HELPER='lioadm', DRBD_CLVM_TARGET_IP='',
+                   DRBD_CLVM_VOLUME_CLEAR='none',
+                   **ConfigureNodeTest.THREE_ON_A_LUN)
+        backend = self._parsed()['drbd']
+        self.assertEqual('shared_lun', backend['replication'])
+        self.assertEqual('/dev/disk/by-id/wwn-0x6001405abc',
+                         backend['shared_lun_device'])
+        self.assertNotIn('drbd_resource', backend)
+        self.assertEqual('alpha,gamma', backend['cluster_peer_nodes'])
 
     def test_no_target_address_leaves_cinder_default(self):
         self._bash('drbd_clvm_configure_cinder "$1"', self.conf,

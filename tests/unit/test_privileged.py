@@ -194,14 +194,16 @@ class RefusedInTheDaemonTest(testtools.TestCase):
     def test_guarded_command_and_its_gate_are_checked_first(self):
         self.useFixture(fixtures.MockPatchObject(gatekeeper, '_GATES', {}))
         create = ['lvcreate', '-y', '-an', '-L', '4m', '-n', 'lv', 'vgc']
-        spec = {'vg_name': 'vgc', 'drbd_resource': 'r0',
+        spec = {'vg_name': 'vgc', 'replication': 'drbd', 'target': 'r0',
                 'lock_manager': 'lvmlockd', 'timeout': 10}
         for argv in (['lvremove', '-y', 'vgc/..'], ['vgremove', 'vgc'],
                      ['dd', 'if=/dev/zero', 'of=/dev/vgc/lv', 'bs=1M',
                       'count=4', 'oflag=direct', 'conv=fdatasync']):
             self.assertRaises(checks.CommandRefused, root.lvm_guarded,
                               argv, 10, spec)
-        for bad in ({'vg_name': '../etc'}, {'drbd_resource': 'r0;id'},
+        for bad in ({'vg_name': '../etc'}, {'target': 'r0;id'},
+                    {'target': '/dev/../etc/shadow'}, {'target': '/etc/x'},
+                    {'replication': 'nosuch'}, {'replication': 'Drbd'},
                     {'lock_manager': 'Lvm Lockd'}, {'lock_manager': 'nosuch'},
                     {'timeout': 0}, {'timeout': True}, {'timeout': '10'},
                     {'timeout': 99999}, {'extra': 1}):
@@ -350,7 +352,7 @@ class GuardedInTheDaemon(fixtures.Fixture):
 class GuardedChangeTest(testtools.TestCase):
     """A metadata change through the daemon: check, command, readings."""
 
-    SPEC = {'vg_name': 'vgc', 'drbd_resource': 'r0',
+    SPEC = {'vg_name': 'vgc', 'replication': 'drbd', 'target': 'r0',
             'lock_manager': 'lvmlockd', 'timeout': 10}
     CREATE = ['lvcreate', '-y', '-an', '-L', '4m', '-n', 'lv', 'vgc']
 
@@ -570,8 +572,9 @@ class PrivsepRunnerTest(testtools.TestCase):
         self.assertEqual(0, reads.call_count + lvm_calls.call_count)
         argv, timeout, spec = calls.call_args_list[0][0]
         self.assertEqual('volume-2', argv[argv.index('-n') + 1])
-        self.assertEqual({'vg_name': 'vgc', 'drbd_resource': 'r0',
-                          'lock_manager': 'lvmlockd', 'timeout': 10}, spec)
+        self.assertEqual({'vg_name': 'vgc', 'replication': 'drbd',
+                          'target': 'r0', 'lock_manager': 'lvmlockd',
+                          'timeout': 10}, spec)
 
 
 class DaemonFailureTest(testtools.TestCase):
