@@ -218,7 +218,8 @@ def _on_alarm(signum, frame):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--record', nargs='*',
-                        choices=sorted(RECORDINGS) + [FAULT_RECORDING],
+                        choices=sorted(RECORDINGS) + [
+                            FAULT_RECORDING, 'gate-shared-lun'],
                         help='write the recorded outputs (all, or those '
                              'named) into fixture directories under %s'
                         % RECORDED)
@@ -245,6 +246,10 @@ def main(argv=None):
                              'scheduler, a volume service in each node) '
                              'driven through the REST API, with a compute '
                              'host (tests/cluster/cinder_gate.py)')
+    parser.add_argument('--shared-lun', action='store_true',
+                        help='instead: three guests on one shared disk '
+                             '(no DRBD), replication = shared_lun '
+                             '(tests/cluster/shared_lun_gate.py)')
     parser.add_argument('--logs', default=os.path.join(guests.ROOT,
                                                        'results', 'gate'),
                         help='where the guests\' console logs are kept')
@@ -260,6 +265,9 @@ def main(argv=None):
         elif args.bench:
             from tests.cluster import bench_gate
             bench_gate.run(args.logs, log=log)
+        elif args.shared_lun:
+            from tests.cluster import shared_lun_gate
+            shared_lun_gate.run(args)
         else:
             run_cluster(args)
     except (guests.GateTimeout, guests.GuestError,

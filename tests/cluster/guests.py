@@ -190,18 +190,19 @@ class RealCluster:
         """Every guest: the cluster nodes, then the compute hosts."""
         return self.nodes + tuple(self.compute)
 
-    def record(self, directory, recording):
+    def record(self, directory, recording,
+               lab='the two gate guests (Debian 12, DRBD 8.4.11, LVM '
+                   '2.03.16, lvmlockd with dlm, corosync 3.1.7)'):
         """Run ``recording`` (``(node index, argv)`` pairs) and write each
-        output as a fixture file, with an INDEX.md, into ``directory``.
+        output as a fixture file, with an INDEX.md naming ``lab``, into
+        ``directory``.
         """
         os.makedirs(directory, exist_ok=True)
         index_lines = [
             '# Real outputs recorded by the cluster gate', '',
             'Written by `tools/cluster/gate --record`: the driver\'s own '
-            'queries and the refusals it maps, on the two gate guests '
-            '(Debian 12, DRBD 8.4.11, LVM 2.03.16, lvmlockd with dlm, '
-            'corosync 3.1.7).', '', '| file | command | exit |',
-            '|---|---|---|']
+            'queries and the refusals it maps, on %s.' % lab, '',
+            '| file | command | exit |', '|---|---|---|']
         for number, (index, argv) in enumerate(recording, 1):
             node = self.nodes[index]
             result = node.run(*argv)

@@ -14,6 +14,7 @@ from drbd_clvm_driver.privileged import native
 from drbd_clvm_driver.replication import base
 from drbd_clvm_driver.replication import shared_lun
 from drbd_clvm_driver import runner
+from tests.unit import recorded
 from tests.unit import test_cluster
 
 
@@ -187,6 +188,65 @@ class SharedLunTest(testtools.TestCase):
                                   test_cluster.change, gate)
         self.assertIn('is running: ', str(error))
         self.assertNotIn(('lvcreate', '-n', 'v'), gate.runner.asked)
+
+
+_LUN = 'gate-shared-lun/'
+#: what node1 and node3 of the three-node lab printed for the readings
+NODE1 = ('node1-01-readlink_f_dev_disk_by_id_scsi_0QEMU_QEMU_HARDDISK_'
+         'drbdclvml.txt', 'node1-02-ls_sys_class_block_sda_slaves.txt',
+         'node1-03-cat_sys_class_block_sda_dev.txt',
+         'node1-04-cat_sys_class_block_sda_device_state.txt')
+NODE3_OFFLINE = 'node3-23-cat_sys_class_block_sda_device_state.txt'
+
+
+class RecordedSharedLunTest(testtools.TestCase):
+    """The plugin over what the lab's nodes printed (a SCSI disk shared
+    by three qemu guests).
+    """
+
+    DEVICE = '/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drbdclvmlun'
+
+    def _lun(self, *files):
+        replay = recorded.ReplayRunner(
+            *(recorded.load(_LUN + name) for name in files))
+        return shared_lun.SharedLun(replay, self.DEVICE)
+
+    def test_every_node_sees_the_disk_running(self):
+        lun = self._lun(*NODE1)
+        state = lun.state()
+        self.assertEqual(('sda', True, (('sda', 'running'),)),
+                         (state.kernel_name, state.present, state.paths))
+        self.assertEqual([], lun.reasons(state))
+
+    def test_path_offline_is_refused(self):
+        lun = self._lun(*NODE1[:3])
+        lun.runner.serve(('cat', '/sys/class/block/sda/device/state'),
+                         recorded.load(_LUN + NODE3_OFFLINE))
+        self.assertEqual(
+            ['no path to the shared LUN %s is running: %s (sda), paths sda '
+             'offline' % (self.DEVICE, self.DEVICE)],
+            lun.reasons(lun.state()))
+
+    def test_three_nodes_are_quorate(self):
+        state = cluster.parse_quorumtool(recorded.load(
+            _LUN + 'node3-19-corosync_quorumtool_s.txt').output)
+        self.assertEqual((True, 3), (state.quorate, state.nodes))
+
+    def test_daemon_answers_as_the_programs_print(self):
+        # Through the privileged daemon these are read, not run: the
+        # answers must be what the lab's readlink and ls printed.
+        directory = self.useFixture(fixtures.TempDir()).path
+        os.mkdir(os.path.join(directory, 'slaves'))
+        ls = recorded.load(_LUN + NODE1[1])
+        self.assertEqual((ls.exit_code, ls.output, ''),
+                         native.list_directory(
+                             os.path.join(directory, 'slaves')))
+        os.symlink('/dev/null', os.path.join(directory, 'lun'))
+        readlink = recorded.load(_LUN + NODE1[0])
+        self.assertEqual(
+            (readlink.exit_code, readlink.output.replace('/dev/sda',
+                                                         '/dev/null'), ''),
+            native.resolve(os.path.join(directory, 'lun')))
 
 
 class NoQuorumLockManager(test_cluster.FixedLockManager):
