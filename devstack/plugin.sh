@@ -18,6 +18,8 @@ function drbd_clvm_install_packages {
     local packages=(drbd-utils lvm2)
     if [[ ${DRBD_CLVM_LOCK_MANAGER} == clvmd ]]; then
         packages+=(cman clvm)
+    elif [[ ${DRBD_CLVM_LOCK_MANAGER} == sanlock ]]; then
+        packages+=(sanlock lvm2-lockd)
     else
         packages+=(corosync dlm-controld lvm2-lockd)
     fi

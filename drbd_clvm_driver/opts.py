@@ -39,9 +39,11 @@ drbd_clvm_opts = [
     cfg.StrOpt('lock_manager',
                default='lvmlockd',
                help='Cluster LVM lock manager plugin: "lvmlockd" (lvmlockd '
-                    'with dlm, shared VG of lock type dlm) or "clvmd" '
-                    '(legacy clvmd with locking_type = 3 and a clustered '
-                    'VG). Plugins are looked up in the '
+                    'with dlm over corosync, shared VG of lock type dlm), '
+                    '"sanlock" (lvmlockd with sanlock: leases on the shared '
+                    'disk, a watchdog, no corosync; shared VG of lock type '
+                    'sanlock) or "clvmd" (legacy clvmd with locking_type = '
+                    '3 and a clustered VG). Plugins are looked up in the '
                     'drbd_clvm_driver.lock_managers entry-point namespace.'),
     cfg.IntOpt('lvm_command_timeout',
                default=120,

@@ -1,1 +1,3 @@
-"""Cluster LVM lock-manager plugins (lvmlockd, clvmd) behind one interface."""
+"""Cluster LVM lock-manager plugins (lvmlockd with dlm or sanlock, clvmd)
+behind one interface.
+"""

@@ -93,5 +93,5 @@ def load(name, runner, vg_name, timeout=10):
     except (RuntimeError, stevedore_driver.NoMatches) as error:
         raise exception.LockManagerNotFound(
             'No lock manager %r in namespace %s (%s); the shipped ones are '
-            '"lvmlockd" and "clvmd"' % (name, NAMESPACE, error))
+            '"lvmlockd", "sanlock" and "clvmd"' % (name, NAMESPACE, error))
     return manager.driver

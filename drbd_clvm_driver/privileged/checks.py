@@ -64,7 +64,8 @@ SHAPES = {
         r'drbdsetup\x00get-gi\x00%s\x00[0-9]{1,2}\x00[0-9]{1,5}' % _NAME,
         r'corosync-quorumtool\x00-[sl]',
         r'cat\x00/sys/kernel/dlm/lvm_%s/recover_status' % _NAME,
-        r'pidof\x00(?:lvmlockd|dlm_controld|clvmd)',
+        r'pidof\x00(?:lvmlockd|dlm_controld|clvmd|sanlock|wdmd)',
+        r'sanlock\x00client\x00gets',
         # a shared LUN: its device, the disks under it, present, not
         # suspended, its paths running
         r'readlink\x00-f\x00/dev(?:/[A-Za-z0-9_:.+-]+)+',

@@ -28,6 +28,8 @@ PID_FILES = {
     'lvmlockd': ('/run/lvmlockd.pid',),
     'dlm_controld': ('/run/dlm_controld/dlm_controld.pid',),
     'clvmd': ('/run/clvmd.pid',),
+    'sanlock': ('/run/sanlock/sanlock.pid',),
+    'wdmd': ('/run/wdmd/wdmd.pid',),
 }
 #: corosync's ``cs_error_t`` for success
 _CS_OK = 1

@@ -219,7 +219,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--record', nargs='*',
                         choices=sorted(RECORDINGS) + [
-                            FAULT_RECORDING, 'gate-shared-lun'],
+                            FAULT_RECORDING, 'gate-shared-lun',
+                            'gate-shared-lun-sanlock'],
                         help='write the recorded outputs (all, or those '
                              'named) into fixture directories under %s'
                         % RECORDED)
@@ -246,9 +247,11 @@ def main(argv=None):
                              'scheduler, a volume service in each node) '
                              'driven through the REST API, with a compute '
                              'host (tests/cluster/cinder_gate.py)')
-    parser.add_argument('--shared-lun', action='store_true',
+    parser.add_argument('--shared-lun', nargs='*',
+                        choices=('lvmlockd', 'sanlock'),
                         help='instead: three guests on one shared disk '
-                             '(no DRBD), replication = shared_lun '
+                             '(no DRBD), replication = shared_lun, with each '
+                             'lock manager named (all when none is) '
                              '(tests/cluster/shared_lun_gate.py)')
     parser.add_argument('--logs', default=os.path.join(guests.ROOT,
                                                        'results', 'gate'),
@@ -265,7 +268,7 @@ def main(argv=None):
         elif args.bench:
             from tests.cluster import bench_gate
             bench_gate.run(args.logs, log=log)
-        elif args.shared_lun:
+        elif args.shared_lun is not None:
             from tests.cluster import shared_lun_gate
             shared_lun_gate.run(args)
         else:

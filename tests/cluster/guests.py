@@ -367,10 +367,13 @@ class Guest:
         virtio SCSI controller (``share-rw``: qemu lets every guest write
         it); the guest's cluster stack then runs without DRBD.
     :param nodes: how many cluster nodes the lab has.
+    :param lock_manager: the stack's lock manager plugin (``lvmlockd``;
+        ``sanlock`` on a shared LUN, with qemu's watchdog device).
     """
 
     def __init__(self, number, image_dir, workdir, root, networks,
-                 role='cluster', memory=1024, shared_lun=None, nodes=2):
+                 role='cluster', memory=1024, shared_lun=None, nodes=2,
+                 lock_manager='lvmlockd'):
         self.number = number
         self.name = 'node%d' % number
         self.image_dir = image_dir
@@ -382,6 +385,7 @@ class Guest:
         self.powered_on_at = 0.0
         self.shared_lun = shared_lun
         self.nodes = nodes
+        self.lock_manager = lock_manager
         self.overlay = self._path('qcow2')
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b',
                         root, '-F', 'raw', self.overlay], check=True)
@@ -425,7 +429,11 @@ class Guest:
                                 'file.locking=off' % self.shared_lun,
                       '-device', 'virtio-scsi-pci,id=scsi',
                       '-device', 'scsi-hd,drive=lun,share-rw=on,serial=%s'
-                      % SHARED_LUN_SERIAL]
+                      % SHARED_LUN_SERIAL,
+                      # what resets a host whose sanlock lease ran out;
+                      # -no-reboot makes the reset an exit, which the gate
+                      # sees and answers with a power-on
+                      '-device', 'i6300esb']
         nics = []
         for index, (mac_prefix, netdev) in enumerate(self.networks):
             nics += ['-netdev', '%s,id=net%d' % (netdev, index),
@@ -439,8 +447,9 @@ class Guest:
             '-initrd', os.path.join(self.image_dir, 'initrd.img'),
             '-append', 'console=ttyS0 root=/dev/vda rw panic=1 '
                        'init=/usr/sbin/drbd-clvm-init drbd_clvm_node=%d '
-                       'drbd_clvm_role=%s drbd_clvm_lab=%s drbd_clvm_nodes=%d'
-                       % (self.number, self.role, lab, self.nodes),
+                       'drbd_clvm_role=%s drbd_clvm_lab=%s drbd_clvm_nodes=%d '
+                       'drbd_clvm_lock=%s' % (self.number, self.role, lab,
+                                              self.nodes, self.lock_manager),
         ] + disks + nics + [
             '-device', 'virtio-serial',
             '-chardev', 'socket,id=agent0,server=on,wait=off,path=%s'
@@ -524,7 +533,8 @@ def wait_ready(nodes, timeout=READY_TIMEOUT, guests=()):
     return time.monotonic() - started
 
 
-def _make_guests(image_dir, workdir, root, control, shared_lun_nodes=0):
+def _make_guests(image_dir, workdir, root, control, shared_lun_nodes=0,
+                 lock_manager='lvmlockd'):
     """The guests of one run and the hub of their network, if any.
 
     Both nodes have a wire of their own (DRBD, corosync: what the fault
@@ -535,7 +545,8 @@ def _make_guests(image_dir, workdir, root, control, shared_lun_nodes=0):
     network for corosync, and run no DRBD.
     """
     if shared_lun_nodes:
-        return _shared_lun_guests(image_dir, workdir, root, shared_lun_nodes)
+        return _shared_lun_guests(image_dir, workdir, root, shared_lun_nodes,
+                                  lock_manager)
     ports = [_free_udp_port(), _free_udp_port()]
     wires = {1: ports, 2: ports[::-1]}
     if not control:
@@ -557,7 +568,7 @@ def _make_guests(image_dir, workdir, root, control, shared_lun_nodes=0):
     return guests, hub
 
 
-def _shared_lun_guests(image_dir, workdir, root, count):
+def _shared_lun_guests(image_dir, workdir, root, count, lock_manager):
     lun = os.path.join(workdir, 'shared-lun.img')
     with open(lun, 'wb') as handle:
         handle.truncate(SHARED_LUN_SIZE)
@@ -565,8 +576,8 @@ def _shared_lun_guests(image_dir, workdir, root, count):
     hub = UdpHub(ports.values())
     hub.start()
     return [Guest(number, image_dir, workdir, root, [
-        (WIRE_MAC, hub.netdev(ports[number]))], shared_lun=lun, nodes=count)
-        for number in ports], hub
+        (WIRE_MAC, hub.netdev(ports[number]))], shared_lun=lun, nodes=count,
+        lock_manager=lock_manager) for number in ports], hub
 
 
 def _udp_netdev(local, remote):
@@ -575,7 +586,7 @@ def _udp_netdev(local, remote):
 
 @contextlib.contextmanager
 def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
-           shared_lun_nodes=0):
+           shared_lun_nodes=0, lock_manager='lvmlockd'):
     """Boot the guests, yield a :class:`RealCluster` once the stack is up
     on both nodes, and stop the guests and remove their files on every exit.
 
@@ -589,7 +600,8 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
         with both nodes.
     :param wheels: Python wheels to put into /opt/drbd-clvm/wheels.
     :param shared_lun_nodes: instead of the DRBD pair, this many nodes on
-        one shared disk (:data:`SHARED_LUN_DEVICE`).
+        one shared disk (:data:`SHARED_LUN_DEVICE`), their stack on
+        ``lock_manager``.
     """
     from tests.cluster import fencing
     workdir = tempfile.mkdtemp(prefix='drbd-clvm-gate-')
@@ -600,7 +612,7 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
     try:
         root = _prepare_root(image_dir, workdir, wheels)
         guests, hub = _make_guests(image_dir, workdir, root, control,
-                                   shared_lun_nodes)
+                                   shared_lun_nodes, lock_manager)
         for guest in guests:
             guest.power_on()
         members = [guest for guest in guests if guest.role == 'cluster']

@@ -1,9 +1,11 @@
 """``tools/cluster/gate --shared-lun``: three nodes on one shared disk.
 
 Three guests see one raw disk as a SCSI disk (qemu ``share-rw``: what a SAN
-LUN is to its hosts), run corosync, dlm and lvmlockd over one network, and
-the VG on that disk; no DRBD. The driver's layers run for each node as the
-driver builds them, with ``replication = shared_lun``:
+LUN is to its hosts) and hold the VG on it, no DRBD; once with lvmlockd over
+dlm (corosync on one network), once with lvmlockd over sanlock (leases on
+the disk itself, wdmd on qemu's watchdog device, no corosync). The driver's
+layers run for each node as the driver builds them, with ``replication =
+shared_lun`` and the lab's lock manager:
 
 - creates from all three nodes at once leave the same ``lvs`` on each;
 - a node whose path to the LUN goes offline refuses its changes (and
@@ -11,8 +13,8 @@ driver builds them, with ``replication = shared_lun``:
   again;
 - every volume is deleted from a node other than the one that made it.
 
-With ``--record``, what the nodes print for the plugin's readings is kept
-under ``tests/unit/fixtures/recorded/gate-shared-lun``.
+With ``--record``, what the nodes print for the plugins' readings is kept
+under ``tests/unit/fixtures/recorded/gate-shared-lun`` (and ``-sanlock``).
 """
 
 import concurrent.futures
@@ -31,27 +33,48 @@ NODES = 3
 #: volumes each node creates at once
 CREATES = 8
 SIZE_MIB = 4
+LOCK_MANAGERS = ('lvmlockd', 'sanlock')
 RECORDING_NAME = 'gate-shared-lun'
 _SLAVES = 'ls /sys/class/block/%s/slaves'
+_GETS = ['sanlock', 'client', 'gets']
 
 
-def _recording(kernel_name):
+def recording_name(lock_manager):
+    """The fixture directory of one lab's recording."""
+    if lock_manager == 'lvmlockd':
+        return RECORDING_NAME
+    return '%s-%s' % (RECORDING_NAME, lock_manager)
+
+
+def _recording(kernel_name, lock_manager):
     state = ['cat', '/sys/class/block/%s/device/state' % kernel_name]
-    return ([(index, argv) for index in range(NODES) for argv in (
+    lock_readings = ([['corosync-quorumtool', '-s']]
+                     if lock_manager == 'lvmlockd' else
+                     [['sanlock', 'client', 'gets'],
+                      ['sanlock', 'client', 'status']])
+    # sanlock on node3: the VG's lockspace left, joining, joined again
+    lockspace = [] if lock_manager == 'lvmlockd' else [
+        (2, argv) for argv in (
+            ['vgchange', '--lock-stop', guests.VG_NAME], _GETS,
+            ['vgchange', '--lock-start', guests.VG_NAME], _GETS,
+            ['bash', '-c', 'source /opt/drbd-clvm/drbd_clvm && '
+             'DRBD_CLVM_VG=%s DRBD_CLVM_LOCK_MANAGER=sanlock drbd_clvm_wait '
+             '180 joined _drbd_clvm_vg_lockspace_started' % guests.VG_NAME],
+            _GETS)]
+    return ([(index, argv) for index in range(NODES) for argv in [
         ['readlink', '-f', guests.SHARED_LUN_DEVICE],
         (_SLAVES % kernel_name).split(),
         ['cat', '/sys/class/block/%s/dev' % kernel_name],
-        state,
-        ['corosync-quorumtool', '-s'],
+        state] + lock_readings + [
         ['lvmlockctl', '--info'],
         ['vgs', '--reportformat', 'json', '--units', 'b', '-o',
-         lvm._VG_FIELDS, guests.VG_NAME])]
+         lvm._VG_FIELDS, guests.VG_NAME]]]
         + [(2, ['sh', '-c', 'echo offline > /sys/class/block/%s/device/'
                             'state' % kernel_name]),
            (2, state),
            (2, ['sh', '-c', 'echo running > /sys/class/block/%s/device/'
                             'state' % kernel_name]),
-           (2, state)])
+           (2, state)] + lockspace)
 
 
 def _kernel_name(node):
@@ -59,16 +82,24 @@ def _kernel_name(node):
         'readlink', '-f', guests.SHARED_LUN_DEVICE).stdout.strip())
 
 
-def build_stacks(cluster, lock_dir):
+def build_stacks(cluster, lock_dir, lock_manager):
     """The driver's layers for each node, over its agent, each with its own
     lock files, as the driver builds them for ``replication =
-    shared_lun``.
+    shared_lun``; each checks the VG is of ``lock_manager``'s kind.
     """
-    return [stack.build(node.runner, guests.VG_NAME,
-                        guests.SHARED_LUN_DEVICE, replication='shared_lun',
-                        lock_path=os.path.join(lock_dir, node.name),
-                        volume_clear='none')
-            for node in cluster.nodes]
+    stacks = [stack.build(node.runner, guests.VG_NAME,
+                          guests.SHARED_LUN_DEVICE, replication='shared_lun',
+                          lock_manager=lock_manager,
+                          lock_path=os.path.join(lock_dir, node.name),
+                          volume_clear='none')
+              for node in cluster.nodes]
+    for node_stack in stacks:
+        node_stack.lock_manager.check_setup(node_stack.ops.vg.volume_group())
+        reasons = node_stack.gate.reasons()
+        if reasons:
+            raise guests.GuestError('the gate refuses on a healthy lab: %s'
+                                    % reasons)
+    return stacks
 
 
 def _names(node):
@@ -150,25 +181,30 @@ def delete_elsewhere(cluster, stacks, names):
         raise guests.GuestError('LVs left after the deletes: %s' % left)
 
 
-def run(args):
+def run_lab(args, image, lock_manager):
+    """Boot the three nodes on ``lock_manager``, record, then the three
+    checks above.
+    """
     phase = gate.phase
-    image = phase('build or reuse the guest image', gate.build_image)
     with contextlib.ExitStack() as stack_of_exits:
         cluster = phase(
-            'boot %d guests on one shared LUN' % NODES,
+            'boot %d guests on one shared LUN, %s' % (NODES, lock_manager),
             stack_of_exits.enter_context,
             guests.booted(image, log=gate.log, logs_dir=args.logs,
-                          shared_lun_nodes=NODES))
+                          shared_lun_nodes=NODES, lock_manager=lock_manager))
         scratch = stack_of_exits.enter_context(tempfile.TemporaryDirectory())
-        kept = args.record is not None and RECORDING_NAME in (
-            args.record or [RECORDING_NAME])
-        directory = os.path.join(gate.RECORDED if kept else scratch,
-                                 RECORDING_NAME)
+        name = recording_name(lock_manager)
+        kept = args.record is not None and name in (args.record or [name])
+        directory = os.path.join(gate.RECORDED if kept else scratch, name)
         phase('record real outputs into %s' % directory, cluster.record,
-              directory, _recording(_kernel_name(cluster.nodes[0])),
+              directory, _recording(_kernel_name(cluster.nodes[0]),
+                                    lock_manager),
               'three gate guests on one shared SCSI disk (Debian 12, LVM '
-              '2.03.16, lvmlockd with dlm, corosync 3.1.7, no DRBD)')
-        stacks = build_stacks(cluster, scratch)
+              '2.03.16, lvmlockd with %s, no DRBD)' % (
+                  'dlm, corosync 3.1.7' if lock_manager == 'lvmlockd'
+                  else 'sanlock 3.8.5, wdmd on an i6300esb watchdog'))
+        stacks = phase('the driver\'s layers on every node',
+                       build_stacks, cluster, scratch, lock_manager)
         prefix = 'lun%d' % int(time.time())
         made = phase('creates from every node at once',
                      concurrent_creates, cluster, stacks, prefix)
@@ -176,3 +212,9 @@ def run(args):
                       lost_path, cluster, stacks, prefix)
         phase('every volume deleted from another node', delete_elsewhere,
               cluster, stacks, made)
+
+
+def run(args):
+    image = gate.phase('build or reuse the guest image', gate.build_image)
+    for lock_manager in args.shared_lun or LOCK_MANAGERS:
+        run_lab(args, image, lock_manager)

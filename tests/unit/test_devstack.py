@@ -35,6 +35,10 @@ SETTINGS = {
 LVM_CONF = ('config {\n}\ndevices {\n\tdir = "/dev"\n\t# global_filter = '
             '[ "a|.*|" ]\n}\nglobal {\n\t# use_lvmlockd = 0\n}\n')
 
+#: the shape of Debian 12's lvmlocal.conf
+LVMLOCAL_CONF = ('# comments\nlocal {\n\t# system_id = ""\n'
+                 '\t# host_id = 0\n}\n')
+
 
 class ConfigureFailed(Exception):
     pass
@@ -197,6 +201,44 @@ class ConfigureNodeTest(testtools.TestCase):
         self.assertIn('devices {\n\tglobal_filter = [ '
                       '"a|^/dev/disk/by-id/wwn-0x6001405abc$|", "r|.*|" ]\n',
                       self._read(root, 'etc', 'lvm', 'lvm.conf'))
+
+    def test_sanlock_host_id_is_the_node_number(self):
+        root = self._configure('sanlock', DRBD_CLVM_FENCING='0',
+                               DRBD_CLVM_LOCAL_NODE='gamma',
+                               **self.THREE_ON_A_LUN)
+        # no corosync, no dlm: sanlock's leases are on the disk
+        self.assertIsNone(self._read(root, 'etc', 'corosync',
+                                     'corosync.conf'))
+        self.assertIsNone(self._read(root, 'etc', 'dlm', 'dlm.conf'))
+        self.assertEqual('local {\n\thost_id = 3\n}\n',
+                         self._read(root, 'etc', 'lvm', 'lvmlocal.conf'))
+        self.assertIn('global {\n\tuse_lvmlockd = 1\n',
+                      self._read(root, 'etc', 'lvm', 'lvm.conf'))
+        # a rebooted node: the host id stays, once
+        self._configure('sanlock', root, DRBD_CLVM_FENCING='0',
+                        DRBD_CLVM_LOCAL_NODE='gamma', **self.THREE_ON_A_LUN)
+        self.assertEqual(1, self._read(root, 'etc', 'lvm',
+                                       'lvmlocal.conf').count('host_id'))
+
+    def test_sanlock_host_id_kept_in_the_distro_file(self):
+        root = self.useFixture(fixtures.TempDir()).path
+        os.makedirs(os.path.join(root, 'etc', 'lvm'))
+        for name, text in (('lvm.conf', LVM_CONF),
+                           ('lvmlocal.conf', LVMLOCAL_CONF)):
+            with open(os.path.join(root, 'etc', 'lvm', name), 'w') as f:
+                f.write(text)
+        self._configure('sanlock', root, DRBD_CLVM_FENCING='0',
+                        **self.THREE_ON_A_LUN)
+        self.assertEqual(LVMLOCAL_CONF.replace(
+            'local {\n', 'local {\n\thost_id = 2\n'),
+            self._read(root, 'etc', 'lvm', 'lvmlocal.conf'))
+
+    def test_unnamed_local_node_is_refused(self):
+        error = self.assertRaises(ConfigureFailed, self._configure,
+                                  'sanlock', DRBD_CLVM_FENCING='0',
+                                  DRBD_CLVM_LOCAL_NODE='delta',
+                                  **self.THREE_ON_A_LUN)
+        self.assertIn('delta is none of the nodes named', str(error))
 
     def test_node_numbers_stop_at_the_first_unnamed(self):
         result = subprocess.run(

@@ -1,5 +1,5 @@
-"""Lock-manager plugins against recorded (lvmlockd) and documented (clvmd)
-outputs."""
+"""Lock-manager plugins against recorded (lvmlockd with dlm or sanlock) and
+documented (clvmd) outputs."""
 
 import testtools
 
@@ -7,7 +7,9 @@ from drbd_clvm_driver import exception
 from drbd_clvm_driver.locking import base
 from drbd_clvm_driver.locking import clvmd
 from drbd_clvm_driver.locking import lvmlockd
+from drbd_clvm_driver.locking import sanlock
 from drbd_clvm_driver import lvm
+from drbd_clvm_driver.privileged import checks
 from tests.unit import recorded
 
 
@@ -159,6 +161,75 @@ class ClvmdTest(testtools.TestCase):
         self.assertEqual([], plugin.health())
 
 
+_SANLOCK = 'gate-shared-lun-sanlock/'
+#: a node of the three-node sanlock lab, holding the VG's lockspace
+SANLOCK_JOINED = _SANLOCK + 'node1-05-sanlock_client_gets.txt'
+#: node3 after vgchange --lock-stop: no lockspace
+SANLOCK_LEFT = _SANLOCK + 'node3-30-sanlock_client_gets.txt'
+SANLOCK_JOINING = (_SANLOCK +
+                   'bytheagent-node2-sanlock_client_gets_joining.txt')
+SANLOCK_VG = _SANLOCK + ('node1-08-vgs_reportformat_json_units_b_o_vg_name_'
+                         'vg_attr_vg_size_vg_f.txt')
+
+
+class SanlockTest(testtools.TestCase):
+
+    def _health(self, lockspaces=SANLOCK_JOINED, down=()):
+        # pidof answers as recorded on the DRBD lab (the same program)
+        recordings = [not_running(daemon) if daemon in down else answer(
+            'pidof %s' % daemon, '4242\n') for daemon in
+            ('lvmlockd', 'sanlock', 'wdmd')]
+        recordings.append(recorded.load(lockspaces))
+        return sanlock.Sanlock(recorded.ReplayRunner(*recordings),
+                               'vgc').health()
+
+    def test_joined_lockspace_is_healthy(self):
+        self.assertEqual([], self._health())
+
+    def test_left_lockspace(self):
+        self.assertEqual(['sanlock holds no lockspace for VG vgc (lvm_vgc): '
+                          'run vgchange --lock-start vgc'],
+                         self._health(SANLOCK_LEFT))
+
+    def test_joining_lockspace(self):
+        self.assertEqual(['sanlock is joining the lockspace of VG vgc '
+                          '(lvm_vgc): wait until it has joined'],
+                         self._health(SANLOCK_JOINING))
+
+    def test_parse_lockspaces(self):
+        self.assertEqual({'lvm_vgc': ''}, sanlock.parse_lockspaces(
+            recorded.load(SANLOCK_JOINED).output))
+        self.assertEqual({'lvm_vgc': 'ADD'}, sanlock.parse_lockspaces(
+            recorded.load(SANLOCK_JOINING).output))
+        self.assertEqual({}, sanlock.parse_lockspaces(
+            recorded.load(SANLOCK_LEFT).output))
+
+    def test_watchdog_daemon_down(self):
+        self.assertEqual(['wdmd is not running: start it on this node'],
+                         self._health(down=('wdmd',)))
+
+    def test_every_daemon_down_names_each(self):
+        reasons = self._health(SANLOCK_LEFT,
+                               down=('lvmlockd', 'sanlock', 'wdmd'))
+        self.assertEqual(3, len(reasons))
+
+    def test_sanlock_vg_accepted_dlm_vg_refused(self):
+        plugin = sanlock.Sanlock(recorded.ReplayRunner(), 'vgc')
+        plugin.check_volume_group(vg_from(SANLOCK_VG))
+        error = self.assertRaises(exception.VolumeGroupNotClustered,
+                                  plugin.check_volume_group,
+                                  vg_from(SHARED_VG))
+        self.assertIn("lock type 'dlm'", str(error))
+
+    def test_no_quorum_needed(self):
+        self.assertFalse(sanlock.Sanlock.needs_quorum)
+        self.assertTrue(lvmlockd.LvmLockd.needs_quorum)
+
+    def test_the_daemon_takes_its_readings(self):
+        for argv in sanlock.Sanlock(None, 'vgc').health_readings():
+            checks.check('cluster_state', list(argv))
+
+
 class LoadTest(testtools.TestCase):
 
     def test_entry_points(self):
@@ -166,6 +237,8 @@ class LoadTest(testtools.TestCase):
         self.assertIsInstance(base.load('lvmlockd', runner, 'vgc'),
                               lvmlockd.LvmLockd)
         self.assertIsInstance(base.load('clvmd', runner, 'vgc'), clvmd.Clvmd)
+        self.assertIsInstance(base.load('sanlock', runner, 'vgc'),
+                              sanlock.Sanlock)
 
     def test_unknown_name(self):
         error = self.assertRaises(exception.LockManagerNotFound, base.load,
