@@ -11,7 +11,10 @@ shared_lun`` and the lab's lock manager:
 - a node whose path to the LUN goes offline refuses its changes (and
   changes nothing) while the other two go on; back online, it changes
   again;
-- every volume is deleted from a node other than the one that made it.
+- every volume is deleted from a node other than the one that made it;
+- with sanlock, a node that loses the disk while it holds an LV loses its
+  lease and is reset by its watchdog; another node then takes the LV, with
+  what the lost node wrote, and the others change the VG meanwhile.
 
 With ``--record``, what the nodes print for the plugins' readings is kept
 under ``tests/unit/fixtures/recorded/gate-shared-lun`` (and ``-sanlock``).
@@ -19,6 +22,7 @@ under ``tests/unit/fixtures/recorded/gate-shared-lun`` (and ``-sanlock``).
 
 import concurrent.futures
 import contextlib
+import json
 import os
 import tempfile
 import time
@@ -28,10 +32,17 @@ from drbd_clvm_driver import lvm
 from drbd_clvm_driver import stack
 from tests.cluster import gate
 from tests.cluster import guests
+from tests.scenario import base
 
 NODES = 3
+#: seconds after losing the disk by which another node must hold the lost
+#: node's LV: sanlock's 8 x 10 s I/O timeouts to lose the lease, wdmd's 60 s
+#: watchdog fire timeout, and the emulated guests' slack
+LEASE_TAKEOVER_BOUND = 300
 #: volumes each node creates at once
 CREATES = 8
+#: creates each node makes one after another, for the throughput
+THROUGHPUT_CREATES = 6
 SIZE_MIB = 4
 LOCK_MANAGERS = ('lvmlockd', 'sanlock')
 RECORDING_NAME = 'gate-shared-lun'
@@ -60,7 +71,7 @@ def _recording(kernel_name, lock_manager):
             ['bash', '-c', 'source /opt/drbd-clvm/drbd_clvm && '
              'DRBD_CLVM_VG=%s DRBD_CLVM_LOCK_MANAGER=sanlock drbd_clvm_wait '
              '180 joined _drbd_clvm_vg_lockspace_started' % guests.VG_NAME],
-            _GETS)]
+            _GETS)] + [(0, ['pidof', 'sanlock']), (0, ['pidof', 'wdmd'])]
     return ([(index, argv) for index in range(NODES) for argv in [
         ['readlink', '-f', guests.SHARED_LUN_DEVICE],
         (_SLAVES % kernel_name).split(),
@@ -136,6 +147,36 @@ def concurrent_creates(cluster, stacks, prefix):
     return wanted
 
 
+def throughput(cluster, stacks, prefix):
+    """Creates per second from one node, then two, then three at once,
+    each node making :data:`THROUGHPUT_CREATES` one after another: how
+    metadata-change throughput grows with the nodes on one VG.
+    """
+    rates, made = {}, []
+
+    def creates(node_stack, names):
+        for name in names:
+            node_stack.ops.create_volume(name, SIZE_MIB, name)
+
+    for count in range(1, NODES + 1):
+        names = [['%s-t%d-%d-%d' % (prefix, count, index, number)
+                  for number in range(THROUGHPUT_CREATES)]
+                 for index in range(count)]
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(count) as pool:
+            for done in [pool.submit(creates, stacks[index], names[index])
+                         for index in range(count)]:
+                done.result()
+        rates[count] = round(count * THROUGHPUT_CREATES
+                             / (time.monotonic() - started), 2)
+        made += [name for node_names in names for name in node_names]
+    gate.log('creates per second from 1, 2, 3 nodes at once: %s (%d per '
+             'node, one after another)' % (
+                 ', '.join('%.2f' % rates[count] for count in sorted(rates)),
+                 THROUGHPUT_CREATES))
+    return made, rates
+
+
 def lost_path(cluster, stacks, prefix):
     """The last node's path to the LUN goes offline: its create is refused
     and changes nothing; the first node's create goes on; back online, the
@@ -163,6 +204,60 @@ def lost_path(cluster, stacks, prefix):
         node.runner.run(['sh', '-c', 'echo running > %s' % state_file])
     node_stack.ops.create_volume(prefix + '-after', SIZE_MIB, 'z')
     return [prefix + '-meanwhile', prefix + '-after']
+
+
+def lease_lost(cluster, stacks, prefix):
+    """node3 holds an LV (active exclusively, data written) and loses the
+    disk: once its lease has run out its watchdog resets it (the guest
+    exits: -no-reboot), node1 activates the LV with node3's data, and node2
+    creates a volume meanwhile. node3 is powered on again, as a reset
+    would, and rejoins.
+
+    :returns: the volumes made, and the seconds from the loss to the reset
+        and to node1 holding the LV.
+    """
+    node1, node2, node3 = cluster.nodes
+    held, meanwhile = prefix + '-held', prefix + '-meanwhile-lease'
+    path = '/dev/%s/%s' % (guests.VG_NAME, held)
+    stacks[2].ops.create_volume(held, SIZE_MIB, held)
+    node3.runner.run(['lvchange', '-aey', '%s/%s' % (guests.VG_NAME, held)])
+    written = base.write_pattern(node3, path)
+    state_file = '/sys/class/block/%s/device/state' % _kernel_name(node3)
+    node3.runner.run(['sh', '-c', 'echo offline > %s' % state_file])
+    lost = time.monotonic()
+    stacks[1].ops.create_volume(meanwhile, SIZE_MIB, meanwhile)
+    gate.log('node2 created %s %.0f s after node3 lost the disk'
+             % (meanwhile, time.monotonic() - lost))
+    lab = cluster.fence_device.guests[node3.name]
+    reset = taken = None
+    while taken is None or reset is None:
+        now = time.monotonic() - lost
+        if now > LEASE_TAKEOVER_BOUND:
+            raise guests.GuestError(
+                'after %d s: node3 reset %s, node1 holds %s: %s' % (
+                    now, 'at %.0f s' % reset if reset else 'never', held,
+                    'at %.0f s' % taken if taken else 'never'))
+        if reset is None and not lab.running:
+            reset = now
+            gate.log('node3\'s watchdog reset it %.0f s after it lost '
+                     'the disk' % reset)
+        if taken is None and node1.run(
+                'lvchange', '-aey', '%s/%s' % (guests.VG_NAME, held),
+                timeout=60).exit_code == 0:
+            taken = now
+            gate.log('node1 holds %s %.0f s after node3 lost the disk'
+                     % (held, taken))
+        time.sleep(2)
+    if base.digest(node1, path) != written:
+        raise guests.GuestError('node1 reads other data in %s than node3 '
+                                'wrote' % held)
+    node1.runner.run(['lvchange', '-an', '%s/%s' % (guests.VG_NAME, held)])
+    # the reset a watchdog makes: the guest's power comes back
+    cluster.fence_device.power('watchdog', 'reboot', node3.name)
+    guests.wait_ready([node3])
+    if _names(node3) != _names(node1):
+        raise guests.GuestError('node3 rejoined with other LVs than node1')
+    return [held, meanwhile], reset, taken
 
 
 def delete_elsewhere(cluster, stacks, names):
@@ -208,10 +303,28 @@ def run_lab(args, image, lock_manager):
         prefix = 'lun%d' % int(time.time())
         made = phase('creates from every node at once',
                      concurrent_creates, cluster, stacks, prefix)
+        throughput_made, rates = phase(
+            'creates per second from one, two, three nodes', throughput,
+            cluster, stacks, prefix)
+        made += throughput_made
+        result = {'lock_manager': lock_manager, 'nodes': NODES,
+                  'creates_per_second': rates}
         made += phase('a node that loses its path refuses, the others go on',
                       lost_path, cluster, stacks, prefix)
+        if lock_manager == 'sanlock':
+            lease_made, reset, taken = phase(
+                'node3 loses the disk holding an LV: watchdog, takeover',
+                lease_lost, cluster, stacks, prefix)
+            made += lease_made
+            result.update(watchdog_reset_s=round(reset),
+                          lv_taken_over_s=round(taken))
         phase('every volume deleted from another node', delete_elsewhere,
               cluster, stacks, made)
+    result['date'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    with open(os.path.join(guests.ROOT, 'results', 'shared-lun-%s-latest.json'
+                           % lock_manager), 'w') as handle:
+        json.dump(result, handle, indent=1, sort_keys=True)
+        handle.write('\n')
 
 
 def run(args):

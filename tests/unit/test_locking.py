@@ -168,6 +168,8 @@ SANLOCK_JOINED = _SANLOCK + 'node1-05-sanlock_client_gets.txt'
 SANLOCK_LEFT = _SANLOCK + 'node3-30-sanlock_client_gets.txt'
 SANLOCK_JOINING = (_SANLOCK +
                    'bytheagent-node2-sanlock_client_gets_joining.txt')
+SANLOCK_UP = _SANLOCK + 'node1-35-pidof_sanlock.txt'
+WDMD_UP = _SANLOCK + 'node1-36-pidof_wdmd.txt'
 SANLOCK_VG = _SANLOCK + ('node1-08-vgs_reportformat_json_units_b_o_vg_name_'
                          'vg_attr_vg_size_vg_f.txt')
 
@@ -175,10 +177,11 @@ SANLOCK_VG = _SANLOCK + ('node1-08-vgs_reportformat_json_units_b_o_vg_name_'
 class SanlockTest(testtools.TestCase):
 
     def _health(self, lockspaces=SANLOCK_JOINED, down=()):
-        # pidof answers as recorded on the DRBD lab (the same program)
-        recordings = [not_running(daemon) if daemon in down else answer(
-            'pidof %s' % daemon, '4242\n') for daemon in
-            ('lvmlockd', 'sanlock', 'wdmd')]
+        running = {'lvmlockd': LVMLOCKD_UP, 'sanlock': SANLOCK_UP,
+                   'wdmd': WDMD_UP}
+        recordings = [not_running(daemon) if daemon in down
+                      else recorded.load(running[daemon])
+                      for daemon in running]
         recordings.append(recorded.load(lockspaces))
         return sanlock.Sanlock(recorded.ReplayRunner(*recordings),
                                'vgc').health()
