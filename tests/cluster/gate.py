@@ -253,6 +253,10 @@ def main(argv=None):
                              '(no DRBD), replication = shared_lun, with each '
                              'lock manager named (all when none is) '
                              '(tests/cluster/shared_lun_gate.py)')
+    parser.add_argument('--with-scenarios', action='store_true',
+                        help='with --shared-lun: also the scenario tests on '
+                             'each lab (its first and last node; about 10 '
+                             'minutes a lab, not in .ci/run)')
     parser.add_argument('--logs', default=os.path.join(guests.ROOT,
                                                        'results', 'gate'),
                         help='where the guests\' console logs are kept')

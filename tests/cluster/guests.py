@@ -172,18 +172,32 @@ def restart_lvmlockd(runner):
 
 
 class RealCluster:
-    """The two running guests, as the scenario tests see them."""
+    """The running cluster guests, as the scenario tests see them.
+
+    :param lab: how the nodes share the VG and lock it: ``replication``,
+        ``target``, ``lock_manager`` (:func:`~drbd_clvm_driver.stack.
+        build`'s), and ``fencing`` (whether a node that loses corosync is
+        fenced and comes back).
+    """
 
     vg_name = VG_NAME
     drbd_resource = DRBD_RESOURCE
+    #: the DRBD pair's; a shared-LUN lab says its own
+    DRBD_LAB = {'replication': 'drbd', 'target': DRBD_RESOURCE,
+                'lock_manager': 'lvmlockd', 'fencing': True}
     #: the host's fence device (:mod:`tests.cluster.fencing`), where this
     #: process booted the guests
     fence_device = None
     #: compute hosts (:class:`RealNode`, no cluster stack) booted with it
     compute = ()
 
-    def __init__(self, nodes):
+    def __init__(self, nodes, lab=None):
         self.nodes = tuple(nodes)
+        self.lab = dict(lab or self.DRBD_LAB)
+        self.replication = self.lab['replication']
+        self.target = self.lab['target']
+        self.lock_manager = self.lab['lock_manager']
+        self.fencing = self.lab['fencing']
 
     @property
     def hosts(self):
@@ -283,7 +297,7 @@ class RealCluster:
 
     def state(self):
         return {'nodes': [{'name': node.name, 'agent': node.agent_path}
-                          for node in self.nodes]}
+                          for node in self.nodes], 'lab': self.lab}
 
     def release(self):
         """Let another process connect to the agents (one at a time)."""
@@ -305,7 +319,8 @@ def attach(state_path):
         with open(state_path) as handle:
             state = json.load(handle)
         _ATTACHED[state_path] = RealCluster(
-            RealNode(node['name'], node['agent']) for node in state['nodes'])
+            (RealNode(node['name'], node['agent'])
+             for node in state['nodes']), state.get('lab'))
     return _ATTACHED[state_path]
 
 
@@ -616,8 +631,12 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
         for guest in guests:
             guest.power_on()
         members = [guest for guest in guests if guest.role == 'cluster']
-        cluster = RealCluster(RealNode(guest.name, guest.agent_path)
-                              for guest in members)
+        lab = None
+        if shared_lun_nodes:
+            lab = {'replication': 'shared_lun', 'target': SHARED_LUN_DEVICE,
+                   'lock_manager': lock_manager, 'fencing': False}
+        cluster = RealCluster((RealNode(guest.name, guest.agent_path)
+                               for guest in members), lab)
         cluster.compute = [RealNode(guest.name, guest.agent_path)
                            for guest in guests if guest.role == 'compute']
         device = fencing.FenceDevice(members, cluster, log=log)

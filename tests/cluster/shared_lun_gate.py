@@ -16,6 +16,9 @@ shared_lun`` and the lab's lock manager:
   lease and is reset by its watchdog; another node then takes the LV, with
   what the lost node wrote, and the others change the VG meanwhile.
 
+With ``--with-scenarios``, the scenario suite (tests/scenario) then runs
+on the lab too, its node A the first node and its node B the last.
+
 With ``--record``, what the nodes print for the plugins' readings is kept
 under ``tests/unit/fixtures/recorded/gate-shared-lun`` (and ``-sanlock``).
 """
@@ -43,6 +46,9 @@ LEASE_TAKEOVER_BOUND = 300
 CREATES = 8
 #: creates each node makes one after another, for the throughput
 THROUGHPUT_CREATES = 6
+#: seconds the lab stays idle while the disk I/O the lock manager makes on
+#: its own is counted
+IDLE_SECONDS = 60
 SIZE_MIB = 4
 LOCK_MANAGERS = ('lvmlockd', 'sanlock')
 RECORDING_NAME = 'gate-shared-lun'
@@ -147,12 +153,53 @@ def concurrent_creates(cluster, stacks, prefix):
     return wanted
 
 
+def _disk_io(cluster):
+    """Per node: I/Os and KiB read and written on the shared disk so far
+    (the kernel's ``stat`` of the disk: reads, sectors read, writes,
+    sectors written).
+    """
+    counts = []
+    for node in cluster.nodes:
+        fields = node.run('cat', '/sys/class/block/%s/stat'
+                          % _kernel_name(node)).stdout.split()
+        counts.append((int(fields[0]), int(fields[2]) / 2,
+                       int(fields[4]), int(fields[6]) / 2))
+    return counts
+
+
+def _io_between(before, after, per):
+    """Each node's reads, KiB read, writes, KiB written between two
+    :func:`_disk_io`, divided by ``per``, and their sum over the nodes.
+    """
+    nodes = [[round((late - early) / per, 2)
+              for early, late in zip(first, last)]
+             for first, last in zip(before, after)]
+    total = [round(sum(values), 2) for values in zip(*nodes)]
+    return {'per_node': nodes, 'all_nodes': total,
+            'columns': ['reads', 'KiB read', 'writes', 'KiB written']}
+
+
+def idle_io(cluster):
+    """The shared disk's I/O per second while no one changes anything:
+    what the lock manager does on its own (sanlock renews its leases on
+    the disk; dlm talks over the network).
+    """
+    before = _disk_io(cluster)
+    time.sleep(IDLE_SECONDS)
+    io = _io_between(before, _disk_io(cluster), IDLE_SECONDS)
+    gate.log('idle: per node and second %s (%s)' % (
+        io['per_node'], ', '.join(io['columns'])))
+    return io
+
+
 def throughput(cluster, stacks, prefix):
     """Creates per second from one node, then two, then three at once,
     each node making :data:`THROUGHPUT_CREATES` one after another: how
-    metadata-change throughput grows with the nodes on one VG.
+    metadata-change throughput grows with the nodes on one VG, and the
+    shared disk's I/O per create with all three.
     """
     rates, made = {}, []
+    per_create = None
 
     def creates(node_stack, names):
         for name in names:
@@ -162,6 +209,7 @@ def throughput(cluster, stacks, prefix):
         names = [['%s-t%d-%d-%d' % (prefix, count, index, number)
                   for number in range(THROUGHPUT_CREATES)]
                  for index in range(count)]
+        before = _disk_io(cluster)
         started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(count) as pool:
             for done in [pool.submit(creates, stacks[index], names[index])
@@ -169,12 +217,15 @@ def throughput(cluster, stacks, prefix):
                 done.result()
         rates[count] = round(count * THROUGHPUT_CREATES
                              / (time.monotonic() - started), 2)
+        per_create = _io_between(before, _disk_io(cluster),
+                                 count * THROUGHPUT_CREATES)
         made += [name for node_names in names for name in node_names]
     gate.log('creates per second from 1, 2, 3 nodes at once: %s (%d per '
-             'node, one after another)' % (
+             'node, one after another); per create, all nodes: %s (%s)' % (
                  ', '.join('%.2f' % rates[count] for count in sorted(rates)),
-                 THROUGHPUT_CREATES))
-    return made, rates
+                 THROUGHPUT_CREATES, per_create['all_nodes'],
+                 ', '.join(per_create['columns'])))
+    return made, rates, per_create
 
 
 def lost_path(cluster, stacks, prefix):
@@ -303,12 +354,14 @@ def run_lab(args, image, lock_manager):
         prefix = 'lun%d' % int(time.time())
         made = phase('creates from every node at once',
                      concurrent_creates, cluster, stacks, prefix)
-        throughput_made, rates = phase(
+        idle = phase('the shared disk\'s I/O while idle', idle_io, cluster)
+        throughput_made, rates, per_create = phase(
             'creates per second from one, two, three nodes', throughput,
             cluster, stacks, prefix)
         made += throughput_made
         result = {'lock_manager': lock_manager, 'nodes': NODES,
-                  'creates_per_second': rates}
+                  'creates_per_second': rates, 'idle_io_per_second': idle,
+                  'io_per_create': per_create}
         made += phase('a node that loses its path refuses, the others go on',
                       lost_path, cluster, stacks, prefix)
         if lock_manager == 'sanlock':
@@ -320,6 +373,10 @@ def run_lab(args, image, lock_manager):
                           lv_taken_over_s=round(taken))
         phase('every volume deleted from another node', delete_elsewhere,
               cluster, stacks, made)
+        if args.with_scenarios:
+            phase('scenario tests on %s and %s' % (
+                cluster.nodes[0].name, cluster.nodes[-1].name),
+                gate.run_scenarios, cluster, args.concurrent_creates)
     result['date'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     with open(os.path.join(guests.ROOT, 'results', 'shared-lun-%s-latest.json'
                            % lock_manager), 'w') as handle:

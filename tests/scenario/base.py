@@ -1,5 +1,6 @@
 """What every scenario test starts from: two nodes, each with the driver's
-operations layer built exactly as the driver builds it."""
+operations layer built exactly as the driver builds it (on a lab of more
+nodes: its first and its last)."""
 
 import os
 import shutil
@@ -82,7 +83,8 @@ class TwoNodeTestCase(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.cluster = attach_cluster()
-        self.node_a, self.node_b = self.cluster.nodes
+        self.node_a, self.node_b = (self.cluster.nodes[0],
+                                    self.cluster.nodes[-1])
         #: node name -> peer endpoint; a test removes one to take it down
         self.endpoints = {}
         self.any_a = self._any_node(self.node_a)
@@ -98,8 +100,10 @@ class TwoNodeTestCase(testtools.TestCase):
         names = nodes.NodeNames(node.name, [other.name for other in
                                             self.cluster.nodes])
         return stack.build(node.runner, self.cluster.vg_name,
-                           self.cluster.drbd_resource, lock_path=lock_path,
-                           data_timeout=600, names=names,
+                           self.cluster.target,
+                           replication=self.cluster.replication,
+                           lock_manager=self.cluster.lock_manager,
+                           lock_path=lock_path, data_timeout=600, names=names,
                            peers=peer.InProcessPeers(self.endpoints),
                            **kwargs)
 

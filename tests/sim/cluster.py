@@ -126,6 +126,13 @@ class SimulatedCluster:
                  lock_type='dlm'):
         self.vg_name = vg_name
         self.drbd_resource = drbd_resource
+        # as the driver's stack is built for it (stack.build)
+        self.replication = 'drbd'
+        self.target = drbd_resource
+        self.lock_manager = 'clvmd' if lock_type == 'clvmd' else 'lvmlockd'
+        #: a node whose corosync stops comes back (stop_corosync and
+        #: start_corosync stand in for the fence and the reboot)
+        self.fencing = True
         self.drbd_version = drbd_version
         self.lock_type = lock_type
         self.nodes = (SimulatedNode(self, 'node1'),

@@ -2,9 +2,12 @@
 GuestError the gate's waits handle, whatever the socket says.
 """
 
+import json
+import os
 import socket
 from unittest import mock
 
+import fixtures
 import testtools
 
 from tests.cluster import guests
@@ -39,3 +42,53 @@ class AgentClientTest(testtools.TestCase):
         error = self.assertRaises(guests.GuestError,
                                   self._client(b'').call, ['true'], 5)
         self.assertIn('hung up', str(error))
+
+
+class SharedLunLabTest(testtools.TestCase):
+    """The three-node lab as qemu and the scenario tests see it."""
+
+    def setUp(self):
+        super().setUp()
+        self.workdir = self.useFixture(fixtures.TempDir()).path
+        self.useFixture(fixtures.MockPatch('subprocess.run'))
+
+    def test_every_guest_shares_one_disk_and_has_a_watchdog(self):
+        lab, hub = guests._shared_lun_guests('/images', self.workdir,
+                                             'root.img', 3, 'sanlock')
+        self.addCleanup(hub.stop)
+        self.assertEqual(['node1', 'node2', 'node3'],
+                         [guest.name for guest in lab])
+        lun = os.path.join(self.workdir, 'shared-lun.img')
+        self.assertEqual(guests.SHARED_LUN_SIZE, os.path.getsize(lun))
+        for guest in lab:
+            command = ' '.join(guest.command())
+            self.assertIn('file=%s,if=none,id=lun' % lun, command)
+            self.assertIn('scsi-hd,drive=lun,share-rw=on,serial=%s'
+                          % guests.SHARED_LUN_SERIAL, command)
+            self.assertIn('-device i6300esb', command)
+            self.assertIn('drbd_clvm_lab=shared_lun drbd_clvm_nodes=3 '
+                          'drbd_clvm_lock=sanlock', command)
+            # no DRBD disk of its own
+            self.assertIsNone(guest.disk)
+
+    def test_the_lab_crosses_to_the_scenario_process(self):
+        lab = {'replication': 'shared_lun',
+               'target': guests.SHARED_LUN_DEVICE,
+               'lock_manager': 'sanlock', 'fencing': False}
+        cluster = guests.RealCluster(
+            [guests.RealNode('node%d' % number, '/x/node%d.agent' % number)
+             for number in (1, 2, 3)], lab)
+        path = os.path.join(self.workdir, 'state.json')
+        with open(path, 'w') as handle:
+            json.dump(cluster.state(), handle)
+        attached = guests.attach(path)
+        self.assertEqual(('shared_lun', guests.SHARED_LUN_DEVICE, 'sanlock',
+                          False), (attached.replication, attached.target,
+                                   attached.lock_manager, attached.fencing))
+        self.assertEqual(3, len(attached.nodes))
+
+    def test_the_drbd_pair_by_default(self):
+        cluster = guests.RealCluster([])
+        self.assertEqual(('drbd', guests.DRBD_RESOURCE, 'lvmlockd', True),
+                         (cluster.replication, cluster.target,
+                          cluster.lock_manager, cluster.fencing))
