@@ -201,6 +201,10 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         """
         vg = self.ops.vg.volume_group()
         self.lock_manager.check_setup(vg)
+        refreshed = self.ops.refresh_active()
+        if refreshed:
+            LOG.info('Refreshed the devices of the volumes active here: %s',
+                     ', '.join(refreshed))
         reasons = self.gate.reasons()
         if reasons:
             LOG.warning('Cluster is not safe at start-up, LVM changes will be '

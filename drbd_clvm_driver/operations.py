@@ -450,6 +450,30 @@ class VolumeOperations:
         with self.locks.volumes(name):
             self._refresh(name)
 
+    def refresh_active(self):
+        """Reload the device of every LV active on this node.
+
+        Another node may have grown one while this node's service was down
+        (it could not be asked then).  Run at service start; an LV that
+        cannot be refreshed is logged and the service still starts.
+
+        :returns: the names refreshed.
+        """
+        refreshed = []
+        for lv in self.vg.logical_volumes():
+            # A snapshot's device follows its origin's refresh.
+            if not lv.active_locally or lv.is_snapshot:
+                continue
+            try:
+                with self.locks.volumes(lv.name):
+                    self.vg.refresh(lv.name)
+            except exception.DrbdClvmError as error:
+                LOG.error('Could not refresh the device of %s: %s', lv.name,
+                          error)
+            else:
+                refreshed.append(lv.name)
+        return refreshed
+
     def _refresh(self, name):
         lv = self.vg.find(name)
         if lv is not None and lv.active_locally:

@@ -72,15 +72,24 @@ class AnyNode:
     def run(self, operation, **kwargs):
         """Run ``operation`` here, or where the volume is held.
 
+        Peers are asked in turn; one whose service does not answer the
+        probe is passed over, so a node that is down does not stop the
+        others from serving.
+
         :raises VolumeBusy: every node was refused: the volume is in use on
             more than one node (live migration, multiattach).
-        :raises PeerUnavailable: the holding node did not answer.
+        :raises PeerUnavailable: no node that answered could run it, and at
+            least one did not answer: the holder may be among them.
         """
         try:
             return self._run_here(operation, kwargs)
         except exception.LockedByOtherNode as refusal:
             held_here = refusal
+        silent = []
         for node in self.names.peers:
+            if not self.answers(node):
+                silent.append(node)
+                continue
             LOG.info('%s: the volume is held by another node (%s); asking '
                      '%s to run it', operation, held_here, node)
             try:
@@ -89,6 +98,14 @@ class AnyNode:
                                        operation=operation, kwargs=kwargs)
             except exception.LockedByOtherNode:
                 continue
+        if silent:
+            raise exception.PeerUnavailable(
+                '%s: the volume is held by another node and no node that '
+                'answered could run it; the volume service on %s did not '
+                'answer, and it may be the one holding the volume. Check '
+                'that its cinder-volume runs and reaches the message bus; '
+                'the request can be retried. (LVM: %s)'
+                % (operation, ', '.join(silent), held_here))
         raise exception.VolumeBusy(
             '%s refused on every node: the volume is in use on more than '
             'one node (live migration or multiattach in progress, or a '
@@ -96,11 +113,26 @@ class AnyNode:
             'node only. (LVM: %s)' % (operation, held_here))
 
     def extend_volume(self, name, current_mib, new_mib):
-        """Extend where possible, then refresh every node's device."""
-        if self.run('extend_volume', name=name, current_mib=current_mib,
-                    new_mib=new_mib):
-            for node in self.names.all:
+        """Extend where possible, then refresh the device on every node
+        that has the LV active (the step is a no-op elsewhere).  A node
+        whose service does not answer is passed over with a warning: the
+        LV has grown, and that node refreshes its device when its service
+        starts again.
+        """
+        if not self.run('extend_volume', name=name, current_mib=current_mib,
+                        new_mib=new_mib):
+            return
+        silent = [node for node in self.names.peers
+                  if not self.answers(node)]
+        for node in self.names.all:
+            if node not in silent:
                 self.on(node, 'refresh', name=name)
+        if silent:
+            LOG.warning('%s grew to %d MiB; the volume service on %s did not '
+                        'answer, so a device of it there keeps the old size '
+                        'until that service starts again (it refreshes its '
+                        'active volumes then) or "lvchange --refresh" is run '
+                        'there', name, new_mib, ', '.join(silent))
 
     # Node-local steps.
 

@@ -89,6 +89,9 @@ class TwoNodeTestCase(testtools.TestCase):
         self.endpoints = {}
         self.any_a = self._any_node(self.node_a)
         self.any_b = self._any_node(self.node_b)
+        # Every other node of the lab serves too, as in production.
+        for node in self.cluster.nodes[1:-1]:
+            self._any_node(node)
         self.ops_a, self.ops_b = self.any_a.ops, self.any_b.ops
         self.prefix = 't%s-' % uuid.uuid4().hex[:8]
         self.addCleanup(self._remove_leftovers)

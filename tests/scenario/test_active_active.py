@@ -99,6 +99,18 @@ class InUseOperationsTest(OneVolumeTestCase):
         self.assertEqual([2 * self.SIZE_MIB * MIB] * 2,
                          self._sizes(self.node_a, self.node_b))
 
+    def test_extend_with_a_user_down_is_refreshed_at_its_start(self):
+        self._in_use_on(self.node_a, self.node_b)
+        del self.endpoints[self.node_a.name]
+        self.any_b.extend_volume(self.volume, self.SIZE_MIB,
+                                 2 * self.SIZE_MIB)
+        self.assertEqual([self.SIZE_MIB * MIB, 2 * self.SIZE_MIB * MIB],
+                         self._sizes(self.node_a, self.node_b))
+        # What A's volume service does when it starts again.
+        self.assertIn(self.volume, self.ops_a.refresh_active())
+        self.assertEqual([2 * self.SIZE_MIB * MIB] * 2,
+                         self._sizes(self.node_a, self.node_b))
+
     def test_snapshot_in_use_on_a_served_by_b(self):
         self._in_use_on(self.node_a)
         written = base.write_pattern(self.node_a, self.path)

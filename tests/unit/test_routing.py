@@ -31,15 +31,17 @@ class FakeOps:
 
 class AnyNodeTest(testtools.TestCase):
 
+    NODES = ('node1', 'node2')
+
     def setUp(self):
         super().setUp()
         self.endpoints = {}
         self.ops = {}
         self.any = {}
-        for node in ('node1', 'node2'):
+        for node in self.NODES:
             self.ops[node] = FakeOps(node)
             self.any[node] = routing.AnyNode(
-                nodes.NodeNames(node, ['node1', 'node2']), self.ops[node],
+                nodes.NodeNames(node, self.NODES), self.ops[node],
                 peer.InProcessPeers(self.endpoints))
             self.endpoints[node] = peer.Endpoint(
                 node, self.any[node].handlers())
@@ -60,7 +62,7 @@ class AnyNodeTest(testtools.TestCase):
             self.ops['node2'].calls)
 
     def test_refused_everywhere_is_busy(self):
-        for node in ('node1', 'node2'):
+        for node in self.NODES:
             self.ops[node].errors['clone_volume'] = \
                 exception.SharedLockConflict('incompatible mode')
         error = self.assertRaises(exception.VolumeBusy, self.any['node2'].run,
@@ -133,6 +135,50 @@ class AnyNodeTest(testtools.TestCase):
                                   self.any['node1'].on, 'node2', 'use',
                                   name='v')
         self.assertIn('RuntimeError: boom', str(error))
+
+
+class ThreeNodesTest(AnyNodeTest):
+    """The same, plus what a third node changes: one node down must not
+    stop the others, and a refresh goes to every node that answers.
+    """
+
+    NODES = ('node1', 'node2', 'node3')
+
+    def test_a_silent_node_is_passed_over(self):
+        del self.endpoints['node2']
+        self.ops['node1'].errors['delete_volume'] = \
+            exception.LockedByOtherNode('held')
+        self.assertEqual('node3 did delete_volume', self.any['node1'].run(
+            'delete_volume', name='v'))
+
+    def test_refused_where_it_answered_and_one_silent_is_unavailable(self):
+        # The silent node may be the holder: not "busy", but "retry".
+        del self.endpoints['node2']
+        for node in ('node1', 'node3'):
+            self.ops[node].errors['create_snapshot'] = \
+                exception.LockedByOtherNode('LV locked by other host')
+        error = self.assertRaises(
+            exception.PeerUnavailable, self.any['node1'].run,
+            'create_snapshot', snapshot_name='s', volume_name='v',
+            snapshot_id='i')
+        self.assertIn('on node2 did not answer', str(error))
+        self.assertEqual([], self.ops['node2'].calls)
+
+    def test_extend_refreshes_the_nodes_that_answer(self):
+        del self.endpoints['node2']
+        self.ops['node3'].extend_volume = lambda **kwargs: True
+        with self.assertLogs(routing.LOG.logger, 'WARNING') as logs:
+            self.any['node3'].extend_volume('v', 4, 8)
+        self.assertEqual([('refresh', {'name': 'v'})],
+                         self.ops['node1'].calls)
+        self.assertEqual([], self.ops['node2'].calls)
+        self.assertIn('the volume service on node2 did not answer',
+                      logs.output[-1])
+
+    def test_extend_not_shared_refreshes_nowhere(self):
+        self.ops['node1'].extend_volume = lambda **kwargs: False
+        self.any['node1'].extend_volume('v', 4, 8)
+        self.assertEqual([], self.ops['node2'].calls + self.ops['node3'].calls)
 
 
 class MessagingPeersTest(testtools.TestCase):
