@@ -6,9 +6,8 @@ namespace; the ``lock_manager`` option names one.
 
 import abc
 
-from stevedore import driver as stevedore_driver
-
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import plugins
 
 NAMESPACE = 'drbd_clvm_driver.lock_managers'
 
@@ -86,12 +85,6 @@ class LockManager(metaclass=abc.ABCMeta):
 def load(name, runner, vg_name, timeout=10):
     """Return the lock-manager plugin registered as ``name``.
     """
-    try:
-        manager = stevedore_driver.DriverManager(
-            NAMESPACE, name, invoke_on_load=True,
-            invoke_args=(runner, vg_name), invoke_kwds={'timeout': timeout})
-    except (RuntimeError, stevedore_driver.NoMatches) as error:
-        raise exception.LockManagerNotFound(
-            'No lock manager %r in namespace %s (%s); the shipped ones are '
-            '"lvmlockd", "sanlock" and "clvmd"' % (name, NAMESPACE, error))
-    return manager.driver
+    return plugins.plugin_class(
+        NAMESPACE, name, exception.LockManagerNotFound, 'lock manager',
+        ('lvmlockd', 'sanlock', 'clvmd'))(runner, vg_name, timeout=timeout)

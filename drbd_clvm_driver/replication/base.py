@@ -12,9 +12,8 @@ namespace; the ``replication`` option names one.
 
 import abc
 
-from stevedore import driver as stevedore_driver
-
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import plugins
 
 NAMESPACE = 'drbd_clvm_driver.replication'
 
@@ -95,12 +94,9 @@ class Replication(metaclass=abc.ABCMeta):
 
 
 def _plugin_class(name):
-    try:
-        return stevedore_driver.DriverManager(NAMESPACE, name).driver
-    except (RuntimeError, stevedore_driver.NoMatches) as error:
-        raise exception.ReplicationNotFound(
-            'No replication %r in namespace %s (%s); the shipped ones are '
-            '"drbd" and "shared_lun"' % (name, NAMESPACE, error))
+    return plugins.plugin_class(NAMESPACE, name,
+                                exception.ReplicationNotFound, 'replication',
+                                ('drbd', 'shared_lun'))
 
 
 def configured_target(conf):

@@ -4,10 +4,14 @@ cluster.
 The host runs the control plane (:mod:`tests.cluster.controller`); each
 cluster guest runs ``cinder-volume`` with this driver, installed from its
 wheel and configured by ``devstack/lib/drbd_clvm``
-(``tools/cluster/cinder-node``), both services in one Cinder cluster; a
-third guest is a compute host. Every request goes through ``cinder-api``
+(``tools/cluster/cinder-node``), every service in one Cinder cluster; one
+more guest is a compute host. Every request goes through ``cinder-api``
 (:mod:`tests.cluster.api_flows`); the table of flows, the node that served
 each and its time is printed and kept in ``results/cinder-latest.json``.
+
+The cluster is the DRBD pair, or with ``--shared-lun LOCK`` the three
+nodes on one shared disk (:mod:`tests.cluster.shared_lun_gate`'s lab),
+kept in ``results/cinder-shared-lun-LOCK-latest.json``.
 """
 
 import concurrent.futures
@@ -26,6 +30,8 @@ from tests.cluster import gate
 from tests.cluster import guests
 
 RESULTS = os.path.join(guests.ROOT, 'results', 'cinder-latest.json')
+#: nodes of the shared-LUN lab Cinder runs on
+SHARED_LUN_NODES = 3
 #: what ``brick serve`` prints, on each host
 BRICK_LOG = '/var/log/drbd-clvm-brick.log'
 
@@ -39,7 +45,7 @@ def build_driver_wheel(directory):
 
 
 def start_volume_services(cluster, controller):
-    """Set up and start both nodes' services at once (each set-up is
+    """Set up and start every node's service at once (each set-up is
     minutes of emulated pip and Python start-up).
     """
     transport_url, database_url = controller.guest_urls()
@@ -107,18 +113,36 @@ def fetch_service_logs(cluster, logs_dir):
                     handle.write(result.stdout)
 
 
-def write_results(rows, path=RESULTS):
+def results_path(shared_lun=None):
+    if shared_lun is None:
+        return RESULTS
+    return os.path.join(guests.ROOT, 'results',
+                        'cinder-shared-lun-%s-latest.json' % shared_lun)
+
+
+def write_results(rows, shared_lun=None):
+    path = results_path(shared_lun)
+    command = 'tools/cluster/gate --cinder'
+    if shared_lun:
+        command += ' --shared-lun ' + shared_lun
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as handle:
         json.dump({'date': time.strftime('%Y-%m-%dT%H:%M:%SZ',
                                          time.gmtime()),
-                   'command': 'tools/cluster/gate --cinder',
+                   'command': command,
                    'rows': rows}, handle, indent=1, sort_keys=True)
         handle.write('\n')
 
 
-def run(logs_dir, log=print):
+def run(logs_dir, log=print, shared_lun=None):
+    """The flows on the DRBD pair, or on the shared-LUN lab with the lock
+    manager ``shared_lun`` names.
+    """
     phase = gate.phase
+    lab = {}
+    if shared_lun:
+        lab = dict(shared_lun_nodes=SHARED_LUN_NODES,
+                   lock_manager=shared_lun)
     image = phase('build or reuse the guest image with Cinder',
                   gate.build_image, '--cinder')
     with tempfile.TemporaryDirectory(prefix='drbd-clvm-cinder-') as workdir:
@@ -130,12 +154,13 @@ def run(logs_dir, log=print):
                   'on the host', controller.start)
             with guests.booted(image, log=log, logs_dir=logs_dir,
                                control=controller.guest_forwards(),
-                               wheels=wheels) as cluster:
+                               wheels=wheels, **lab) as cluster:
                 try:
-                    phase('set up and start cinder-volume on both nodes',
+                    phase('set up and start cinder-volume on %s'
+                          % ', '.join(node.name for node in cluster.nodes),
                           start_volume_services, cluster, controller)
                     start_brick_servers(cluster)
-                    phase('wait for both volume services to take '
+                    phase('wait for every volume service to take '
                           'requests', wait_services_up, cluster,
                           controller.api_url)
                     phase('wait for os-brick on every host',
@@ -152,7 +177,7 @@ def run(logs_dir, log=print):
                     shutil.move(os.path.join(workdir, name),
                                 os.path.join(logs_dir, 'host-' + name))
     print(api_flows.format_table(rows), flush=True)
-    write_results(rows)
+    write_results(rows, shared_lun)
     failed = [row['flow'] for row in rows if row['status'] != 'ok']
     if failed:
         raise guests.GuestError('flows not ok: %s' % ', '.join(failed))

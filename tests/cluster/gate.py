@@ -246,7 +246,9 @@ def main(argv=None):
                         help='instead: Cinder\'s own services (API, '
                              'scheduler, a volume service in each node) '
                              'driven through the REST API, with a compute '
-                             'host (tests/cluster/cinder_gate.py)')
+                             'host (tests/cluster/cinder_gate.py); with '
+                             '--shared-lun LOCK on the three nodes of that '
+                             'lab')
     parser.add_argument('--shared-lun', nargs='*',
                         choices=('lvmlockd', 'sanlock'),
                         help='instead: three guests on one shared disk '
@@ -268,7 +270,11 @@ def main(argv=None):
     try:
         if args.cinder:
             from tests.cluster import cinder_gate
-            cinder_gate.run(args.logs, log=log)
+            from tests.cluster import shared_lun_gate
+            labs = [None] if args.shared_lun is None else (
+                args.shared_lun or shared_lun_gate.LOCK_MANAGERS)
+            for lab in labs:
+                cinder_gate.run(args.logs, log=log, shared_lun=lab)
         elif args.bench:
             from tests.cluster import bench_gate
             bench_gate.run(args.logs, log=log)

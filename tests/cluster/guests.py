@@ -548,51 +548,59 @@ def wait_ready(nodes, timeout=READY_TIMEOUT, guests=()):
     return time.monotonic() - started
 
 
-def _make_guests(image_dir, workdir, root, control, shared_lun_nodes=0,
-                 lock_manager='lvmlockd'):
-    """The guests of one run and the hub of their network, if any.
+def _make_guests(image_dir, workdir, root, control, hubs,
+                 shared_lun_nodes=0, lock_manager='lvmlockd'):
+    """The guests of one run; the hubs of their networks are added to
+    ``hubs`` as they start.
 
-    Both nodes have a wire of their own (DRBD, corosync: what the fault
-    campaign cuts). With ``control``, both also reach the host's Cinder
-    services through qemu's user network, restricted to those forwards,
-    and share a storage network (iSCSI) with a third guest, a compute host.
-    With ``shared_lun_nodes``, that many nodes share one disk and one
-    network for corosync, and run no DRBD.
+    Cluster nodes have a cluster wire (DRBD, corosync: what the fault
+    campaign cuts): a point-to-point link for the DRBD pair, a hub for the
+    ``shared_lun_nodes`` nodes that share one disk and run no DRBD. With
+    ``control``, every node also reaches the host's Cinder services through
+    qemu's user network, restricted to those forwards, and shares a
+    storage network (iSCSI) with one more guest, a compute host.
     """
+    count = shared_lun_nodes or 2
+    numbers = range(1, count + 1)
     if shared_lun_nodes:
-        return _shared_lun_guests(image_dir, workdir, root, shared_lun_nodes,
-                                  lock_manager)
-    ports = [_free_udp_port(), _free_udp_port()]
-    wires = {1: ports, 2: ports[::-1]}
-    if not control:
-        return [Guest(number, image_dir, workdir, root, [
-            (WIRE_MAC, _udp_netdev(*wires[number]))])
-            for number in (1, 2)], None
-    storage_ports = {number: _free_udp_port() for number in (1, 2, 3)}
-    hub = UdpHub(storage_ports.values())
-    hub.start()
-    user = ','.join(['user,restrict=on,net=10.0.2.0/24'] +
-                    ['guestfwd=%s' % rule for rule in control])
-    guests = [Guest(number, image_dir, workdir, root, [
-        (WIRE_MAC, _udp_netdev(*wires[number])),
-        (STORAGE_MAC, hub.netdev(storage_ports[number])),
-        (CONTROL_MAC, user)], memory=1536) for number in (1, 2)]
-    guests.append(Guest(3, image_dir, workdir, root, [
-        (STORAGE_MAC, hub.netdev(storage_ports[3]))], role='compute',
-        memory=768))
-    return guests, hub
+        wire = _started_hub(hubs, numbers)
+        networks = {number: [(WIRE_MAC, wire(number))] for number in numbers}
+        lun = os.path.join(workdir, 'shared-lun.img')
+        with open(lun, 'wb') as handle:
+            handle.truncate(SHARED_LUN_SIZE)
+        options = dict(shared_lun=lun, nodes=count, lock_manager=lock_manager)
+    else:
+        ports = [_free_udp_port(), _free_udp_port()]
+        wires = {1: ports, 2: ports[::-1]}
+        networks = {number: [(WIRE_MAC, _udp_netdev(*wires[number]))]
+                    for number in numbers}
+        options = {}
+    compute = count + 1
+    if control:
+        storage = _started_hub(hubs, list(numbers) + [compute])
+        user = ','.join(['user,restrict=on,net=10.0.2.0/24'] +
+                        ['guestfwd=%s' % rule for rule in control])
+        for number in numbers:
+            networks[number] += [(STORAGE_MAC, storage(number)),
+                                 (CONTROL_MAC, user)]
+        options['memory'] = 1536
+    guests = [Guest(number, image_dir, workdir, root, networks[number],
+                    **options) for number in numbers]
+    if control:
+        guests.append(Guest(compute, image_dir, workdir, root, [
+            (STORAGE_MAC, storage(compute))], role='compute', memory=768))
+    return guests
 
 
-def _shared_lun_guests(image_dir, workdir, root, count, lock_manager):
-    lun = os.path.join(workdir, 'shared-lun.img')
-    with open(lun, 'wb') as handle:
-        handle.truncate(SHARED_LUN_SIZE)
-    ports = {number: _free_udp_port() for number in range(1, count + 1)}
+def _started_hub(hubs, numbers):
+    """A started hub for the guests ``numbers``, added to ``hubs``; the
+    netdev of each guest by its number.
+    """
+    ports = {number: _free_udp_port() for number in numbers}
     hub = UdpHub(ports.values())
     hub.start()
-    return [Guest(number, image_dir, workdir, root, [
-        (WIRE_MAC, hub.netdev(ports[number]))], shared_lun=lun, nodes=count,
-        lock_manager=lock_manager) for number in ports], hub
+    hubs.append(hub)
+    return lambda number: hub.netdev(ports[number])
 
 
 def _udp_netdev(local, remote):
@@ -623,11 +631,11 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
     guests = []
     cluster = None
     device = None
-    hub = None
+    hubs = []
     try:
         root = _prepare_root(image_dir, workdir, wheels)
-        guests, hub = _make_guests(image_dir, workdir, root, control,
-                                   shared_lun_nodes, lock_manager)
+        guests = _make_guests(image_dir, workdir, root, control, hubs,
+                              shared_lun_nodes, lock_manager)
         for guest in guests:
             guest.power_on()
         members = [guest for guest in guests if guest.role == 'cluster']
@@ -656,7 +664,7 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
     finally:
         if device is not None:
             device.stop()
-        if hub is not None:
+        for hub in hubs:
             hub.stop()
         if cluster is not None:
             cluster.release()

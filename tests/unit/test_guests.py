@@ -52,10 +52,17 @@ class SharedLunLabTest(testtools.TestCase):
         self.workdir = self.useFixture(fixtures.TempDir()).path
         self.useFixture(fixtures.MockPatch('subprocess.run'))
 
+    def _lab(self, control=None, lock_manager='sanlock'):
+        hubs = []
+        lab = guests._make_guests('/images', self.workdir, 'root.img',
+                                  control, hubs, 3, lock_manager)
+        for hub in hubs:
+            self.addCleanup(hub.stop)
+        return lab, hubs
+
     def test_every_guest_shares_one_disk_and_has_a_watchdog(self):
-        lab, hub = guests._shared_lun_guests('/images', self.workdir,
-                                             'root.img', 3, 'sanlock')
-        self.addCleanup(hub.stop)
+        lab, hubs = self._lab()
+        self.assertEqual(1, len(hubs))
         self.assertEqual(['node1', 'node2', 'node3'],
                          [guest.name for guest in lab])
         lun = os.path.join(self.workdir, 'shared-lun.img')
@@ -70,6 +77,22 @@ class SharedLunLabTest(testtools.TestCase):
                           'drbd_clvm_lock=sanlock', command)
             # no DRBD disk of its own
             self.assertIsNone(guest.disk)
+
+    def test_cinder_on_three_nodes_adds_a_compute_host(self):
+        lab, hubs = self._lab(control=['tcp:10.0.2.100:5672-cmd:x'],
+                              lock_manager='lvmlockd')
+        self.assertEqual(2, len(hubs))  # the cluster wire, the storage one
+        self.assertEqual([('node1', 'cluster'), ('node2', 'cluster'),
+                          ('node3', 'cluster'), ('node4', 'compute')],
+                         [(guest.name, guest.role) for guest in lab])
+        for guest in lab[:3]:
+            macs = [mac for mac, netdev in guest.networks]
+            self.assertEqual([guests.WIRE_MAC, guests.STORAGE_MAC,
+                              guests.CONTROL_MAC], macs)
+            self.assertIsNotNone(guest.shared_lun)
+        self.assertEqual([guests.STORAGE_MAC],
+                         [mac for mac, netdev in lab[3].networks])
+        self.assertIsNone(lab[3].shared_lun)
 
     def test_the_lab_crosses_to_the_scenario_process(self):
         lab = {'replication': 'shared_lun',

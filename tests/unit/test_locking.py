@@ -247,4 +247,5 @@ class LoadTest(testtools.TestCase):
         error = self.assertRaises(exception.LockManagerNotFound, base.load,
                                   'sanlockd', recorded.ReplayRunner(), 'vgc')
         self.assertIn(base.NAMESPACE, str(error))
-        self.assertIn('sanlockd', str(error))
+        self.assertIn("'sanlockd'", str(error))
+        self.assertIn('"lvmlockd", "sanlock" and "clvmd"', str(error))
