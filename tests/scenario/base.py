@@ -87,9 +87,11 @@ class TwoNodeTestCase(testtools.TestCase):
                                     self.cluster.nodes[-1])
         #: node name -> peer endpoint; a test removes one to take it down
         self.endpoints = {}
+        #: node name -> its AnyNode; every node of the lab serves, as in
+        #: production (on three nodes, the middle one too)
+        self.any_nodes = {}
         self.any_a = self._any_node(self.node_a)
         self.any_b = self._any_node(self.node_b)
-        # Every other node of the lab serves too, as in production.
         for node in self.cluster.nodes[1:-1]:
             self._any_node(node)
         self.ops_a, self.ops_b = self.any_a.ops, self.any_b.ops
@@ -117,6 +119,7 @@ class TwoNodeTestCase(testtools.TestCase):
         any_node = self._stack(node).any_node
         self.endpoints[node.name] = peer.Endpoint(node.name,
                                                   any_node.handlers())
+        self.any_nodes[node.name] = any_node
         return any_node
 
     def name(self, label):
@@ -134,7 +137,7 @@ class TwoNodeTestCase(testtools.TestCase):
     def _remove_leftovers(self):
         # A snapshot's activation follows its origin's; release only
         # where a node has it active, to keep the real gate quick.
-        for ops in (self.ops_a, self.ops_b):
+        for ops in (any_node.ops for any_node in self.any_nodes.values()):
             for lv in ops.vg.logical_volumes():
                 if (self.prefix in lv.name and lv.active_locally
                         and not lv.is_snapshot):

@@ -177,3 +177,71 @@ class InUseOperationsTest(OneVolumeTestCase):
                           'create_snapshot', snapshot_name=self.name('snap'),
                           volume_name=self.volume, snapshot_id='id-snap')
         self.assertEqual([self.volume], list(self.names_on(self.ops_b)))
+
+
+class ThreeNodesTest(OneVolumeTestCase):
+    """What only a third node shows: the volume held on a node that is
+    neither the serving node nor its first peer, a step served by a node
+    that holds nothing, and data through every node.  Runs on the
+    three-node shared-LUN lab (``gate --shared-lun --with-scenarios``); the
+    DRBD pair and the simulator have two nodes.
+    """
+
+    def setUp(self):
+        super().setUp()
+        if len(self.cluster.nodes) < 3:
+            self.skipTest('needs a lab of three nodes or more')
+        self.node_c = self.cluster.nodes[1]
+        self.any_c = self.any_nodes[self.node_c.name]
+        self.ops_c = self.any_c.ops
+
+    def _sizes(self, *nodes):
+        return [base.device_size(node, self.path) for node in nodes]
+
+    def test_multiattach_on_every_node(self):
+        every = (self.node_a, self.node_c, self.node_b)
+        for node in every:
+            self.any_c.on(node.name, 'use', name=self.volume)
+        written = base.write_pattern(self.node_c, self.path)
+        for node in every:
+            self.assertEqual(written, base.digest(node, self.path))
+        self.any_a.on(self.node_c.name, 'release', name=self.volume)
+        self.assertEqual(written, base.digest(self.node_b, self.path))
+
+    def test_live_migration_through_every_node(self):
+        self.any_b.on(self.node_a.name, 'use', name=self.volume)
+        written = base.write_pattern(self.node_a, self.path)
+        hops = [(self.node_a, self.node_c), (self.node_c, self.node_b)]
+        for source, destination in hops:
+            self.any_c.on(destination.name, 'use', name=self.volume)
+            self.any_a.on(source.name, 'release', name=self.volume)
+            self.assertEqual(written, base.digest(destination, self.path))
+        self.assertEqual([False, False, True],
+                         [any_node.ops.vg.logical_volume(
+                             self.volume).active_locally
+                          for any_node in (self.any_a, self.any_c,
+                                           self.any_b)])
+
+    def test_extend_in_use_on_two_served_by_the_third(self):
+        for node in (self.node_a, self.node_b):
+            self.any_a.on(node.name, 'use', name=self.volume)
+        self.any_c.extend_volume(self.volume, self.SIZE_MIB,
+                                 2 * self.SIZE_MIB)
+        self.assertEqual([2 * self.SIZE_MIB * MIB] * 2,
+                         self._sizes(self.node_a, self.node_b))
+
+    def test_snapshot_held_past_the_first_peer(self):
+        # B's peers are A then C: A is refused too, and C runs it.
+        self.any_a.on(self.node_c.name, 'use', name=self.volume)
+        written = base.write_pattern(self.node_c, self.path)
+        snapshot = self.any_b.run('create_snapshot',
+                                  snapshot_name=self.name('snap'),
+                                  volume_name=self.volume,
+                                  snapshot_id='id-snap')
+        self.assertEqual(self.volume,
+                         self.ops_b.vg.logical_volume(snapshot).origin)
+        self.assertEqual(written, base.digest(self.node_c, self.path))
+        self.any_a.run('delete_snapshot', snapshot_name=self.name('snap'),
+                       volume_name=self.volume)
+        self.assertEqual([], base.stale_snapshot_devices(
+            self.cluster, self.node_c, self.prefix))
