@@ -272,11 +272,15 @@ class RealCluster:
         self._wait_gone(node, 'dlm_controld')
 
     def start_corosync(self, node):
-        """Wait until ``node`` has been fenced, is back, and DRBD is whole."""
+        """Wait until ``node`` has been fenced, is back, and DRBD (where
+        the lab has it) is whole.
+        """
         wait_until(
             lambda: self._boot_id(node) not in (None, self._fenced_boot),
             120, '%s to be fenced and boot again' % node.name)
         wait_ready([node])
+        if self.replication != 'drbd':
+            return
         self._wait_drbd(lambda text: ('ro:Primary/Primary' in text and
                                       'ds:UpToDate/UpToDate' in text),
                         'Primary/Primary and UpToDate', timeout=300)
@@ -642,7 +646,8 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
         lab = None
         if shared_lun_nodes:
             lab = {'replication': 'shared_lun', 'target': SHARED_LUN_DEVICE,
-                   'lock_manager': lock_manager, 'fencing': False}
+                   'lock_manager': lock_manager,
+                   'fencing': lock_manager != 'sanlock'}
         cluster = RealCluster((RealNode(guest.name, guest.agent_path)
                                for guest in members), lab)
         cluster.compute = [RealNode(guest.name, guest.agent_path)

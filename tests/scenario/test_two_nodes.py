@@ -303,9 +303,6 @@ class ClusterStackTest(base.TwoNodeTestCase):
         self.assertIn('dlm_controld is not running', str(error))
 
     def test_lvmlockd_gone_refuses(self):
-        if self.cluster.lock_manager == 'sanlock':
-            self.skipTest('restarting lvmlockd under sanlock: not written '
-                          'yet')
         self.cluster.stop_lvmlockd(self.node_b)
         self.addCleanup(self.cluster.start_lvmlockd, self.node_b)
         error = self.assertRaises(exception.ClusterUnsafe,

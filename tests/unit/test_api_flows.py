@@ -45,6 +45,24 @@ class AtOnceTest(testtools.TestCase):
         controller = types.SimpleNamespace(api_url='http://api')
         self.flows = api_flows.Flows(cluster, controller, log=lambda _: None)
 
+    def _served_by(self, *nodes):
+        self.useFixture(fixtures.MockPatchObject(
+            self.flows, 'served_by', return_value=list(nodes)))
+
+    def test_a_step_may_be_served_by_any_node_named(self):
+        self._served_by('node3')
+        self.flows.step('create', lambda cinder: None,
+                        serving=['node2', 'node3'])
+        self.assertEqual('ok', self.flows.rows[-1]['status'])
+
+    def test_a_step_served_elsewhere_fails(self):
+        # node1's service was stopped: it must not have served anything.
+        self._served_by('node1', 'node2')
+        self.flows.step('create', lambda cinder: None,
+                        serving=['node2', 'node3'])
+        self.assertEqual('failed: served by node1,node2, not node2 or node3',
+                         self.flows.rows[-1]['status'])
+
     def test_steps_run_together_rows_keep_the_listed_order(self):
         # The first step finishes only once the second has started: run
         # one after the other, it would wait out its bound and fail.

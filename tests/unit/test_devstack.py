@@ -12,6 +12,7 @@ import fixtures
 import testtools
 
 from drbd_clvm_driver.cmd import fence
+from tests.unit import recorded
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -247,6 +248,60 @@ class ConfigureNodeTest(testtools.TestCase):
                      DRBD_CLVM_NODE2_NAME='b', DRBD_CLVM_NODE4_NAME='d'),
             capture_output=True, text=True, check=True)
         self.assertEqual('1\n2\n', result.stdout)
+
+
+class LockspaceStartedTest(testtools.TestCase):
+    """When the functions take the VG's lockspace as started (after a
+    node's start and after lvmlockd's restart), on recorded outputs.
+    """
+
+    SANLOCK = 'gate-shared-lun-sanlock/'
+    JOINED = SANLOCK + 'node1-05-sanlock_client_gets.txt'
+    LVMLOCKD_SANLOCK = SANLOCK + 'node1-07-lvmlockctl_info.txt'
+
+    def _started(self, lock_manager, **outputs):
+        """``_drbd_clvm_vg_lockspace_started`` with each named program
+        printing its recording (or nothing, exiting 1, when it is None).
+        """
+        bin_dir = self.useFixture(fixtures.TempDir()).path
+        for program, filename in outputs.items():
+            path = os.path.join(bin_dir, program)
+            with open(path, 'w') as handle:
+                if filename is None:
+                    handle.write('#!/bin/sh\nexit 1\n')
+                else:
+                    handle.write("#!/bin/sh\ncat <<'OUT'\n%s\nOUT\n"
+                                 % recorded.load(filename).output)
+            os.chmod(path, 0o755)
+        env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ['PATH'],
+                   DRBD_CLVM_VG='vgc', DRBD_CLVM_LOCK_MANAGER=lock_manager)
+        return subprocess.run(
+            ['bash', '-c', 'source "$0" && _drbd_clvm_vg_lockspace_started',
+             LIB], env=env, capture_output=True).returncode == 0
+
+    def test_sanlock_joined_and_listed_by_lvmlockd(self):
+        self.assertTrue(self._started(
+            'sanlock', sanlock=self.JOINED,
+            lvmlockctl=self.LVMLOCKD_SANLOCK))
+
+    def test_sanlock_still_joining(self):
+        self.assertFalse(self._started(
+            'sanlock', sanlock=self.SANLOCK +
+            'bytheagent-node2-sanlock_client_gets_joining.txt',
+            lvmlockctl=self.LVMLOCKD_SANLOCK))
+
+    def test_sanlock_joined_but_lvmlockd_not_back(self):
+        # lvmlockd restarted, not yet rejoined: sanlock alone still lists
+        # the lockspace it kept.
+        self.assertFalse(self._started(
+            'sanlock', sanlock=self.JOINED,
+            lvmlockctl=None))
+
+    def test_dlm(self):
+        self.assertTrue(self._started(
+            'lvmlockd', lvmlockctl='gate/node1-08-lvmlockctl_info.txt'))
+        self.assertFalse(self._started(
+            'lvmlockd', lvmlockctl=self.LVMLOCKD_SANLOCK))
 
 
 class WaitTest(testtools.TestCase):
