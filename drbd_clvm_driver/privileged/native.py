@@ -16,7 +16,9 @@ program where it cannot:
 - ``corosync-quorumtool -s``: corosync is asked through libquorum, the
   library the tool itself uses, over one connection kept open; the answer
   is the tool's ``Quorate:`` line (membership is read with ``-l``, a
-  process, once at start-up).
+  process, once at start-up);
+- ``sanlock client gets``: sanlock is asked through libsanlock_client, the
+  library the tool itself uses; the answer is the tool's lockspace lines.
 """
 
 import ctypes
@@ -142,15 +144,92 @@ class CorosyncQuorum:
         self._handle = None
 
 
+class _SanlockDisk(ctypes.Structure):
+    # struct sanlk_disk of sanlock.h
+    _fields_ = [('path', ctypes.c_char * 1024), ('offset', ctypes.c_uint64),
+                ('pad1', ctypes.c_uint32), ('pad2', ctypes.c_uint32)]
+
+
+class SanlockLockspace(ctypes.Structure):
+    """struct sanlk_lockspace of sanlock.h."""
+
+    _fields_ = [('name', ctypes.c_char * 48), ('host_id', ctypes.c_uint64),
+                ('flags', ctypes.c_uint32), ('host_id_disk', _SanlockDisk)]
+
+
+#: sanlk_lockspace.flags (SANLK_LSF_*) as ``sanlock client gets`` prints them
+_LOCKSPACE_FLAGS = ((0x1, 'ADD'), (0x2, 'REM'))
+
+
+def format_lockspace(lockspace):
+    """One line of ``sanlock client gets`` for a :class:`SanlockLockspace`."""
+    flags = ' '.join(text for bit, text in _LOCKSPACE_FLAGS
+                     if lockspace.flags & bit)
+    return 's %s:%d:%s:%d %s\n' % (
+        lockspace.name.decode(errors='replace'), lockspace.host_id,
+        lockspace.host_id_disk.path.decode(errors='replace'),
+        lockspace.host_id_disk.offset, flags)
+
+
+class SanlockLockspaces:
+    """``sanlock client gets`` from the sanlock daemon, through
+    ``sanlock_get_lockspaces`` of libsanlock_client (one request on its
+    socket, as the tool makes).
+
+    :param library: the shared object's name; when it cannot be loaded
+        :meth:`answer` returns None and the caller runs the tool.
+    """
+
+    def __init__(self, library='libsanlock_client.so.1'):
+        self._library_name = library
+        self._library = None
+        self._free = None
+
+    def _load(self):
+        library = ctypes.CDLL(self._library_name)
+        library.sanlock_get_lockspaces.argtypes = [
+            ctypes.POINTER(ctypes.POINTER(SanlockLockspace)),
+            ctypes.POINTER(ctypes.c_int), ctypes.c_uint32]
+        self._free = ctypes.CDLL('libc.so.6').free
+        self._free.argtypes = [ctypes.c_void_p]
+        self._library = library
+
+    def answer(self):
+        if self._library is None:
+            try:
+                self._load()
+            except OSError:
+                return None
+        lockspaces = ctypes.POINTER(SanlockLockspace)()
+        count = ctypes.c_int()
+        status = self._library.sanlock_get_lockspaces(
+            ctypes.byref(lockspaces), ctypes.byref(count), 0)
+        if status < 0:
+            return 1, '', 'gets error %d\n' % status
+        if not lockspaces:
+            return 0, '', ''
+        try:
+            return 0, ''.join(format_lockspace(lockspaces[index])
+                              for index in range(count.value)), ''
+        finally:
+            self._free(lockspaces)
+
+
 _QUORUM = CorosyncQuorum()
+_SANLOCK = SanlockLockspaces()
+#: the readings a library answers, by their command line
+_LIBRARIES = {
+    ('corosync-quorumtool', '-s'): _QUORUM,
+    ('sanlock', 'client', 'gets'): _SANLOCK,
+}
 
 
 def answers_itself(argv):
     """Whether the daemon answers ``argv`` without starting a program
-    (where the library is there, for quorum).
+    (where the library is there, for quorum and sanlock's lockspaces).
     """
     return (argv[0] in ('cat', 'pidof', 'readlink', 'ls')
-            or tuple(argv[:2]) == ('corosync-quorumtool', '-s'))
+            or tuple(argv) in _LIBRARIES)
 
 
 def read_now(argv):
@@ -172,4 +251,4 @@ def answer(argv):
     """The daemon's own answer to a reading, or None to run the program."""
     if not answers_itself(argv):
         return None
-    return read_now(argv) or _QUORUM.answer()
+    return read_now(argv) or _LIBRARIES[tuple(argv)].answer()

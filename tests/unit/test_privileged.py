@@ -20,6 +20,7 @@ from drbd_clvm_driver import drbd
 from drbd_clvm_driver import exception
 from drbd_clvm_driver.locking import clvmd
 from drbd_clvm_driver.locking import lvmlockd
+from drbd_clvm_driver.locking import sanlock
 from drbd_clvm_driver import lvm
 from drbd_clvm_driver import privileged
 from drbd_clvm_driver.privileged import checks
@@ -497,6 +498,96 @@ class CorosyncQuorumTest(testtools.TestCase):
         self.assertEqual((0, 'Quorate: Yes\n', ''),
                          self._quorum(library).answer())
         self.assertEqual((2, 1), (library.connections, library.finalized))
+
+
+class FakeLibsanlock:
+    """``sanlock_get_lockspaces`` handing out ``lockspaces`` (an array of
+    :class:`native.SanlockLockspace`) as the library's malloc'd list.
+    """
+
+    def __init__(self, lockspaces=None, status=0):
+        self.freed = []
+
+        # Plain functions: the code under test sets their argtypes.
+        def sanlock_get_lockspaces(listed, count, flags):
+            if lockspaces is not None:
+                listed._obj.contents = lockspaces[0]
+                count._obj.value = len(lockspaces)
+            return status
+
+        def free(pointer):
+            self.freed.append(pointer)
+
+        self.sanlock_get_lockspaces = sanlock_get_lockspaces
+        self.free = free
+
+
+def _lockspace(name, host_id, path, flags=0):
+    lockspace = native.SanlockLockspace(name=name.encode(), host_id=host_id,
+                                        flags=flags)
+    lockspace.host_id_disk.path = path.encode()
+    return lockspace
+
+
+class SanlockLockspacesTest(testtools.TestCase):
+    """``sanlock client gets`` answered through libsanlock_client, in the
+    tool's words (checked against its recorded output).
+    """
+
+    LEASES = '/dev/mapper/vgc-lvmlock'
+
+    def _answer(self, library):
+        lockspaces = native.SanlockLockspaces()
+        self.useFixture(fixtures.MockPatch('ctypes.CDLL',
+                                           return_value=library))
+        return lockspaces.answer()
+
+    def test_joined_as_the_tool_prints_it(self):
+        library = FakeLibsanlock(
+            (native.SanlockLockspace * 1)(_lockspace('lvm_vgc', 1,
+                                                     self.LEASES)))
+        self.assertEqual((0, recorded.load(
+            'gate-shared-lun-sanlock/node1-05-sanlock_client_gets.txt')
+            .output, ''), self._answer(library))
+        self.assertEqual(1, len(library.freed))
+
+    def test_joining(self):
+        library = FakeLibsanlock(
+            (native.SanlockLockspace * 1)(_lockspace('lvm_vgc', 2,
+                                                     self.LEASES, 0x1)))
+        self.assertEqual(recorded.load(
+            'gate-shared-lun-sanlock/'
+            'bytheagent-node2-sanlock_client_gets_joining.txt').output,
+            self._answer(library)[1])
+
+    def test_every_lockspace_and_its_change(self):
+        library = FakeLibsanlock((native.SanlockLockspace * 2)(
+            _lockspace('lvm_vgc', 3, self.LEASES, 0x2),
+            _lockspace('lvm_other', 3, '/dev/mapper/other-lvmlock')))
+        self.assertEqual({'lvm_vgc': 'REM', 'lvm_other': ''},
+                         sanlock.parse_lockspaces(
+                             self._answer(library)[1]))
+
+    def test_none(self):
+        library = FakeLibsanlock()
+        self.assertEqual((0, '', ''), self._answer(library))
+        self.assertEqual([], library.freed)
+
+    def test_sanlock_down_is_an_error(self):
+        exit_code, stdout, stderr = self._answer(FakeLibsanlock(
+            status=-111))
+        self.assertEqual((1, ''), (exit_code, stdout))
+        self.assertIn('-111', stderr)
+
+    def test_without_the_library_runs_the_tool(self):
+        self.assertIsNone(native.SanlockLockspaces(
+            'libno-such-library.so.1').answer())
+
+    def test_the_daemon_answers_it_itself(self):
+        self.assertTrue(native.answers_itself(['sanlock', 'client',
+                                               'gets']))
+        self.assertFalse(native.answers_itself(['sanlock', 'client',
+                                                'status']))
 
 
 class PrivsepRunnerTest(testtools.TestCase):
