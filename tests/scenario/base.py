@@ -1,6 +1,7 @@
 """What every scenario test starts from: two nodes, each with the driver's
 operations layer built exactly as the driver builds it (on a lab of more
-nodes: its first and its last)."""
+nodes: its first and its last, with every other node serving peer calls
+as in production)."""
 
 import os
 import shutil
