@@ -48,9 +48,12 @@ DRBD_RESOURCE = 'r0'
 #: sparse DRBD backing disk: room for the scenario tests' 4 MiB volumes and
 #: for Cinder's own driver, whose sizes are whole GiB, in the benchmark
 DRBD_DISK_SIZE = 8 * 1024 * 1024 * 1024
-#: the shared-LUN lab's one disk, which every guest sees as a SCSI disk with
-#: this serial (udev names it /dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_...)
-SHARED_LUN_SIZE = 4 * 1024 * 1024 * 1024
+#: the shared-LUN lab's one disk (sparse), which every guest sees as a SCSI
+#: disk with this serial (udev names it /dev/disk/by-id/scsi-0QEMU_QEMU_
+#: HARDDISK_...); as large as the DRBD disk, so that Cinder's flows fit (a
+#: 1 GiB volume, its snapshot, a volume from it and a clone with its
+#: temporary snapshot at once: 4 GiB was short of one extent)
+SHARED_LUN_SIZE = DRBD_DISK_SIZE
 SHARED_LUN_SERIAL = 'drbdclvmlun'
 SHARED_LUN_DEVICE = ('/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_%s'
                      % SHARED_LUN_SERIAL)
