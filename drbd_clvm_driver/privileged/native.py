@@ -92,26 +92,43 @@ def pidof(name, proc='/proc'):
     return 0, ' '.join(pids) + '\n', ''
 
 
-class CorosyncQuorum:
-    """corosync's quorum through libquorum, over one kept connection.
+class _LibraryReading:
+    """A reading answered through a shared library, loaded at first use.
 
     :param library: the shared object's name; when it cannot be loaded
-        :meth:`answer` returns None and the caller runs the tool.
+        ``answer`` returns None and the caller runs the tool.
     """
 
-    def __init__(self, library='libquorum.so.5'):
+    def __init__(self, library):
         self._library_name = library
         self._library = None
+
+    def _loaded(self):
+        if self._library is None:
+            try:
+                self._library = self._prepare(
+                    ctypes.CDLL(self._library_name))
+            except OSError:
+                return False
+        return True
+
+    def _prepare(self, library):
+        """The loaded library, its functions' signatures declared."""
+        return library
+
+
+class CorosyncQuorum(_LibraryReading):
+    """corosync's quorum through libquorum, over one kept connection."""
+
+    def __init__(self, library='libquorum.so.5'):
+        super().__init__(library)
         self._handle = None
         self._lock = threading.Lock()
 
     def answer(self):
         with self._lock:
-            if self._library is None:
-                try:
-                    self._library = ctypes.CDLL(self._library_name)
-                except OSError:
-                    return None
+            if not self._loaded():
+                return None
             for _ in range(2):
                 if self._handle is None and not self._connect():
                     return 1, '', 'Cannot initialize QUORUM service\n'
@@ -171,35 +188,28 @@ def format_lockspace(lockspace):
         lockspace.host_id_disk.offset, flags)
 
 
-class SanlockLockspaces:
+class SanlockLockspaces(_LibraryReading):
     """``sanlock client gets`` from the sanlock daemon, through
     ``sanlock_get_lockspaces`` of libsanlock_client (one request on its
     socket, as the tool makes).
-
-    :param library: the shared object's name; when it cannot be loaded
-        :meth:`answer` returns None and the caller runs the tool.
     """
 
     def __init__(self, library='libsanlock_client.so.1'):
-        self._library_name = library
-        self._library = None
+        super().__init__(library)
         self._free = None
 
-    def _load(self):
-        library = ctypes.CDLL(self._library_name)
+    def _prepare(self, library):
         library.sanlock_get_lockspaces.argtypes = [
             ctypes.POINTER(ctypes.POINTER(SanlockLockspace)),
             ctypes.POINTER(ctypes.c_int), ctypes.c_uint32]
+        # the list is malloc'd by the library, for the caller to free
         self._free = ctypes.CDLL('libc.so.6').free
         self._free.argtypes = [ctypes.c_void_p]
-        self._library = library
+        return library
 
     def answer(self):
-        if self._library is None:
-            try:
-                self._load()
-            except OSError:
-                return None
+        if not self._loaded():
+            return None
         lockspaces = ctypes.POINTER(SanlockLockspace)()
         count = ctypes.c_int()
         status = self._library.sanlock_get_lockspaces(
