@@ -148,8 +148,10 @@ def clear_recorded_leftovers(node):
     return devices
 
 
-def run_scenarios(cluster, concurrent_creates):
-    """The scenario tests, one at a time (one of them cuts DRBD)."""
+def run_scenarios(cluster, concurrent_creates, only=None):
+    """The scenario tests, one at a time (one of them cuts DRBD); ``only``
+    a regular expression of the tests to run, as stestr takes it.
+    """
     with tempfile.NamedTemporaryFile('w', suffix='.json',
                                      delete=False) as handle:
         json.dump(cluster.state(), handle)
@@ -159,7 +161,8 @@ def run_scenarios(cluster, concurrent_creates):
     cluster.release()
     try:
         subprocess.run([sys.executable, '-m', 'stestr', '--test-path',
-                        'tests/scenario', 'run', '--serial'],
+                        'tests/scenario', 'run', '--serial'] +
+                       ([only] if only else []),
                        cwd=guests.ROOT, env=env, check=True)
     finally:
         os.unlink(handle.name)
@@ -202,7 +205,7 @@ def run_cluster(args):
                   % cluster.nodes[0].name, clear_recorded_leftovers,
                   cluster.nodes[0])
             phase('scenario tests on the real nodes', run_scenarios,
-                  cluster, args.concurrent_creates)
+                  cluster, args.concurrent_creates, args.scenarios)
         if not args.no_faults:
             kept = args.record is not None and FAULT_RECORDING in (
                 args.record or [FAULT_RECORDING])
@@ -255,6 +258,8 @@ def main(argv=None):
                              '(no DRBD), replication = shared_lun, with each '
                              'lock manager named (all when none is) '
                              '(tests/cluster/shared_lun_gate.py)')
+    parser.add_argument('--scenarios', metavar='REGEX',
+                        help='run only the scenario tests this matches')
     parser.add_argument('--with-scenarios', action='store_true',
                         help='with --shared-lun: also the scenario tests on '
                              'each lab (its first and last node; about 10 '

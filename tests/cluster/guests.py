@@ -167,11 +167,12 @@ class RealNode:
 
 def restart_lvmlockd(runner):
     """``drbd_clvm_restart_lvmlockd`` of devstack/lib/drbd_clvm, in the
-    guest ``runner`` reaches.
+    guest ``runner`` reaches, with the settings its stack was started with
+    (the lock manager among them: lvmlockd's lock type follows it).
     """
-    runner.run(['env', 'DRBD_CLVM_VG=%s' % VG_NAME, 'bash', '-c',
+    runner.run(['bash', '-c', 'source /run/drbd-clvm/settings && '
                 'source /opt/drbd-clvm/drbd_clvm && '
-                'drbd_clvm_restart_lvmlockd'], timeout=90)
+                'drbd_clvm_restart_lvmlockd'], timeout=150)
 
 
 class RealCluster:

@@ -376,7 +376,8 @@ def run_lab(args, image, lock_manager):
         if args.with_scenarios:
             phase('scenario tests on %s and %s' % (
                 cluster.nodes[0].name, cluster.nodes[-1].name),
-                gate.run_scenarios, cluster, args.concurrent_creates)
+                gate.run_scenarios, cluster, args.concurrent_creates,
+                args.scenarios)
     result['date'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     with open(os.path.join(guests.ROOT, 'results', 'shared-lun-%s-latest.json'
                            % lock_manager), 'w') as handle:
