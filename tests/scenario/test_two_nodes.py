@@ -288,6 +288,8 @@ class ClusterStackTest(base.TwoNodeTestCase):
     """
 
     def _needs_fencing(self):
+        if self.cluster.lock_manager == 'sanlock':
+            self.skipTest('lvmlockd over sanlock runs without corosync')
         if not self.cluster.fencing:
             self.skipTest('a node without corosync is fenced: this lab '
                           'does not fence')
