@@ -65,11 +65,16 @@ def _result(node, method, answer):
     return answer.get('result')
 
 
+#: what a :class:`~drbd_clvm_driver.exception.PeerUnavailable` tells the
+#: operator to do
+CHECK_THE_SERVICE = ('Check that its cinder-volume runs and reaches the '
+                     'message bus; the request can be retried.')
+
+
 def _unavailable(node, method, timeout, why):
     return exception.PeerUnavailable(
-        'The volume service on %s did not answer %s within %s s (%s). '
-        'Check that its cinder-volume runs and reaches the message bus; '
-        'the request can be retried.' % (node, method, timeout, why))
+        'The volume service on %s did not answer %s within %s s (%s). %s'
+        % (node, method, timeout, why, CHECK_THE_SERVICE))
 
 
 class InProcessPeers:

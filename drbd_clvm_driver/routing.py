@@ -18,6 +18,7 @@ and attachments onto nodes and calls this.
 from oslo_log import log as logging
 
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import peer
 
 LOG = logging.getLogger(__name__)
 
@@ -102,10 +103,9 @@ class AnyNode:
             raise exception.PeerUnavailable(
                 '%s: the volume is held by another node and no node that '
                 'answered could run it; the volume service on %s did not '
-                'answer, and it may be the one holding the volume. Check '
-                'that its cinder-volume runs and reaches the message bus; '
-                'the request can be retried. (LVM: %s)'
-                % (operation, ', '.join(silent), held_here))
+                'answer, and it may be the one holding the volume. %s '
+                '(LVM: %s)' % (operation, ', '.join(silent),
+                               peer.CHECK_THE_SERVICE, held_here))
         raise exception.VolumeBusy(
             '%s refused on every node: the volume is in use on more than '
             'one node (live migration or multiattach in progress, or a '
