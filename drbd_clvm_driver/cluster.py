@@ -168,23 +168,34 @@ class SafetyGate:
                 after = self._read_after()
             self.confirm(guard.checked, change, after)
 
-    def judge_then_run(self, run_command):
-        """One metadata change as the gate sees it: the check, then
-        ``run_command()`` (returning ``(exit_code, stdout, stderr)``) only
-        if it passed, then the replication's readings the moment it ended.
-        The privileged daemon runs this around the command itself; other
-        runners here.
+    def judge_then_run(self, command):
+        """One metadata change as the gate sees it: the check, then the
+        command only if it passed, then the replication's readings the
+        moment it ended. The privileged daemon runs this around the command
+        itself; other runners here.
 
+        :param command: the change, with ``start()`` (called before the
+            check: the daemon starts LVM there, held back by LVM's own VG
+            lock, :mod:`~drbd_clvm_driver.privileged.held`), ``finish()``
+            (the check passed: returns ``(exit_code, stdout, stderr)``) and
+            ``cancel()`` (it did not: nothing may change), e.g. a
+            :class:`~drbd_clvm_driver.runner.DeferredCommand`.
         :returns: plain values, as they cross the daemon's socket: the
             reasons the cluster is unsafe (then nothing ran and the rest is
             None), the replication's state checked (a dict), the command's
             answer, and the readings after it (commands and answers; None
             where they could not be taken, for the caller to take).
         """
-        reasons, checked = self._inspect(with_generation=True)
+        command.start()
+        try:
+            reasons, checked = self._inspect(with_generation=True)
+        except BaseException:
+            command.cancel()
+            raise
         if reasons:
+            command.cancel()
             return reasons, None, None, None, None
-        answer = run_command()
+        answer = command.finish()
         try:
             after = self._read_after()
         except exception.DrbdClvmError:

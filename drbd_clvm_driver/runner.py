@@ -207,7 +207,26 @@ class CommandRunner:
         judge_then_run` around :meth:`_execute` of ``argv``, here; the
         privileged runner has its daemon do it, in one call.
         """
-        return gate.judge_then_run(lambda: self._execute(argv, timeout))
+        return gate.judge_then_run(
+            DeferredCommand(lambda: self._execute(argv, timeout)))
+
+
+class DeferredCommand:
+    """A change for :meth:`~drbd_clvm_driver.cluster.SafetyGate.
+    judge_then_run` that nothing holds back: it starts only once the check
+    has passed.
+
+    :param run: runs it, returning ``(exit_code, stdout, stderr)``.
+    """
+
+    def __init__(self, run):
+        self.finish = run
+
+    def start(self):
+        """Nothing starts before the check."""
+
+    def cancel(self):
+        """Nothing started, so nothing to stop."""
 
 
 class PrivsepCommandRunner(CommandRunner):

@@ -24,6 +24,10 @@ class LockManager(metaclass=abc.ABCMeta):
     name = None
     #: whether it rests on corosync, so that the gate checks its quorum
     needs_quorum = True
+    #: whether LVM also takes its local VG file lock (``locking_dir``) for
+    #: every change; the privileged daemon holds a change back on it while
+    #: the safety gate checks (:mod:`drbd_clvm_driver.privileged.held`)
+    lvm_file_locks = True
 
     def __init__(self, runner, vg_name, timeout=10):
         self.runner = runner

@@ -17,6 +17,8 @@ class Clvmd(base.LockManager):
     """A clustered VG (``vgchange -cy``) with clvmd on both nodes."""
 
     name = 'clvmd'
+    # locking_type 3 takes VG locks in clvmd instead of LVM's lock files
+    lvm_file_locks = False
 
     def check_volume_group(self, vg):
         if len(vg.attr) < 6 or vg.attr[5] != _CLUSTERED_ATTR:

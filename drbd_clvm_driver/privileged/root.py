@@ -12,6 +12,7 @@ the kernel or a library has the answer (:mod:`.native`).
 """
 
 import concurrent.futures
+import math
 import os
 import signal
 import subprocess
@@ -47,8 +48,9 @@ def lvm(argv, timeout):
 def lvm_guarded(argv, timeout, gate_spec):
     """One LVM metadata change behind the safety gate, in one call: the
     gate ``gate_spec`` describes (:meth:`~drbd_clvm_driver.cluster.
-    SafetyGate.spec`) checks the cluster here, the command runs only if
-    the check passed, and DRBD is read the moment it ends.
+    SafetyGate.spec`) checks the cluster here while the command starts up
+    held back by LVM's own VG lock (:mod:`.held`), it goes on only if the
+    check passed, and DRBD is read the moment it ends.
 
     :returns: what :meth:`~drbd_clvm_driver.cluster.SafetyGate.
         judge_then_run` returns.
@@ -57,8 +59,11 @@ def lvm_guarded(argv, timeout, gate_spec):
     # Imported here: the gate's modules import the driver's runner, which
     # imports this module.
     from drbd_clvm_driver.privileged import gatekeeper
-    return gatekeeper.gate(gate_spec).judge_then_run(
-        lambda: run(argv, timeout))
+    from drbd_clvm_driver.privileged import held
+    gate = gatekeeper.gate(gate_spec)
+    return gate.judge_then_run(held.command(
+        argv, timeout, gate.lock_manager.vg_name,
+        gate.lock_manager.lvm_file_locks))
 
 
 @privileged.default.entrypoint
@@ -144,16 +149,37 @@ def run(argv, timeout, abandoned=None):
     outlived ``timeout`` seconds, or ``abandoned()`` became true while it
     ran (checked every :data:`ABANDON_CHECK` seconds), and was killed.
     """
+    process = start(argv)
+    if process is None:
+        return not_found(argv)
+    return wait(process, time.monotonic() + timeout, abandoned)
+
+
+def start(argv):
+    """Start ``argv`` in its own process group; None if there is no such
+    program.
+    """
     try:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True,
-                                   start_new_session=True)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
     except FileNotFoundError:
-        # As a shell says it: an answer, not the daemon failing.
-        return 127, '', '%s: command not found\n' % argv[0]
-    deadline = time.monotonic() + timeout
-    step = ABANDON_CHECK if abandoned else timeout
+        return None
+
+
+def not_found(argv):
+    """A missing program's answer, as a shell gives it: an answer, not the
+    daemon failing.
+    """
+    return 127, '', '%s: command not found\n' % argv[0]
+
+
+def wait(process, deadline, abandoned=None):
+    """:func:`run`'s answer for a ``process`` already started, bounded by
+    ``deadline`` (``time.monotonic()``).
+    """
+    step = ABANDON_CHECK if abandoned else math.inf
     while True:
         remaining = deadline - time.monotonic()
         try:

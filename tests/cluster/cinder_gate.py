@@ -6,8 +6,10 @@ cluster guest runs ``cinder-volume`` with this driver, installed from its
 wheel and configured by ``devstack/lib/drbd_clvm``
 (``tools/cluster/cinder-node``), every service in one Cinder cluster; one
 more guest is a compute host. Every request goes through ``cinder-api``
-(:mod:`tests.cluster.api_flows`); the table of flows, the node that served
-each and its time is printed and kept in ``results/cinder-latest.json``.
+(:mod:`tests.cluster.api_flows`), once the held start of a change is
+shown on the first node (:mod:`tests.cluster.held_check`); the table of
+flows, the node that served each and its time is printed and kept in
+``results/cinder-latest.json``.
 
 The cluster is the DRBD pair, or with ``--shared-lun LOCK`` the three
 nodes on one shared disk (:mod:`tests.cluster.shared_lun_gate`'s lab),
@@ -28,6 +30,7 @@ from tests.cluster import api_flows
 from tests.cluster import controller as controller_module
 from tests.cluster import gate
 from tests.cluster import guests
+from tests.cluster import held_check
 
 RESULTS = os.path.join(guests.ROOT, 'results', 'cinder-latest.json')
 #: nodes of the shared-LUN lab Cinder runs on
@@ -165,6 +168,8 @@ def run(logs_dir, log=print, shared_lun=None):
                           controller.api_url)
                     phase('wait for os-brick on every host',
                           wait_brick_servers, cluster)
+                    phase('a change held behind LVM\'s VG lock',
+                          held_check.run, cluster, log)
                     rows = phase('flows through the API', api_flows.run,
                                  cluster, controller, log)
                 finally:

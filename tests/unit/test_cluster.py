@@ -244,7 +244,7 @@ class ConfirmTest(testtools.TestCase):
 
     def test_token_is_the_state_checked_with_its_generation(self):
         reasons, checked, answer, _, _ = self.gate.judge_then_run(
-            lambda: (0, 'done', ''))
+            runner.DeferredCommand(lambda: (0, 'done', '')))
         self.assertEqual(([], (0, 'done', '')), (reasons, answer))
         self.assertEqual(HEALTHY, drbd.ResourceState(**checked))
         self.assertEqual('7E3173C55CA44047', HEALTHY.generation)
@@ -252,7 +252,7 @@ class ConfirmTest(testtools.TestCase):
     def test_refusal_runs_nothing(self):
         self.drbd.state_now = proc_state(FENCED_SURVIVOR)
         reasons, checked, answer, _, _ = self.gate.judge_then_run(
-            lambda: self.fail('ran although refused'))
+            runner.DeferredCommand(lambda: self.fail('ran although refused')))
         self.assertIn('the peer was fenced', reasons[0])
         self.assertEqual((None, None), (checked, answer))
 
@@ -289,8 +289,8 @@ class ConfirmTest(testtools.TestCase):
     def test_drbd_unreadable_after_the_command_is_read_again_here(self):
         original = self.gate.judge_then_run
 
-        def judged_without_after(run_command):
-            verdict = original(run_command)
+        def judged_without_after(command):
+            verdict = original(command)
             return verdict[:3] + (None, None)
 
         self.gate.judge_then_run = judged_without_after

@@ -25,6 +25,7 @@ from drbd_clvm_driver import lvm
 from drbd_clvm_driver import privileged
 from drbd_clvm_driver.privileged import checks
 from drbd_clvm_driver.privileged import gatekeeper
+from drbd_clvm_driver.privileged import held
 from drbd_clvm_driver.privileged import native
 from drbd_clvm_driver.privileged import root
 from drbd_clvm_driver import runner
@@ -337,7 +338,10 @@ class GuardedInTheDaemon(fixtures.Fixture):
                 (native, 'pidof', lambda name: (0, '7\n', '')),
                 (native._QUORUM, 'answer',
                  lambda: (0, 'Quorate: Yes\n', '')),
-                (root, 'run', self._program)):
+                (root, 'run', self._program),
+                # LVM's lock files are not this host's to take: each change
+                # starts after the check (the held start: test_held)
+                (held, 'lvm_lock_dir', lambda: None)):
             self.useFixture(fixtures.MockPatchObject(target, name,
                                                      side_effect=answer))
 

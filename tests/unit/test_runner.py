@@ -134,9 +134,10 @@ class GuardedTest(testtools.TestCase):
         calls = []
 
         class Gate:
-            def judge_then_run(self, run_command):
+            def judge_then_run(self, command):
+                command.start()
                 calls.append('check')
-                answer = run_command()
+                answer = command.finish()
                 calls.append('after')
                 return [], {}, answer, [], []
 

@@ -1,0 +1,157 @@
+"""An LVM change started before the safety gate's check, held back by LVM's
+own VG lock until the check has passed.
+
+LVM takes its local file lock on a VG (``flock`` on ``<locking_dir>/V_<VG>``,
+beside lvmlockd's cluster lock) before it reads the metadata it will change,
+and keeps it until the change is written. So the daemon takes that lock
+first, starts the command, and checks the cluster while LVM starts up (50-120
+ms on the gate's guests, longer than the check): the check costs the change
+no time. If the check passes, the lock is let go and LVM goes on; if not,
+the command is killed while it waits for the lock, and a killed process runs
+none of its own code again, so it changes nothing.
+
+Where that cannot be relied on, the command starts after the check as
+before: with clvmd (``locking_type = 3`` takes VG locks in clvmd, not in
+files), when LVM cannot say its ``locking_dir``, when the command's VG is
+not the gate's, or when another LVM command holds the lock right now.
+"""
+
+import fcntl
+import functools
+import os
+import re
+import signal
+import threading
+import time
+
+from drbd_clvm_driver.privileged import root
+
+#: how long LVM may take to print its configuration
+_CONFIG_TIMEOUT = 10
+
+
+def command(argv, timeout, vg_name, lvm_file_locks):
+    """The change ``argv`` (already checked) for :meth:`~drbd_clvm_driver.
+    cluster.SafetyGate.judge_then_run`: held back on ``vg_name``'s lock
+    file where ``lvm_file_locks`` (the lock manager's) and the command's VG
+    allow it.
+    """
+    lock_dir = lvm_lock_dir() if lvm_file_locks else None
+    if lock_dir is None or vg_of(argv) != vg_name:
+        return HeldCommand(argv, timeout, None)
+    return HeldCommand(argv, timeout, os.path.join(lock_dir, 'V_' + vg_name))
+
+
+def vg_of(argv):
+    """The VG an LVM change (one of :mod:`.checks`' shapes) works on."""
+    if argv[0] == 'lvrename':
+        return argv[1]
+    return argv[-1].split('/', 1)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def lvm_lock_dir():
+    """LVM's ``global/locking_dir``, asked once; None where LVM cannot say.
+    """
+    exit_code, stdout, _ = root.run(
+        ['lvmconfig', '--typeconfig', 'full', 'global/locking_dir'],
+        _CONFIG_TIMEOUT)
+    found = re.search(r'^\s*locking_dir="(/[^"]+)"', stdout,
+                      re.MULTILINE) if exit_code == 0 else None
+    return found.group(1) if found else None
+
+
+def take_lock(path):
+    """LVM's lock on ``path``, exclusively, without waiting: the open file
+    descriptor, or None when another command holds it (or it cannot be
+    made).
+    """
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    while True:
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            return None
+        # LVM unlinks a lock file it is done with: a lock counts only on
+        # the file still at the path.
+        try:
+            on_path = os.stat(path)
+        except FileNotFoundError:
+            on_path = None
+        held = os.fstat(descriptor)
+        if on_path is not None and (on_path.st_dev, on_path.st_ino) == (
+                held.st_dev, held.st_ino):
+            return descriptor
+        os.close(descriptor)
+
+
+class HeldCommand:
+    """One LVM change through :meth:`start`, then :meth:`finish` or
+    :meth:`cancel`.
+
+    :param lock_file: the VG's LVM lock file, or None to start the command
+        only in :meth:`finish`.
+    """
+
+    def __init__(self, argv, timeout, lock_file):
+        self.argv = argv
+        self.timeout = timeout
+        self.lock_file = lock_file
+        self._lock = None
+        self._process = None
+        self._deadline = None
+
+    @property
+    def held(self):
+        """Whether the command runs, waiting for the VG's lock."""
+        return self._process is not None
+
+    def start(self):
+        """Start the command behind the VG's lock, where it can be held."""
+        if self.lock_file is None:
+            return
+        self._lock = take_lock(self.lock_file)
+        if self._lock is None:
+            return
+        self._deadline = time.monotonic() + self.timeout
+        self._process = root.start(self.argv)
+        if self._process is None:
+            self._let_go()
+
+    def cancel(self):
+        """The check did not pass: kill a held command, then let the lock
+        go.
+        """
+        if self._process is not None:
+            # Once SIGKILL is sent the process runs no code of its own
+            # again, so the lock may go before it is reaped.
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            threading.Thread(target=self._process.communicate,
+                             daemon=True).start()
+            self._process = None
+        self._let_go()
+
+    def finish(self):
+        """The check passed: let the held command go on (or start it now)
+        and return its ``(exit_code, stdout, stderr)``.
+        """
+        self._let_go()
+        if self._process is None:
+            return root.run(self.argv, self.timeout)
+        return root.wait(self._process, self._deadline)
+
+    def _let_go(self):
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None

@@ -1,0 +1,132 @@
+"""On a real node: a change started before the safety gate's check waits
+for LVM's own VG lock, and a refused one leaves nothing.
+
+What :mod:`drbd_clvm_driver.privileged.held` rests on is LVM's behaviour,
+so the Cinder gate shows it on the guests with the deployed driver
+(``/opt/cinder``'s Python, the volume service's configuration), before the
+flows:
+
+- the daemon's code holds LVM's lock file and starts a real ``lvcreate``:
+  three seconds later it still runs, waiting for that very lock in
+  ``/proc/locks``, and once killed (a refused check) the LV exists on no
+  node;
+- let go, the same ``lvcreate`` goes on and the LV is there;
+- through the privileged daemon the volume service starts
+  (``root.lvm_guarded``), a change whose gate cannot pass (its target does
+  not exist) is refused and leaves nothing.
+"""
+
+import concurrent.futures
+import json
+import time
+
+from tests.cluster import guests
+
+#: runs in the guest as root; prints one JSON object
+_SCRIPT = r'''
+import json, os, shlex, subprocess, sys, time
+from cinder.common import config  # noqa: F401
+from cinder import utils
+from oslo_config import cfg
+from oslo_privsep import priv_context
+from drbd_clvm_driver.privileged import held, root
+
+vg, name, replication, target, lock_manager, HOLDING = sys.argv[1:7]
+create = ['lvcreate', '-y', '-an', '-L', '4m', '-n', name, vg]
+found = {'lock_dir': held.lvm_lock_dir()}
+lock_file = os.path.join(found['lock_dir'], 'V_' + vg)
+
+
+def exists():
+    return subprocess.run(['lvs', '%s/%s' % (vg, name)],
+                          capture_output=True).returncode == 0
+
+
+def waiting_for_the_lock(pid):
+    # a blocked flock shows in /proc/locks as "N: -> FLOCK ... PID ..."
+    with open('/proc/locks') as locks:
+        return any(line.split()[1:3] == ['->', 'FLOCK']
+                   and line.split()[5] == str(pid) for line in locks)
+
+
+def held_command():
+    for _ in range(50):  # the volume service's reports take it briefly
+        command = held.HeldCommand(create, 60, lock_file)
+        command.start()
+        if command.held:
+            return command
+        time.sleep(0.2)
+    raise SystemExit('LVM\'s lock file %s stayed busy' % lock_file)
+
+
+command = held_command()
+open(HOLDING, 'w').close()
+time.sleep(3)
+process = command._process
+found['still_running_after_3_s'] = process.poll() is None
+found['waiting_for_the_lock'] = waiting_for_the_lock(process.pid)
+command.cancel()
+os.unlink(HOLDING)
+time.sleep(2)
+found['cancelled_left_nothing'] = not exists()
+
+command = held_command()
+time.sleep(1)
+answer = command.finish()
+found['let_go_created'] = answer[0] == 0 and exists()
+subprocess.run(['lvremove', '-y', '%s/%s' % (vg, name)], check=True,
+               capture_output=True)
+
+cfg.CONF(['--config-file', '/etc/cinder/cinder.conf'], project='cinder')
+priv_context.init(root_helper=shlex.split(utils.get_root_helper()))
+verdict = root.lvm_guarded(create, 60, {
+    'vg_name': vg, 'replication': replication, 'target': target,
+    'lock_manager': lock_manager, 'timeout': 10})
+found['daemon_refused'] = list(verdict[0])
+found['daemon_left_nothing'] = verdict[2] is None and not exists()
+print(json.dumps(found))
+'''
+#: a target no lab has, for each replication plugin
+_MISSING_TARGET = {'drbd': 'no-such-resource',
+                   'shared_lun': '/dev/disk/by-id/no-such-lun'}
+#: made in the guest while its lvcreate is held
+_HOLDING = '/run/drbd-clvm-held-check'
+_EXPECTED = ('still_running_after_3_s', 'waiting_for_the_lock',
+             'cancelled_left_nothing', 'let_go_created',
+             'daemon_left_nothing')
+
+
+def run(cluster, log=print):
+    """Run the check on the first node; raise unless every finding holds.
+
+    While the first node's ``lvcreate`` is held, the second node creates
+    an LV too, timed: whether LVM takes the VG's cluster lock before its
+    file lock (then the other nodes' changes wait for the check as well)
+    is reported, not judged.
+    """
+    node, other = cluster.nodes[0], cluster.nodes[1]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        checking = pool.submit(node.runner.run, [
+            '/opt/cinder/bin/python', '-c', _SCRIPT, 'vgc', 'held-check',
+            cluster.replication, _MISSING_TARGET[cluster.replication],
+            cluster.lock_manager, _HOLDING], timeout=300)
+        while not checking.done() and node.run(
+                'test', '-e', _HOLDING).exit_code != 0:
+            time.sleep(0.1)
+        started = time.monotonic()
+        other.run('lvcreate', '-y', '-an', '-L', '4m', '-n',
+                  'held-check-other', 'vgc')
+        other_seconds = time.monotonic() - started
+        other.run('lvremove', '-y', 'vgc/held-check-other')
+        result = checking.result()
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    found['other_node_create_s'] = round(other_seconds, 2)
+    log('held start on %s: %s' % (node.name, json.dumps(found)))
+    missed = [name for name in _EXPECTED if not found[name]]
+    if missed or not found['daemon_refused']:
+        raise guests.GuestError('a held change on %s: %s' % (
+            node.name, ', '.join(missed) or 'the daemon did not refuse'))
+    for each in cluster.nodes[1:]:
+        if each.run('lvs', 'vgc/held-check').exit_code == 0:
+            raise guests.GuestError('held-check exists on %s' % each.name)
+    return found
