@@ -1,20 +1,19 @@
 """On a real node: a change started before the safety gate's check waits
-for LVM's own VG lock, and a refused one leaves nothing.
+for LVM's own VG lock, and a refused one changes nothing.
 
 What :mod:`drbd_clvm_driver.privileged.held` rests on is LVM's behaviour,
 so the Cinder gate shows it on the guests with the deployed driver
 (``/opt/cinder``'s Python, the volume service's configuration), before the
 flows:
 
-- the daemon's code holds LVM's lock file and starts a real ``lvcreate``:
-  three seconds later it still runs, waiting for that very lock in
-  ``/proc/locks``, and once killed (a refused check) the LV exists on no
-  node;
-- let go, the same ``lvcreate`` goes on and the LV is there;
+- for ``lvcreate``, ``lvextend`` and ``lvremove`` of one LV in turn, the
+  daemon's code holds LVM's lock file and starts the real command: three
+  seconds later it still runs, waiting for that very lock in
+  ``/proc/locks``; killed (a refused check), it changed nothing; held again
+  and let go, it makes its change;
 - through the privileged daemon the volume service starts
   (``root.lvm_guarded``), a change whose gate cannot pass (its target does
-  not exist) is refused and leaves nothing.
-"""
+  not exist) is refused and leaves nothing."""
 
 import concurrent.futures
 import json
@@ -31,15 +30,19 @@ from oslo_config import cfg
 from oslo_privsep import priv_context
 from drbd_clvm_driver.privileged import held, root
 
-vg, name, replication, target, lock_manager, HOLDING = sys.argv[1:7]
+vg, name, replication, target, lock_manager, holding = sys.argv[1:7]
+lv = '%s/%s' % (vg, name)
 create = ['lvcreate', '-y', '-an', '-L', '4m', '-n', name, vg]
 found = {'lock_dir': held.lvm_lock_dir()}
 lock_file = os.path.join(found['lock_dir'], 'V_' + vg)
 
 
-def exists():
-    return subprocess.run(['lvs', '%s/%s' % (vg, name)],
-                          capture_output=True).returncode == 0
+def size():
+    # None: no such LV
+    done = subprocess.run(['lvs', '--noheadings', '--units', 'b',
+                           '--nosuffix', '-o', 'lv_size', lv],
+                          capture_output=True, text=True)
+    return int(done.stdout) if done.returncode == 0 else None
 
 
 def waiting_for_the_lock(pid):
@@ -49,9 +52,9 @@ def waiting_for_the_lock(pid):
                    and line.split()[5] == str(pid) for line in locks)
 
 
-def held_command():
+def held_command(argv):
     for _ in range(50):  # the volume service's reports take it briefly
-        command = held.HeldCommand(create, 60, lock_file)
+        command = held.HeldCommand(argv, 60, lock_file)
         command.start()
         if command.held:
             return command
@@ -59,23 +62,28 @@ def held_command():
     raise SystemExit('LVM\'s lock file %s stayed busy' % lock_file)
 
 
-command = held_command()
-open(HOLDING, 'w').close()
-time.sleep(3)
-process = command._process
-found['still_running_after_3_s'] = process.poll() is None
-found['waiting_for_the_lock'] = waiting_for_the_lock(process.pid)
-command.cancel()
-os.unlink(HOLDING)
-time.sleep(2)
-found['cancelled_left_nothing'] = not exists()
-
-command = held_command()
-time.sleep(1)
-answer = command.finish()
-found['let_go_created'] = answer[0] == 0 and exists()
-subprocess.run(['lvremove', '-y', '%s/%s' % (vg, name)], check=True,
-               capture_output=True)
+# each change: held 3 s, then killed (its effect must be absent), then
+# held 1 s and let go (it must have its effect)
+for argv, before, after in (
+        (create, None, 4 << 20),
+        (['lvextend', '-L', '8m', lv], 4 << 20, 8 << 20),
+        (['lvremove', '-y', lv], 8 << 20, None)):
+    command = held_command(argv)
+    if argv is create:
+        open(holding, 'w').close()
+    time.sleep(3)
+    process = command._process
+    seen = {'still_running_after_3_s': process.poll() is None,
+            'waiting_for_the_lock': waiting_for_the_lock(process.pid)}
+    command.cancel()
+    if argv is create:
+        os.unlink(holding)
+    time.sleep(2)
+    seen['cancelled_changed_nothing'] = size() == before
+    command = held_command(argv)
+    time.sleep(1)
+    seen['let_go_changed'] = command.finish()[0] == 0 and size() == after
+    found[argv[0]] = seen
 
 cfg.CONF(['--config-file', '/etc/cinder/cinder.conf'], project='cinder')
 priv_context.init(root_helper=shlex.split(utils.get_root_helper()))
@@ -83,7 +91,7 @@ verdict = root.lvm_guarded(create, 60, {
     'vg_name': vg, 'replication': replication, 'target': target,
     'lock_manager': lock_manager, 'timeout': 10})
 found['daemon_refused'] = list(verdict[0])
-found['daemon_left_nothing'] = verdict[2] is None and not exists()
+found['daemon_left_nothing'] = verdict[2] is None and size() is None
 print(json.dumps(found))
 '''
 #: a target no lab has, for each replication plugin
@@ -91,9 +99,8 @@ _MISSING_TARGET = {'drbd': 'no-such-resource',
                    'shared_lun': '/dev/disk/by-id/no-such-lun'}
 #: made in the guest while its lvcreate is held
 _HOLDING = '/run/drbd-clvm-held-check'
-_EXPECTED = ('still_running_after_3_s', 'waiting_for_the_lock',
-             'cancelled_left_nothing', 'let_go_created',
-             'daemon_left_nothing')
+#: the changes held, each killed once and let go once
+_CHANGES = ('lvcreate', 'lvextend', 'lvremove')
 
 
 def run(cluster, log=print):
@@ -122,7 +129,10 @@ def run(cluster, log=print):
     found = json.loads(result.stdout.strip().splitlines()[-1])
     found['other_node_create_s'] = round(other_seconds, 2)
     log('held start on %s: %s' % (node.name, json.dumps(found)))
-    missed = [name for name in _EXPECTED if not found[name]]
+    missed = ['%s %s' % (program, name) for program in _CHANGES
+              for name, held in found[program].items() if not held]
+    if not found['daemon_left_nothing']:
+        missed.append('the daemon\'s refused change left something')
     if missed or not found['daemon_refused']:
         raise guests.GuestError('a held change on %s: %s' % (
             node.name, ', '.join(missed) or 'the daemon did not refuse'))

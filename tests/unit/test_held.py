@@ -224,9 +224,11 @@ class LockDirTest(testtools.TestCase):
 class HeldCheckHarnessTest(testtools.TestCase):
     """The Cinder gate's judgement of what the guest reported."""
 
-    FOUND = {'lock_dir': '/run/lock/lvm', 'still_running_after_3_s': True,
-             'waiting_for_the_lock': True, 'cancelled_left_nothing': True,
-             'let_go_created': True, 'daemon_refused': ['no such resource'],
+    SEEN = {'still_running_after_3_s': True, 'waiting_for_the_lock': True,
+            'cancelled_changed_nothing': True, 'let_go_changed': True}
+    FOUND = {'lock_dir': '/run/lock/lvm', 'lvcreate': SEEN,
+             'lvextend': SEEN, 'lvremove': SEEN,
+             'daemon_refused': ['no such resource'],
              'daemon_left_nothing': True}
 
     def _cluster(self, found, left_on_node2=False):
@@ -258,9 +260,12 @@ class HeldCheckHarnessTest(testtools.TestCase):
                                       if key != 'other_node_create_s'})
 
     def test_a_missed_finding_fails_the_gate(self):
-        for name in ('waiting_for_the_lock', 'cancelled_left_nothing',
-                     'daemon_refused'):
-            found = dict(self.FOUND, **{name: False})
+        for change in (
+                {'lvextend': dict(self.SEEN, waiting_for_the_lock=False)},
+                {'lvremove': dict(self.SEEN,
+                                  cancelled_changed_nothing=False)},
+                {'daemon_refused': []}, {'daemon_left_nothing': False}):
+            found = dict(self.FOUND, **change)
             error = self.assertRaises(guests.GuestError, held_check.run,
                                       self._cluster(found),
                                       log=lambda line: None)
