@@ -107,9 +107,9 @@ def run(cluster, log=print):
     """Run the check on the first node; raise unless every finding holds.
 
     While the first node's ``lvcreate`` is held, the second node creates
-    an LV too, timed: whether LVM takes the VG's cluster lock before its
-    file lock (then the other nodes' changes wait for the check as well)
-    is reported, not judged.
+    an LV too, timed, and reported: were the held command to hold the
+    VG's cluster lock, the other nodes' changes would wait for the check
+    (on the gate they do not: LVM takes it after its file lock).
     """
     node, other = cluster.nodes[0], cluster.nodes[1]
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
