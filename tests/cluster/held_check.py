@@ -6,10 +6,11 @@ so the Cinder gate shows it on the guests with the deployed driver
 (``/opt/cinder``'s Python, the volume service's configuration), before the
 flows:
 
-- for ``lvcreate``, ``lvextend`` and ``lvremove`` of one LV in turn, the
-  daemon's code holds LVM's lock file and starts the real command: three
-  seconds later it still runs, waiting for that very lock in
-  ``/proc/locks``; killed (a refused check), it changed nothing; held again
+- for each kind of change the driver makes (create, extend, tag,
+  activate, deactivate, rename, remove) of one LV in turn, the daemon's
+  code holds LVM's lock file and starts the real command: three seconds
+  later it still runs, waiting for that very lock in ``/proc/locks``;
+  killed (a refused check), it changed nothing ``lvs`` shows; held again
   and let go, it makes its change;
 - through the privileged daemon the volume service starts
   (``root.lvm_guarded``), a change whose gate cannot pass (its target does
@@ -37,12 +38,14 @@ found = {'lock_dir': held.lvm_lock_dir()}
 lock_file = os.path.join(found['lock_dir'], 'V_' + vg)
 
 
-def size():
-    # None: no such LV
-    done = subprocess.run(['lvs', '--noheadings', '--units', 'b',
-                           '--nosuffix', '-o', 'lv_size', lv],
-                          capture_output=True, text=True)
-    return int(done.stdout) if done.returncode == 0 else None
+def state():
+    # what LVM says of the check's LVs, a line each
+    listed = subprocess.run(
+        ['lvs', '--noheadings', '--units', 'b', '-o',
+         'lv_name,lv_size,lv_tags,lv_active', vg],
+        capture_output=True, text=True, check=True).stdout
+    return [line.split() for line in listed.splitlines()
+            if line.split()[0].startswith(name)]
 
 
 def waiting_for_the_lock(pid):
@@ -62,12 +65,14 @@ def held_command(argv):
     raise SystemExit('LVM\'s lock file %s stayed busy' % lock_file)
 
 
-# each change: held 3 s, then killed (its effect must be absent), then
-# held 1 s and let go (it must have its effect)
-for argv, before, after in (
-        (create, None, 4 << 20),
-        (['lvextend', '-L', '8m', lv], 4 << 20, 8 << 20),
-        (['lvremove', '-y', lv], 8 << 20, None)):
+# each change the driver makes: held 3 s, then killed (LVM must say
+# what it said before), then held 1 s and let go (LVM must say otherwise)
+for argv in (create, ['lvextend', '-L', '8m', lv],
+             ['lvchange', '--addtag', 'held-check', lv],
+             ['lvchange', '-aey', lv], ['lvchange', '-an', lv],
+             ['lvrename', vg, name, name + '-renamed'],
+             ['lvremove', '-y', lv + '-renamed']):
+    before = state()
     command = held_command(argv)
     if argv is create:
         open(holding, 'w').close()
@@ -79,11 +84,11 @@ for argv, before, after in (
     if argv is create:
         os.unlink(holding)
     time.sleep(2)
-    seen['cancelled_changed_nothing'] = size() == before
+    seen['cancelled_changed_nothing'] = state() == before
     command = held_command(argv)
     time.sleep(1)
-    seen['let_go_changed'] = command.finish()[0] == 0 and size() == after
-    found[argv[0]] = seen
+    seen['let_go_changed'] = command.finish()[0] == 0 and state() != before
+    found[' '.join(argv[:2])] = seen
 
 cfg.CONF(['--config-file', '/etc/cinder/cinder.conf'], project='cinder')
 priv_context.init(root_helper=shlex.split(utils.get_root_helper()))
@@ -91,7 +96,7 @@ verdict = root.lvm_guarded(create, 60, {
     'vg_name': vg, 'replication': replication, 'target': target,
     'lock_manager': lock_manager, 'timeout': 10})
 found['daemon_refused'] = list(verdict[0])
-found['daemon_left_nothing'] = verdict[2] is None and size() is None
+found['daemon_left_nothing'] = verdict[2] is None and not state()
 print(json.dumps(found))
 '''
 #: a target no lab has, for each replication plugin
@@ -99,8 +104,10 @@ _MISSING_TARGET = {'drbd': 'no-such-resource',
                    'shared_lun': '/dev/disk/by-id/no-such-lun'}
 #: made in the guest while its lvcreate is held
 _HOLDING = '/run/drbd-clvm-held-check'
-#: the changes held, each killed once and let go once
-_CHANGES = ('lvcreate', 'lvextend', 'lvremove')
+#: the changes held, each killed once and let go once (program and first
+#: argument)
+_CHANGES = ('lvcreate -y', 'lvextend -L', 'lvchange --addtag',
+            'lvchange -aey', 'lvchange -an', 'lvrename vgc', 'lvremove -y')
 
 
 def run(cluster, log=print):

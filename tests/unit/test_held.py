@@ -226,10 +226,10 @@ class HeldCheckHarnessTest(testtools.TestCase):
 
     SEEN = {'still_running_after_3_s': True, 'waiting_for_the_lock': True,
             'cancelled_changed_nothing': True, 'let_go_changed': True}
-    FOUND = {'lock_dir': '/run/lock/lvm', 'lvcreate': SEEN,
-             'lvextend': SEEN, 'lvremove': SEEN,
-             'daemon_refused': ['no such resource'],
-             'daemon_left_nothing': True}
+    FOUND = dict(dict.fromkeys(held_check._CHANGES, SEEN),
+                 lock_dir='/run/lock/lvm',
+                 daemon_refused=['no such resource'],
+                 daemon_left_nothing=True)
 
     def _cluster(self, found, left_on_node2=False):
         class Node:
@@ -261,9 +261,10 @@ class HeldCheckHarnessTest(testtools.TestCase):
 
     def test_a_missed_finding_fails_the_gate(self):
         for change in (
-                {'lvextend': dict(self.SEEN, waiting_for_the_lock=False)},
-                {'lvremove': dict(self.SEEN,
-                                  cancelled_changed_nothing=False)},
+                {'lvextend -L': dict(self.SEEN,
+                                     waiting_for_the_lock=False)},
+                {'lvchange -aey': dict(self.SEEN,
+                                       cancelled_changed_nothing=False)},
                 {'daemon_refused': []}, {'daemon_left_nothing': False}):
             found = dict(self.FOUND, **change)
             error = self.assertRaises(guests.GuestError, held_check.run,
