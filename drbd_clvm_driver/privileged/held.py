@@ -124,25 +124,29 @@ class HeldCommand:
         if self._lock is None:
             return
         self._deadline = time.monotonic() + self.timeout
-        self._process = root.start(self.argv)
-        if self._process is None:
-            self._let_go()
+        try:
+            self._process = root.start(self.argv)
+        finally:
+            # A lock left held would stop every LVM change on the node.
+            if self._process is None:
+                self._let_go()
 
     def cancel(self):
         """The check did not pass: kill a held command, then let the lock
         go.
         """
-        if self._process is not None:
+        process, self._process = self._process, None
+        if process is not None:
             # Once SIGKILL is sent the process runs no code of its own
             # again, so the lock may go before it is reaped.
             try:
-                os.killpg(self._process.pid, signal.SIGKILL)
+                os.killpg(process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            threading.Thread(target=self._process.communicate,
-                             daemon=True).start()
-            self._process = None
         self._let_go()
+        if process is not None:
+            threading.Thread(target=process.communicate,
+                             daemon=True).start()
 
     def finish(self):
         """The check passed: let the held command go on (or start it now)

@@ -124,6 +124,15 @@ class HeldCommandTest(testtools.TestCase):
         self.assertIsNone(command.finish()[0])
         self.assertLess(time.monotonic() - started, 5)
 
+    def test_a_command_that_cannot_start_leaves_the_lock_free(self):
+        self.useFixture(fixtures.MockPatchObject(
+            root, 'start', side_effect=OSError('Too many open files')))
+        command = held.HeldCommand(self.argv, 30, self.lock_file)
+        self.assertRaises(OSError, command.start)
+        descriptor = held.take_lock(self.lock_file)
+        self.assertIsNotNone(descriptor)
+        os.close(descriptor)
+
     def test_missing_program_is_an_answer(self):
         command = held.HeldCommand(['no-such-lvm'], 5, self.lock_file)
         command.start()
