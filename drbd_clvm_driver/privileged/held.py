@@ -10,7 +10,9 @@ gate's guests, longer than the check): where a CPU is free to run the
 check, it costs the change no time. If the check passes, the lock is let
 go and LVM goes on; if not,
 the command is killed while it waits for the lock, and a killed process runs
-none of its own code again, so it changes nothing.
+none of its own code again, so it changes nothing. A change typed into the
+daemon's LVM shell (:mod:`.lvm_shell`) is held alike: the shell waits for
+the lock, and a refusal kills the whole shell.
 
 Where that cannot be relied on, the command starts after the check as
 before: with clvmd (``locking_type = 3`` takes VG locks in clvmd, not in
@@ -19,17 +21,10 @@ not the gate's, or when another LVM command holds the lock right now.
 """
 
 import fcntl
-import functools
 import os
-import re
-import signal
-import threading
 import time
 
-from drbd_clvm_driver.privileged import root
-
-#: how long LVM may take to print its configuration
-_CONFIG_TIMEOUT = 10
+from drbd_clvm_driver.privileged import lvm_shell
 
 
 def command(argv, timeout, vg_name, lvm_file_locks):
@@ -51,16 +46,9 @@ def vg_of(argv):
     return argv[-1].split('/', 1)[0]
 
 
-@functools.lru_cache(maxsize=None)
 def lvm_lock_dir():
-    """LVM's ``global/locking_dir``, asked once; None where LVM cannot say.
-    """
-    exit_code, stdout, _ = root.run(
-        ['lvmconfig', '--typeconfig', 'full', 'global/locking_dir'],
-        _CONFIG_TIMEOUT)
-    found = re.search(r'^\s*locking_dir="(/[^"]+)"', stdout,
-                      re.MULTILINE) if exit_code == 0 else None
-    return found.group(1) if found else None
+    """LVM's ``global/locking_dir``; None where LVM cannot say."""
+    return lvm_shell.lvm_config().get('locking_dir')
 
 
 def take_lock(path):
@@ -97,7 +85,8 @@ def take_lock(path):
 
 class HeldCommand:
     """One LVM change through :meth:`start`, then :meth:`finish` or
-    :meth:`cancel`.
+    :meth:`cancel`; typed into the daemon's LVM shell where it can be
+    (:mod:`.lvm_shell`).
 
     :param lock_file: the VG's LVM lock file, or None to start the command
         only in :meth:`finish`.
@@ -108,13 +97,20 @@ class HeldCommand:
         self.timeout = timeout
         self.lock_file = lock_file
         self._lock = None
-        self._process = None
+        self._running = None
         self._deadline = None
 
     @property
     def held(self):
         """Whether the command runs, waiting for the VG's lock."""
-        return self._process is not None
+        return self._running is not None
+
+    @property
+    def running(self):
+        """The held :class:`~.lvm_shell.ShellRun` or :class:`~.lvm_shell.
+        ProgramRun`, or None.
+        """
+        return self._running
 
     def start(self):
         """Start the command behind the VG's lock, where it can be held."""
@@ -125,37 +121,33 @@ class HeldCommand:
             return
         self._deadline = time.monotonic() + self.timeout
         try:
-            self._process = root.start(self.argv)
+            self._running = lvm_shell.begin(self.argv)
         finally:
             # A lock left held would stop every LVM change on the node.
-            if self._process is None:
+            if self._running is None:
                 self._let_go()
 
     def cancel(self):
         """The check did not pass: kill a held command, then let the lock
         go.
         """
-        process, self._process = self._process, None
-        if process is not None:
-            # Once SIGKILL is sent the process runs no code of its own
-            # again, so the lock may go before it is reaped.
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self._let_go()
-        if process is not None:
-            threading.Thread(target=process.communicate,
-                             daemon=True).start()
+        running, self._running = self._running, None
+        try:
+            if running is not None:
+                # Once SIGKILL is sent the process runs no code of its own
+                # again, so the lock may go before it is reaped.
+                running.kill()
+        finally:
+            self._let_go()
 
     def finish(self):
         """The check passed: let the held command go on (or start it now)
         and return its ``(exit_code, stdout, stderr)``.
         """
         self._let_go()
-        if self._process is None:
-            return root.run(self.argv, self.timeout)
-        return root.wait(self._process, self._deadline)
+        if self._running is None:
+            return lvm_shell.run(self.argv, self.timeout)
+        return self._running.wait(self._deadline)
 
     def _let_go(self):
         if self._lock is not None:

@@ -40,8 +40,13 @@ threading._register_atexit(_EXITING.set)
 
 @privileged.default.entrypoint
 def lvm(argv, timeout):
-    """Run one LVM command (create, extend, change, remove, report)."""
-    return run(checks.check('lvm', argv), timeout)
+    """Run one LVM command (create, extend, change, remove, report); a
+    change through the daemon's LVM shell where it can (:mod:`.lvm_shell`).
+    """
+    argv = checks.check('lvm', argv)
+    # Imported here: the shell runs its fallbacks through this module.
+    from drbd_clvm_driver.privileged import lvm_shell
+    return lvm_shell.run(argv, timeout)
 
 
 @privileged.default.entrypoint

@@ -8,8 +8,10 @@ flows:
 
 - for each kind of change the driver makes (create, extend, tag,
   activate, deactivate, rename, remove) of one LV in turn, the daemon's
-  code holds LVM's lock file and starts the real command: three seconds
-  later it still runs, waiting for that very lock in ``/proc/locks``;
+  code holds LVM's lock file and types the real command into its LVM shell
+  (:mod:`~drbd_clvm_driver.privileged.lvm_shell`; the guests have LVM's
+  profile for it): three seconds later the shell still runs, waiting for
+  that very lock in ``/proc/locks``;
   killed (a refused check), it changed nothing ``lvs`` shows; held again
   and let go, it makes its change;
 - through the privileged daemon the volume service starts
@@ -29,7 +31,7 @@ from cinder.common import config  # noqa: F401
 from cinder import utils
 from oslo_config import cfg
 from oslo_privsep import priv_context
-from drbd_clvm_driver.privileged import held, root
+from drbd_clvm_driver.privileged import held, lvm_shell, root
 
 vg, name, replication, target, lock_manager, holding = sys.argv[1:7]
 lv = '%s/%s' % (vg, name)
@@ -77,9 +79,11 @@ for argv in (create, ['lvextend', '-L', '8m', lv],
     if argv is create:
         open(holding, 'w').close()
     time.sleep(3)
-    process = command._process
-    seen = {'still_running_after_3_s': process.poll() is None,
-            'waiting_for_the_lock': waiting_for_the_lock(process.pid)}
+    running = command.running
+    seen = {'still_running_after_3_s': running.alive,
+            'waiting_for_the_lock': waiting_for_the_lock(running.pid),
+            'typed_into_the_lvm_shell': isinstance(running,
+                                                   lvm_shell.ShellRun)}
     command.cancel()
     if argv is create:
         os.unlink(holding)

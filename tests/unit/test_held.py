@@ -209,31 +209,11 @@ class CommandTest(testtools.TestCase):
                                        'vgc', True).lock_file)
 
 
-class LockDirTest(testtools.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        held.lvm_lock_dir.cache_clear()
-        self.addCleanup(held.lvm_lock_dir.cache_clear)
-
-    def test_as_lvmconfig_prints_it(self):
-        self.useFixture(fixtures.MockPatchObject(
-            root, 'run', return_value=(
-                0, 'locking_dir="/run/lock/lvm"\n', '')))
-        self.assertEqual('/run/lock/lvm', held.lvm_lock_dir())
-        self.assertEqual('/run/lock/lvm', held.lvm_lock_dir())
-        self.assertEqual(1, root.run.call_count)
-
-    def test_lvm_that_cannot_say(self):
-        self.useFixture(fixtures.MockPatchObject(
-            root, 'run', return_value=(127, '', 'lvmconfig: not found\n')))
-        self.assertIsNone(held.lvm_lock_dir())
-
-
 class HeldCheckHarnessTest(testtools.TestCase):
     """The Cinder gate's judgement of what the guest reported."""
 
     SEEN = {'still_running_after_3_s': True, 'waiting_for_the_lock': True,
+            'typed_into_the_lvm_shell': True,
             'cancelled_changed_nothing': True, 'let_go_changed': True}
     FOUND = dict(dict.fromkeys(held_check._CHANGES, SEEN),
                  lock_dir='/run/lock/lvm',
@@ -274,6 +254,8 @@ class HeldCheckHarnessTest(testtools.TestCase):
                                      waiting_for_the_lock=False)},
                 {'lvchange -aey': dict(self.SEEN,
                                        cancelled_changed_nothing=False)},
+                {'lvremove -y': dict(self.SEEN,
+                                     typed_into_the_lvm_shell=False)},
                 {'daemon_refused': []}, {'daemon_left_nothing': False}):
             found = dict(self.FOUND, **change)
             error = self.assertRaises(guests.GuestError, held_check.run,

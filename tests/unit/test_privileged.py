@@ -26,6 +26,7 @@ from drbd_clvm_driver import privileged
 from drbd_clvm_driver.privileged import checks
 from drbd_clvm_driver.privileged import gatekeeper
 from drbd_clvm_driver.privileged import held
+from drbd_clvm_driver.privileged import lvm_shell
 from drbd_clvm_driver.privileged import native
 from drbd_clvm_driver.privileged import root
 from drbd_clvm_driver import runner
@@ -339,9 +340,11 @@ class GuardedInTheDaemon(fixtures.Fixture):
                 (native._QUORUM, 'answer',
                  lambda: (0, 'Quorate: Yes\n', '')),
                 (root, 'run', self._program),
-                # LVM's lock files are not this host's to take: each change
-                # starts after the check (the held start: test_held)
-                (held, 'lvm_lock_dir', lambda: None)):
+                # LVM's lock files and shell are not this host's: each
+                # change starts after the check, as a program (the held
+                # start: test_held; the shell: test_lvm_shell)
+                (held, 'lvm_lock_dir', lambda: None),
+                (lvm_shell, 'run', self._program)):
             self.useFixture(fixtures.MockPatchObject(target, name,
                                                      side_effect=answer))
 

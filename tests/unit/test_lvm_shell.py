@@ -1,0 +1,288 @@
+"""Changes typed into one long-lived LVM shell in the daemon.
+
+The shell here is a stand-in that follows what LVM's does with the
+``lvmdbusd`` profile (recorded in the gate's guests, LVM 2.03.16): it
+splits each line as LVM's shell does, writes the command's status as JSON
+on ``LVM_REPORT_FD``, keeps its messages for ``lastlog``, and takes the
+VG's lock file for a change as LVM does.
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+
+import fixtures
+import testtools
+
+from drbd_clvm_driver.privileged import held
+from drbd_clvm_driver.privileged import lvm_shell
+from drbd_clvm_driver.privileged import root
+
+_SHELL_STAND_IN = r'''
+import fcntl, json, os, sys, time
+lock_file, changes = sys.argv[1:]
+report = os.fdopen(int(os.environ['LVM_REPORT_FD']), 'w')
+assert os.environ['LVM_COMMAND_PROFILE'] == 'lvmdbusd'
+
+
+def split(line):
+    # LVM's shell: white space between words; a word that starts with a
+    # quote runs to the next such quote
+    words, rest = [], line
+    while True:
+        rest = rest.lstrip()
+        if not rest or rest[0] == '#':
+            return words
+        if rest[0] in '"\'':
+            end = rest.find(rest[0], 1)
+            end = len(rest) if end < 0 else end
+            words.append(rest[1:end])
+            rest = rest[end + 1:]
+        else:
+            word = rest.split(None, 1)
+            words.append(word[0])
+            rest = word[1] if len(word) > 1 else ''
+
+
+def answer(entries):
+    json.dump({'log': entries}, report, indent=4)
+    report.write('\n')
+    report.flush()
+
+
+def entry(kind, message, context='processing', name='vgc', code=0):
+    return {'log_type': kind, 'log_context': context,
+            'log_object_name': name, 'log_message': message,
+            'log_ret_code': str(code)}
+
+
+last = []
+for line in sys.stdin:
+    words = split(line)
+    if words == ['lastlog']:
+        answer(last)
+        continue
+    program, code, last = words[0], 1, []
+    if 'hang' in words:
+        time.sleep(600)
+    if 'noisy' in words:
+        sys.stderr.write('  printed by the shell itself\n')
+        sys.stderr.flush()
+    if 'vgc/missing' in words:
+        code = 5
+        last.append(entry('error', 'Failed to find logical volume '
+                          '"vgc/missing"'))
+    else:
+        descriptor = os.open(lock_file, os.O_CREAT | os.O_RDWR)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        with open(changes, 'a') as log:
+            log.write(json.dumps([os.getpid(), time.time()] + words) + '\n')
+        os.close(descriptor)
+        last.append(entry('warn', 'WARNING: Logical volume not zeroed.'))
+        last.append(entry('print', 'Logical volume "a" created.'))
+    last.append(entry('status', 'success' if code == 1 else 'failure',
+                      code=code))
+    shell = entry('status', 'success' if code == 1 else 'failure', 'shell',
+                  'lvextend' if 'mislabelled' in words else program, code)
+    last.append(shell)
+    answer([shell])
+'''
+
+CREATE = ['lvcreate', '-y', '-an', '-L', '4m', '-n', 'a', 'vgc']
+
+
+class ShellFixture(fixtures.Fixture):
+    """The stand-in as the daemon's LVM shell, the profile installed."""
+
+    def _setUp(self):
+        base = self.useFixture(fixtures.TempDir()).path
+        self.lock_file = os.path.join(base, 'V_vgc')
+        self.changes = os.path.join(base, 'changes')
+        profile_dir = os.path.join(base, 'profile')
+        os.mkdir(profile_dir)
+        open(os.path.join(profile_dir, 'lvmdbusd.profile'), 'w').close()
+        self.useFixture(fixtures.MockPatch(
+            'drbd_clvm_driver.privileged.lvm_shell.PROGRAM',
+            [sys.executable, '-c', _SHELL_STAND_IN, self.lock_file,
+             self.changes]))
+        self.useFixture(fixtures.MockPatchObject(
+            lvm_shell, 'lvm_config', return_value={
+                'profile_dir': profile_dir, 'locking_dir': base}))
+        self.useFixture(fixtures.MonkeyPatch(
+            'drbd_clvm_driver.privileged.lvm_shell._shell', None))
+        self.useFixture(fixtures.MonkeyPatch(
+            'drbd_clvm_driver.privileged.lvm_shell._in_use',
+            threading.Lock()))
+        self.addCleanup(self._stop)
+
+    def _stop(self):
+        if lvm_shell._shell is not None and lvm_shell._shell.alive:
+            lvm_shell._shell.kill()
+
+    def changed(self):
+        """``[pid, time, word...]`` per change the shell made."""
+        try:
+            with open(self.changes) as log:
+                return [json.loads(line) for line in log]
+        except FileNotFoundError:
+            return []
+
+
+class ShellTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.shell = self.useFixture(ShellFixture())
+        self.programs = self.useFixture(fixtures.MockPatchObject(
+            root, 'start', return_value=None)).mock
+
+    def test_a_change_answers_as_its_program_would(self):
+        self.assertEqual(
+            (0, '  Logical volume "a" created.\n',
+             '  WARNING: Logical volume not zeroed.\n'),
+            lvm_shell.run(CREATE, 10))
+        [change] = self.shell.changed()
+        self.assertEqual(CREATE, change[2:])
+        self.programs.assert_not_called()
+
+    def test_every_argument_arrives_as_it_was_given(self):
+        remove = ['lvremove', '-y', '-S', 'lv_name=a && lv_role!={origin} '
+                  '&& lv_role!={snapshot}', 'vgc']
+        tag = ['lvchange', '--addtag', '#it\'s', '--addtag', '', 'vgc/a']
+        for argv in (remove, tag):
+            self.assertEqual(0, lvm_shell.run(argv, 10)[0])
+        self.assertEqual([remove, tag],
+                         [change[2:] for change in self.shell.changed()])
+
+    def test_one_shell_serves_change_after_change(self):
+        for _ in range(3):
+            lvm_shell.run(CREATE, 10)
+        self.assertEqual(1, len({change[0]
+                                 for change in self.shell.changed()}))
+
+    def test_a_failure_keeps_lvms_exit_code_and_words(self):
+        self.assertEqual(
+            (5, '', '  Failed to find logical volume "vgc/missing"\n'),
+            lvm_shell.run(['lvremove', '-y', 'vgc/missing'], 10))
+
+    def test_what_the_shell_prints_itself_is_kept(self):
+        exit_code, _, stderr = lvm_shell.run(
+            ['lvchange', '--addtag', 'noisy', 'vgc/a'], 10)
+        self.assertEqual(0, exit_code)
+        self.assertIn('printed by the shell itself', stderr)
+
+    def test_the_time_bound_kills_the_shell_and_the_next_starts_anew(self):
+        lvm_shell.run(CREATE, 10)
+        started = time.monotonic()
+        self.assertIsNone(lvm_shell.run(
+            ['lvchange', '--addtag', 'hang', 'vgc/a'], 0.5)[0])
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertEqual(0, lvm_shell.run(CREATE, 10)[0])
+        first, second = self.shell.changed()
+        self.assertNotEqual(first[0], second[0])
+
+    def test_an_answer_for_another_command_is_not_taken(self):
+        exit_code, _, stderr = lvm_shell.run(
+            ['lvchange', '--addtag', 'mislabelled', 'vgc/a'], 10)
+        self.assertIsNone(exit_code)
+        self.assertIn('lvm shell answered', stderr)
+        self.assertFalse(lvm_shell._shell.alive)
+
+    def test_a_busy_shell_leaves_the_change_to_a_program(self):
+        lvm_shell._in_use.acquire()
+        self.addCleanup(lvm_shell._in_use.release)
+        self.assertEqual(127, lvm_shell.run(CREATE, 10)[0])
+        self.programs.assert_called_once_with(CREATE)
+        self.assertEqual([], self.shell.changed())
+
+    def test_what_the_shell_cannot_take_runs_as_a_program(self):
+        for argv in (['lvchange', '--addtag', 'a b"c\'', 'vgc/a'],
+                     ['lvs', '--noheadings', 'vgc'],
+                     ['lvconvert', '-y', '--merge', 'vgc/s'],
+                     ['lvchange'] + ['--addtag', 't'] * 32 + ['vgc/a']):
+            lvm_shell.run(argv, 10)
+            self.programs.assert_called_with(argv)
+        self.assertEqual([], self.shell.changed())
+
+    def test_without_the_profile_changes_run_as_programs(self):
+        lvm_shell.lvm_config.return_value = {}
+        lvm_shell.run(CREATE, 10)
+        self.programs.assert_called_once_with(CREATE)
+
+    def test_no_lvm_at_all(self):
+        self.useFixture(fixtures.MockPatch(
+            'drbd_clvm_driver.privileged.lvm_shell.PROGRAM', ['no-such-lvm']))
+        self.assertEqual(127, lvm_shell.run(CREATE, 10)[0])
+        self.programs.assert_called_once_with(CREATE)
+
+
+class HeldInTheShellTest(testtools.TestCase):
+    """The held start (:mod:`.held`) with the change typed into the shell.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.shell = self.useFixture(ShellFixture())
+
+    def _held(self):
+        command = held.HeldCommand(CREATE, 30, self.shell.lock_file)
+        command.start()
+        self.assertIsInstance(command.running, lvm_shell.ShellRun)
+        time.sleep(1)  # the shell reached the lock long ago
+        self.assertTrue(command.running.alive)
+        self.assertEqual([], self.shell.changed())
+        return command
+
+    def test_nothing_changes_until_the_check_passed(self):
+        command = self._held()
+        passed = time.time()
+        self.assertEqual(0, command.finish()[0])
+        [change] = self.shell.changed()
+        self.assertGreaterEqual(change[1], passed)
+
+    def test_a_refused_change_never_happens_and_the_next_one_does(self):
+        command = self._held()
+        shell = command.running
+        command.cancel()
+        time.sleep(1)
+        self.assertFalse(shell.alive)
+        self.assertEqual([], self.shell.changed())
+        descriptor = held.take_lock(self.shell.lock_file)
+        self.assertIsNotNone(descriptor)
+        os.close(descriptor)
+        self.assertEqual(0, lvm_shell.run(CREATE, 10)[0])
+        self.assertEqual(1, len(self.shell.changed()))
+
+    def test_a_change_meanwhile_runs_as_a_program(self):
+        self._held()
+        started = self.useFixture(fixtures.MockPatchObject(
+            root, 'start', return_value=None)).mock
+        lvm_shell.run(CREATE, 10)
+        started.assert_called_once_with(CREATE)
+
+
+class LvmConfigTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        lvm_shell.lvm_config.cache_clear()
+        self.addCleanup(lvm_shell.lvm_config.cache_clear)
+
+    def test_as_lvmconfig_prints_it(self):
+        self.useFixture(fixtures.MockPatchObject(
+            root, 'run', return_value=(
+                0, 'locking_dir="/run/lock/lvm"\n'
+                'profile_dir="/etc/lvm/profile"\n', '')))
+        self.assertEqual('/run/lock/lvm', held.lvm_lock_dir())
+        self.assertEqual({'locking_dir': '/run/lock/lvm',
+                          'profile_dir': '/etc/lvm/profile'},
+                         lvm_shell.lvm_config())
+        self.assertEqual(1, root.run.call_count)
+
+    def test_lvm_that_cannot_say(self):
+        self.useFixture(fixtures.MockPatchObject(
+            root, 'run', return_value=(127, '', 'lvmconfig: not found\n')))
+        self.assertIsNone(held.lvm_lock_dir())
+        self.assertFalse(lvm_shell.available())
