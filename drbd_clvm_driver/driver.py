@@ -165,7 +165,8 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         local = self._node_name()
         if self.runner is None:
             self.runner = runner_module.PrivsepCommandRunner(
-                default_timeout=conf.lvm_command_timeout, node=local)
+                default_timeout=conf.lvm_command_timeout, node=local,
+                lvm_shell=conf.lvm_shell)
         node = stack.build(
             self.runner, conf.volume_group,
             replication_base.configured_target(conf),

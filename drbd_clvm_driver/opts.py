@@ -52,6 +52,18 @@ drbd_clvm_opts = [
                     'LVM blocks, rather than fails, when corosync or dlm '
                     'is gone, so this bound is what turns a dead cluster '
                     'stack into an error.'),
+    cfg.BoolOpt('lvm_shell',
+                default=True,
+                help='Whether the privileged daemon types LVM changes '
+                     '(create, extend, change, rename, remove) into one '
+                     'long-lived lvm shell, LVM\'s own, driven through the '
+                     'lvmdbusd profile LVM ships, instead of starting an LVM '
+                     'program for each: a change then skips LVM\'s start-up '
+                     '(a third of the time on the gate\'s guests). Each '
+                     'change keeps lvm_command_timeout; a shell that '
+                     'outlives it is killed and the next change starts a '
+                     'new one, as does a change of lvm.conf. Where the '
+                     'profile is missing, changes run as programs.'),
     cfg.IntOpt('cluster_check_timeout',
                default=10,
                min=1,

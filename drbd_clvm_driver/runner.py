@@ -235,15 +235,24 @@ class PrivsepCommandRunner(CommandRunner):
     shapes the driver uses and enforces its time bound.
 
     A batch of readings (:meth:`read`) is one call to the daemon.
+
+    :param lvm_shell: whether the daemon may type LVM changes into its
+        long-lived LVM shell (:mod:`drbd_clvm_driver.privileged.lvm_shell`).
     """
+
+    def __init__(self, default_timeout=60, node=None, lvm_shell=True):
+        super().__init__(default_timeout, node)
+        self.lvm_shell = lvm_shell
 
     def _execute(self, argv, timeout):
         family = checks.family_of(argv)
         if family == 'cluster_state':
             return tuple(self._call(root.cluster_state, [list(argv)],
                                     timeout)[0])
-        entry_point = root.data if family == 'data' else root.lvm
-        return tuple(self._call(entry_point, list(argv), timeout))
+        if family == 'data':
+            return tuple(self._call(root.data, list(argv), timeout))
+        return tuple(self._call(root.lvm, list(argv), timeout,
+                                self.lvm_shell))
 
     def _execute_all(self, commands, timeout):
         return [tuple(answer) for answer in self._call(
@@ -252,7 +261,8 @@ class PrivsepCommandRunner(CommandRunner):
     def _execute_guarded(self, argv, timeout, gate):
         if checks.family_of(argv) != 'lvm':
             return super()._execute_guarded(argv, timeout, gate)
-        return self._call(root.lvm_guarded, list(argv), timeout, gate.spec())
+        return self._call(root.lvm_guarded, list(argv), timeout, gate.spec(),
+                          self.lvm_shell)
 
     def _call(self, entry_point, *args):
         try:

@@ -140,6 +140,13 @@ def check(family, argv):
     return list(argv)
 
 
+def check_flag(name, value):
+    """Refuse a flag argument that is not a bool."""
+    if not isinstance(value, bool):
+        raise CommandRefused('Refused %s=%r: a flag is True or False'
+                             % (name, value))
+
+
 #: what a safety gate's description (``SafetyGate.spec``) may hold
 _GATE_SPEC = {
     'vg_name': re.compile(_NAME).fullmatch,

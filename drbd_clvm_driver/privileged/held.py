@@ -27,16 +27,17 @@ import time
 from drbd_clvm_driver.privileged import lvm_shell
 
 
-def command(argv, timeout, vg_name, lvm_file_locks):
+def command(argv, timeout, vg_name, lvm_file_locks, shell=True):
     """The change ``argv`` (already checked) for :meth:`~drbd_clvm_driver.
     cluster.SafetyGate.judge_then_run`: held back on ``vg_name``'s lock
     file where ``lvm_file_locks`` (the lock manager's) and the command's VG
-    allow it.
+    allow it; typed into the daemon's LVM shell if ``shell``.
     """
     lock_dir = lvm_lock_dir() if lvm_file_locks else None
     if lock_dir is None or vg_of(argv) != vg_name:
-        return HeldCommand(argv, timeout, None)
-    return HeldCommand(argv, timeout, os.path.join(lock_dir, 'V_' + vg_name))
+        return HeldCommand(argv, timeout, None, shell)
+    return HeldCommand(argv, timeout, os.path.join(lock_dir, 'V_' + vg_name),
+                       shell)
 
 
 def vg_of(argv):
@@ -90,12 +91,14 @@ class HeldCommand:
 
     :param lock_file: the VG's LVM lock file, or None to start the command
         only in :meth:`finish`.
+    :param shell: whether it may be typed into the LVM shell.
     """
 
-    def __init__(self, argv, timeout, lock_file):
+    def __init__(self, argv, timeout, lock_file, shell=True):
         self.argv = argv
         self.timeout = timeout
         self.lock_file = lock_file
+        self.shell = shell
         self._lock = None
         self._running = None
         self._deadline = None
@@ -121,7 +124,7 @@ class HeldCommand:
             return
         self._deadline = time.monotonic() + self.timeout
         try:
-            self._running = lvm_shell.begin(self.argv)
+            self._running = lvm_shell.begin(self.argv, self.shell)
         finally:
             # A lock left held would stop every LVM change on the node.
             if self._running is None:
@@ -146,7 +149,7 @@ class HeldCommand:
         """
         self._let_go()
         if self._running is None:
-            return lvm_shell.run(self.argv, self.timeout)
+            return lvm_shell.run(self.argv, self.timeout, self.shell)
         return self._running.wait(self._deadline)
 
     def _let_go(self):

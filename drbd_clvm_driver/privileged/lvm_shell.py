@@ -17,7 +17,6 @@ back - runs as a program, as before. Reports stay programs: the profile
 would change their format.
 """
 
-import functools
 import json
 import os
 import re
@@ -47,29 +46,51 @@ _CONFIG_TIMEOUT = 10
 _LASTLOG_TIMEOUT = 10
 
 _shell = None
+_config = {}
 #: held by the call using the shell; another call meanwhile runs a program
 _in_use = threading.Lock()
 
 
-@functools.lru_cache(maxsize=None)
 def lvm_config():
-    """LVM's ``global/locking_dir`` and ``config/profile_dir``, asked once
-    (the keys without their section); an empty dict where LVM cannot say.
+    """LVM's ``global/locking_dir`` and ``config/profile_dir`` (the keys
+    without their section); an empty dict while LVM cannot say. Asked once
+    it has answered.
     """
-    exit_code, stdout, _ = root.run(
-        ['lvmconfig', '--typeconfig', 'full', 'global/locking_dir',
-         'config/profile_dir'], _CONFIG_TIMEOUT)
-    if exit_code != 0:
-        return {}
-    return dict(re.findall(r'^\s*(locking_dir|profile_dir)="(/[^"]+)"',
-                           stdout, re.MULTILINE))
+    if not _config:
+        exit_code, stdout, _ = root.run(
+            ['lvmconfig', '--typeconfig', 'full', 'global/locking_dir',
+             'config/profile_dir'], _CONFIG_TIMEOUT)
+        if exit_code == 0:
+            _config.update(re.findall(
+                r'^\s*(locking_dir|profile_dir)="(/[^"]+)"', stdout,
+                re.MULTILINE))
+    return dict(_config)
 
 
 def available():
     """Whether this node's LVM has the profile its shell needs."""
+    profile = _profile_path()
+    return profile is not None and os.path.isfile(profile)
+
+
+def _profile_path():
     profile_dir = lvm_config().get('profile_dir')
-    return profile_dir is not None and os.path.isfile(
-        os.path.join(profile_dir, PROFILE + '.profile'))
+    return profile_dir and os.path.join(profile_dir, PROFILE + '.profile')
+
+
+def config_stamp():
+    """When LVM's configuration files and the profile last changed: a shell
+    reads them once, so one started before a change is replaced.
+    """
+    system_dir = os.environ.get('LVM_SYSTEM_DIR', '/etc/lvm')
+    stamp = []
+    for path in (os.path.join(system_dir, 'lvm.conf'),
+                 os.path.join(system_dir, 'lvmlocal.conf'), _profile_path()):
+        try:
+            stamp.append(os.stat(path).st_mtime_ns)
+        except (OSError, TypeError):
+            stamp.append(None)
+    return tuple(stamp)
 
 
 def line_of(argv):
@@ -94,13 +115,14 @@ def line_of(argv):
     return ' '.join(words) + '\n'
 
 
-def begin(argv):
-    """Start the change ``argv``: typed into the shell where it can take
-    it, else as a program. None if there is no such program.
+def begin(argv, shell=True):
+    """Start the change ``argv``: typed into the shell where ``shell``
+    allows and the shell can take it, else as a program. None if there is
+    no such program.
 
     :returns: a :class:`ShellRun` or :class:`ProgramRun`.
     """
-    line = line_of(argv) if argv[0] in CHANGES else None
+    line = line_of(argv) if shell and argv[0] in CHANGES else None
     if line is not None and _in_use.acquire(blocking=False):
         try:
             shell = _shell_for_use()
@@ -115,9 +137,9 @@ def begin(argv):
     return None if process is None else ProgramRun(process)
 
 
-def run(argv, timeout):
+def run(argv, timeout, shell=True):
     """Run ``argv`` as :func:`begin` starts it, bounded by ``timeout``."""
-    running = begin(argv)
+    running = begin(argv, shell)
     if running is None:
         return root.not_found(argv)
     return running.wait(time.monotonic() + timeout)
@@ -125,8 +147,11 @@ def run(argv, timeout):
 
 def _shell_for_use():
     global _shell
+    stamp = config_stamp()
+    if _shell is not None and _shell.alive and _shell.stamp != stamp:
+        _shell.kill()
     if _shell is None or not _shell.alive:
-        _shell = Shell.start() if available() else None
+        _shell = Shell.start(stamp) if available() else None
     return _shell
 
 
@@ -192,15 +217,19 @@ class ShellRun:
 class Shell:
     """One ``lvm`` shell with its report descriptor."""
 
-    def __init__(self, process, report):
+    def __init__(self, process, report, stamp):
         self.process = process
         self.report = report
+        #: :func:`config_stamp` when it started
+        self.stamp = stamp
         self._pending = b''
         self._killed = False
 
     @classmethod
-    def start(cls):
-        """A new shell; None if there is no ``lvm`` program."""
+    def start(cls, stamp):
+        """A new shell reading the configuration of ``stamp``; None if
+        there is no ``lvm`` program.
+        """
         report, lvm_end = os.pipe()
         try:
             process = subprocess.Popen(
@@ -215,7 +244,7 @@ class Shell:
             return None
         finally:
             os.close(lvm_end)
-        return cls(process, report)
+        return cls(process, report, stamp)
 
     @property
     def alive(self):

@@ -39,28 +39,32 @@ threading._register_atexit(_EXITING.set)
 
 
 @privileged.default.entrypoint
-def lvm(argv, timeout):
+def lvm(argv, timeout, shell=True):
     """Run one LVM command (create, extend, change, remove, report); a
-    change through the daemon's LVM shell where it can (:mod:`.lvm_shell`).
+    change through the daemon's LVM shell where ``shell`` allows and it can
+    (:mod:`.lvm_shell`).
     """
     argv = checks.check('lvm', argv)
+    checks.check_flag('shell', shell)
     # Imported here: the shell runs its fallbacks through this module.
     from drbd_clvm_driver.privileged import lvm_shell
-    return lvm_shell.run(argv, timeout)
+    return lvm_shell.run(argv, timeout, shell)
 
 
 @privileged.default.entrypoint
-def lvm_guarded(argv, timeout, gate_spec):
+def lvm_guarded(argv, timeout, gate_spec, shell=True):
     """One LVM metadata change behind the safety gate, in one call: the
     gate ``gate_spec`` describes (:meth:`~drbd_clvm_driver.cluster.
     SafetyGate.spec`) checks the cluster here while the command starts up
     held back by LVM's own VG lock (:mod:`.held`), it goes on only if the
-    check passed, and DRBD is read the moment it ends.
+    check passed, and DRBD is read the moment it ends. ``shell``: as for
+    :func:`lvm`.
 
     :returns: what :meth:`~drbd_clvm_driver.cluster.SafetyGate.
         judge_then_run` returns.
     """
     argv = checks.check('lvm', argv)
+    checks.check_flag('shell', shell)
     # Imported here: the gate's modules import the driver's runner, which
     # imports this module.
     from drbd_clvm_driver.privileged import gatekeeper
@@ -68,7 +72,7 @@ def lvm_guarded(argv, timeout, gate_spec):
     gate = gatekeeper.gate(gate_spec)
     return gate.judge_then_run(held.command(
         argv, timeout, gate.lock_manager.vg_name,
-        gate.lock_manager.lvm_file_locks))
+        gate.lock_manager.lvm_file_locks, shell))
 
 
 @privileged.default.entrypoint

@@ -107,6 +107,11 @@ class ShellFixture(fixtures.Fixture):
             'drbd_clvm_driver.privileged.lvm_shell.PROGRAM',
             [sys.executable, '-c', _SHELL_STAND_IN, self.lock_file,
              self.changes]))
+        self.system_dir = os.path.join(base, 'etc')
+        os.mkdir(self.system_dir)
+        open(os.path.join(self.system_dir, 'lvm.conf'), 'w').close()
+        self.useFixture(fixtures.EnvironmentVariable('LVM_SYSTEM_DIR',
+                                                     self.system_dir))
         self.useFixture(fixtures.MockPatchObject(
             lvm_shell, 'lvm_config', return_value={
                 'profile_dir': profile_dir, 'locking_dir': base}))
@@ -162,6 +167,17 @@ class ShellTest(testtools.TestCase):
         self.assertEqual(1, len({change[0]
                                  for change in self.shell.changed()}))
 
+    def test_a_changed_configuration_gets_a_new_shell(self):
+        lvm_shell.run(CREATE, 10)
+        later = time.time() + 10
+        os.utime(os.path.join(self.shell.system_dir, 'lvm.conf'),
+                 (later, later))
+        lvm_shell.run(CREATE, 10)
+        lvm_shell.run(CREATE, 10)
+        first, second, third = [change[0] for change in self.shell.changed()]
+        self.assertNotEqual(first, second)
+        self.assertEqual(second, third)
+
     def test_a_failure_keeps_lvms_exit_code_and_words(self):
         self.assertEqual(
             (5, '', '  Failed to find logical volume "vgc/missing"\n'),
@@ -204,6 +220,14 @@ class ShellTest(testtools.TestCase):
                      ['lvchange'] + ['--addtag', 't'] * 32 + ['vgc/a']):
             lvm_shell.run(argv, 10)
             self.programs.assert_called_with(argv)
+        self.assertEqual([], self.shell.changed())
+
+    def test_turned_off_changes_run_as_programs(self):
+        lvm_shell.run(CREATE, 10, shell=False)
+        self.programs.assert_called_once_with(CREATE)
+        held.HeldCommand(CREATE, 10, self.shell.lock_file,
+                         shell=False).start()
+        self.assertEqual(2, self.programs.call_count)
         self.assertEqual([], self.shell.changed())
 
     def test_without_the_profile_changes_run_as_programs(self):
@@ -267,8 +291,8 @@ class LvmConfigTest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        lvm_shell.lvm_config.cache_clear()
-        self.addCleanup(lvm_shell.lvm_config.cache_clear)
+        self.useFixture(fixtures.MonkeyPatch(
+            'drbd_clvm_driver.privileged.lvm_shell._config', {}))
 
     def test_as_lvmconfig_prints_it(self):
         self.useFixture(fixtures.MockPatchObject(
@@ -281,8 +305,10 @@ class LvmConfigTest(testtools.TestCase):
                          lvm_shell.lvm_config())
         self.assertEqual(1, root.run.call_count)
 
-    def test_lvm_that_cannot_say(self):
+    def test_lvm_that_cannot_say_is_asked_again(self):
         self.useFixture(fixtures.MockPatchObject(
-            root, 'run', return_value=(127, '', 'lvmconfig: not found\n')))
+            root, 'run', return_value=(None, '', '')))  # timed out
         self.assertIsNone(held.lvm_lock_dir())
         self.assertFalse(lvm_shell.available())
+        root.run.return_value = 0, 'locking_dir="/run/lock/lvm"\n', ''
+        self.assertEqual('/run/lock/lvm', held.lvm_lock_dir())

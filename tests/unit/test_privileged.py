@@ -144,6 +144,15 @@ class RefusedInTheDaemonTest(testtools.TestCase):
         self._refused(root.lvm, ['vgremove', 'vgc'])
         self._refused(root.lvm, ['lvchange', '-ay', 'vgc/lv'])
 
+    def test_the_shell_flag_is_a_bool(self):
+        for entry_point, args in (
+                (root.lvm, ()),
+                (root.lvm_guarded, ({'vg_name': 'vgc'},))):
+            self.assertRaises(
+                checks.CommandRefused, entry_point,
+                ['lvremove', '-y', 'vgc/lv'], 10, *args, 'yes')
+        self.popen.assert_not_called()
+
     def test_bad_data_paths(self):
         wipe = ['bs=1M', 'count=4', 'oflag=direct', 'conv=fdatasync']
         for target in ('of=/dev/sda', 'of=/etc/shadow', 'of=/dev/vgc/../sda',
@@ -651,6 +660,13 @@ class PrivsepRunnerTest(testtools.TestCase):
         # quorum, /proc/drbd, two pids, the lockspace
         self.assertEqual([5], [len(trip) for trip in trips])
 
+    def test_the_shell_turned_off_reaches_the_daemon(self):
+        off = runner.PrivsepCommandRunner(node='node1', lvm_shell=False)
+        with mock.patch.object(root, 'lvm', return_value=(0, '', '')) as lvm:
+            off.run(['lvremove', '-y', 'vgc/a'])
+        self.assertEqual(((['lvremove', '-y', 'vgc/a'], 60, False),),
+                         lvm.call_args[:1])
+
     def test_a_change_is_one_call(self):
         self.useFixture(GuardedInTheDaemon())
         calls = self.useFixture(fixtures.MockPatchObject(
@@ -667,8 +683,10 @@ class PrivsepRunnerTest(testtools.TestCase):
         node.ops.create_volume('volume-2', 4, '2')
         node.ops.extend_volume('volume-2', 4, 8)
         self.assertEqual(2, calls.call_count)
+        self.assertEqual([True, True], [call[0][3] for call in
+                                        calls.call_args_list])
         self.assertEqual(0, reads.call_count + lvm_calls.call_count)
-        argv, timeout, spec = calls.call_args_list[0][0]
+        argv, timeout, spec, _ = calls.call_args_list[0][0]
         self.assertEqual('volume-2', argv[argv.index('-n') + 1])
         self.assertEqual({'vg_name': 'vgc', 'replication': 'drbd',
                           'target': 'r0', 'lock_manager': 'lvmlockd',
