@@ -67,6 +67,8 @@ for line in sys.stdin:
     program, code, last = words[0], 1, []
     if 'hang' in words:
         time.sleep(600)
+    if 'crash' in words:
+        sys.exit(9)
     if 'noisy' in words:
         sys.stderr.write('  printed by the shell itself\n')
         sys.stderr.flush()
@@ -198,6 +200,24 @@ class ShellTest(testtools.TestCase):
         self.assertEqual(0, lvm_shell.run(CREATE, 10)[0])
         first, second = self.shell.changed()
         self.assertNotEqual(first[0], second[0])
+
+    def test_a_shell_gone_before_the_line_leaves_it_to_a_program(self):
+        lvm_shell.run(CREATE, 10)
+        gone = lvm_shell._shell.process
+        gone.kill()
+        gone.wait()
+        self.useFixture(fixtures.MockPatchObject(
+            lvm_shell.Shell, 'alive', True))  # it ended just after asked
+        self.assertEqual(127, lvm_shell.run(CREATE, 10)[0])
+        self.programs.assert_called_once_with(CREATE)
+        self.assertFalse(lvm_shell._in_use.locked())
+
+    def test_a_shell_that_ends_meanwhile_is_no_answer(self):
+        exit_code, _, stderr = lvm_shell.run(
+            ['lvchange', '--addtag', 'crash', 'vgc/a'], 10)
+        self.assertIsNone(exit_code)
+        self.assertIn('lvm shell ended (exit code 9)', stderr)
+        self.assertEqual(0, lvm_shell.run(CREATE, 10)[0])
 
     def test_an_answer_for_another_command_is_not_taken(self):
         exit_code, _, stderr = lvm_shell.run(
