@@ -12,7 +12,9 @@ Modes (each prints one JSON object):
 
 - ``timing``: create, extend and delete against bare ``lvcreate``,
   ``lvextend``, ``lvremove``, interleaved; wipe and copy against plain
-  ``dd``; then the same three operations through Cinder's driver.
+  ``dd``; the three again with the daemon's LVM shell turned off (each
+  change an LVM program); then the same three operations through Cinder's
+  driver.
 - ``creates N``: N creates one after another (``--bare``: bare
   ``lvcreate``), timed from the moment the file ``--go`` names appears;
   ``GO.NODE.ready`` says the daemon is up, so that the gate can start both
@@ -53,18 +55,23 @@ class DirectRunner(runner_module.CommandRunner):
         return done.returncode, done.stdout, done.stderr
 
 
-def _operations(args, lock_path):
-    """The driver's operations over the privsep runner, warm before
-    anything is timed, as in a volume service that has been running: its
-    daemon started, and one change made (the daemon learns DRBD's minor and
-    LVM's lock directory at its first).
-    """
+def _configure():
+    """The volume service's configuration and root helper."""
     cfg.CONF(['--config-file', CINDER_CONF], project='cinder')
     priv_context.init(root_helper=shlex.split(
         cinder_utils.get_root_helper()))
-    ours = runner_module.PrivsepCommandRunner(node=args.node)
-    node = stack.build(ours, args.vg, args.resource, lock_path=lock_path,
-                       volume_clear='none')
+
+
+def _operations(args, lvm_shell=True):
+    """The driver's operations over the privsep runner, warm before
+    anything is timed, as in a volume service that has been running: its
+    daemon started, and one change made (the daemon learns DRBD's minor and
+    LVM's lock directory at its first, and starts its LVM shell).
+    """
+    ours = runner_module.PrivsepCommandRunner(node=args.node,
+                                              lvm_shell=lvm_shell)
+    node = stack.build(ours, args.vg, args.resource,
+                       lock_path=args.lock_path, volume_clear='none')
     warm_up = 'bench%d-%s-warm' % (int(time.time()), args.node)
     node.ops.create_volume(warm_up, cluster_timing.SIZE_MIB, warm_up)
     node.ops.delete_volume(warm_up)
@@ -76,7 +83,12 @@ def timing(args, ops):
     prefix = 'bench%d-' % int(time.time())
     rows = cluster_timing.lvm_rows(ops, bare, prefix, args.repeats)
     rows += cluster_timing.data_rows(ops, bare, prefix, args.data_repeats)
+    # the same, each change an LVM program (lvm_shell = false)
+    without_shell = cluster_timing.lvm_rows(
+        _operations(args, lvm_shell=False), bare, prefix + 'p',
+        args.repeats)
     return {'lvm': rows[:3], 'data': rows[3:],
+            'lvm_without_shell': without_shell,
             'overhead': cluster_timing.overhead(ops, bare, args.repeats),
             'cinder_lvm': cinder_on_cluster.measure(bare, args.vg,
                                                     args.repeats)}
@@ -127,8 +139,10 @@ def main(argv=None):
     creates_parser.add_argument('--bare', action='store_true',
                                 help='bare lvcreate instead of the driver')
     args = parser.parse_args(argv)
+    _configure()
     with tempfile.TemporaryDirectory(prefix='bench-locks-') as lock_path:
-        ops = _operations(args, lock_path)
+        args.lock_path = lock_path
+        ops = _operations(args)
         result = {'timing': timing, 'creates': creates}[args.mode](args, ops)
     json.dump(result, sys.stdout)
     print()
