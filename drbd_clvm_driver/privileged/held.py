@@ -5,9 +5,11 @@ LVM takes its local file lock on a VG (``flock`` on ``<locking_dir>/V_<VG>``,
 beside lvmlockd's cluster lock) before it reads the metadata it will change,
 and keeps it until the change is written; it asks lvmlockd for the VG's
 cluster lock only after that. So the daemon takes that lock first, starts
-the command, and checks the cluster while LVM starts up (50-120 ms on the
-gate's guests, longer than the check): where a CPU is free to run the
-check, it costs the change no time. If the check passes, the lock is let
+the command, and checks the cluster while LVM starts up (50-120 ms for an
+LVM program on the gate's guests, longer than the check; a command typed
+into the daemon's running LVM shell reaches the lock sooner and waits
+there for the check's end): where a CPU is free to run the check, it costs
+the change no more than that wait. If the check passes, the lock is let
 go and LVM goes on; if not,
 the command is killed while it waits for the lock, and a killed process runs
 none of its own code again, so it changes nothing. A change typed into the

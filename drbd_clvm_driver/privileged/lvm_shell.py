@@ -174,15 +174,7 @@ class ProgramRun:
         return root.wait(self.process, deadline)
 
     def kill(self):
-        """SIGKILL, then reap in the background: a killed process runs no
-        code of its own again.
-        """
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        threading.Thread(target=self.process.communicate,
-                         daemon=True).start()
+        _kill(self.process)
 
 
 class ShellRun:
@@ -312,13 +304,8 @@ class Shell:
         if self._killed:
             return
         self._killed = True
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill(self.process)
         os.close(self.report)
-        threading.Thread(target=self.process.communicate,
-                         daemon=True).start()
 
     def _report(self, deadline):
         """The next JSON object on the report descriptor, and what the
@@ -356,6 +343,17 @@ class Shell:
         return tuple(printed[stream.fileno()].decode(errors='replace')
                      for stream in (self.process.stdout,
                                     self.process.stderr))
+
+
+def _kill(process):
+    """SIGKILL ``process``'s group, then reap it in the background: a
+    killed process runs no code of its own again.
+    """
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    threading.Thread(target=process.communicate, daemon=True).start()
 
 
 def _status(outcome, program):
