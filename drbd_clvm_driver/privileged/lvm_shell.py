@@ -226,6 +226,7 @@ class Shell:
         there is no ``lvm`` program.
         """
         report, lvm_end = os.pipe()
+        process = None
         try:
             process = subprocess.Popen(
                 PROGRAM, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -235,11 +236,12 @@ class Shell:
                          LVM_REPORT_FD=str(lvm_end),
                          LVM_COMMAND_PROFILE=PROFILE))
         except FileNotFoundError:
-            os.close(report)
-            return None
+            pass
         finally:
             os.close(lvm_end)
-        return cls(process, report, stamp)
+            if process is None:
+                os.close(report)
+        return None if process is None else cls(process, report, stamp)
 
     @property
     def alive(self):

@@ -255,6 +255,15 @@ class ShellTest(testtools.TestCase):
         lvm_shell.run(CREATE, 10)
         self.programs.assert_called_once_with(CREATE)
 
+    def test_a_shell_that_cannot_start_leaves_no_descriptor(self):
+        before = len(os.listdir('/proc/self/fd'))
+        self.useFixture(fixtures.MockPatchObject(
+            lvm_shell.subprocess, 'Popen',
+            side_effect=OSError('Too many open files')))
+        self.assertRaises(OSError, lvm_shell.run, CREATE, 10)
+        self.assertEqual(before, len(os.listdir('/proc/self/fd')))
+        self.assertFalse(lvm_shell._in_use.locked())
+
     def test_no_lvm_at_all(self):
         self.useFixture(fixtures.MockPatch(
             'drbd_clvm_driver.privileged.lvm_shell.PROGRAM', ['no-such-lvm']))
