@@ -95,6 +95,7 @@ class BenchGateTableTest(testtools.TestCase):
             'lvm': [self._row('create', 0.54), self._row('extend', 0.6),
                     self._row('delete', 0.7)],
             'data': [],
+            'lvm_without_shell': [self._row('create', 1.2)],
             'cinder_lvm': [self._row('create', 9.0),
                            self._row('extend', 0.5)],
             'throughput': {'one_node_per_s': 1.5, 'both_nodes_per_s': 2.9,
@@ -106,6 +107,8 @@ class BenchGateTableTest(testtools.TestCase):
         self.assertIn('create   ours 0.540 s, Cinder\'s LVMVolumeDriver '
                       '9.000 s', table)
         self.assertIn('met (faster)', table)
+        self.assertIn('create   with lvm_shell = false: ours 1.200 s, bare '
+                      '0.500 s, ratio 2.40', table)
         self.assertIn('MISSED (not faster)', table)
         self.assertIn('both nodes over one: 1.93 (met >= 1.90); bare '
                       'lvcreate: 1.60 from one node, 2.40 from both, 1.50',
