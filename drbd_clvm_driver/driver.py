@@ -28,6 +28,7 @@ from oslo_utils import importutils
 from drbd_clvm_driver import cluster
 from drbd_clvm_driver import exception
 from drbd_clvm_driver import exports
+from drbd_clvm_driver.locking import base as locking_base
 from drbd_clvm_driver import lvm
 from drbd_clvm_driver import nodes
 from drbd_clvm_driver import operations
@@ -71,6 +72,16 @@ def _translated(method):
 def _mib(size_gib):
     """Cinder sizes are whole GiB; LVM is given MiB."""
     return lvm.validate_size_mib(size_gib) * MIB_PER_GIB
+
+
+def privileged_runner(conf, local):
+    """The runner through the driver's privileged daemon, as ``conf`` (a
+    backend's configuration) sets it up on the node ``local``.
+    """
+    return runner_module.PrivsepCommandRunner(
+        default_timeout=conf.lvm_command_timeout, node=local,
+        lvm_shell=conf.lvm_shell and locking_base.plugin_class(
+            conf.lock_manager).lvm_shell)
 
 
 @interface.volumedriver
@@ -164,9 +175,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         conf = self.configuration
         local = self._node_name()
         if self.runner is None:
-            self.runner = runner_module.PrivsepCommandRunner(
-                default_timeout=conf.lvm_command_timeout, node=local,
-                lvm_shell=conf.lvm_shell)
+            self.runner = privileged_runner(conf, local)
         node = stack.build(
             self.runner, conf.volume_group,
             replication_base.configured_target(conf),

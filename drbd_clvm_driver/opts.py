@@ -63,7 +63,9 @@ drbd_clvm_opts = [
                      'change keeps lvm_command_timeout; a shell that '
                      'outlives it is killed and the next change starts a '
                      'new one, as does a change of lvm.conf. Where the '
-                     'profile is missing, changes run as programs.'),
+                     'profile is missing, and with lock_manager = clvmd '
+                     '(not shown on a real cluster), changes run as '
+                     'programs.'),
     cfg.IntOpt('cluster_check_timeout',
                default=10,
                min=1,

@@ -28,6 +28,9 @@ class LockManager(metaclass=abc.ABCMeta):
     #: every change; the privileged daemon holds a change back on it while
     #: the safety gate checks (:mod:`drbd_clvm_driver.privileged.held`)
     lvm_file_locks = True
+    #: whether the privileged daemon may type LVM changes into its
+    #: long-lived LVM shell (:mod:`drbd_clvm_driver.privileged.lvm_shell`)
+    lvm_shell = True
 
     def __init__(self, runner, vg_name, timeout=10):
         self.runner = runner
@@ -86,9 +89,14 @@ class LockManager(metaclass=abc.ABCMeta):
         return results.output(('pidof', daemon), check=False).exit_code == 0
 
 
+def plugin_class(name):
+    """The lock-manager plugin class registered as ``name``."""
+    return plugins.plugin_class(
+        NAMESPACE, name, exception.LockManagerNotFound, 'lock manager',
+        ('lvmlockd', 'sanlock', 'clvmd'))
+
+
 def load(name, runner, vg_name, timeout=10):
     """Return the lock-manager plugin registered as ``name``.
     """
-    return plugins.plugin_class(
-        NAMESPACE, name, exception.LockManagerNotFound, 'lock manager',
-        ('lvmlockd', 'sanlock', 'clvmd'))(runner, vg_name, timeout=timeout)
+    return plugin_class(name)(runner, vg_name, timeout=timeout)

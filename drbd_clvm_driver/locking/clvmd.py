@@ -19,6 +19,8 @@ class Clvmd(base.LockManager):
     name = 'clvmd'
     # locking_type 3 takes VG locks in clvmd instead of LVM's lock files
     lvm_file_locks = False
+    # LVM 2.02's shell with clvmd cannot be shown on a real cluster here
+    lvm_shell = False
 
     def check_volume_group(self, vg):
         if len(vg.attr) < 6 or vg.attr[5] != _CLUSTERED_ATTR:

@@ -69,6 +69,20 @@ class DriverTestCase(test.TestCase):
 
 class SetupTest(DriverTestCase):
 
+    def test_the_lvm_shell_as_configured_and_never_with_clvmd(self):
+        conf = configuration.Configuration(opts.drbd_clvm_opts,
+                                           config_group='drbd')
+        for lock_manager, option, expected in (
+                ('lvmlockd', True, True), ('sanlock', True, True),
+                ('lvmlockd', False, False), ('clvmd', True, False)):
+            self.override_config('lock_manager', lock_manager,
+                                 group='backend_defaults')
+            self.override_config('lvm_shell', option,
+                                 group='backend_defaults')
+            runner = driver.privileged_runner(conf, 'node1')
+            self.assertIs(expected, runner.lvm_shell, lock_manager)
+            self.assertEqual('node1', runner.node)
+
     def test_healthy(self):
         self.driver.check_for_setup_error()
 
