@@ -19,6 +19,7 @@ import testtools
 from drbd_clvm_driver.privileged import held
 from drbd_clvm_driver.privileged import lvm_shell
 from drbd_clvm_driver.privileged import root
+from tests.unit import recorded
 
 _SHELL_STAND_IN = r'''
 import fcntl, json, os, sys, time
@@ -95,8 +96,35 @@ for line in sys.stdin:
 CREATE = ['lvcreate', '-y', '-an', '-L', '4m', '-n', 'a', 'vgc']
 
 
+#: answers the lines, in their order, with what LVM's shell wrote for them
+#: on the gate guests; a line out of order ends it
+_REPLAY_STAND_IN = r'''
+import json, os, sys
+answers = json.load(open(sys.argv[1]))
+report = os.fdopen(int(os.environ['LVM_REPORT_FD']), 'w')
+last = None
+for line in sys.stdin:
+    if line.strip() == 'lastlog':
+        report.write(last)
+    else:
+        expected, status, last = answers.pop(0)
+        if line != expected:
+            sys.exit('typed %r, recorded %r' % (line, expected))
+        report.write(status)
+    report.flush()
+'''
+
+
 class ShellFixture(fixtures.Fixture):
-    """The stand-in as the daemon's LVM shell, the profile installed."""
+    """The stand-in as the daemon's LVM shell, the profile installed.
+
+    :param answers: instead, replay these: ``(line, status, lastlog)``
+        in order, as LVM's shell wrote them.
+    """
+
+    def __init__(self, answers=None):
+        super().__init__()
+        self.answers = answers
 
     def _setUp(self):
         base = self.useFixture(fixtures.TempDir()).path
@@ -105,10 +133,15 @@ class ShellFixture(fixtures.Fixture):
         profile_dir = os.path.join(base, 'profile')
         os.mkdir(profile_dir)
         open(os.path.join(profile_dir, 'lvmdbusd.profile'), 'w').close()
+        program = [sys.executable, '-c', _SHELL_STAND_IN, self.lock_file,
+                   self.changes]
+        if self.answers is not None:
+            replayed = os.path.join(base, 'answers.json')
+            with open(replayed, 'w') as handle:
+                json.dump(self.answers, handle)
+            program = [sys.executable, '-c', _REPLAY_STAND_IN, replayed]
         self.useFixture(fixtures.MockPatch(
-            'drbd_clvm_driver.privileged.lvm_shell.PROGRAM',
-            [sys.executable, '-c', _SHELL_STAND_IN, self.lock_file,
-             self.changes]))
+            'drbd_clvm_driver.privileged.lvm_shell.PROGRAM', program))
         self.system_dir = os.path.join(base, 'etc')
         os.mkdir(self.system_dir)
         open(os.path.join(self.system_dir, 'lvm.conf'), 'w').close()
@@ -269,6 +302,48 @@ class ShellTest(testtools.TestCase):
             'drbd_clvm_driver.privileged.lvm_shell.PROGRAM', ['no-such-lvm']))
         self.assertEqual(127, lvm_shell.run(CREATE, 10)[0])
         self.programs.assert_called_once_with(CREATE)
+
+
+def _lines(printed):
+    """What a command printed, line by line, in any order; LVM's size
+    messages aside (the profile prints sizes in bytes, programs in MiB).
+    """
+    return sorted(line.strip() for line in printed.splitlines()
+                  if line.strip() and not line.strip().startswith(
+                      'Size of logical volume'))
+
+
+class RecordedShellTest(testtools.TestCase):
+    """What LVM's shell answered on the gate guests reads as what the same
+    commands printed as programs (tests/unit/fixtures/recorded/lvm-shell).
+    """
+
+    def setUp(self):
+        super().setUp()
+        directory = os.path.join(recorded.FIXTURES, 'lvm-shell')
+        self.programs = []
+        answers = []
+        for name in sorted(os.listdir(directory)):
+            if not name.startswith('program-'):
+                continue
+            program = recorded.load(os.path.join('lvm-shell', name))
+            shell = name.replace('program-', 'shell-', 1)
+            status = recorded.load(os.path.join('lvm-shell', shell))
+            lastlog = recorded.load(os.path.join(
+                'lvm-shell', shell.replace('.txt', '-lastlog.txt')))
+            self.assertEqual(program.command, status.command)
+            answers.append((lvm_shell.line_of(list(program.argv)),
+                            status.output, lastlog.output))
+            self.programs.append(program)
+        self.useFixture(ShellFixture(answers))
+
+    def test_each_change_answers_as_its_program_did(self):
+        self.assertGreaterEqual(len(self.programs), 8)
+        for program in self.programs:
+            exit_code, stdout, stderr = lvm_shell.run(list(program.argv), 10)
+            self.assertEqual(program.exit_code, exit_code, program.command)
+            self.assertEqual(_lines(program.output),
+                             _lines(stdout + stderr), program.command)
 
 
 class HeldInTheShellTest(testtools.TestCase):
