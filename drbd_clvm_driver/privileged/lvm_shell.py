@@ -271,7 +271,7 @@ class Shell:
         if self.send('lastlog\n'):
             messages, more_out, more_err = self._report(
                 time.monotonic() + _LASTLOG_TIMEOUT)
-        if messages is None:
+        if not isinstance(messages, dict):
             return (None, stdout + more_out,
                     stderr + more_err + self._gone(messages))
         entries = messages.get('log', [])
@@ -319,7 +319,8 @@ class Shell:
         decoder = json.JSONDecoder()
         while True:
             text = self._pending.decode(errors='replace').lstrip()
-            if text.rstrip().endswith('}'):
+            # decode only once a whole JSON value may have arrived
+            if text.rstrip().endswith(('}', ']')):
                 try:
                     outcome, end = decoder.raw_decode(text)
                     self._pending = text[end:].encode()

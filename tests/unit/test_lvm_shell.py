@@ -63,9 +63,14 @@ last = []
 for line in sys.stdin:
     words = split(line)
     if words == ['lastlog']:
-        answer(last)
+        if bad_lastlog:
+            report.write(json.dumps(['not', 'a', 'log']) + '\n')
+            report.flush()
+        else:
+            answer(last)
         continue
     program, code, last = words[0], 1, []
+    bad_lastlog = 'badlog' in words
     if 'hang' in words:
         time.sleep(600)
     if 'crash' in words:
@@ -258,6 +263,13 @@ class ShellTest(testtools.TestCase):
         self.assertIsNone(exit_code)
         self.assertIn('lvm shell answered', stderr)
         self.assertFalse(lvm_shell._shell.alive)
+
+    def test_messages_that_are_not_lvms_are_no_answer(self):
+        exit_code, _, stderr = lvm_shell.run(
+            ['lvchange', '--addtag', 'badlog', 'vgc/a'], 10)
+        self.assertIsNone(exit_code)
+        self.assertIn("lvm shell answered ['not', 'a', 'log']", stderr)
+        self.assertEqual(0, lvm_shell.run(CREATE, 10)[0])
 
     def test_a_busy_shell_leaves_the_change_to_a_program(self):
         lvm_shell._in_use.acquire()
