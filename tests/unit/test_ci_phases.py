@@ -1,0 +1,152 @@
+""".ci/run's phase table (tools/ci_phases.py): each phase's seconds against
+its figure, growth over 20 % flagged, phases that did not run, the budget.
+"""
+
+import importlib.util
+import io
+import os
+import re
+
+import fixtures
+import testtools
+
+from tests.cluster import guests
+
+
+def _load_ci_phases():
+    # tools/ is no package; the module is loaded from its path.
+    path = os.path.join(guests.ROOT, 'tools', 'ci_phases.py')
+    spec = importlib.util.spec_from_file_location('ci_phases', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ci_phases = _load_ci_phases()
+
+FIGURES = {'source': 'test run',
+           'phases': {'tests': 100, 'drbd-gate': 1000}}
+
+
+def _row(lines, phase):
+    rows = [line for line in lines if line.split()[0] == phase]
+    if len(rows) != 1:
+        raise AssertionError('%d rows for %s in:\n%s'
+                             % (len(rows), phase, '\n'.join(lines)))
+    return rows[0]
+
+
+class TableTest(testtools.TestCase):
+
+    def test_each_phase_with_its_seconds_and_figure(self):
+        lines = ci_phases.table_lines(
+            [('tests', 104, 0), ('drbd-gate', 987, 0)], FIGURES)
+        self.assertEqual(['tests', '104', '100', '+4', '%'],
+                         _row(lines, 'tests').split())
+        self.assertEqual(['drbd-gate', '987', '1000', '-1', '%'],
+                         _row(lines, 'drbd-gate').split())
+        self.assertIn('test run', lines[0])
+
+    def test_21_percent_over_is_flagged(self):
+        lines = ci_phases.table_lines(
+            [('tests', 121, 0), ('drbd-gate', 1210, 0)], FIGURES)
+        self.assertIn('GREW over 20 %', _row(lines, 'tests'))
+        self.assertIn('GREW over 20 %', _row(lines, 'drbd-gate'))
+
+    def test_19_percent_over_is_not_flagged(self):
+        lines = ci_phases.table_lines(
+            [('tests', 119, 0), ('drbd-gate', 1190, 0)], FIGURES)
+        self.assertNotIn('GREW', '\n'.join(lines))
+
+    def test_exactly_20_percent_over_is_not_flagged(self):
+        lines = ci_phases.table_lines([('drbd-gate', 1200, 0)], FIGURES)
+        self.assertNotIn('GREW', '\n'.join(lines))
+
+    def test_a_failed_phase_shows_its_exit_status(self):
+        lines = ci_phases.table_lines(
+            [('tests', 90, 0), ('drbd-gate', 1300, 2)], FIGURES)
+        row = _row(lines, 'drbd-gate')
+        self.assertIn('failed, exit 2', row)
+        self.assertIn('GREW', row)
+        self.assertNotIn('failed', _row(lines, 'tests'))
+
+    def test_a_phase_that_did_not_run_shows_so(self):
+        lines = ci_phases.table_lines(
+            [('tests', 90, 1), ('drbd-gate', None, None)], FIGURES)
+        self.assertEqual(['drbd-gate', '-', '1000', '-', 'not', 'run'],
+                         _row(lines, 'drbd-gate').split())
+
+    def test_a_phase_without_a_figure_shows_so(self):
+        lines = ci_phases.table_lines([('new-gate', 50, 0)], FIGURES)
+        self.assertEqual(['new-gate', '50', '-', '-', 'no', 'figure', 'yet'],
+                         _row(lines, 'new-gate').split())
+
+    def test_budget_line_total_and_percentage(self):
+        lines = ci_phases.table_lines(
+            [('tests', 180, 0), ('drbd-gate', 1980, 0)], FIGURES)
+        # 2160 of 5400 s is 40 %
+        self.assertEqual(
+            "total 2160 s of CI's 5400 s limit (40 %), within the "
+            "project's 2700 s (45 min) target", lines[-1])
+
+    def test_budget_line_at_the_target_is_within(self):
+        lines = ci_phases.table_lines(
+            [('tests', 700, 0), ('drbd-gate', 2000, 0)], FIGURES)
+        self.assertIn('(50 %), within', lines[-1])
+
+    def test_budget_line_over_the_target_says_so(self):
+        lines = ci_phases.table_lines(
+            [('tests', 700, 0), ('drbd-gate', 2001, 0)], FIGURES)
+        self.assertIn("total 2701 s of CI's 5400 s limit (50 %), OVER the "
+                      "project's 2700 s (45 min) target", lines[-1])
+
+    def test_budget_line_counts_phases_not_run(self):
+        lines = ci_phases.table_lines(
+            [('tests', 540, 3), ('drbd-gate', None, None)], FIGURES)
+        self.assertIn('total 540 s', lines[-1])
+        self.assertIn('(10 %; 1 not run)', lines[-1])
+
+    def test_columns_line_up(self):
+        lines = ci_phases.table_lines(
+            [('tests', 5, 0), ('drbd-gate', 12345, 0)], FIGURES)
+        header = lines[1]
+        for phase in ('tests', 'drbd-gate'):
+            # seconds right-aligned under their heading
+            row = _row(lines, phase)
+            self.assertEqual(header.index('seconds') + len('seconds'),
+                             re.search(r'\d+', row).end())
+
+
+class MainTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.directory = self.useFixture(fixtures.TempDir()).path
+        self.timings = os.path.join(self.directory, 'timings')
+        self.stdout = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', self.stdout))
+
+    def _main(self, timings_text):
+        with open(self.timings, 'w') as timings_file:
+            timings_file.write(timings_text)
+        ci_phases.main([self.timings])
+        return self.stdout.getvalue().splitlines()
+
+    def test_phases_after_a_failure_are_not_run(self):
+        lines = self._main('tests 175 0\ndrbd-gate 2600 1\n')
+        self.assertEqual(['tests', '175', '180', '-3', '%'],
+                         _row(lines, 'tests').split())
+        self.assertIn('failed, exit 1', _row(lines, 'drbd-gate'))
+        self.assertIn('GREW', _row(lines, 'drbd-gate'))
+        self.assertIn('not run', _row(lines, 'cinder-gate'))
+        self.assertIn('not run', _row(lines, 'shared-lun-gate'))
+        self.assertIn('(51 %; 2 not run)', lines[-1])
+
+    def test_every_phase_ci_runs_has_a_committed_figure(self):
+        with open(os.path.join(guests.ROOT, '.ci', 'run')) as run_file:
+            timed = re.findall(r'run_phase ([\w-]+) ', run_file.read())
+        figures = ci_phases.load_figures()
+        self.assertEqual(['tests', 'drbd-gate', 'cinder-gate',
+                          'shared-lun-gate'], timed)
+        self.assertEqual(timed, list(figures['phases']))
+        self.assertTrue(figures['source'])

@@ -1,0 +1,120 @@
+"""The table .ci/run prints near its end: each phase's seconds against the
+figure last measured for it, and the whole run against CI's limit, so that
+a phase's growth shows long before the limit is reached.
+
+.ci/run appends "phase seconds status" to a file as each phase ends, then
+runs ``python3 tools/ci_phases.py TIMINGS_FILE``. Standard library only.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+FIGURES_PATH = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    '.ci', 'phase-figures.json')
+CI_LIMIT_SECONDS = 5400
+TARGET_SECONDS = 2700
+# A phase more than this much over its figure is flagged.
+GROWTH_FLAGGED_PERCENT = 20
+
+
+def load_figures(path=FIGURES_PATH):
+    """The committed figures: {'source': str, 'phases': {phase: seconds}},
+    phases in the order CI runs them.
+    """
+    with open(path) as figures_file:
+        return json.load(figures_file)
+
+
+def read_timings(path):
+    """{phase: (seconds, exit status)} from .ci/run's timings file."""
+    timings = {}
+    with open(path) as timings_file:
+        for line in timings_file:
+            if line.strip():
+                phase, seconds, status = line.split()
+                timings[phase] = (int(seconds), int(status))
+    return timings
+
+
+def phase_runs(timings, figures):
+    """[(phase, seconds or None, exit status or None)]: every phase with a
+    figure, in the figures' order (None when it did not run), then any timed
+    phase that has no figure yet.
+    """
+    phases = list(figures['phases'])
+    phases += [phase for phase in timings if phase not in phases]
+    return [(phase,) + timings.get(phase, (None, None)) for phase in phases]
+
+
+def grew_too_much(seconds, reference):
+    # Whole numbers, so that exactly 20 % over is not flagged by rounding.
+    return seconds * 100 > reference * (100 + GROWTH_FLAGGED_PERCENT)
+
+
+def _row(phase, seconds, status, reference):
+    notes = []
+    if seconds is None:
+        notes.append('not run')
+    elif status:
+        notes.append('failed, exit %d' % status)
+    if reference is None:
+        notes.append('no figure yet')
+    growth = '-'
+    if seconds is not None and reference:
+        growth = '%+d %%' % round((seconds - reference) * 100 / reference)
+        if grew_too_much(seconds, reference):
+            notes.append('GREW over %d %%' % GROWTH_FLAGGED_PERCENT)
+    return (phase,
+            '-' if seconds is None else str(seconds),
+            '-' if reference is None else str(reference),
+            growth,
+            '; '.join(notes))
+
+
+def table_lines(runs, figures):
+    """The table's lines for runs [(phase, seconds or None, exit status)]
+    against figures as load_figures() returns them.
+    """
+    rows = [('phase', 'seconds', 'figure', 'growth', '')]
+    rows += [_row(phase, seconds, status, figures['phases'].get(phase))
+             for phase, seconds, status in runs]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = ['CI phases against the %s:' % figures['source']]
+    for row in rows:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:4],
+                                                           widths[1:])]
+        lines.append('  '.join(cells + [row[4]]).rstrip())
+    lines.append(_budget_line(runs))
+    return lines
+
+
+def _budget_line(runs):
+    total = sum(seconds for _, seconds, _ in runs if seconds is not None)
+    not_run = sum(1 for _, seconds, _ in runs if seconds is None)
+    partial = '; %d not run' % not_run if not_run else ''
+    within = 'within' if total <= TARGET_SECONDS else 'OVER'
+    return ("total %d s of CI's %d s limit (%d %%%s), %s the project's "
+            "%d s (%d min) target" % (
+                total, CI_LIMIT_SECONDS,
+                round(total * 100 / CI_LIMIT_SECONDS), partial,
+                within, TARGET_SECONDS, TARGET_SECONDS // 60))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Prints .ci/run's phase table.")
+    parser.add_argument('timings', help='"phase seconds status" lines')
+    parser.add_argument('--figures', default=FIGURES_PATH)
+    args = parser.parse_args(argv)
+    figures = load_figures(args.figures)
+    runs = phase_runs(read_timings(args.timings), figures)
+    for line in table_lines(runs, figures):
+        print(line)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
