@@ -111,6 +111,20 @@ class Quorum:
         return parse_members(result.stdout)
 
 
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """The gate's answer now.
+
+    :param reasons: why changes are refused; empty when they are allowed.
+    :param degraded: while allowed, why fewer nodes or copies serve than
+        the cluster was built with (a peer fenced, a resync running), or
+        None.
+    """
+
+    reasons: tuple
+    degraded: str = None
+
+
 class SafetyGate:
     """One call that says whether LVM metadata may change now, and why not.
 
@@ -137,6 +151,41 @@ class SafetyGate:
         only confirm what it already says.
         """
         return self._inspect(with_generation=False)[0]
+
+    def verdict(self):
+        """:meth:`reasons` and, where changes are allowed, whether the
+        cluster serves degraded (:class:`Verdict`), from one set of
+        readings.
+        """
+        reasons, state = self._inspect(with_generation=False)
+        degraded = None
+        if not reasons and state is not None:
+            degraded = self.replication.degraded(state)
+        return Verdict(tuple(reasons), degraded)
+
+    def departed(self, names):
+        """The peers of ``names`` (a :class:`~.nodes.NodeNames`) that have
+        left the cluster, so that nothing waits on them: every peer where
+        the replication proves them fenced (a DRBD peer Outdated), else
+        those outside corosync's quorate membership (fenced, or about to
+        be before the lock manager lets anything they held go). Empty
+        where neither can tell.
+        """
+        try:
+            fenced = self.replication.peers_fenced(self.replication.state())
+        except exception.DrbdClvmError:
+            fenced = None
+        if fenced:
+            return frozenset(names.peers)
+        if fenced is False or self.quorum is None:
+            return frozenset()
+        if not self.quorum.state().quorate:
+            return frozenset()
+        members = {names.node_of(member) for member in self.quorum.members()}
+        if names.local not in members:
+            # not a membership this node can read itself in
+            return frozenset()
+        return frozenset(node for node in names.peers if node not in members)
 
     def spec(self):
         """The options :func:`build_gate` makes this gate again from (in

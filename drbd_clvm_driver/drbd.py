@@ -26,6 +26,10 @@ class ConnectionState:
     CONNECTED = 'Connected'
     STANDALONE = 'StandAlone'
     WF_CONNECTION = 'WFConnection'
+    #: DRBD 9's name for waiting for the peer
+    CONNECTING = 'Connecting'
+    SYNC_SOURCE = 'SyncSource'
+    PAUSED_SYNC_SOURCE = 'PausedSyncS'
     DISCONNECTING = 'Disconnecting'
     UNCONFIGURED = 'Unconfigured'
 
@@ -40,6 +44,9 @@ class DiskState:
     UP_TO_DATE = 'UpToDate'
     INCONSISTENT = 'Inconsistent'
     OUTDATED = 'Outdated'
+    #: attached without a peer to say whether it is current (a node that
+    #: was fenced and booted alone)
+    CONSISTENT = 'Consistent'
     DISKLESS = 'Diskless'
     UNKNOWN = 'DUnknown'
 
@@ -101,6 +108,32 @@ class ResourceState:
         """
         return (not self.is_connected
                 and self.peer_disk == DiskState.OUTDATED)
+
+    @property
+    def awaits_peer(self):
+        """Listening for the peer to come back (not StandAlone, which
+        takes it back only when an operator says so).
+        """
+        return self.connection in (ConnectionState.WF_CONNECTION,
+                                   ConnectionState.CONNECTING)
+
+    @property
+    def is_sync_source(self):
+        return self.connection in (ConnectionState.SYNC_SOURCE,
+                                   ConnectionState.PAUSED_SYNC_SOURCE)
+
+    @property
+    def serves_alone(self):
+        """This node holds the only current copy and may write it: Primary
+        and UpToDate, with its peer fenced (Outdated) and awaited, or back
+        and catching up from this node.  A write here reaches every disk
+        that will ever be read again: the fenced peer can never be
+        promoted with its stale copy, and a resyncing one receives it.
+        """
+        return (self.role == Role.PRIMARY
+                and self.disk == DiskState.UP_TO_DATE
+                and ((self.peer_fenced and self.awaits_peer)
+                     or self.is_sync_source))
 
     @property
     def may_be_split_brain(self):

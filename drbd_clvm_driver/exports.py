@@ -137,8 +137,8 @@ class Exports:
             return None
         try:
             return self._export_here(context, resource)
-        except exception.LockedByOtherNode:
-            return self._on_holder('export', kind=_kind(resource),
+        except exception.LockedByOtherNode as refusal:
+            return self._on_holder('export', refusal, kind=_kind(resource),
                                    resource_id=resource.id)
 
     def _export_here(self, context, resource):
@@ -153,16 +153,12 @@ class Exports:
         return self._export_here(cinder_context.get_admin_context(),
                                  _load(kind, resource_id))
 
-    def _on_holder(self, step, **kwargs):
+    def _on_holder(self, step, refusal, **kwargs):
         """Run an export step on the peer that holds the LV."""
-        for node in self.names.peers:
-            try:
-                return self.any_node.on(node, step, **kwargs)
-            except exception.LockedByOtherNode:
-                continue
-        raise exception.VolumeBusy(
-            'No node can export %s %s: it is held where it cannot be shared'
-            % (kwargs['kind'], kwargs['resource_id']))
+        return self.any_node.on_holder(
+            step, self.any_node.step_timeout,
+            '%s of %s %s' % (step, kwargs['kind'], kwargs['resource_id']),
+            refusal, 'it is held where it cannot be shared', **kwargs)
 
     def connection(self, resource, connector):
         name = _lv_name(resource)
@@ -173,8 +169,8 @@ class Exports:
                              NODE_KEY: node}}
         try:
             return self._connect_here(resource, connector)
-        except exception.LockedByOtherNode:
-            return self._on_holder('connect', kind=_kind(resource),
+        except exception.LockedByOtherNode as refusal:
+            return self._on_holder('connect', refusal, kind=_kind(resource),
                                    resource_id=resource.id,
                                    connector=connector)
 

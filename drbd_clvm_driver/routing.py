@@ -30,6 +30,11 @@ FORWARDABLE = frozenset([
     'manage'])
 #: the node-local steps of the LVM layer; the driver adds its target steps
 LVM_STEPS = ('use', 'release', 'refresh')
+#: node-local steps that only undo or update what a node holds: a fenced
+#: node holds nothing (no activation, no lock, no target), so they are
+#: done for it
+ENDED_BY_A_FENCE = frozenset(['release', 'refresh', 'detach_target',
+                              'unexport', 'extend_target'])
 
 
 class AnyNode:
@@ -44,11 +49,16 @@ class AnyNode:
     :param operation_timeout: seconds a peer may take for a whole
         operation (it may copy or wipe data).
     :param probe_timeout: seconds a peer may take to say it is there.
+    :param departed: returns the peers that have left the cluster
+        (:meth:`~drbd_clvm_driver.cluster.SafetyGate.departed`); by
+        default none is known to have.
     """
 
     def __init__(self, names, ops, peers, step_timeout=180,
-                 operation_timeout=3780, probe_timeout=15):
+                 operation_timeout=3780, probe_timeout=15,
+                 departed=frozenset):
         self.names = names
+        self.departed = departed
         self.ops = ops
         self.peers = peers
         self.step_timeout = step_timeout
@@ -71,11 +81,8 @@ class AnyNode:
     # Operations.
 
     def run(self, operation, **kwargs):
-        """Run ``operation`` here, or where the volume is held.
-
-        Peers are asked in turn; one whose service does not answer the
-        probe is passed over, so a node that is down does not stop the
-        others from serving.
+        """Run ``operation`` here, or where the volume is held
+        (:meth:`on_holder`).
 
         :raises VolumeBusy: every node was refused: the volume is in use on
             more than one node (live migration, multiattach).
@@ -86,17 +93,35 @@ class AnyNode:
             return self._run_here(operation, kwargs)
         except exception.LockedByOtherNode as refusal:
             held_here = refusal
+        LOG.info('%s: the volume is held by another node (%s); asking the '
+                 'other nodes to run it', operation, held_here)
+        return self.on_holder(
+            'run', self.operation_timeout, operation, held_here,
+            'the volume is in use on more than one node (live migration or '
+            'multiattach in progress, or a snapshot keeps it exclusive). '
+            'Retry when it is attached on one node only.',
+            operation=operation, kwargs=kwargs)
+
+    def on_holder(self, step, timeout, what, refusal, busy, **kwargs):
+        """Run ``step`` on the peer that holds the volume: each peer in
+        turn, passing over one that has left the cluster or does not
+        answer the probe (so one node that is down does not stop the
+        others from serving) and one that is refused too.
+
+        :param what: the request, for the operator.
+        :param refusal: what this node was told, for the operator.
+        :param busy: why every node that answered was refused.
+        :raises VolumeBusy: every node that answered was refused.
+        :raises PeerUnavailable: no node that answered could run it, and at
+            least one did not answer: the holder may be among them.
+        """
         silent = []
         for node in self.names.peers:
             if not self.answers(node):
                 silent.append(node)
                 continue
-            LOG.info('%s: the volume is held by another node (%s); asking '
-                     '%s to run it', operation, held_here, node)
             try:
-                return self.peers.call(node, 'run',
-                                       timeout=self.operation_timeout,
-                                       operation=operation, kwargs=kwargs)
+                return self.peers.call(node, step, timeout=timeout, **kwargs)
             except exception.LockedByOtherNode:
                 continue
         if silent:
@@ -104,13 +129,10 @@ class AnyNode:
                 '%s: the volume is held by another node and no node that '
                 'answered could run it; the volume service on %s did not '
                 'answer, and it may be the one holding the volume. %s '
-                '(LVM: %s)' % (operation, ', '.join(silent),
-                               peer.CHECK_THE_SERVICE, held_here))
-        raise exception.VolumeBusy(
-            '%s refused on every node: the volume is in use on more than '
-            'one node (live migration or multiattach in progress, or a '
-            'snapshot keeps it exclusive). Retry when it is attached on one '
-            'node only. (LVM: %s)' % (operation, held_here))
+                '(LVM: %s)' % (what, ', '.join(silent),
+                               peer.CHECK_THE_SERVICE, refusal))
+        raise exception.VolumeBusy('%s refused on every node: %s (LVM: %s)'
+                                   % (what, busy, refusal))
 
     def extend_volume(self, name, current_mib, new_mib):
         """Extend where possible, then refresh the device on every node
@@ -139,10 +161,15 @@ class AnyNode:
     def answers(self, node):
         """Whether ``node``'s volume service answers within the probe
         timeout: a best-effort step is skipped on a node that does not,
-        rather than held for the whole step timeout.
+        rather than held for the whole step timeout, and at once on a node
+        that has left the cluster.
         """
         if self.names.is_local(node):
             return True
+        if node in self.departed_nodes():
+            LOG.warning('Skipping %s: it has left the cluster (fenced); '
+                        'what it held ended with it', node)
+            return False
         try:
             self.peers.call(node, 'answering', timeout=self.probe_timeout)
         except exception.PeerUnavailable as error:
@@ -150,11 +177,35 @@ class AnyNode:
             return False
         return True
 
+    def departed_nodes(self):
+        """The peers that have left the cluster; none where that cannot
+        be read now (they are then asked, and may not answer).
+        """
+        try:
+            return self.departed()
+        except exception.DrbdClvmError as error:
+            LOG.warning('Cannot tell which nodes have left the cluster: %s',
+                        error)
+            return frozenset()
+
     def on(self, node, step, **kwargs):
         """Run a node-local step (one of :attr:`steps`) on ``node``, here
-        or by a peer call.
+        or by a peer call. A step that undoes what ``node`` held is
+        skipped where ``node`` has left the cluster: its fence ended it.
+
+        :raises PeerUnavailable: ``node`` does not answer, or has left the
+            cluster and the step needs it.
         """
         if self.names.is_local(node):
             return self.steps[step](**kwargs)
+        if node in self.departed_nodes():
+            if step in ENDED_BY_A_FENCE:
+                LOG.warning('Skipping %s on %s: it has left the cluster '
+                            '(fenced), and what it held ended with it',
+                            step, node)
+                return None
+            raise exception.PeerUnavailable(
+                '%s on %s: that node has left the cluster (fenced); attach '
+                'through another node' % (step, node))
         return self.peers.call(node, step, timeout=self.step_timeout,
                                **kwargs)

@@ -51,10 +51,11 @@ def build(runner, vg_name, target, lock_manager='lvmlockd',
         volume_clear=volume_clear, volume_clear_size=volume_clear_size,
         data_timeout=data_timeout, copy_skips_zeros=copy_skips_zeros,
         snapshot_chunk_kib=snapshot_chunk_kib)
+    names = names or nodes.NodeNames(runner.node or 'localhost')
     any_node = routing.AnyNode(
-        names or nodes.NodeNames(runner.node or 'localhost'), ops,
-        peers if peers is not None else peer.InProcessPeers({}),
+        names, ops, peers if peers is not None else peer.InProcessPeers({}),
         step_timeout=peer_timeout,
         operation_timeout=peer_timeout + data_timeout,
-        probe_timeout=peer_probe_timeout)
+        probe_timeout=peer_probe_timeout,
+        departed=lambda: gate.departed(names))
     return NodeStack(gate.lock_manager, gate, ops, any_node)

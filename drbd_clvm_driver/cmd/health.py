@@ -53,13 +53,20 @@ def report(node, out):
     except exception.DrbdClvmError as error:
         lines.append('volume group: %s' % error)
         status = BROKEN
-    reasons = node.gate.reasons()
-    for reason in reasons:
+    verdict = node.gate.verdict()
+    for reason in verdict.reasons:
         lines.append('refusing changes: %s' % reason)
-    if reasons and status == SAFE:
+    if verdict.reasons and status == SAFE:
         status = UNSAFE
-    lines.append('verdict: %s' % ('changes allowed' if status == SAFE
-                                  else 'changes refused'))
+    departed = sorted(node.any_node.departed_nodes())
+    if departed:
+        lines.append('left the cluster: %s' % ', '.join(departed))
+    if status == SAFE and verdict.degraded:
+        lines.append('degraded: %s' % verdict.degraded)
+        lines.append('verdict: changes allowed, degraded')
+    else:
+        lines.append('verdict: %s' % ('changes allowed' if status == SAFE
+                                      else 'changes refused'))
     out.write('\n'.join(lines) + '\n')
     return status
 

@@ -67,6 +67,19 @@ class Replication(metaclass=abc.ABCMeta):
         when it is safe.
         """
 
+    def degraded(self, state):
+        """Why ``state``, though safe to change, has fewer copies or nodes
+        than the cluster was built with (for the scheduler and the
+        operator), or None when nothing is missing.
+        """
+        return None
+
+    def peers_fenced(self, state):
+        """Whether ``state`` itself proves every peer fenced (True), proves
+        it is not (False), or cannot tell (None: ask corosync).
+        """
+        return None
+
     def confirm_readings(self):
         """What :meth:`confirmed` reads after a change."""
         return self.readings(with_generation=True)

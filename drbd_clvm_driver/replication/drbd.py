@@ -1,7 +1,11 @@
 """Dual-primary DRBD: the two nodes' disks kept equal by DRBD.
 
 A metadata change is safe while DRBD is Connected, UpToDate/UpToDate and
-Primary/Primary: the write then reaches both disks before it completes.
+Primary/Primary: the write then reaches both disks before it completes. It
+is safe too while this node serves alone: its peer fenced (DRBD marked the
+peer's disk Outdated, so it can never be promoted with its stale copy) or
+resyncing from this node. While the peer's state is unknown (the link lost,
+the fence not yet confirmed) DRBD holds I/O and the gate refuses.
 After the change the data generation tells whether the link dropped (and
 maybe came back) while it ran, since a Primary starts a new generation the
 moment it loses its peer. DRBD 8.4 is read from ``/proc/drbd``, DRBD 9 from
@@ -11,6 +15,10 @@ moment it loses its peer. DRBD 8.4 is read from ``/proc/drbd``, DRBD 9 from
 from drbd_clvm_driver import drbd
 from drbd_clvm_driver import exception
 from drbd_clvm_driver.replication import base
+
+
+#: own disk states that may predate the peer's last changes
+_NOT_KNOWN_CURRENT = (drbd.DiskState.OUTDATED, drbd.DiskState.CONSISTENT)
 
 
 class DrbdReplication(base.Replication):
@@ -39,6 +47,11 @@ class DrbdReplication(base.Replication):
         return drbd.ResourceState(**plain)
 
     def reasons(self, state):
+        """Every reason a change is unsafe; none while this node serves
+        alone (:attr:`~drbd_clvm_driver.drbd.ResourceState.serves_alone`).
+        """
+        if state.serves_alone:
+            return []
         reasons = []
         if state.may_be_split_brain:
             reasons.append(
@@ -48,21 +61,47 @@ class DrbdReplication(base.Replication):
         elif state.is_resyncing:
             reasons.append('DRBD %s is %s, %s KiB left to resync' % (
                 state.name, state.connection, state.out_of_sync_kib))
-        elif state.peer_fenced:
+        elif state.peer_fenced and not state.awaits_peer:
             reasons.append(
-                'DRBD %s is %s: the peer was fenced (Outdated); changes are '
-                'accepted again once it has rejoined and resynced' % (
-                    state.name, state.connection))
-        elif not state.is_connected:
-            reasons.append('DRBD %s is %s, not Connected' % (
-                state.name, state.connection))
-        if not state.both_up_to_date:
+                'DRBD %s is %s: the peer was fenced (Outdated) but this node '
+                'no longer listens for it; run "drbdadm connect %s" so it '
+                'can rejoin and resync' % (state.name, state.connection,
+                                           state.name))
+        elif not state.is_connected and not state.peer_fenced:
+            reasons.append(
+                'DRBD %s is %s, not Connected: the peer is not confirmed '
+                'fenced (disk %s); DRBD holds I/O until its fence succeeds'
+                % (state.name, state.connection, state.peer_disk))
+        if state.disk in _NOT_KNOWN_CURRENT:
+            reasons.append(
+                'DRBD %s: this node\'s copy is %s: the peer may have made '
+                'changes while this node was away. Changes wait until the '
+                'peer is back and this node has resynced from it; never '
+                'promote this copy by force' % (state.name, state.disk))
+        elif not state.both_up_to_date:
             reasons.append('DRBD %s disks are %s/%s, not UpToDate/UpToDate'
                            % (state.name, state.disk, state.peer_disk))
         if not state.both_primary:
             reasons.append('DRBD %s roles are %s/%s, not Primary/Primary'
                            % (state.name, state.role, state.peer_role))
         return reasons
+
+    def degraded(self, state):
+        if not state.serves_alone:
+            return None
+        if state.is_sync_source:
+            return ('%s is %s: the peer rejoined and copies %s KiB from '
+                    'this node' % (self.label, state.connection,
+                                   state.out_of_sync_kib))
+        return ('%s is %s with the peer fenced (Outdated): this node '
+                'serves alone until the peer rejoins' % (
+                    self.label, state.connection))
+
+    def peers_fenced(self, state):
+        if state.is_connected or state.is_resyncing:
+            return False
+        # StandAlone says nothing of where the peer is now.
+        return True if state.peer_fenced and state.awaits_peer else None
 
     def confirmed(self, checked, results):
         """Still Connected, UpToDate and Primary on both sides is not

@@ -181,6 +181,61 @@ class ThreeNodesTest(AnyNodeTest):
         self.assertEqual([], self.ops['node2'].calls + self.ops['node3'].calls)
 
 
+class DepartedNodeTest(testtools.TestCase):
+    """A fenced node holds nothing: nothing waits on it, and a step that
+    needs it fails at once.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.peers = mock.Mock()
+        self.peers.call.side_effect = AssertionError('asked a fenced node')
+        self.departed = frozenset(['node2'])
+        self.any_node = routing.AnyNode(
+            nodes.NodeNames('node1', ['node2', 'node3']), FakeOps('node1'),
+            self.peers, departed=lambda: self.departed)
+
+    def test_not_probed(self):
+        with self.assertLogs(routing.LOG.logger, 'WARNING') as logs:
+            self.assertFalse(self.any_node.answers('node2'))
+        self.assertIn('node2: it has left the cluster (fenced)',
+                      logs.output[0])
+
+    def test_what_it_held_is_not_asked_back(self):
+        for step in sorted(routing.ENDED_BY_A_FENCE):
+            self.assertIsNone(self.any_node.on('node2', step, name='v'))
+        self.peers.call.assert_not_called()
+
+    def test_a_step_that_needs_it_fails_at_once(self):
+        error = self.assertRaises(exception.PeerUnavailable,
+                                  self.any_node.on, 'node2', 'use', name='v')
+        self.assertIn('node2: that node has left the cluster', str(error))
+        self.peers.call.assert_not_called()
+
+    def test_the_others_are_still_asked(self):
+        self.peers.call.side_effect = None
+        self.peers.call.return_value = 'node3 released'
+        self.assertEqual('node3 released',
+                         self.any_node.on('node3', 'release', name='v'))
+
+    def test_holder_search_passes_over_it(self):
+        self.peers.call.side_effect = [None, 'node3 did it']
+        self.assertEqual('node3 did it', self.any_node.on_holder(
+            'export', 60, 'export of volume 1', 'held', 'busy', kind='volume',
+            resource_id='1'))
+        asked = self.peers.call.call_args_list
+        self.assertEqual([('node3', 'answering'), ('node3', 'export')],
+                         [call.args for call in asked])
+
+    def test_unknown_membership_asks_as_before(self):
+        def unreadable():
+            raise exception.CommandTimeout(['corosync-quorumtool', '-l'], 10)
+
+        self.any_node.departed = unreadable
+        self.peers.call.side_effect = None
+        self.assertTrue(self.any_node.answers('node2'))
+
+
 class MessagingPeersTest(testtools.TestCase):
 
     def _peers(self, **call):
