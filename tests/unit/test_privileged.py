@@ -398,7 +398,9 @@ class GuardedChangeTest(testtools.TestCase):
             proc_drbd='node1-27-cat_proc_drbd.txt'))
         reasons, checked, answer, _, _ = root.lvm_guarded(
             self.CREATE, 10, self.SPEC)
-        self.assertIn('DRBD r0 is StandAlone, not Connected', reasons)
+        self.assertIn('DRBD r0 is StandAlone, not Connected: the peer is not '
+                      'confirmed fenced (disk DUnknown); DRBD holds I/O until '
+                      'its fence succeeds', reasons)
         self.assertEqual((None, None), (checked, answer))
         self.assertNotIn(' '.join(self.CREATE), daemon.order)
 
