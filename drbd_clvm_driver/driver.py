@@ -142,10 +142,13 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         peers = conf.cluster_peer_nodes
         if not peers:
             quorum = cluster.Quorum(self.runner, conf.cluster_check_timeout)
-            peers = [member for member in quorum.members()
-                     if member != local]
-            LOG.info('Peer nodes from corosync membership: %s',
-                     ', '.join(peers) or 'none')
+            members = quorum.members()
+            peers = nodes.peers_in_membership(local, members)
+            LOG.info('Peer nodes from corosync membership (%s): %s, called '
+                     'by their names spelled as this node\'s (%s) is; set '
+                     'cluster_peer_nodes if their volume services spell '
+                     'theirs otherwise.', ', '.join(members) or 'none',
+                     ', '.join(peers) or 'none', local)
         if not peers:
             LOG.warning('No peer node known (cluster_peer_nodes is empty '
                         'and corosync lists no other member): connectors '

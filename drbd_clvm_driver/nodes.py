@@ -1,16 +1,82 @@
 """Who is who in the cluster: this node, its peers, and the other names
 their hosts go by.
 
-A node's name is the address of its volume service for peer calls and the
-name a connector from that host is recognised by.  It comes from
-configuration (by default the host part of the volume service's ``host``),
-never from ``socket.gethostname()``: an FQDN on one side and a short name on
-the other must not silently turn a local attachment into iSCSI.
+A node's name is the address of its volume service for peer calls (the RPC
+server it listens on) and the name a connector from that host is recognised
+by.  It comes from configuration (by default the host part of the volume
+service's ``host``), never from ``socket.gethostname()``.
+
+Cinder's ``host``, corosync's members, connectors, ``cluster_peer_nodes``
+and ``cluster_node_aliases`` each spell a host their own way, so every
+comparison is :func:`same_host`:
+
+* case never matters;
+* a short name is the host of every FQDN it begins: ``node1`` is
+  ``node1.example.com``;
+* two FQDNs are one host only when equal: ``node1.example.com`` is not
+  ``node1.lab.example.com``.  A host wrongly taken for a cluster node would
+  get a local device path that does not exist there, while a node wrongly
+  taken for another host still works, over iSCSI;
+* an IP address is compared whole.
+
+The same node named twice is one node, under its first name; two nodes a
+short name could both be are refused.
+
+A peer is called at its name exactly as its volume service spells it, which
+``cluster_peer_nodes`` gives.  corosync's membership does not: its members
+are taken to be spelled as this node is (:func:`peers_in_membership`), so
+with ``host = node1.example.com`` member ``node2`` is called as
+``node2.example.com``.  Where the peers' services spell their names
+otherwise, or corosync lists addresses, set ``cluster_peer_nodes``.
 """
+
+import ipaddress
+
+
+def _is_address(name):
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _short(name):
-    return name.split('.', 1)[0]
+    return name if _is_address(name) else name.split('.', 1)[0]
+
+
+def _domain(name):
+    """The domain of an FQDN; '' for a short name or an address."""
+    return '' if _is_address(name) else name.partition('.')[2]
+
+
+def same_host(name, other):
+    """Whether ``name`` and ``other`` are one host, by the module's rule."""
+    name, other = name.lower(), other.lower()
+    if name == other:
+        return True
+    if _domain(name) and _domain(other):
+        return False
+    return _short(name) == _short(other)
+
+
+def _spelled_like(member, local):
+    """``member`` spelled as ``local`` is, short or in its domain."""
+    if (_is_address(member) or _is_address(local) or
+            bool(_domain(member)) == bool(_domain(local))):
+        return member
+    if _domain(local):
+        return '%s.%s' % (member, _domain(local))
+    return _short(member)
+
+
+def peers_in_membership(local, members):
+    """The peers among corosync's ``members`` of the node ``local``, each
+    spelled as ``local`` is: the name its volume service is expected to
+    listen on.
+    """
+    return [_spelled_like(member, local) for member in members
+            if not same_host(member, local)]
 
 
 class NodeNames:
@@ -20,37 +86,57 @@ class NodeNames:
     :param peers: the other nodes' names.
     :param aliases: ``{other name: node name}``, e.g. FQDNs or the names
         compute services use for a cluster node.
+    :raises ValueError: an alias names no node, or a short name could be
+        two nodes.
     """
 
     def __init__(self, local, peers=(), aliases=None):
         if not local:
             raise ValueError('this node needs a name')
         self.local = local
-        self.peers = tuple(peer for peer in dict.fromkeys(peers)
-                           if peer != local)
-        self._names = {}
-        for node in self.all:
-            self._names[node.lower()] = node
-            self._names.setdefault(_short(node).lower(), node)
-        for alias, node in (aliases or {}).items():
-            if node not in self.all:
+        #: (name, node) for every name a node answers to
+        self._spellings = []
+        self._add(local, local)
+        self.peers = ()
+        for peer in peers:
+            if self.node_of(peer) is None:
+                self._add(peer, peer)
+                self.peers += (peer,)
+        # Resolved before any is added: an alias names a node, not an alias.
+        aliased = {}
+        for alias, name in (aliases or {}).items():
+            aliased[alias] = self.node_of(name)
+            if aliased[alias] is None:
                 raise ValueError('alias %s names %s, which is not a node of '
                                  'this cluster (%s)' % (
-                                     alias, node, ', '.join(self.all)))
-            self._names[alias.lower()] = node
+                                     alias, name, ', '.join(self.all)))
+        for alias, node in aliased.items():
+            self._add(alias, node)
+
+    def _add(self, name, node):
+        short = _short(name).lower()
+        for known, known_node in self._spellings:
+            if known_node != node and _short(known).lower() == short:
+                raise ValueError(
+                    '%s (node %s) and %s (node %s) share the short name %s, '
+                    'so a connector from %s could be either: make the names '
+                    'of different nodes, aliases included, differ before '
+                    'the first dot' % (known, known_node, name, node, short,
+                                       short))
+        self._spellings.append((name, node))
 
     @property
     def all(self):
         return (self.local,) + self.peers
 
     def node_of(self, host):
-        """The cluster node ``host`` is, or None for a host outside the
-        cluster.  Case does not matter, and an FQDN matches its short name.
+        """The cluster node ``host`` is (by :func:`same_host` with its name
+        or an alias), or None for a host outside the cluster.
         """
         if not host:
             return None
-        host = host.lower()
-        return self._names.get(host) or self._names.get(_short(host))
+        return next((node for name, node in self._spellings
+                     if same_host(host, name)), None)
 
     def is_local(self, node):
-        return node == self.local
+        return self.node_of(node) == self.local

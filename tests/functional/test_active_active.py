@@ -22,7 +22,6 @@ from drbd_clvm_driver import driver
 from tests.functional import drivers
 
 CLUSTER_NAME = 'drbd-cluster@drbd'
-HOST = 'node1@drbd#DRBD_CLVM'
 CONNECTORS = {
     'node1': {'host': 'node1', 'initiator': 'iqn.2026-11.test:node1'},
     'node2': {'host': 'node2', 'initiator': 'iqn.2026-11.test:node2'},
@@ -38,6 +37,10 @@ SERVERS = ('node1', 'node2')
 
 
 class ActiveActiveTestCase(test.TestCase):
+
+    #: what follows a node's name in its volume service's host
+    #: (node1<DOMAIN>@drbd); corosync knows the nodes by name alone
+    DOMAIN = ''
 
     def setUp(self):
         super().setUp()
@@ -61,7 +64,8 @@ class ActiveActiveTestCase(test.TestCase):
         self.nova_extend = self.patch('cinder.compute.nova.API.extend_volume')
 
     def _manager(self, node, driver_class):
-        return drivers.start_manager(self, node, driver_class, CLUSTER_NAME)
+        return drivers.start_manager(self, node + self.DOMAIN, driver_class,
+                                     CLUSTER_NAME)
 
     @staticmethod
     def other(node):
@@ -69,7 +73,9 @@ class ActiveActiveTestCase(test.TestCase):
 
     def _volume(self, size=1, **kwargs):
         return test_utils.create_volume(
-            self.context, size=size, host=HOST, cluster_name=CLUSTER_NAME,
+            self.context, size=size,
+            host='node1%s@drbd#DRBD_CLVM' % self.DOMAIN,
+            cluster_name=CLUSTER_NAME,
             volume_type_id=self.volume_type.id, **kwargs)
 
     def _created(self, server='node1', **kwargs):

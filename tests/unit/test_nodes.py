@@ -44,3 +44,91 @@ class NodeNamesTest(testtools.TestCase):
 
     def test_a_name_is_needed(self):
         self.assertRaises(ValueError, nodes.NodeNames, '')
+
+
+class SameHostTest(testtools.TestCase):
+
+    def test_one_host(self):
+        for name, other in (('node1', 'NODE1'),
+                            ('node1', 'node1.example.com'),
+                            ('Node1.Example.com', 'node1'),
+                            ('node1.example.com', 'NODE1.EXAMPLE.COM'),
+                            ('10.0.0.1', '10.0.0.1')):
+            self.assertTrue(nodes.same_host(name, other), (name, other))
+            self.assertTrue(nodes.same_host(other, name), (other, name))
+
+    def test_other_hosts(self):
+        for name, other in (('node1', 'node2'),
+                            ('node1', 'node10.example.com'),
+                            ('node1.example.com', 'node1.lab.example.com'),
+                            ('node1.example.com', 'node1.example.org'),
+                            ('10.0.0.1', '10'),
+                            ('10.0.0.1', '10.0.0.2')):
+            self.assertFalse(nodes.same_host(name, other), (name, other))
+            self.assertFalse(nodes.same_host(other, name), (other, name))
+
+
+class SpellingsTest(testtools.TestCase):
+    """Cinder's host an FQDN, corosync's members short, and the other
+    mixes: a node is itself whichever way it is spelled.
+    """
+
+    def test_a_node_is_never_its_own_peer(self):
+        for local, peers in (('node1.example.com', ['node1', 'node2']),
+                             ('node1', ['NODE1.example.com', 'node2']),
+                             ('Node1', ['node1', 'node2'])):
+            names = nodes.NodeNames(local, peers)
+            self.assertEqual(('node2',), names.peers, local)
+            self.assertEqual(local, names.node_of('node1'), local)
+            self.assertTrue(names.is_local('node1.example.com'), local)
+            self.assertFalse(names.is_local('node2'), local)
+
+    def test_one_node_named_twice_is_one_node(self):
+        names = nodes.NodeNames('node1', ['node2', 'NODE2.example.com',
+                                          'node2'])
+        self.assertEqual(('node1', 'node2'), names.all)
+        self.assertEqual('node2', names.node_of('node2.example.com'))
+
+    def test_another_domain_is_another_host(self):
+        names = nodes.NodeNames('node1.example.com', ['node2.example.com'])
+        for host in ('node1.lab.example.com', 'node2.example.org'):
+            self.assertIsNone(names.node_of(host), host)
+
+    def test_a_short_name_two_nodes_share_is_refused(self):
+        for local, peers, aliases in (
+                ('node1.a.example.com', ['node1.b.example.com'], {}),
+                ('node1', ['node2'], {'node2.example.com': 'node1'})):
+            error = self.assertRaises(ValueError, nodes.NodeNames, local,
+                                      peers, aliases)
+            self.assertIn('share the short name', str(error))
+
+    def test_aliases_name_nodes_any_way(self):
+        names = nodes.NodeNames('node1.example.com', ['node2.example.com'],
+                                {'compute-a': 'NODE2',
+                                 'Compute-B.example.com': 'node1'})
+        self.assertEqual('node2.example.com', names.node_of('compute-a'))
+        self.assertEqual('node1.example.com', names.node_of('compute-b'))
+
+
+class PeersInMembershipTest(testtools.TestCase):
+    """Members are called by the name their volume service listens on,
+    taken to be spelled as this node's is.
+    """
+
+    def test_short_members_of_an_fqdn_node(self):
+        self.assertEqual(['node2.example.com'], nodes.peers_in_membership(
+            'node1.example.com', ['node1', 'node2']))
+
+    def test_fqdn_members_of_a_short_node(self):
+        self.assertEqual(['node2'], nodes.peers_in_membership(
+            'node1', ['node1.example.com', 'node2.example.com']))
+
+    def test_members_spelled_as_this_node_stay(self):
+        for local, members, peers in (
+                ('node1', ['node1', 'node2'], ['node2']),
+                ('NODE1.example.com', ['node1.example.com',
+                                       'node2.lab.example.com'],
+                 ['node2.lab.example.com']),
+                ('node1.example.com', ['10.0.0.2'], ['10.0.0.2'])):
+            self.assertEqual(peers, nodes.peers_in_membership(local,
+                                                              members))

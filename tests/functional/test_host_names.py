@@ -1,0 +1,58 @@
+"""Host names spelled differently inside real Cinder: the volume services'
+hosts are FQDNs (``node1.example.com@drbd``) while corosync's membership and
+the connectors of the nodes' compute services use short names (``node1``).
+"""
+
+from unittest import mock
+
+from tests.functional import test_active_active
+
+DOMAIN = '.example.com'
+
+
+class FqdnHostsTest(test_active_active.ActiveActiveTestCase):
+
+    DOMAIN = DOMAIN
+
+    def _attached_recording_peer_calls(self, host, served_by):
+        """Attach a new volume; the connection info and the nodes the
+        serving node called.
+        """
+        volume = self._created(server=served_by)
+        peers = self.managers[served_by].driver.any_node.peers
+        with mock.patch.object(peers, 'call', wraps=peers.call) as call:
+            _, info = self.attach(volume, host, served_by=served_by)
+        return volume, info, {args[0] for args, _ in call.call_args_list}
+
+    def test_a_node_is_never_its_own_peer(self):
+        for node, manager in self.managers.items():
+            names = manager.driver.any_node.names
+            self.assertEqual(node + DOMAIN, names.local)
+            self.assertEqual((self.other(node) + DOMAIN,), names.peers)
+
+    def test_a_connector_from_the_serving_node_is_local(self):
+        for node in test_active_active.SERVERS:
+            volume, info, called = self._attached_recording_peer_calls(
+                node, served_by=node)
+            self.assertEqual(('local', node + DOMAIN), (
+                info['driver_volume_type'], info['drbd_clvm_node']))
+            self.assertEqual(set(), called)
+            self.assertEqual({node}, self.active_on(volume))
+
+    def test_a_connector_from_the_other_node_goes_there(self):
+        for node in test_active_active.SERVERS:
+            other = self.other(node)
+            volume, info, called = self._attached_recording_peer_calls(
+                other, served_by=node)
+            self.assertEqual(('local', other + DOMAIN), (
+                info['driver_volume_type'], info['drbd_clvm_node']))
+            self.assertEqual({other + DOMAIN}, called)
+            self.assertEqual({other}, self.active_on(volume))
+
+    def test_a_connector_from_outside_is_remote(self):
+        volume, info, called = self._attached_recording_peer_calls(
+            'compute3', served_by='node1')
+        self.assertEqual(('iscsi', 'node1' + DOMAIN), (
+            info['driver_volume_type'], info['drbd_clvm_node']))
+        self.assertEqual(set(), called)
+        self.assertEqual({'node1'}, self.active_on(volume))
