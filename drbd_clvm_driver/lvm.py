@@ -3,7 +3,8 @@
 Every method issues at most one LVM command, so callers can count and order
 them.  LVM's refusals in a shared VG become this project's exceptions, with
 LVM's own words kept in the message (the texts were recorded on the lab
-cluster, see tests/unit/fixtures/recorded).
+cluster, see tests/unit/fixtures/recorded; the runners start LVM in the C
+locale, so it prints them in these words on any node).
 """
 
 import dataclasses
@@ -197,6 +198,12 @@ def parse_vg_with_lvs_json(text):
     return _volume_group(rows[0]), [_logical_volume(row) for row in rows]
 
 
+#: LVM's exit code for a command it refused while processing it
+#: (ECMD_FAILED), as a program and in its shell: every recorded refusal
+#: below. LVM has no code or report field per refusal, so which one it was
+#: is read from its words.
+ECMD_FAILED = 5
+
 # LVM's words for each refusal, as recorded on the lab cluster.
 _REFUSALS = (
     ('LV locked by other host', exception.LockedByOtherNode,
@@ -224,6 +231,10 @@ _REFUSALS = (
 
 def _refusal(error):
     """Map a failed LVM command onto the exception that names the cause."""
+    # Only LVM's code makes its words a refusal: another program's failure
+    # (the root helper's, say) may well say 'in use'.
+    if error.exit_code != ECMD_FAILED:
+        return error
     for words, exception_class, meaning in _REFUSALS:
         if words in error.stderr:
             return exception_class('%s: %s (LVM: %s)' % (
@@ -370,6 +381,8 @@ class ClusteredVG:
         output = self._lvm(
             'lvremove', '-y', '-S', 'lv_name=%s && lv_role!={origin} && '
             'lv_role!={snapshot}' % validate_name(name), self.vg_name)
+        # LVM exits 0 whether its selection matched or not: only its words
+        # tell.
         return '"%s" successfully removed' % name in output
 
     def rename(self, name, new_name):

@@ -1,6 +1,8 @@
 """The one place where the driver starts external commands.
 
-Every command is an argument list (never a shell string) with a time bound.
+Every command is an argument list (never a shell string) with a time bound,
+run in the C locale (:func:`~drbd_clvm_driver.privileged.root.
+c_locale_environment`): the driver reads the programs' words in English.
 LVM blocks forever when corosync or dlm is gone, so the bound is enforced
 where root is: inside the privileged daemon (:class:`PrivsepCommandRunner`,
 what the volume service uses), or by ``timeout --kill-after`` next to the
@@ -299,6 +301,7 @@ class RootCommandRunner(CommandRunner):
             stdout, stderr = processutils.execute(
                 *bounded, run_as_root=bool(self.root_helper),
                 root_helper=self.root_helper, check_exit_code=False,
+                env_variables=root.c_locale_environment(),
                 on_completion=finished.append,
                 timeout=timeout + 2 * KILL_GRACE)
         except subprocess.TimeoutExpired:

@@ -232,9 +232,9 @@ class Shell:
                 PROGRAM, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, pass_fds=(lvm_end,),
                 start_new_session=True,
-                env=dict(os.environ, LC_ALL='C',
-                         LVM_REPORT_FD=str(lvm_end),
-                         LVM_COMMAND_PROFILE=PROFILE))
+                env=root.c_locale_environment(
+                    LVM_REPORT_FD=str(lvm_end),
+                    LVM_COMMAND_PROFILE=PROFILE))
         except FileNotFoundError:
             pass
         finally:

@@ -38,6 +38,16 @@ _EXITING = threading.Event()
 threading._register_atexit(_EXITING.set)
 
 
+def c_locale_environment(**variables):
+    """This process's environment, plus ``variables``, in the C locale: for
+    every program the driver starts, whose words it reads in English (LVM's
+    refusals, :mod:`drbd_clvm_driver.lvm`) whatever the operator's locale.
+    """
+    # LANG too, for programs that read it themselves; LANGUAGE counts for
+    # nothing in the C locale.
+    return dict(os.environ, LC_ALL='C', LANG='C', **variables)
+
+
 @privileged.default.entrypoint
 def lvm(argv, timeout, shell=True):
     """Run one LVM command (create, extend, change, remove, report); a
@@ -172,7 +182,8 @@ def start(argv):
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+                                start_new_session=True,
+                                env=c_locale_environment())
     except FileNotFoundError:
         return None
 

@@ -131,6 +131,26 @@ class RefusalTest(testtools.TestCase):
             self.assertIn('Failed to lock origin LV vgc/' + origin,
                           str(error))
 
+    def _deactivate(self, exit_code, words):
+        runner = recorded.ReplayRunner()
+        runner.serve(['lvchange', '-an', 'vgc/volume-0001'],
+                     recorded.Recording('lvchange', 'node1', exit_code,
+                                        words))
+        return self.assertRaises(
+            exception.DrbdClvmError, lvm.ClusteredVG(runner, 'vgc').activate,
+            'volume-0001', lvm.Activation.INACTIVE)
+
+    def test_open_volume(self):
+        error = self._deactivate(lvm.ECMD_FAILED,
+                                 '  Logical volume vgc/volume-0001 in use.')
+        self.assertIsInstance(error, exception.VolumeBusy)
+
+    def test_refusal_words_from_another_program_are_its_failure(self):
+        # LVM's refusals exit with its code; the root helper's do not.
+        error = self._deactivate(1, 'sudo: bind: Address already in use')
+        self.assertIsInstance(error, exception.CommandFailed)
+        self.assertEqual(1, error.exit_code)
+
     def test_bad_name_never_reaches_lvm(self):
         runner = recorded.ReplayRunner()
         vg = lvm.ClusteredVG(runner, 'vgc')
