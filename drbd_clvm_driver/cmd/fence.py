@@ -14,7 +14,10 @@ Invocations:
 ``drbd-clvm-fence drbd-peer``
     DRBD's ``fence-peer`` handler. Exit 7 ("peer was fenced", DRBD resumes
     I/O and marks the peer Outdated) or 1 (I/O stays frozen: nothing can
-    diverge; an operator must act).
+    diverge; an operator must act). A node whose own copy is not UpToDate
+    never fences its peer: DRBD asks for that fence to promote a copy that
+    may lack the peer's last changes (the node fenced first, booted while
+    the other is off).
 ``drbd-clvm-fence`` (no arguments, ``key=value`` lines on stdin)
     dlm_controld's fence device (``device`` line in dlm.conf). Reads
     ``node`` (the corosync node id) and ``fail_time``; exit 0 once the node
@@ -52,6 +55,7 @@ import configparser
 import contextlib
 import fcntl
 import os
+import re
 import subprocess
 import sys
 import time
@@ -59,6 +63,9 @@ import time
 CONFIG_FILE = '/etc/drbd-clvm/fence.conf'
 STATE_DIR = '/run/drbd-clvm/fence'
 LOG_FILE = '/var/log/drbd-clvm-fence.log'
+PROC_DRBD = '/proc/drbd'
+#: DRBD 8.4's device line: minor and this node's disk state
+_DEVICE_DISK = re.compile(r'^\s*(\d+): cs:\S+ ro:\S+ ds:(\w+)/', re.MULTILINE)
 #: DRBD's fence-peer exit codes (drbd.conf(5), handlers section)
 DRBD_PEER_FENCED = 7
 DRBD_FENCE_FAILED = 1
@@ -237,6 +244,31 @@ class Fencer:
                 (result.stderr or result.stdout).strip() or 'no output'))
 
 
+def check_own_copy(minor, path=None):
+    """Refuse to fence the peer unless this node's copy of DRBD device
+    ``minor`` (every device where None) is UpToDate.
+
+    :raises FenceError: it is not, or cannot be read.
+    """
+    try:
+        with open(path or PROC_DRBD) as handle:
+            text = handle.read()
+    except OSError as error:
+        raise FenceError('cannot read this node\'s DRBD state: %s' % error)
+    disks = [disk for number, disk in _DEVICE_DISK.findall(text)
+             if minor is None or number == minor]
+    if not disks:
+        raise FenceError('DRBD minor %s is not in %s' % (
+            minor, path or PROC_DRBD))
+    stale = [disk for disk in disks if disk != 'UpToDate']
+    if stale:
+        raise FenceError(
+            'this node\'s DRBD copy is %s, not UpToDate: fencing the peer '
+            'would let DRBD promote a copy that may lack the peer\'s last '
+            'changes; nothing fenced, I/O stays frozen until the peer is '
+            'back' % stale[0])
+
+
 def _stdin_arguments(text):
     return dict(line.strip().partition('=')[::2]
                 for line in text.splitlines() if '=' in line)
@@ -249,6 +281,7 @@ def main(argv=None, stdin=None, fencer=None):
         fencer = fencer or Fencer(FenceConfig.load())
         config = fencer.config
         if drbd:
+            check_own_copy(os.environ.get('DRBD_MINOR'))
             fencer.fence(config.peer())
             return DRBD_PEER_FENCED
         if argv[:1] == ['node'] and len(argv) == 2:

@@ -152,7 +152,7 @@ def format_rows(result):
 def run(logs_dir, log=print):
     phase = gate.phase
     image = phase('build or reuse the guest image with Cinder',
-                  gate.build_image, '--cinder')
+                  gate.build_image)
     with tempfile.TemporaryDirectory(prefix='drbd-clvm-bench-') as workdir:
         wheels = phase('build the driver\'s wheel',
                        cinder_gate.build_driver_wheel, workdir)

@@ -147,7 +147,7 @@ def run(logs_dir, log=print, shared_lun=None):
         lab = dict(shared_lun_nodes=SHARED_LUN_NODES,
                    lock_manager=shared_lun)
     image = phase('build or reuse the guest image with Cinder',
-                  gate.build_image, '--cinder')
+                  gate.build_image)
     with tempfile.TemporaryDirectory(prefix='drbd-clvm-cinder-') as workdir:
         wheels = phase('build the driver\'s wheel', build_driver_wheel,
                        workdir)

@@ -246,6 +246,8 @@ class Campaign:
         self.record_dir = record_dir
         self.prefix = 'f%s-' % uuid.uuid4().hex[:6]
         self.fault_at = None
+        #: when the case brought the fenced node back, if it did
+        self.peer_back_at = None
         self.results = []
         self._locks = tempfile.mkdtemp(prefix='drbd-clvm-faults-')
 
@@ -418,6 +420,7 @@ class Campaign:
             'lvs': first,
             'slow_commands': slow.commands,
         }
+        result.update(self._served_alone(case, answers))
         result['met'] = _met(result)
         self.results.append(result)
         for worker in workers:
@@ -434,8 +437,28 @@ class Campaign:
                          % answer)
         self.log('[faults] %s: %s' % (case.name, _summary(result)))
         self.cleanup(stacks)
-        self.fault_at = None
+        self.fault_at = self.peer_back_at = None
         return result
+
+    def _served_alone(self, case, answers):
+        """What the survivor accepted after the fault: how soon (seconds
+        from the fault to the end of its first accepted change), how many
+        while the victim was away, and how many once it was back.
+        """
+        victim = self.cluster.nodes[case.victim].name
+        back = (self.peer_back_at - self.fault_at
+                if self.peer_back_at else None)
+        ends = [answer['at'] + answer['seconds'] for answer in answers
+                if answer['node'] != victim and answer['outcome'] == 'ok'
+                and answer['at'] is not None
+                and answer['at'] + answer['seconds'] > 0]
+        return {
+            'serves_alone_target': case.serves_alone,
+            'first_accepted_seconds': round(min(ends), 1) if ends else None,
+            'accepted_while_away': sum(back is None or end < back
+                                       for end in ends),
+            'accepted_after_return': sum(back is not None and end >= back
+                                         for end in ends)}
 
 
 def _count(items):
@@ -446,7 +469,12 @@ def _count(items):
 
 
 def _met(result):
-    return (result['split_brains'] == 0 and result['lvs_lost'] == 0
+    served = not result.get('serves_alone_target') or (
+        result['first_accepted_seconds'] is not None
+        and result['first_accepted_seconds'] <= STATED_IO_PAUSE
+        and result['accepted_after_return'] > 0)
+    return (served and result['split_brains'] == 0
+            and result['lvs_lost'] == 0
             and not result['lv_lists_differ']
             and result['acknowledged_writes_lost'] == 0
             and result['unanswered'] == 0 and not result['half_made']
@@ -472,11 +500,13 @@ def _summary(result):
 def format_table(results):
     lines = ['| case | fault | answers | longest s | unanswered | '
              'split-brains | LVs lost | half-made | acked writes lost | '
-             'survivor I/O pause s | fenced | healed after s | met |',
-             '|' + '---|' * 13]
+             'survivor I/O pause s | first change accepted s | accepted '
+             'away / after return | fenced | healed after s | met |',
+             '|' + '---|' * 15]
     for r in results:
+        first = r.get('first_accepted_seconds')
         lines.append('| %s | %s | %s | %.1f | %d | %d | %d | %d | %d of %d | '
-                     '%.1f | %s | %.0f | %s |' % (
+                     '%.1f | %s | %d / %d | %s | %.0f | %s |' % (
                          r['case'], r['fault'], ', '.join(
                              '%s %d' % item for item in
                              sorted(r['outcomes'].items())),
@@ -485,6 +515,9 @@ def format_table(results):
                          len(r['half_made']), r['acknowledged_writes_lost'],
                          r['acknowledged_blocks'],
                          r['survivor_io_pause_seconds'],
+                         '-' if first is None else '%.1f' % first,
+                         r.get('accepted_while_away', 0),
+                         r.get('accepted_after_return', 0),
                          ', '.join(r['fenced']) or '-',
                          r['healed_after_seconds'],
                          'yes' if r['met'] else 'NO'))
@@ -515,6 +548,9 @@ class Case:
     name = fault = None
     fault_after = 2.5
     stack_options = {}
+    #: whether the survivor must accept changes within the stated bound
+    #: while the victim is away (the victim fenced off for good)
+    serves_alone = False
     #: the node the fault hits
     victim = 1
 
@@ -706,9 +742,65 @@ class SlowDiskDuringWipe(Case):
             ['tc', 'qdisc', 'del', 'dev', 'ens3', 'root'])
 
 
+def _survivor_round(ops, name):
+    """One round of what a survivor's users ask: a create, an extend, a
+    snapshot, a volume from it, a clone, an attach and a detach, and the
+    deletes; the volume it made stays (counted as made).
+    """
+    snapshot, copy, clone = (name + '-s', name + '-v', name + '-c')
+    ops.create_volume(name, 4, name)
+    ops.extend_volume(name, 4, 8)
+    ops.create_snapshot(snapshot, name, snapshot)
+    ops.create_volume_from_snapshot(copy, 8, copy, snapshot, name)
+    ops.delete_snapshot(snapshot, name)
+    ops.clone_volume(clone, 8, clone, name)
+    ops.use(clone)
+    ops.release(clone)
+    ops.delete_volume(clone)
+    ops.delete_volume(copy)
+
+
+class NodeDeadForGood(Case):
+    """node2's hardware dies: the fence powers it off and it stays off for
+    ``away_seconds``, while node1 serves every kind of change alone; then
+    it is repaired, rejoins and resyncs while node1 goes on changing.
+    """
+
+    name = 'node-dead-for-good'
+    fault = ("node2's qemu SIGKILL; its fence powers it off for good, then "
+             "it is repaired after 10 minutes")
+    serves_alone = True
+    away_seconds = 600
+
+    def start(self, campaign, stacks):
+        node1, node2 = campaign.cluster.nodes
+        self.survivor = Operations(campaign, node1, stacks[node1.name].ops,
+                                   _survivor_round, limit=10 ** 6)
+        workers = [self.survivor,
+                   Operations(campaign, node2, stacks[node2.name].ops,
+                              _create)]
+        for worker in workers:
+            worker.start()
+        return workers
+
+    def inject(self, campaign, stacks):
+        victim = self.victim_node(campaign).name
+        device = campaign.cluster.fence_device
+        device.dead.add(victim)
+        device.kill(victim)
+        time.sleep(self.away_seconds)
+        campaign.log('[faults] %s repaired after %d s'
+                     % (victim, self.away_seconds))
+        campaign.peer_back_at = time.monotonic()
+        device.repair(victim)
+        campaign.wait_healthy()
+        self.survivor.stopping.set()
+
+
 CASES = (LinkCut, CorosyncKilled, LvmlockdKilledDuringClone,
          DlmControldKilled, NodeKilled, NodeKilledDuringClone,
-         ServiceRestartWhileDisconnected, SlowDiskDuringWipe)
+         ServiceRestartWhileDisconnected, SlowDiskDuringWipe,
+         NodeDeadForGood)
 
 
 def run(cluster, names=None, log=print, record_dir=None):

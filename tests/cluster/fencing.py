@@ -8,6 +8,9 @@ part an IPMI controller or a PDU plays in production: it acts on the
 machine's power, outside the guests' network.
 
 Every action is kept in :attr:`FenceDevice.events` for the fault campaign.
+The campaign can also make a guest's hardware die for good (a fence powers
+it off and it stays off until :meth:`FenceDevice.repair`) or make the
+device refuse to fence it (:attr:`FenceDevice.refusing`).
 """
 
 import json
@@ -29,6 +32,10 @@ class FenceDevice:
         self.cluster = cluster
         self.log = log
         self.events = []
+        #: guests whose hardware has died: fenced off, never back on
+        self.dead = set()
+        #: guests the device refuses to fence (its controller is gone)
+        self.refusing = set()
         self._power = threading.Lock()
         self._stopping = threading.Event()
         self._threads = []
@@ -65,10 +72,19 @@ class FenceDevice:
                          'power meanwhile' % (requester, action, plug))
                 return {'ok': False, 'error': 'requester lost power'}
             started = time.time()
+            if plug in self.refusing and action != 'status':
+                self.events.append({'time': started, 'requester': requester,
+                                    'action': 'refused ' + action,
+                                    'plug': plug})
+                self.log('[fence] %s asked to %s %s: refused (the device '
+                         'does not answer for it)' % (requester, action,
+                                                      plug))
+                return {'ok': False, 'error': 'fence device refused'}
             if action in ('reboot', 'off'):
                 guest.power_off()
                 self._forget(plug)
-            if action in ('reboot', 'on'):
+            if action == 'on' or (action == 'reboot' and
+                                  plug not in self.dead):
                 guest.power_on()
             self.events.append({'time': started, 'requester': requester,
                                 'action': action, 'plug': plug})
@@ -87,6 +103,14 @@ class FenceDevice:
             self.events.append({'time': time.time(), 'requester': 'fault',
                                 'action': 'kill', 'plug': plug})
         self.log('[fence] %s killed (fault)' % plug)
+
+    def repair(self, plug):
+        """The dead guest's hardware is fixed: it is powered on and fences
+        of it work again.
+        """
+        self.dead.discard(plug)
+        self.refusing.discard(plug)
+        self.power('operator', 'on', plug)
 
     def console_logs(self):
         return [guest.console_log for guest in self.guests.values()]

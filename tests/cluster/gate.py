@@ -122,10 +122,11 @@ def phase(name, function, *args):
     return result
 
 
-def build_image(*options):
+def build_image():
+    """The one guest image every mode boots (built once, then cached)."""
     output = subprocess.run(
-        [os.path.join(guests.ROOT, 'tools', 'cluster', 'build-image')] +
-        list(options), check=True, stdout=subprocess.PIPE, text=True).stdout
+        [os.path.join(guests.ROOT, 'tools', 'cluster', 'build-image')],
+        check=True, stdout=subprocess.PIPE, text=True).stdout
     return output.strip().splitlines()[-1]
 
 

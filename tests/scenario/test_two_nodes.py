@@ -351,7 +351,7 @@ class UnsafeDrbdStateTest(base.TwoNodeTestCase):
         self._refused('not UpToDate/UpToDate', disk='Inconsistent')
 
     def test_outdated(self):
-        self._refused('not UpToDate/UpToDate', disk='Outdated')
+        self._refused("this node's copy is Outdated", disk='Outdated')
 
     def test_standalone(self):
         self._refused('StandAlone, not Connected', connection='StandAlone')

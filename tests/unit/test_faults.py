@@ -11,6 +11,7 @@ import testtools
 
 from drbd_clvm_driver import runner
 from tests.cluster import faults
+from tests.cluster import fencing
 
 
 def _worker(action, limit):
@@ -79,3 +80,107 @@ class SlowCommandsTest(testtools.TestCase):
         self.assertEqual(before, logger.level)
         self.assertNotIn(True, [isinstance(handler, faults.SlowCommands)
                                 for handler in logger.handlers])
+
+
+class FakeGuest:
+    """A guest's power, as the fence device drives it."""
+
+    def __init__(self, name):
+        self.name = name
+        self.running = True
+        self.powered_on_at = 0.0
+
+    def power_off(self):
+        self.running = False
+
+    def power_on(self):
+        self.running = True
+
+
+class FenceDeviceTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.guests = [FakeGuest('node1'), FakeGuest('node2')]
+        self.device = fencing.FenceDevice(
+            self.guests, types.SimpleNamespace(nodes=[]), log=lambda line: 0)
+
+    def test_reboot_powers_the_node_on_again(self):
+        self.assertTrue(self.device.power('node1', 'reboot', 'node2')['ok'])
+        self.assertTrue(self.guests[1].running)
+
+    def test_dead_hardware_stays_off_after_its_fence(self):
+        self.device.dead.add('node2')
+        answer = self.device.power('node1', 'reboot', 'node2')
+        self.assertEqual({'ok': True, 'power': 'off'}, answer)
+        self.assertFalse(self.guests[1].running)
+        self.device.repair('node2')
+        self.assertTrue(self.guests[1].running)
+        self.assertEqual(['reboot', 'on'],
+                         [event['action'] for event in self.device.events])
+
+    def test_refusing_device_leaves_the_node_as_it_is(self):
+        self.device.refusing.add('node2')
+        answer = self.device.power('node1', 'reboot', 'node2')
+        self.assertFalse(answer['ok'])
+        self.assertTrue(self.guests[1].running)
+        self.assertEqual('refused reboot', self.device.events[0]['action'])
+
+
+def _answer(node, outcome, at, seconds):
+    return {'node': node, 'outcome': outcome, 'at': at, 'seconds': seconds}
+
+
+class ServedAloneTest(testtools.TestCase):
+    """How soon and how much the survivor accepted after the fault."""
+
+    def _campaign(self, back_after=None):
+        campaign = faults.Campaign(types.SimpleNamespace(
+            nodes=[types.SimpleNamespace(name='node1'),
+                   types.SimpleNamespace(name='node2')]))
+        campaign.fault_at = 100.0
+        campaign.peer_back_at = None if back_after is None else (
+            100.0 + back_after)
+        return campaign
+
+    def test_counts_the_survivor_only_after_the_fault(self):
+        answers = [_answer('node1', 'ok', -5, 3),      # before the fault
+                   _answer('node1', 'refused', 1, 1),
+                   _answer('node1', 'ok', 8, 12.5),    # first: 20.5 s
+                   _answer('node2', 'ok', 1, 1),       # the victim
+                   _answer('node1', 'ok', 30, 40),     # away
+                   _answer('node1', 'ok', 700, 30)]    # back at 600
+        served = self._campaign(600)._served_alone(faults.NodeDeadForGood(),
+                                                   answers)
+        self.assertEqual({'serves_alone_target': True,
+                          'first_accepted_seconds': 20.5,
+                          'accepted_while_away': 2,
+                          'accepted_after_return': 1}, served)
+
+    def test_met_needs_the_survivor_within_the_stated_bound(self):
+        result = {'split_brains': 0, 'lvs_lost': 0, 'lv_lists_differ': False,
+                  'acknowledged_writes_lost': 0, 'unanswered': 0,
+                  'half_made': [], 'survivor_kept_writing': True,
+                  'survivor_io_pause_seconds': 5,
+                  'serves_alone_target': True, 'first_accepted_seconds': 29,
+                  'accepted_while_away': 10, 'accepted_after_return': 2}
+        self.assertTrue(faults._met(result))
+        self.assertFalse(faults._met(dict(result,
+                                          first_accepted_seconds=31)))
+        self.assertFalse(faults._met(dict(result,
+                                          first_accepted_seconds=None)))
+        self.assertFalse(faults._met(dict(result, accepted_after_return=0)))
+        self.assertTrue(faults._met(dict(result, serves_alone_target=False,
+                                         first_accepted_seconds=None)))
+
+    def test_table_shows_the_survivor_columns(self):
+        result = {'case': 'c', 'fault': 'f', 'outcomes': {'ok': 3},
+                  'longest_answer_seconds': 1, 'unanswered': 0,
+                  'split_brains': 0, 'lvs_lost': 0, 'half_made': [],
+                  'acknowledged_writes_lost': 0, 'acknowledged_blocks': 9,
+                  'survivor_io_pause_seconds': 2, 'fenced': ['node2'],
+                  'healed_after_seconds': 700, 'met': True,
+                  'first_accepted_seconds': 12.3, 'accepted_while_away': 7,
+                  'accepted_after_return': 2}
+        row = faults.format_table([result]).splitlines()[-1]
+        self.assertIn('| 12.3 | 7 / 2 | node2 |', row)

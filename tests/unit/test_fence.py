@@ -1,11 +1,13 @@
 """drbd-clvm-fence: one fence per failure, for DRBD's handler and DLM."""
 
+import os
 import subprocess
 
 import fixtures
 import testtools
 
 from drbd_clvm_driver.cmd import fence
+from tests.unit import recorded
 
 CONFIG = """
 [fence]
@@ -39,7 +41,22 @@ class FakeAgent:
                                            self.stderr)
 
 
+#: /proc/drbd of the survivor asking to fence (recorded, UpToDate)
+UP_TO_DATE = os.path.join(recorded.FIXTURES, 'gate-faults',
+                          'corosync-killed', 'node1-01-cat_proc_drbd.txt')
+
+
 class FencerTest(testtools.TestCase):
+
+    def proc_drbd(self, path):
+        self.useFixture(fixtures.MonkeyPatch(
+            'drbd_clvm_driver.cmd.fence.PROC_DRBD', path))
+
+    def proc_drbd_text(self, text):
+        path = self.state_dir + '/proc_drbd'
+        with open(path, 'w') as handle:
+            handle.write(text)
+        self.proc_drbd(path)
 
     def setUp(self):
         super().setUp()
@@ -47,6 +64,7 @@ class FencerTest(testtools.TestCase):
         self.log_file = self.state_dir + '/fence.log'
         self.useFixture(fixtures.MonkeyPatch(
             'drbd_clvm_driver.cmd.fence.LOG_FILE', self.log_file))
+        self.proc_drbd(UP_TO_DATE)
         self.now = 1000.0
         self.slept = []
         self.agent = FakeAgent()
@@ -70,6 +88,36 @@ class FencerTest(testtools.TestCase):
         self.assertEqual(fence.DRBD_PEER_FENCED,
                          fence.main(['drbd-peer'], fencer=self.fencer()))
         self.assertIn('plug=node2', self.agent.calls[0][1])
+
+    def test_a_stale_copy_never_fences_its_peer(self):
+        # The node fenced first boots while the other is off: DRBD asks to
+        # fence the peer so that it may promote this Consistent copy.
+        with open(UP_TO_DATE) as handle:
+            text = handle.read()
+        for disk in ('Consistent', 'Outdated', 'Inconsistent'):
+            self.proc_drbd_text(text.replace(
+                'ro:Primary/Unknown ds:UpToDate/Outdated',
+                'ro:Secondary/Unknown ds:%s/DUnknown' % disk))
+            self.assertEqual(fence.DRBD_FENCE_FAILED,
+                             fence.main(['drbd-peer'], fencer=self.fencer()))
+            with open(self.log_file) as handle:
+                self.assertIn("this node's DRBD copy is %s, not UpToDate"
+                              % disk, handle.read())
+        self.assertEqual([], self.agent.calls)
+
+    def test_unreadable_drbd_state_fences_nothing(self):
+        self.proc_drbd(self.state_dir + '/missing')
+        self.assertEqual(fence.DRBD_FENCE_FAILED,
+                         fence.main(['drbd-peer'], fencer=self.fencer()))
+        self.assertEqual([], self.agent.calls)
+
+    def test_only_the_minor_drbd_names_is_checked(self):
+        self.useFixture(fixtures.EnvironmentVariable('DRBD_MINOR', '0'))
+        self.assertEqual(fence.DRBD_PEER_FENCED,
+                         fence.main(['drbd-peer'], fencer=self.fencer()))
+        self.useFixture(fixtures.EnvironmentVariable('DRBD_MINOR', '3'))
+        self.assertEqual(fence.DRBD_FENCE_FAILED,
+                         fence.main(['drbd-peer'], fencer=self.fencer()))
 
     def test_drbd_handler_keeps_io_frozen_when_the_agent_fails(self):
         agent = FakeAgent(exit_code=1, stderr='no route to BMC')
