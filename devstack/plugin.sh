@@ -1,18 +1,57 @@
 #!/bin/bash
 # shellcheck shell=bash
 #
-# DevStack plugin for drbd-clvm-driver: on each of two nodes, stands up the
-# cluster stack (devstack/lib/drbd_clvm, the same functions the project's
-# cluster gate runs in its guests) and adds the Cinder backend.
+# DevStack plugin for drbd-clvm-driver: on each node of the pair that runs
+# c-vol, stands up the cluster stack (devstack/lib/drbd_clvm, the same
+# functions the project's cluster gate runs in its guests) and configures the
+# Cinder backend.
 #
 #   enable_plugin drbd-clvm-driver <repository> [branch]
 #
-# Variables from DevStack: DEST, CINDER_CONF, CINDER_ENABLED_BACKENDS,
-# CINDER_ROOTWRAP_CONF... (see devstack/settings for this plugin's own).
+# How the backend gets into cinder.conf, by DevStack's contract: this
+# plugin's settings add drbd_clvm:<name> to CINDER_ENABLED_BACKENDS (DevStack
+# sources them after lib/cinder's default and before any configuring).
+# DevStack's configure_cinder then rewrites cinder.conf, lists every <name>
+# in enabled_backends (the first is default_volume_type), and for each
+# type:name calls configure_cinder_backend_<type> <name> if a function of
+# that name exists in its shell; later create_volume_types makes a volume
+# type per name. DevStack sources (not runs) this file into that shell from
+# the pre-install phase on, before configure_cinder, so the function below
+# is found. Anything done to cinder.conf or CINDER_ENABLED_BACKENDS in
+# post-config comes after configure_cinder and never reaches enabled_backends.
+#
+# Variables from DevStack: CINDER_CONF, CINDER_CONF_DIR,
+# CINDER_ENABLED_BACKENDS, DATA_DIR, HOST_IP... (see devstack/settings for
+# this plugin's own).
 
 DRBD_CLVM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=devstack/lib/drbd_clvm
 source "$DRBD_CLVM_DIR/devstack/lib/drbd_clvm"
+
+# configure_cinder_backend_drbd_clvm NAME: DevStack's configure_cinder calls
+# it for drbd_clvm:NAME, after Cinder's rootwrap.d is in place.
+function configure_cinder_backend_drbd_clvm {
+    local DRBD_CLVM_BACKEND_NAME=$1
+    drbd_clvm_configure_cinder "$CINDER_CONF" ||
+        die $LINENO "Could not write the [$1] backend in $CINDER_CONF"
+    # The privileged daemon's start line, the one filter the driver needs.
+    sudo cp "$DRBD_CLVM_DIR/etc/drbd_clvm_driver/rootwrap.d/drbd_clvm.filters" \
+        "$CINDER_CONF_DIR/rootwrap.d/"
+}
+
+# What the pair cannot start without, checked before anything is installed
+# rather than at post-config, many minutes in.
+function drbd_clvm_check_settings {
+    if [[ -z ${DRBD_CLVM_NODE1_ADDR} || -z ${DRBD_CLVM_NODE2_ADDR} ]]; then
+        die $LINENO "Set DRBD_CLVM_NODE1_ADDR and DRBD_CLVM_NODE2_ADDR"
+    fi
+    drbd_clvm_local_number >/dev/null ||
+        die $LINENO "Set DRBD_CLVM_LOCAL_NODE to this node's name in the pair"
+    if [[ ${DRBD_CLVM_FENCING} != 0 && -z ${DRBD_CLVM_FENCE_AGENT} ]]; then
+        die $LINENO "DRBD_CLVM_FENCING is on: set DRBD_CLVM_FENCE_AGENT" \
+            "and its arguments (DRBD_CLVM_FENCING=0 only on a throw-away pair)"
+    fi
+}
 
 function drbd_clvm_install_packages {
     local packages=(drbd-utils lvm2)
@@ -28,7 +67,6 @@ function drbd_clvm_install_packages {
         packages+=(fence-agents)
     fi
     install_package "${packages[@]}"
-    pip_install -e "$DRBD_CLVM_DIR"
 }
 
 # The backing disk under DRBD: the configured device, or a loop file.
@@ -39,31 +77,24 @@ function drbd_clvm_backing_disk {
     fi
 }
 
-function drbd_clvm_cinder {
-    drbd_clvm_configure_cinder "$CINDER_CONF"
-    sudo cp "$DRBD_CLVM_DIR/etc/drbd_clvm_driver/rootwrap.d/drbd_clvm.filters" \
-        /etc/cinder/rootwrap.d/
-    local section=${DRBD_CLVM_BACKEND_NAME}
-    if [[ ,${CINDER_ENABLED_BACKENDS}, != *",drbd_clvm:$section,"* ]]; then
-        CINDER_ENABLED_BACKENDS+=",drbd_clvm:$section"
-    fi
-}
-
+# Before c-vol starts: every wait in drbd_clvm_start_node is bounded, and
+# the peer must be stacking at the same time (corosync's two_node waits for
+# both nodes, DRBD for its peer).
 function drbd_clvm_stack_up {
-    if [[ -z ${DRBD_CLVM_NODE1_ADDR} || -z ${DRBD_CLVM_NODE2_ADDR} ]]; then
-        die $LINENO "Set DRBD_CLVM_NODE1_ADDR and DRBD_CLVM_NODE2_ADDR"
-    fi
-    drbd_clvm_backing_disk
+    _drbd_clvm_shared_lun || drbd_clvm_backing_disk
     # DRBD and dlm_controld run drbd-clvm-fence as root, from wherever
     # pip installed this package's console scripts.
-    if [[ ! -x ${DRBD_CLVM_FENCE_PROGRAM} ]]; then
-        DRBD_CLVM_FENCE_PROGRAM=$(command -v drbd-clvm-fence)
+    if [[ ${DRBD_CLVM_FENCING} != 0 && ! -x ${DRBD_CLVM_FENCE_PROGRAM} ]]; then
+        DRBD_CLVM_FENCE_PROGRAM=$(command -v drbd-clvm-fence) ||
+            die $LINENO "drbd-clvm-fence is not on PATH:" \
+                "set DRBD_CLVM_FENCE_PROGRAM to where pip installed it"
     fi
     export "${!DRBD_CLVM_@}"
     # shellcheck disable=SC2016
     sudo -E bash -c 'source "$DRBD_CLVM_DIR/devstack/lib/drbd_clvm" &&
         drbd_clvm_configure_node / &&
-        drbd_clvm_start_node "$DRBD_CLVM_FIRST_NODE"'
+        drbd_clvm_start_node "$DRBD_CLVM_FIRST_NODE"' ||
+        die $LINENO "The cluster stack did not start"
 }
 
 function drbd_clvm_stack_down {
@@ -73,16 +104,35 @@ function drbd_clvm_stack_down {
     sudo pkill corosync || true
 }
 
-if is_service_enabled cinder; then
+function drbd_clvm_clean {
+    drbd_clvm_stack_down
+    if [[ -z ${DRBD_CLVM_DISK:-} ]]; then
+        # Detached first: a loop device keeps a deleted file's space.
+        local loop
+        for loop in $(sudo losetup -l -n -O NAME \
+            -j "${DRBD_CLVM_BACKING_FILE}"); do
+            sudo losetup -d "$loop" || true
+        done
+        rm -f "${DRBD_CLVM_BACKING_FILE}"
+    fi
+}
+
+# Only where c-vol runs: the API-only nodes need the volume type alone,
+# which DevStack makes from CINDER_ENABLED_BACKENDS.
+if is_service_enabled c-vol; then
     case $1 in
         stack)
             case $2 in
-                install)
+                pre-install)
+                    drbd_clvm_check_settings
                     drbd_clvm_install_packages
+                    ;;
+                install)
+                    # After Cinder: into the same Python environment.
+                    pip_install -e "$DRBD_CLVM_DIR"
                     ;;
                 post-config)
                     drbd_clvm_stack_up
-                    drbd_clvm_cinder
                     ;;
             esac
             ;;
@@ -90,10 +140,7 @@ if is_service_enabled cinder; then
             drbd_clvm_stack_down
             ;;
         clean)
-            drbd_clvm_stack_down
-            if [[ -z ${DRBD_CLVM_DISK:-} ]]; then
-                rm -f "${DRBD_CLVM_BACKING_FILE}"
-            fi
+            drbd_clvm_clean
             ;;
     esac
 fi

@@ -367,6 +367,7 @@ class CinderConfTest(testtools.TestCase):
         self.assertEqual(
             {'volume_backend_name': 'drbd', 'volume_group': 'cinder-drbd',
              'drbd_resource': 'r7', 'lock_manager': 'lvmlockd',
+             'cluster_node_name': 'beta',
              'cluster_peer_nodes': 'alpha', 'target_helper': 'lioadm',
              'target_protocol': 'iscsi', 'volume_clear': 'none',
              'target_ip_address': '198.51.100.9'},
