@@ -24,6 +24,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging
 from oslo_utils import importutils
+from oslo_utils import timeutils
 
 from drbd_clvm_driver import cluster
 from drbd_clvm_driver import exception
@@ -122,6 +123,8 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         self.any_node = None
         self.exports = None
         self.peer_server = None
+        #: when the stats first saw the cluster serve degraded
+        self._degraded_since = None
 
     # Set-up.
 
@@ -462,7 +465,8 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
     # Stats.
 
     def _update_volume_stats(self):
-        reasons = self.gate.reasons()
+        verdict = self.gate.verdict()
+        reasons = list(verdict.reasons)
         pool = {'pool_name': self.backend_name,
                 'total_capacity_gb': 0, 'free_capacity_gb': 0,
                 'provisioned_capacity_gb': 0, 'total_volumes': 0,
@@ -489,6 +493,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             LOG.warning('Backend %s reported down: %s', self.backend_name,
                         '; '.join(reasons))
         pool['backend_state'] = state
+        pool.update(self._degraded(verdict))
         self._stats = {
             'volume_backend_name': self.backend_name,
             'vendor_name': 'Open Source',
@@ -497,6 +502,26 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             'backend_state': state,
             'backend_state_reason': '; '.join(reasons) or None,
             'pools': [pool]}
+
+    def _degraded(self, verdict):
+        """The pool's ``cluster_degraded`` capabilities: whether it serves
+        with a node gone or resyncing, and why, since when (as this service
+        first saw it) and which nodes have left.
+        """
+        if verdict.degraded is None:
+            self._degraded_since = None
+            return {'cluster_degraded': False,
+                    'cluster_degraded_reason': None}
+        if self._degraded_since is None:
+            self._degraded_since = timeutils.utcnow().isoformat()
+        departed = sorted(self.any_node.departed_nodes())
+        reason = '%s (since %s%s)' % (
+            verdict.degraded, self._degraded_since,
+            '; left the cluster: %s' % ', '.join(departed) if departed
+            else '')
+        LOG.warning('Backend %s serves degraded: %s', self.backend_name,
+                    reason)
+        return {'cluster_degraded': True, 'cluster_degraded_reason': reason}
 
 
 def _not_whole_gib(lv):

@@ -144,6 +144,8 @@ class SimulatedCluster:
         self._drbd = {node.name: _Drbd() for node in self.nodes}
         self._corosync = {node.name: True for node in self.nodes}
         self._lvmlockd = {node.name: True for node in self.nodes}
+        #: nodes fenced and off until they rejoin
+        self._fenced = set()
         self._changed_while_apart = set()
         self._patterns = itertools.count(1)
         #: whether the LVs' devices zero ranges themselves (WRITE_ZEROES
@@ -194,6 +196,36 @@ class SimulatedCluster:
             shared = self._views[first]
             self._views = {node.name: shared for node in self.nodes}
 
+    def fence(self, node):
+        """``node`` dies and its fence succeeds, as the gate's survivor
+        recorded it (gate-faults/corosync-killed/node1-01): the other node
+        serves alone (WFConnection, the peer's disk Outdated, a new
+        generation); ``node`` holds no activation, leaves corosync's
+        membership and answers no command until :meth:`rejoin`.
+        """
+        with self._lock:
+            survivor = self._drbd[self._other(node).name]
+            survivor.connection = 'WFConnection'
+            survivor.bitmap = survivor.generation
+            survivor.generation = '%016X' % next(self._generations)
+            self._fenced.add(node.name)
+            self._corosync[node.name] = False
+            for lv in self._views[node.name].lvs.values():
+                lv.active.pop(node.name, None)
+                lv.device_mib.pop(node.name, None)
+            node.open.clear()
+
+    def rejoin(self, node):
+        """The fenced node is back and has resynced from the survivor."""
+        with self._lock:
+            self._fenced.discard(node.name)
+            self._corosync[node.name] = True
+            survivor = self._drbd[self._other(node).name]
+            for state in self._drbd.values():
+                state.connection = 'Connected'
+                state.generation = survivor.generation
+                state.bitmap = _NO_UUID
+
     def set_drbd_state(self, node, connection=None, role=None, disk=None):
         with self._lock:
             state = self._drbd[node.name]
@@ -234,6 +266,8 @@ class SimulatedCluster:
             action = self._before_next.pop((node.name, program), None)
             if action:
                 action()
+            if node.name in self._fenced:
+                return None, '', ''  # powered off: nothing answers
             if program in _LVM and not self._corosync[node.name]:
                 return None, '', ''  # LVM blocks without corosync
             handler = getattr(self, '_cmd_' + program.replace('-', '_'),
@@ -251,7 +285,8 @@ class SimulatedCluster:
 
     def _peer_state(self, node):
         if self._drbd[node.name].connection != 'Connected':
-            return 'Unknown', 'DUnknown'
+            fenced = self._other(node).name in self._fenced
+            return 'Unknown', 'Outdated' if fenced else 'DUnknown'
         peer = self._drbd[self._other(node).name]
         return peer.role, peer.disk
 
