@@ -26,12 +26,10 @@ import oslo_messaging
 from oslo_utils import importutils
 from oslo_utils import timeutils
 
-from drbd_clvm_driver import cluster
 from drbd_clvm_driver import exception
 from drbd_clvm_driver import exports
 from drbd_clvm_driver.locking import base as locking_base
 from drbd_clvm_driver import lvm
-from drbd_clvm_driver import nodes
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import opts
 from drbd_clvm_driver import peer
@@ -137,28 +135,6 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
                 'to take its node name from')
         return name
 
-    def _node_names(self, local):
-        """This node, its peers (configured, or corosync's membership now)
-        and the aliases connectors may use.
-        """
-        conf = self.configuration
-        peers = conf.cluster_peer_nodes
-        if not peers:
-            quorum = cluster.Quorum(self.runner, conf.cluster_check_timeout)
-            members = quorum.members()
-            peers = nodes.peers_in_membership(local, members)
-            LOG.info('Peer nodes from corosync membership (%s): %s, called '
-                     'by their names spelled as this node\'s (%s) is; set '
-                     'cluster_peer_nodes if their volume services spell '
-                     'theirs otherwise.', ', '.join(members) or 'none',
-                     ', '.join(peers) or 'none', local)
-        if not peers:
-            LOG.warning('No peer node known (cluster_peer_nodes is empty '
-                        'and corosync lists no other member): connectors '
-                        'from the other node will be treated as outside '
-                        'hosts until this service restarts.')
-        return nodes.NodeNames(local, peers, conf.cluster_node_aliases)
-
     def _peer_client(self):
         """Calls to the other nodes on this backend's topic."""
         return peer.MessagingPeers(
@@ -194,7 +170,10 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             data_timeout=conf.data_copy_timeout,
             copy_skips_zeros=conf.copy_skips_zeros,
             snapshot_chunk_kib=conf.snapshot_chunk_kib,
-            names=self._node_names(local),
+            names=stack.node_names(self.runner, local,
+                                   conf.cluster_peer_nodes,
+                                   conf.cluster_node_aliases,
+                                   conf.cluster_check_timeout),
             peers=self.peers or self._peer_client(),
             peer_timeout=conf.peer_call_timeout,
             peer_probe_timeout=conf.peer_probe_timeout)

@@ -4,6 +4,8 @@ command and the scenario tests.
 
 import dataclasses
 
+from oslo_log import log as logging
+
 from drbd_clvm_driver import cluster
 from drbd_clvm_driver.locking import base as locking_base
 from drbd_clvm_driver import lvm
@@ -11,6 +13,30 @@ from drbd_clvm_driver import nodes
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import peer
 from drbd_clvm_driver import routing
+
+
+LOG = logging.getLogger(__name__)
+
+
+def node_names(runner, local, peers=(), aliases=None, timeout=10):
+    """This node, its peers (``peers``, or corosync's membership now, read
+    through ``runner``) and the ``aliases`` connectors may use, as a
+    :class:`~drbd_clvm_driver.nodes.NodeNames`.
+    """
+    if not peers:
+        members = cluster.Quorum(runner, timeout).members()
+        peers = nodes.peers_in_membership(local, members)
+        LOG.info('Peer nodes from corosync membership (%s): %s, called by '
+                 'their names spelled as this node\'s (%s) is; set '
+                 'cluster_peer_nodes if their volume services spell theirs '
+                 'otherwise.', ', '.join(members) or 'none',
+                 ', '.join(peers) or 'none', local)
+    if not peers:
+        LOG.warning('No peer node known (cluster_peer_nodes is empty and '
+                    'corosync lists no other member): connectors from the '
+                    'other node will be treated as outside hosts until this '
+                    'service restarts.')
+    return nodes.NodeNames(local, peers, aliases)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -78,17 +78,21 @@ def main(argv=None, runner=None, out=sys.stdout):
                         help='cinder.conf section of the backend')
     args = parser.parse_args(argv)
     conf = _configuration(args.config_file, args.backend)
+    local = conf.cluster_node_name or socket.gethostname()
     if runner is None:
         runner = runner_module.RootCommandRunner(
-            default_timeout=conf.lvm_command_timeout,
-            node=socket.gethostname())
+            default_timeout=conf.lvm_command_timeout, node=local)
     try:
+        names = stack.node_names(runner, local, conf.cluster_peer_nodes,
+                                 conf.cluster_node_aliases,
+                                 conf.cluster_check_timeout)
         node = stack.build(runner, conf.volume_group,
                            replication_base.configured_target(conf),
                            replication=conf.replication,
                            lock_manager=conf.lock_manager,
                            lvm_timeout=conf.lvm_command_timeout,
-                           check_timeout=conf.cluster_check_timeout)
+                           check_timeout=conf.cluster_check_timeout,
+                           names=names)
     except exception.DrbdClvmError as error:
         out.write('%s\n' % error)
         return BROKEN

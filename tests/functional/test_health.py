@@ -20,9 +20,11 @@ class HealthCommandTest(testtools.TestCase):
     def _run(self, volume_group=None):
         path = os.path.join(self.directory, 'cinder.conf')
         with open(path, 'w') as handle:
-            handle.write('[drbd]\nvolume_group = %s\ndrbd_resource = %s\n' % (
-                volume_group or self.cluster.vg_name,
-                self.cluster.drbd_resource))
+            handle.write('[drbd]\nvolume_group = %s\ndrbd_resource = %s\n'
+                         'cluster_node_name = node1\n'
+                         'cluster_peer_nodes = node2\n' % (
+                             volume_group or self.cluster.vg_name,
+                             self.cluster.drbd_resource))
         out = io.StringIO()
         status = health.main(['--config-file', path],
                              runner=self.cluster.nodes[0].runner, out=out)
@@ -45,3 +47,13 @@ class HealthCommandTest(testtools.TestCase):
         status, text = self._run(volume_group='nope')
         self.assertEqual(health.BROKEN, status, text)
         self.assertIn('Volume group nope not found', text)
+
+    def test_peer_fenced_serves_alone(self):
+        self.cluster.fence(self.cluster.nodes[1])
+        status, text = self._run()
+        self.assertEqual(health.SAFE, status, text)
+        self.assertIn('left the cluster: node2', text)
+        self.assertIn('degraded: DRBD r0 is WFConnection with the peer fenced '
+                      '(Outdated): this node serves alone until the peer '
+                      'rejoins', text)
+        self.assertIn('verdict: changes allowed, degraded', text)
