@@ -52,6 +52,8 @@ PROJECT_ID = '0123456789abcdef0123456789abcdef'
 RPC_READY = 'Driver post RPC initialization completed successfully'
 #: seconds for a volume service to start (Python start-up in TCG)
 SERVICE_START_TIMEOUT = 600
+#: seconds from a node's death to the DRBD survivor's first accepted change
+SURVIVOR_BOUND = 30
 
 
 class FlowError(Exception):
@@ -155,14 +157,21 @@ class Flows:
         self.log = log
         self.rows = []
         self.nodes = {node.name: node for node in cluster.hosts}
+        #: cluster nodes whose hardware died (powered off for good)
+        self.dead = set()
+        #: when the last of them died (monotonic)
+        self.died_at = None
 
     # Bookkeeping.
 
     def served_by(self, request_id):
-        """The cluster nodes whose volume service logged ``request_id``."""
+        """The cluster nodes whose volume service logged ``request_id``
+        (a node that is powered off served nothing).
+        """
         return [node.name for node in self.cluster.nodes
-                if node.run('grep', '-q', '-F', request_id, SERVICE_LOG,
-                            timeout=30).exit_code == 0]
+                if node.name not in self.dead and
+                node.run('grep', '-q', '-F', request_id, SERVICE_LOG,
+                         timeout=30).exit_code == 0]
 
     def step(self, flow, action, *args, serving=None, **kwargs):
         """Run ``action(cinder, *args, **kwargs)`` with a request id of its
@@ -383,6 +392,76 @@ class Flows:
                             'wanted up with %d hosts, %d down'
                             % (summary, CLUSTER, len(wanted), len(down)))
 
+    # A node dead for good.
+
+    def die_for_good(self, cinder, node):
+        """``node``'s hardware dies: its qemu is killed and its fence
+        powers it off and leaves it off.
+        """
+        device = self.cluster.fence_device
+        device.dead.add(node)
+        self.dead.add(node)
+        self.died_at = time.monotonic()
+        device.kill(node)
+
+    def first_accepted_create(self, cinder):
+        """Creates until one is accepted (those refused while the fence
+        runs end in error and are deleted); the seconds from the death to
+        the accepted one. On the DRBD pair it must come within
+        :data:`SURVIVOR_BOUND`.
+        """
+        while True:
+            volume = cinder.volumes.create(1)
+            guests.wait_until(
+                lambda: cinder.volumes.get(volume.id).status in (
+                    'available', 'error'), STATUS_TIMEOUT,
+                'volume %s to be made or refused' % volume.id)
+            if cinder.volumes.get(volume.id).status == 'available':
+                break
+            cinder.volumes.delete(volume.id)
+            _wait_gone(cinder.volumes.get, volume.id)
+        seconds = time.monotonic() - self.died_at
+        self.log('first create accepted %.1f s after the node died'
+                 % seconds)
+        if self.cluster.replication == 'drbd' and seconds > SURVIVOR_BOUND:
+            raise FlowError('the survivor accepted its first create %.0f s '
+                            'after the node died, past %d s'
+                            % (seconds, SURVIVOR_BOUND))
+        self.delete(cinder, volume.id)
+        return seconds
+
+    def delete_attachment(self, cinder, attached):
+        """Nova's evacuate deletes the dead host's attachment; nothing runs
+        on that host any more.
+        """
+        cinder.attachments.delete(attached.attachment_id)
+
+    def pool_degraded(self, cinder, node, dead):
+        """Until ``node``'s pool is up and says it serves degraded, naming
+        the dead node.
+        """
+        def degraded():
+            for pool in cinder.pools.list(detailed=True):
+                if pool.name.startswith(service_host(node) + '#'):
+                    capabilities = getattr(pool, 'capabilities', {})
+                    return (capabilities.get('backend_state') == 'up' and
+                            capabilities.get('cluster_degraded') and
+                            dead in (capabilities.get(
+                                'cluster_degraded_reason') or ''))
+            return False
+
+        guests.wait_until(degraded, 300, '%s\'s pool to report serving '
+                          'degraded without %s' % (node, dead))
+
+    def repair(self, cinder, node):
+        """The dead node is repaired: it boots, rejoins and resyncs, and
+        its volume service starts again.
+        """
+        self.cluster.fence_device.repair(node)
+        self.dead.discard(node)
+        guests.wait_ready([self.nodes[node]])
+        self.start_service(cinder, node)
+
     def kill_during_clone(self, cinder, source_id):
         """Clone ``source_id`` and SIGKILL the service doing it once the
         copy runs. (node, clone id)
@@ -472,6 +551,7 @@ def run(cluster, controller, log=print):
     volume_flows(flows)
     attachment_flows(flows)
     failover_flows(flows)
+    node_death_flows(flows)
     return flows.rows
 
 
@@ -587,6 +667,50 @@ def failover_flows(flows):
         step('half-made clone cleared', flows.clone_cleared, clone_id)
         step('delete the failed clone', flows.delete, clone_id)
     step('delete the clone source', flows.delete, source.id)
+
+
+def node_death_flows(flows):
+    """The last node dies for good while an instance uses a volume there:
+    the others serve every request, Nova's evacuate attaches the volume on
+    a survivor and deletes the dead host's attachment, the dead service
+    shows down and the survivor's pool says why it is degraded; then the
+    node is repaired and its service serves again.
+    """
+    step = flows.step
+    names = flows.cluster_names
+    dead, survivors = names[-1], names[:-1]
+    volume = step('create for the evacuate', flows.create)
+    if volume is None:
+        return
+    held = step('attach on %s (local), write' % dead, flows.attach_write,
+                volume.id, dead, 'three')
+    if held is None:
+        step('delete the evacuate volume', flows.delete, volume.id)
+        return
+    step('%s dies for good (fenced off)' % dead, flows.die_for_good, dead)
+    step('first create accepted after %s died' % dead,
+         flows.first_accepted_create, serving=survivors)
+    moved = step('evacuate: attach on %s (local), read' % survivors[0],
+                 flows.attach_check, volume.id, survivors[0], 'three',
+                 serving=survivors)
+    step('delete %s\'s attachment' % dead, flows.delete_attachment, held,
+         serving=survivors)
+    extra = step('create while %s is dead' % dead, flows.create,
+                 serving=survivors)
+    if extra:
+        step('delete while %s is dead' % dead, flows.delete, extra.id,
+             serving=survivors)
+    step('%s\'s service down' % dead, flows.wait_service,
+         service_host(dead), 'down', timeout=300)
+    step('service and cluster lists, %s dead' % dead, flows.operator_view,
+         down=(dead,))
+    step('%s\'s pool serves degraded' % survivors[0], flows.pool_degraded,
+         survivors[0], dead)
+    step('%s repaired, its service back' % dead, flows.repair, dead)
+    step('service and cluster lists, %s back' % dead, flows.operator_view)
+    if moved:
+        step('detach from %s' % survivors[0], flows.detach, moved)
+    step('delete the evacuated volume', flows.delete, volume.id)
 
 
 def format_table(rows):
