@@ -154,7 +154,8 @@ class SlowCommands(logging.Handler):
 
 class Operations(threading.Thread):
     """Driver operations in a loop on one node until stopped; each answer
-    is kept with its outcome and seconds.
+    is kept with its outcome and seconds. An action may return whether it
+    made the volume it was named (else ``makes_volumes`` says).
     """
 
     def __init__(self, campaign, node, ops, action, limit=8,
@@ -185,9 +186,12 @@ class Operations(threading.Thread):
                 return
             name = self.campaign.name('%s-%d' % (self.node.name, number))
             started = self.busy_since = time.monotonic()
+            made = self.makes_volumes
             try:
-                self.action(self.ops, name)
+                answer = self.action(self.ops, name)
                 outcome, detail = 'ok', ''
+                if isinstance(answer, bool):
+                    made = answer
             except exception.ClusterUnsafe as error:
                 outcome, detail = 'refused', str(error)
             except guests.GuestError as error:
@@ -196,7 +200,7 @@ class Operations(threading.Thread):
                 outcome, detail = 'failed', str(error)
             self.answers.append({
                 'node': self.node.name, 'name': name, 'outcome': outcome,
-                'made': self.makes_volumes and outcome == 'ok',
+                'made': made and outcome == 'ok',
                 'seconds': round(time.monotonic() - started, 2),
                 'at': round(started - self.campaign.fault_at, 2)
                 if self.campaign.fault_at else None,
@@ -742,22 +746,42 @@ class SlowDiskDuringWipe(Case):
             ['tc', 'qdisc', 'del', 'dev', 'ens3', 'root'])
 
 
-def _survivor_round(ops, name):
-    """One round of what a survivor's users ask: a create, an extend, a
-    snapshot, a volume from it, a clone, an attach and a detach, and the
-    deletes; the volume it made stays (counted as made).
+class SurvivorSteps:
+    """What a survivor's users ask, one step a call so that each is an
+    answer of its own: a create, an extend, a snapshot, a volume from it,
+    the snapshot's delete, a clone, an attach and a detach of it, and the
+    deletes. Each round's first volume stays (it counts as made); a step
+    that fails starts a new round.
     """
-    snapshot, copy, clone = (name + '-s', name + '-v', name + '-c')
-    ops.create_volume(name, 4, name)
-    ops.extend_volume(name, 4, 8)
-    ops.create_snapshot(snapshot, name, snapshot)
-    ops.create_volume_from_snapshot(copy, 8, copy, snapshot, name)
-    ops.delete_snapshot(snapshot, name)
-    ops.clone_volume(clone, 8, clone, name)
-    ops.use(clone)
-    ops.release(clone)
-    ops.delete_volume(clone)
-    ops.delete_volume(copy)
+
+    def __init__(self):
+        self.step = 0
+        self.base = None
+
+    def __call__(self, ops, name):
+        if self.step == 0:
+            self.base = name
+        base = self.base
+        snapshot, copy, clone = base + '-s', base + '-v', base + '-c'
+        steps = (lambda: ops.create_volume(base, 4, base),
+                 lambda: ops.extend_volume(base, 4, 8),
+                 lambda: ops.create_snapshot(snapshot, base, snapshot),
+                 lambda: ops.create_volume_from_snapshot(
+                     copy, 8, copy, snapshot, base),
+                 lambda: ops.delete_snapshot(snapshot, base),
+                 lambda: ops.clone_volume(clone, 8, clone, base),
+                 lambda: ops.use(clone),
+                 lambda: ops.release(clone),
+                 lambda: ops.delete_volume(clone),
+                 lambda: ops.delete_volume(copy))
+        made = self.step == 0
+        try:
+            steps[self.step]()
+        except BaseException:
+            self.step = 0
+            raise
+        self.step = (self.step + 1) % len(steps)
+        return made
 
 
 class NodeDeadForGood(Case):
@@ -775,7 +799,7 @@ class NodeDeadForGood(Case):
     def start(self, campaign, stacks):
         node1, node2 = campaign.cluster.nodes
         self.survivor = Operations(campaign, node1, stacks[node1.name].ops,
-                                   _survivor_round, limit=10 ** 6)
+                                   SurvivorSteps(), limit=10 ** 6)
         workers = [self.survivor,
                    Operations(campaign, node2, stacks[node2.name].ops,
                               _create)]

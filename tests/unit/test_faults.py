@@ -184,3 +184,52 @@ class ServedAloneTest(testtools.TestCase):
                   'accepted_after_return': 2}
         row = faults.format_table([result]).splitlines()[-1]
         self.assertIn('| 12.3 | 7 / 2 | node2 |', row)
+
+
+class RecordingOps:
+    """Records each operation's name and first argument; fails those named
+    in ``failing`` once each.
+    """
+
+    def __init__(self, failing=()):
+        self.calls = []
+        self.failing = list(failing)
+
+    def __getattr__(self, operation):
+        def call(*args):
+            self.calls.append((operation, args[0]))
+            if operation in self.failing:
+                self.failing.remove(operation)
+                raise faults.exception.ClusterUnsafe(['refused'])
+        return call
+
+
+class SurvivorStepsTest(testtools.TestCase):
+
+    def test_one_answer_per_step_and_the_round_s_volume_counts(self):
+        ops, steps = RecordingOps(), faults.SurvivorSteps()
+        made = [steps(ops, 'v%d' % number) for number in range(11)]
+        self.assertEqual([True] + [False] * 9 + [True], made)
+        self.assertEqual(
+            [('create_volume', 'v0'), ('extend_volume', 'v0'),
+             ('create_snapshot', 'v0-s'),
+             ('create_volume_from_snapshot', 'v0-v'),
+             ('delete_snapshot', 'v0-s'), ('clone_volume', 'v0-c'),
+             ('use', 'v0-c'), ('release', 'v0-c'), ('delete_volume', 'v0-c'),
+             ('delete_volume', 'v0-v'), ('create_volume', 'v10')],
+            ops.calls)
+
+    def test_a_refused_step_starts_a_new_round(self):
+        ops, steps = RecordingOps(failing=['create_snapshot']), \
+            faults.SurvivorSteps()
+        steps(ops, 'a')
+        steps(ops, 'b')
+        self.assertRaises(faults.exception.ClusterUnsafe, steps, ops, 'c')
+        self.assertTrue(steps(ops, 'd'))
+        self.assertEqual(('create_volume', 'd'), ops.calls[-1])
+
+    def test_the_worker_keeps_what_the_action_says_it_made(self):
+        worker = _worker(lambda ops, name: name == 'node2-0', limit=2)
+        worker.run()
+        self.assertEqual([True, False],
+                         [answer['made'] for answer in worker.answers])
