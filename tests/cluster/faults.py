@@ -370,11 +370,8 @@ class Campaign:
             self.fault_at = time.monotonic()
             case.inject(self, stacks)
             unanswered = await_answers(workers)
-        if self.record_dir:
-            survivor = self.cluster.nodes[1 - case.victim]
-            self.cluster.record(os.path.join(self.record_dir, case.name),
-                                [(self.cluster.nodes.index(survivor), argv)
-                                 for argv in SURVIVOR_RECORDING])
+        if not case.recorded_while_away:
+            self.record_survivor(case)
         case.after(self, stacks)
         recovered = self.wait_healthy()
         for writer in writers:
@@ -443,6 +440,16 @@ class Campaign:
         self.cleanup(stacks)
         self.fault_at = self.peer_back_at = None
         return result
+
+    def record_survivor(self, case):
+        """What the node the fault spared says now, into the case's
+        fixture directory (where recording).
+        """
+        if self.record_dir:
+            survivor = 1 - case.victim
+            self.cluster.record(os.path.join(self.record_dir, case.name),
+                                [(survivor, argv)
+                                 for argv in SURVIVOR_RECORDING])
 
     def _served_alone(self, case, answers):
         """What the survivor accepted after the fault: how soon (seconds
@@ -555,6 +562,9 @@ class Case:
     #: whether the survivor must accept changes within the stated bound
     #: while the victim is away (the victim fenced off for good)
     serves_alone = False
+    #: whether the case records the survivor itself, while the victim is
+    #: away (else the campaign does once the operations have answered)
+    recorded_while_away = False
     #: the node the fault hits
     victim = 1
 
@@ -794,6 +804,7 @@ class NodeDeadForGood(Case):
     fault = ("node2's qemu SIGKILL; its fence powers it off for good, then "
              "it is repaired after 10 minutes")
     serves_alone = True
+    recorded_while_away = True
     away_seconds = 600
 
     def start(self, campaign, stacks):
@@ -813,6 +824,7 @@ class NodeDeadForGood(Case):
         device.dead.add(victim)
         device.kill(victim)
         time.sleep(self.away_seconds)
+        campaign.record_survivor(self)
         campaign.log('[faults] %s repaired after %d s'
                      % (victim, self.away_seconds))
         campaign.peer_back_at = time.monotonic()
