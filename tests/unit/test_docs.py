@@ -1,0 +1,344 @@
+"""The documentation against the code and the committed results, without
+Sphinx: every option has help text; the pages name only options that exist,
+configuration pages by their current names; what the pages generate
+(cinder.conf examples, the error reference, the benchmark and fault tables)
+follows the code and ``bench/results``; README's set-up commands are the
+ones CI runs.
+"""
+
+import importlib.util
+import json
+import os
+import re
+import tempfile
+
+import testtools
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+DOC = os.path.join(ROOT, 'doc', 'source')
+CONFIGURATION = os.path.join(DOC, 'configuration')
+RESULTS = os.path.join(ROOT, 'bench', 'results')
+
+
+def _load_docgen():
+    # doc/source/_exts is no package; the module is loaded from its path.
+    path = os.path.join(DOC, '_exts', 'drbd_clvm_docgen.py')
+    spec = importlib.util.spec_from_file_location('drbd_clvm_docgen', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+docgen = _load_docgen()
+
+_OPT_ROLE = re.compile(r':opt:`([^`]+)`')
+_RESULT_ROLE = re.compile(r':result:`([^`]+)`')
+_LITERAL = re.compile(r'(?<![`:])``([^`]+)``(?!`)')
+_SNAKE = re.compile(r'^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$')
+_DIRECTIVE = re.compile(r'^\.\. (drbd-clvm-[a-z-]+)::\s*(\S*)\s*$')
+#: snake_case names the configuration pages may write as literals that are
+#: no option: the package (also the options' entry point) and the groups
+NOT_OPTIONS = frozenset(['drbd_clvm_driver', 'drbd_clvm_privileged'])
+
+
+def _pages(directory=DOC):
+    for root, _, files in os.walk(directory):
+        if '_exts' in root.split(os.sep):
+            continue
+        for name in sorted(files):
+            if name.endswith('.rst'):
+                yield os.path.join(root, name)
+
+
+def _read(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def _directives(path):
+    """``[(name, argument, [content lines])]`` of the page's drbd-clvm
+    directives, the content unindented.
+    """
+    lines = _read(path).splitlines()
+    found = []
+    for index, line in enumerate(lines):
+        match = _DIRECTIVE.match(line)
+        if not match:
+            continue
+        content = []
+        for following in lines[index + 1:]:
+            if following.strip() and not following.startswith(' '):
+                break
+            content.append(following)
+        indent = min((len(line) - len(line.lstrip())
+                      for line in content if line.strip()), default=0)
+        found.append((match.group(1), match.group(2),
+                      [line[indent:] for line in content]))
+    return found
+
+
+def _list_table_rows(lines):
+    """The rows of the first ``list-table`` in ``lines``, header first."""
+    rows = []
+    for line in lines:
+        if line.startswith('   * - '):
+            rows.append([line[len('   * - '):]])
+        elif line.startswith('     - ') and rows:
+            rows[-1].append(line[len('     - '):])
+        elif rows and not line.strip():
+            break
+    return rows
+
+
+class OptionsTest(testtools.TestCase):
+
+    def test_every_option_has_help_text(self):
+        options = docgen.options()
+        self.assertNotEqual({}, options)
+        for (group, name), option in sorted(options.items()):
+            self.assertTrue((option.help or '').strip(),
+                            '[%s] %s has no help text' % (group, name))
+
+    def test_every_option_role_names_an_option(self):
+        for path in list(_pages()) + [os.path.join(ROOT, 'README.rst')]:
+            for text in _OPT_ROLE.findall(_read(path)):
+                try:
+                    docgen.resolve_option(text)
+                except KeyError as error:
+                    self.fail('%s: %s' % (os.path.relpath(path, ROOT), error))
+
+    def test_configuration_pages_name_current_options(self):
+        current = {name for _, name in docgen.options()}
+        groups = {group for group, _ in docgen.options()}
+        for path in _pages(CONFIGURATION):
+            for literal in _LITERAL.findall(_read(path)):
+                if not _SNAKE.match(literal):
+                    continue
+                known = (literal in current or literal in groups
+                         or literal in docgen.OTHER_OPTIONS
+                         or literal in NOT_OPTIONS)
+                self.assertTrue(known, '%s names ``%s``, which is no option '
+                                '(write options as :opt:`name`)' % (
+                                    os.path.relpath(path, ROOT), literal))
+
+    def test_no_page_names_an_option_by_its_old_name(self):
+        old = docgen.deprecated_names()
+        for path in list(_pages()) + [os.path.join(ROOT, 'README.rst')]:
+            for literal in _LITERAL.findall(_read(path)):
+                self.assertNotIn(literal, old, '%s writes ``%s``: the option '
+                                 'is %s now (or write :opt:`%s`)' % (
+                                     os.path.relpath(path, ROOT), literal,
+                                     old.get(literal, ('', ''))[1],
+                                     literal))
+
+    def test_resolve_any_name_to_the_current_one(self):
+        for (group, name), option in docgen.options().items():
+            self.assertEqual((group, name, False),
+                             docgen.resolve_option(name if group == 'drbd'
+                                                   else group + '.' + name))
+            for old in option.deprecated_opts or []:
+                if old.name and old.name != name:
+                    self.assertEqual((group, name, True),
+                                     docgen.resolve_option(old.name))
+        self.assertRaises(KeyError, docgen.resolve_option, 'no_such_option')
+
+    def test_cinder_conf_examples_name_only_known_options(self):
+        examples = 0
+        for path in _pages():
+            for name, _, content in _directives(path):
+                if name != 'drbd-clvm-cinder-conf':
+                    continue
+                examples += 1
+                lines, problems = docgen.cinder_conf(content)
+                self.assertEqual([], problems, path)
+                for line in lines:
+                    key = line.split('=')[0].strip()
+                    if '=' in line and not line.lstrip().startswith('#'):
+                        self.assertNotIn(key, docgen.deprecated_names(), line)
+        self.assertGreater(examples, 0)
+
+    def test_an_unknown_key_in_an_example_is_a_problem(self):
+        _, problems = docgen.cinder_conf(['[drbd]', 'no_such_option = 1'])
+        self.assertEqual(1, len(problems))
+
+
+class GeneratedTest(testtools.TestCase):
+
+    def test_pages_use_only_known_generators(self):
+        used = set()
+        for path in _pages():
+            for name, argument, _ in _directives(path):
+                if name == 'drbd-clvm-table':
+                    self.assertIn(argument, docgen.TABLES, path)
+                elif name == 'drbd-clvm-generated':
+                    self.assertIn(argument, docgen.GENERATED, path)
+                used.add((name, argument))
+        for table in docgen.TABLES:
+            self.assertIn(('drbd-clvm-table', table), used)
+        for generated in docgen.GENERATED:
+            self.assertIn(('drbd-clvm-generated', generated), used)
+        for generated in docgen.GENERATED.values():
+            self.assertTrue(generated())
+
+    def test_every_error_has_advice_and_no_advice_is_stale(self):
+        pages = [(path, content) for path in _pages()
+                 for name, _, content in _directives(path)
+                 if name == 'drbd-clvm-errors']
+        self.assertEqual(1, len(pages))
+        actions = docgen.parse_actions(pages[0][1])
+        lines, problems = docgen.error_catalogue(actions)
+        self.assertEqual([], problems)
+        from drbd_clvm_driver import exception
+        self.assertIn('ClusterUnsafe', actions)
+        self.assertIn('.. _error-clusterunsafe:', lines)
+        self.assertIn(exception.ClusterUnsafe.__doc__.strip(),
+                      '\n'.join(lines))
+
+    def test_error_messages_come_from_the_classes(self):
+        entries = {entry['name']: entry for entry in docgen.error_entries()}
+        self.assertIn('<reasons>', entries['ClusterUnsafe']['message'])
+        self.assertEqual('VolumeIsBusy', entries['VolumeBusy']['cinder'])
+        self.assertEqual('VolumeBackendAPIException',
+                         entries['ClusterUnsafe']['cinder'])
+        self.assertIsNone(entries['VolumeGroupNotFound']['message'])
+
+    def test_gate_reasons_are_read_from_the_plugins(self):
+        text = '\n'.join(docgen.gate_reasons())
+        self.assertIn('not confirmed fenced', text)
+        self.assertIn('never promote this copy by force', text)
+        self.assertIn('lvmlockd is not running', text)
+
+    def test_every_result_role_resolves(self):
+        for path in _pages():
+            for spec in _RESULT_ROLE.findall(_read(path)):
+                try:
+                    docgen.result_value(spec)
+                except (KeyError, IndexError, ValueError) as error:
+                    self.fail('%s: :result:`%s`: %s' % (
+                        os.path.relpath(path, ROOT), spec, error))
+
+    def test_devstack_table_lists_every_setting(self):
+        with open(docgen.DEVSTACK_SETTINGS) as handle:
+            assigned = set(re.findall(r'^(DRBD_CLVM_[A-Z0-9_]+)=',
+                                      handle.read(), re.MULTILINE))
+        listed = {name for _, settings in docgen.devstack_settings()
+                  for name, _ in settings}
+        self.assertLessEqual(assigned, listed)
+
+
+class ResultTablesTest(testtools.TestCase):
+    """The tables are only ever generated, so they follow the committed
+    JSON by construction; these tests read the JSON themselves and check
+    what the generator makes of it, and that no page types a table of its
+    own where a generated one belongs.
+    """
+
+    def _json(self, name):
+        with open(os.path.join(RESULTS, name)) as handle:
+            return json.load(handle)
+
+    def test_cost_table_is_the_committed_counts(self):
+        document = self._json('latest.json')
+        lines = docgen.cost_table()
+        self.assertIn(document['date'], lines[0])
+        rows = _list_table_rows(lines)
+        self.assertEqual(docgen.COST_HEADER, rows[0])
+        self.assertEqual(len(document['invocations']), len(rows) - 1)
+        for row, result in zip(rows[1:], document['invocations']):
+            ours, cinder = result['ours'], result['cinder']
+            self.assertEqual(
+                [result['operation'], str(ours['counts']['lvm']),
+                 str(ours['counts']['data']), str(ours['counts']['health']),
+                 str(ours['processes']), str(ours['calls']),
+                 str(cinder['counts']['lvm']), str(cinder['counts']['data']),
+                 str(cinder['processes']), str(cinder['calls'])],
+                row[:10])
+            self.assertEqual('met' if result['target_met'] else 'missed',
+                             row[-1])
+
+    def test_stats_table_is_the_committed_scale(self):
+        document = self._json('latest.json')
+        rows = _list_table_rows(docgen.stats_table()[2:])
+        self.assertEqual([str(row['volumes'])
+                          for row in document['stats_scale']['rows']],
+                         [row[0] for row in rows[1:]])
+
+    def test_cluster_tables_are_the_committed_timings(self):
+        document = self._json('cluster-latest.json')
+        text = '\n'.join(docgen.cluster_table())
+        self.assertIn(document['date'], text)
+        for group, _ in docgen.TIMING_GROUPS:
+            for row in document.get(group) or []:
+                self.assertIn('%.3f' % row['driver_median_s'], text)
+                self.assertIn('%.3f' % row['bare_median_s'], text)
+                self.assertIn('%.2f' % row['ratio'], text)
+        self.assertIn(str(document['throughput']['both_nodes_per_s']), text)
+
+    def test_benchmark_pages_type_no_table_of_their_own(self):
+        for page in ('benchmarks.rst', 'faults.rst'):
+            text = _read(os.path.join(DOC, 'reference', page))
+            self.assertNotIn('list-table', text, page)
+            self.assertIsNone(re.search(r'^=+ +=+', text, re.MULTILINE),
+                              page)
+
+    def test_faults_table_from_the_committed_run_or_a_note(self):
+        path = docgen.result_path('faults')
+        lines = docgen.fault_table()
+        if not os.path.exists(path):
+            self.assertIn(docgen.NO_RUN, '\n'.join(lines))
+            return
+        document = self._json('faults-latest.json')
+        rows = _list_table_rows(lines)
+        self.assertEqual([case['case'] for case in document['cases']],
+                         [row[0] for row in rows[1:]])
+
+    def test_faults_table_of_a_run(self):
+        # As tests/cluster/faults.py writes it.
+        run = {'date': '2026-12-04T06:00:00Z',
+               'command': 'tools/cluster/gate --faults',
+               'stated_io_pause_seconds': 30,
+               'cases': [{
+                   'case': 'node-dead-for-good', 'fault': 'node2 off',
+                   'outcomes': {'ok': 40, 'refused': 2},
+                   'longest_answer_seconds': 12.25, 'unanswered': 0,
+                   'split_brains': 0, 'lvs_lost': 0, 'half_made': [],
+                   'acknowledged_writes_lost': 0,
+                   'acknowledged_blocks': 900,
+                   'survivor_io_pause_seconds': 6.5,
+                   'first_accepted_seconds': 14.0,
+                   'accepted_while_away': 38, 'accepted_after_return': 2,
+                   'fenced': ['node2'], 'healed_after_seconds': 700.4,
+                   'met': True}]}
+        with tempfile.TemporaryDirectory() as directory:
+            with open(os.path.join(directory, 'faults-latest.json'),
+                      'w') as handle:
+                json.dump(run, handle)
+            self.patch(docgen, 'RESULTS', directory)
+            lines = docgen.fault_table()
+        self.assertIn('2026-12-04T06:00:00Z', lines[0])
+        rows = _list_table_rows(lines)
+        self.assertEqual(
+            ['node-dead-for-good', 'node2 off', 'ok 40, refused 2', '12.2',
+             '0', '0', '0', '0', '0 of 900', '6.5', '14.0', '38 / 2',
+             'node2', '700', 'yes'], rows[1])
+
+
+class ReadmeTest(testtools.TestCase):
+
+    def test_set_up_commands_are_what_ci_runs(self):
+        readme = _read(os.path.join(ROOT, 'README.rst'))
+        ci = _read(os.path.join(ROOT, '.ci', 'run'))
+        phases = re.findall(r'run_phase \S+ (.+?)(?: &&|;|$)', ci,
+                            re.MULTILINE)
+        self.assertEqual('tools/run-tests', phases[0])
+        self.assertIn('\n    tools/run-tests\n', readme)
+        gates = [phase for phase in phases if phase.startswith(
+            'tools/cluster/gate')]
+        self.assertIn('\n    %s\n' % ' && '.join(gates), readme)
+
+    def test_run_tests_builds_the_docs(self):
+        script = _read(os.path.join(ROOT, 'tools', 'run-tests'))
+        envs = re.search(r'TOX_ENVS:-([^}]+)}', script).group(1).split(',')
+        self.assertIn('docs', envs)
+        self.assertIn('releasenotes', envs)
