@@ -83,7 +83,7 @@ def timing(args, ops):
     prefix = 'bench%d-' % int(time.time())
     rows = cluster_timing.lvm_rows(ops, bare, prefix, args.repeats)
     rows += cluster_timing.data_rows(ops, bare, prefix, args.data_repeats)
-    # the same, each change an LVM program (lvm_shell = false)
+    # the same, each change an LVM program (drbd_clvm_lvm_shell = false)
     without_shell = cluster_timing.lvm_rows(
         _operations(args, lvm_shell=False), bare, prefix + 'p',
         args.repeats)

@@ -144,7 +144,8 @@ def measure_ours(lock_path):
     def make_driver(volume_clear):
         conf = configuration_for(
             'bench-ours-%s' % volume_clear, volume_group=VG_NAME,
-            drbd_resource=cluster.drbd_resource, lock_manager='lvmlockd',
+            drbd_clvm_drbd_resource=cluster.drbd_resource,
+            drbd_clvm_lock_manager='lvmlockd',
             target_helper='fake', volume_clear=volume_clear,
             volume_clear_size=0, volume_backend_name='drbd',
             drbd_clvm_lock_path=lock_path)

@@ -83,7 +83,8 @@ def measure_size(volume_count, lock_path):
     recording = RecordingRunner(node.runner)
     conf = invocations.configuration_for(
         'bench-stats', volume_group=invocations.VG_NAME,
-        drbd_resource=cluster.drbd_resource, lock_manager='lvmlockd',
+        drbd_clvm_drbd_resource=cluster.drbd_resource,
+        drbd_clvm_lock_manager='lvmlockd',
         target_helper='fake', volume_clear='none',
         volume_backend_name='drbd', drbd_clvm_lock_path=lock_path)
     volume_driver = our_driver.DrbdClvmVolumeDriver(

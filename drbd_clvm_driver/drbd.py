@@ -51,10 +51,6 @@ class DiskState:
     UNKNOWN = 'DUnknown'
 
 
-class DrbdStateError(exception.DrbdClvmError):
-    """DRBD's output could not be read; the message quotes it."""
-
-
 @dataclasses.dataclass(frozen=True)
 class ResourceState:
     """One DRBD resource (volume 0) as seen from this node.
@@ -167,8 +163,8 @@ def proc_drbd_version(text):
     """Return ``(major, minor)`` from the first line of /proc/drbd."""
     match = _PROC_VERSION.match(text)
     if not match:
-        raise DrbdStateError('Not DRBD status output: %r' %
-                             text.splitlines()[:1])
+        raise exception.DrbdStateError('Not DRBD status output: %r' %
+                                       text.splitlines()[:1])
     return int(match.group(1)), int(match.group(2))
 
 
@@ -189,7 +185,8 @@ def parse_proc_drbd(text, minor, name):
                                  Role.UNKNOWN, Role.UNKNOWN,
                                  DiskState.UNKNOWN, DiskState.UNKNOWN)
         if match.group('ro') is None:
-            raise DrbdStateError('Cannot read DRBD device line: %r' % line)
+            raise exception.DrbdStateError(
+                'Cannot read DRBD device line: %r' % line)
         stats = lines[index + 1] if index + 1 < len(lines) else ''
         out_of_sync = _PROC_OUT_OF_SYNC.search(stats)
         return ResourceState(
@@ -197,8 +194,9 @@ def parse_proc_drbd(text, minor, name):
             match.group('peer_ro'), match.group('ds'),
             match.group('peer_ds'),
             int(out_of_sync.group(1)) if out_of_sync else 0)
-    raise DrbdStateError('DRBD minor %d (resource %s) is not in /proc/drbd; '
-                         'is the resource up?' % (minor, name))
+    raise exception.DrbdStateError(
+        'DRBD minor %d (resource %s) is not in /proc/drbd; is the resource '
+        'up?' % (minor, name))
 
 
 def parse_status_json(text, name):
@@ -210,8 +208,9 @@ def parse_status_json(text, name):
     try:
         resources = json.loads(text)
     except ValueError as error:
-        raise DrbdStateError('drbdsetup status --json is not JSON (%s): %r'
-                             % (error, text[:200]))
+        raise exception.DrbdStateError(
+            'drbdsetup status --json is not JSON (%s): %r'
+            % (error, text[:200]))
     for resource in resources:
         if resource.get('name') != name:
             continue
@@ -231,10 +230,11 @@ def parse_status_json(text, name):
                 int(peer_device.get('out-of-sync', 0)),
                 peer_node_id=int(peer['peer-node-id']))
         except (KeyError, IndexError, TypeError) as error:
-            raise DrbdStateError('drbdsetup status --json lacks %s for '
-                                 'resource %s' % (error, name))
-    raise DrbdStateError('DRBD resource %s is not in drbdsetup status; is it '
-                         'up?' % name)
+            raise exception.DrbdStateError(
+                'drbdsetup status --json lacks %s for resource %s'
+                % (error, name))
+    raise exception.DrbdStateError(
+        'DRBD resource %s is not in drbdsetup status; is it up?' % name)
 
 
 def parse_get_gi(text):
@@ -253,8 +253,8 @@ def parse_get_gi(text):
     fields = line.split(':')
     if len(fields) < 5 or not all(_GENERATION_UUID.fullmatch(uuid)
                                   for uuid in fields[:4]):
-        raise DrbdStateError('Cannot read DRBD generation identifiers: %r'
-                             % line)
+        raise exception.DrbdStateError(
+            'Cannot read DRBD generation identifiers: %r' % line)
     return fields[0].upper()
 
 
@@ -270,8 +270,8 @@ def parse_data_gen_id(text):
     if len(lines) < 4 or not all(
             line[:2] == '0x' and _GENERATION_UUID.fullmatch(line[2:])
             for line in lines):
-        raise DrbdStateError('Cannot read DRBD generation identifiers: %r'
-                             % text.strip())
+        raise exception.DrbdStateError(
+            'Cannot read DRBD generation identifiers: %r' % text.strip())
     return lines[0][2:].upper()
 
 
@@ -340,8 +340,9 @@ class DrbdResource:
         text = results.output(PROC_DRBD).stdout
         if proc_drbd_version(text)[0] >= 9:
             self._major = None  # the module was replaced: look again
-            raise DrbdStateError('DRBD was upgraded to %s while the service '
-                                 'ran; reading it again' % text.split()[1])
+            raise exception.DrbdStateError(
+                'DRBD was upgraded to %s while the service ran; reading it '
+                'again' % text.split()[1])
         state = parse_proc_drbd(text, self._minor, self.name)
         if not with_generation:
             return state
@@ -396,7 +397,8 @@ class DrbdResource:
             output = self.runner.run(['drbdadm', 'sh-minor', self.name],
                                      timeout=self.timeout).stdout.strip()
             if not output.isdigit():
-                raise DrbdStateError('drbdadm sh-minor %s printed %r, not a '
-                                     'minor number' % (self.name, output))
+                raise exception.DrbdStateError(
+                    'drbdadm sh-minor %s printed %r, not a minor number'
+                    % (self.name, output))
             self._minor = int(output)
         self._major = major

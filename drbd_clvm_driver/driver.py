@@ -41,9 +41,19 @@ LOG = logging.getLogger(__name__)
 
 MIB_PER_GIB = 1024
 
+
+def get_driver_options():
+    """This driver's own options, as Cinder asks each driver for them
+    (the sample configuration lists the same, :func:`.opts.list_opts`);
+    the ones it shares with Cinder (``volume_group``, ``volume_clear``,
+    ``target_helper``, ...) are Cinder's to list.
+    """
+    return list(opts.drbd_clvm_opts)
+
+
 # Registered where Cinder registers its drivers' options, at import, so a
 # backend section (and a test) can set them before any driver exists.
-cfg.CONF.register_opts(opts.drbd_clvm_opts,
+cfg.CONF.register_opts(get_driver_options(),
                        group=configuration.SHARED_CONF_GROUP)
 
 #: Cinder's option of the same meaning, reused rather than declared twice
@@ -78,9 +88,9 @@ def privileged_runner(conf, local):
     backend's configuration) sets it up on the node ``local``.
     """
     return runner_module.PrivsepCommandRunner(
-        default_timeout=conf.lvm_command_timeout, node=local,
-        lvm_shell=conf.lvm_shell and locking_base.plugin_class(
-            conf.lock_manager).lvm_shell)
+        default_timeout=conf.drbd_clvm_lvm_command_timeout, node=local,
+        lvm_shell=conf.drbd_clvm_lvm_shell and locking_base.plugin_class(
+            conf.drbd_clvm_lock_manager).lvm_shell)
 
 
 @interface.volumedriver
@@ -102,9 +112,13 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
     CI_WIKI_NAME = 'drbd-clvm-driver'
     SUPPORTS_ACTIVE_ACTIVE = True
 
+    # Cinder asks the class (its driver listing); the base class would
+    # answer with Cinder's generic volume options.
+    get_driver_options = staticmethod(get_driver_options)
+
     def __init__(self, *args, runner=None, peers=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.configuration.append_config_values(opts.drbd_clvm_opts)
+        self.configuration.append_config_values(get_driver_options())
         self.configuration.append_config_values(_CINDER_VOLUME_GROUP_OPTS)
         self.backend_name = (self.configuration.safe_get(
             'volume_backend_name') or 'DRBD_CLVM')
@@ -127,12 +141,12 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
     # Set-up.
 
     def _node_name(self):
-        name = self.configuration.cluster_node_name or (
+        name = self.configuration.drbd_clvm_cluster_node_name or (
             self.host and volume_utils.extract_host(self.host, 'host'))
         if not name:
             raise exception.InvalidInput(
-                'Set cluster_node_name: this volume service has no host '
-                'to take its node name from')
+                'Set drbd_clvm_cluster_node_name: this volume service has no '
+                'host to take its node name from')
         return name
 
     def _peer_client(self):
@@ -141,7 +155,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             rpc.get_client(oslo_messaging.Target(
                 topic=peer.topic(self.backend_name))),
             cinder_context.get_admin_context,
-            self.configuration.peer_call_timeout)
+            self.configuration.drbd_clvm_peer_call_timeout)
 
     def _start_peer_endpoint(self, local):
         """Serve the other nodes' calls on this backend's topic."""
@@ -161,22 +175,23 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         node = stack.build(
             self.runner, conf.volume_group,
             replication_base.configured_target(conf),
-            replication=conf.replication, lock_manager=conf.lock_manager,
+            replication=conf.drbd_clvm_replication,
+            lock_manager=conf.drbd_clvm_lock_manager,
             lock_path=conf.drbd_clvm_lock_path,
             volume_clear=conf.volume_clear,
             volume_clear_size=conf.volume_clear_size,
-            lvm_timeout=conf.lvm_command_timeout,
-            check_timeout=conf.cluster_check_timeout,
-            data_timeout=conf.data_copy_timeout,
-            copy_skips_zeros=conf.copy_skips_zeros,
-            snapshot_chunk_kib=conf.snapshot_chunk_kib,
+            lvm_timeout=conf.drbd_clvm_lvm_command_timeout,
+            check_timeout=conf.drbd_clvm_cluster_check_timeout,
+            data_timeout=conf.drbd_clvm_data_copy_timeout,
+            copy_skips_zeros=conf.drbd_clvm_copy_skips_zeros,
+            snapshot_chunk_kib=conf.drbd_clvm_snapshot_chunk_kib,
             names=stack.node_names(self.runner, local,
-                                   conf.cluster_peer_nodes,
-                                   conf.cluster_node_aliases,
-                                   conf.cluster_check_timeout),
+                                   conf.drbd_clvm_cluster_peer_nodes,
+                                   conf.drbd_clvm_cluster_node_aliases,
+                                   conf.drbd_clvm_cluster_check_timeout),
             peers=self.peers or self._peer_client(),
-            peer_timeout=conf.peer_call_timeout,
-            peer_probe_timeout=conf.peer_probe_timeout)
+            peer_timeout=conf.drbd_clvm_peer_call_timeout,
+            peer_probe_timeout=conf.drbd_clvm_peer_probe_timeout)
         self.lock_manager, self.gate, self.ops = (node.lock_manager,
                                                   node.gate, node.ops)
         self.any_node = node.any_node

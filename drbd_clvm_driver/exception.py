@@ -3,6 +3,11 @@
 None of these import Cinder: the driver module maps them onto Cinder's
 exceptions at the boundary.  Each message says what happened and, where there
 is one, what the operator can do about it.
+
+All of them live here, and this module imports nothing of the project: an
+error raised on the peer node is rebuilt by its class name
+(:func:`from_peer`), and one the privileged daemon raises by its module and
+class name (oslo.privsep).
 """
 
 
@@ -50,6 +55,14 @@ class CommandTimeout(DrbdClvmError):
             (' '.join(self.argv), timeout, where))
 
 
+class CommandRefused(DrbdClvmError):
+    """The privileged daemon refused a command: not one the driver runs.
+
+    Raised inside the daemon and carried back to the caller; it takes only
+    a message, so that oslo.privsep can rebuild it on the calling side.
+    """
+
+
 class ClusterUnsafe(DrbdClvmError):
     """The safety gate refused a metadata change; nothing was changed."""
 
@@ -76,6 +89,10 @@ class ClusterChangedDuringChange(DrbdClvmError):
             '(cat /proc/drbd, drbdadm get-gi %s), resolve any split-brain, '
             'then check whether the change is on both nodes.' % (
                 resource, change, before, after, resource))
+
+
+class DrbdStateError(DrbdClvmError):
+    """DRBD's output could not be read; the message quotes it."""
 
 
 class VolumeGroupNotFound(DrbdClvmError):
@@ -152,10 +169,19 @@ class VolumeBusy(DrbdClvmError):
     retriable = True
 
 
-def from_peer(class_name, message):
-    """The project exception a peer raised, rebuilt from its class name and
-    message (constructors differ, so ``__init__`` is bypassed); an unknown
-    name becomes :class:`DrbdClvmError`.
+def attributes(error):
+    """What ``error`` carries besides its message (``reasons``, ``argv``,
+    ``exit_code``, ``stderr``...), for :func:`from_peer` on another node.
+    """
+    return dict(vars(error))
+
+
+def from_peer(class_name, message, carried=None):
+    """The project exception a peer raised, rebuilt from its class name,
+    message and :func:`attributes` (``carried``; None from a peer that sent
+    none).  Constructors differ, so ``__init__`` is bypassed and the
+    attributes are set as they were; an unknown name becomes
+    :class:`DrbdClvmError`.
     """
     error_class = globals().get(class_name)
     if not (isinstance(error_class, type) and
@@ -163,4 +189,5 @@ def from_peer(class_name, message):
         error_class = DrbdClvmError
     error = error_class.__new__(error_class)
     Exception.__init__(error, message)
+    vars(error).update(carried or {})
     return error

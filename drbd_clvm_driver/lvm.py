@@ -101,11 +101,6 @@ class VolumeGroup:
     lock_type: str
     uuid: str
 
-    @property
-    def is_shared(self):
-        """A lvmlockd VG ('s') or a clvmd one ('c') in the 6th attr."""
-        return len(self.attr) > 5 and self.attr[5] in 'sc'
-
 
 @dataclasses.dataclass(frozen=True)
 class LogicalVolume:

@@ -6,9 +6,9 @@ server it listens on) and the name a connector from that host is recognised
 by.  It comes from configuration (by default the host part of the volume
 service's ``host``), never from ``socket.gethostname()``.
 
-Cinder's ``host``, corosync's members, connectors, ``cluster_peer_nodes``
-and ``cluster_node_aliases`` each spell a host their own way, so every
-comparison is :func:`same_host`:
+Cinder's ``host``, corosync's members, connectors,
+``drbd_clvm_cluster_peer_nodes`` and ``drbd_clvm_cluster_node_aliases`` each
+spell a host their own way, so every comparison is :func:`same_host`:
 
 * case never matters;
 * a short name is the host of every FQDN it begins: ``node1`` is
@@ -23,11 +23,12 @@ The same node named twice is one node, under its first name; two nodes a
 short name could both be are refused.
 
 A peer is called at its name exactly as its volume service spells it, which
-``cluster_peer_nodes`` gives.  corosync's membership does not: its members
-are taken to be spelled as this node is (:func:`peers_in_membership`), so
-with ``host = node1.example.com`` member ``node2`` is called as
+``drbd_clvm_cluster_peer_nodes`` gives.  corosync's membership does not: its
+members are taken to be spelled as this node is (:func:`peers_in_membership`),
+so with ``host = node1.example.com`` member ``node2`` is called as
 ``node2.example.com``.  Where the peers' services spell their names
-otherwise, or corosync lists addresses, set ``cluster_peer_nodes``.
+otherwise, or corosync lists addresses, set
+``drbd_clvm_cluster_peer_nodes``.
 """
 
 import ipaddress

@@ -504,15 +504,6 @@ class VolumeOperations:
             self._change(self.vg.change_tags, name,
                          delete=[tag + owner_id])
 
-    def size_mib(self, name):
-        return self.vg.logical_volume(name).size_mib
-
-    def unmanaged_volumes(self):
-        """LVs without a Cinder tag, and not snapshots: what may be managed."""
-        return [lv for lv in self.vg.logical_volumes()
-                if not lv.is_snapshot and lv.tag_value(VOLUME_TAG) is None
-                and lv.tag_value(SNAPSHOT_TAG) is None]
-
     # Reading.
 
     def capacity(self):

@@ -1,8 +1,15 @@
 """Every configuration option of the driver, with its help text.
 
 Options are registered in the backend's own section (``configuration`` in
-Cinder) and listed for oslo-config-generator by :func:`list_opts`.  Where an
-operator already knows a Cinder option with the same meaning
+Cinder) and listed for oslo-config-generator by :func:`list_opts`.
+
+Each name starts with ``drbd_clvm_``: a backend section and Cinder's
+``[backend_defaults]`` hold every driver's options, where a bare name such as
+``replication`` reads like Cinder's own feature and can collide with another
+driver's option.  The names without the prefix still work, as deprecated
+names, so existing cinder.conf files keep their meaning.
+
+Where an operator already knows a Cinder option with the same meaning
 (``volume_group``, ``volume_clear``, ``volume_clear_size``,
 ``target_helper``), the driver reads Cinder's own option instead of declaring
 a twin.
@@ -14,29 +21,34 @@ from oslo_config import cfg
 from oslo_privsep import priv_context
 
 drbd_clvm_opts = [
-    cfg.StrOpt('replication',
+    cfg.StrOpt('drbd_clvm_replication',
+               deprecated_name='replication',
                default='drbd',
                help='How the nodes share the volume group\'s disk, a plugin '
                     'in the drbd_clvm_driver.replication entry-point '
                     'namespace: "drbd" (a dual-primary DRBD resource, '
-                    'drbd_resource; two nodes) or "shared_lun" (one disk '
-                    'every node sees, shared_lun_device: an iSCSI or FC LUN, '
-                    'a multipath map). Each plugin checks its own kind of '
-                    'disk before every LVM metadata change.'),
-    cfg.StrOpt('drbd_resource',
+                    'drbd_clvm_drbd_resource; two nodes) or "shared_lun" '
+                    '(one disk every node sees, drbd_clvm_shared_lun_device: '
+                    'an iSCSI or FC LUN, a multipath map). Each plugin '
+                    'checks its own kind of disk before every LVM metadata '
+                    'change.'),
+    cfg.StrOpt('drbd_clvm_drbd_resource',
+               deprecated_name='drbd_resource',
                default='r0',
                help='Name of the dual-primary DRBD resource the volume '
-                    'group sits on (replication = drbd). LVM metadata '
-                    'changes are refused unless it is Connected, '
+                    'group sits on (drbd_clvm_replication = drbd). LVM '
+                    'metadata changes are refused unless it is Connected, '
                     'UpToDate/UpToDate and Primary/Primary.'),
-    cfg.StrOpt('shared_lun_device',
+    cfg.StrOpt('drbd_clvm_shared_lun_device',
+               deprecated_name='shared_lun_device',
                help='Path of the shared disk the volume group sits on '
-                    '(replication = shared_lun), one that names the same '
-                    'disk on every node: /dev/disk/by-id/... or '
+                    '(drbd_clvm_replication = shared_lun), one that names '
+                    'the same disk on every node: /dev/disk/by-id/... or '
                     '/dev/mapper/NAME. LVM metadata changes are refused '
                     'unless it is present, not suspended, and at least one '
                     'of its paths is running.'),
-    cfg.StrOpt('lock_manager',
+    cfg.StrOpt('drbd_clvm_lock_manager',
+               deprecated_name='lock_manager',
                default='lvmlockd',
                help='Cluster LVM lock manager plugin: "lvmlockd" (lvmlockd '
                     'with dlm over corosync, shared VG of lock type dlm), '
@@ -45,14 +57,16 @@ drbd_clvm_opts = [
                     'sanlock) or "clvmd" (legacy clvmd with locking_type = '
                     '3 and a clustered VG). Plugins are looked up in the '
                     'drbd_clvm_driver.lock_managers entry-point namespace.'),
-    cfg.IntOpt('lvm_command_timeout',
+    cfg.IntOpt('drbd_clvm_lvm_command_timeout',
+               deprecated_name='lvm_command_timeout',
                default=120,
                min=1,
                help='Seconds an LVM command may run before it is killed. '
                     'LVM blocks, rather than fails, when corosync or dlm '
                     'is gone, so this bound is what turns a dead cluster '
                     'stack into an error.'),
-    cfg.BoolOpt('lvm_shell',
+    cfg.BoolOpt('drbd_clvm_lvm_shell',
+                deprecated_name='lvm_shell',
                 default=True,
                 help='Whether the privileged daemon types LVM changes '
                      '(create, extend, change, rename, remove) into one '
@@ -60,22 +74,25 @@ drbd_clvm_opts = [
                      'lvmdbusd profile LVM ships, instead of starting an LVM '
                      'program for each: a change then skips LVM\'s start-up '
                      '(a third of the time on the gate\'s guests). Each '
-                     'change keeps lvm_command_timeout; a shell that '
-                     'outlives it is killed and the next change starts a '
+                     'change keeps drbd_clvm_lvm_command_timeout; a shell '
+                     'that outlives it is killed and the next change starts a '
                      'new one, as does a change of lvm.conf. Where the '
-                     'profile is missing, and with lock_manager = clvmd '
-                     '(not shown on a real cluster), changes run as '
+                     'profile is missing, and with drbd_clvm_lock_manager '
+                     '= clvmd (not shown on a real cluster), changes run as '
                      'programs.'),
-    cfg.IntOpt('cluster_check_timeout',
+    cfg.IntOpt('drbd_clvm_cluster_check_timeout',
+               deprecated_name='cluster_check_timeout',
                default=10,
                min=1,
                help='Seconds each cluster health command (DRBD state, '
                     'corosync quorum, lock manager) may take.'),
-    cfg.IntOpt('data_copy_timeout',
+    cfg.IntOpt('drbd_clvm_data_copy_timeout',
+               deprecated_name='data_copy_timeout',
                default=3600,
                min=1,
                help='Seconds one volume copy or wipe (dd) may take.'),
-    cfg.BoolOpt('copy_skips_zeros',
+    cfg.BoolOpt('drbd_clvm_copy_skips_zeros',
+                deprecated_name='copy_skips_zeros',
                 default=True,
                 help='Whether a clone or a volume from a snapshot zeroes '
                      'its new volume in the device first (fallocate '
@@ -87,7 +104,8 @@ drbd_clvm_opts = [
                      'claim zeroing they do not do (DRBD\'s '
                      'discard-zeroes-if-aligned over devices whose '
                      'discards do not read back zeros).'),
-    cfg.IntOpt('snapshot_chunk_kib',
+    cfg.IntOpt('drbd_clvm_snapshot_chunk_kib',
+               deprecated_name='snapshot_chunk_kib',
                default=64,
                choices=[4, 8, 16, 32, 64, 128, 256, 512],
                help='Copy-on-write unit of volume snapshots, in KiB '
@@ -102,19 +120,22 @@ drbd_clvm_opts = [
                     'volume, so no chunk size can make one overflow. Clones '
                     'copy through a temporary snapshot of their own, always '
                     'with 512 KiB chunks.'),
-    cfg.StrOpt('cluster_node_name',
+    cfg.StrOpt('drbd_clvm_cluster_node_name',
+               deprecated_name='cluster_node_name',
                help='This node\'s name in the cluster: the address its '
                     'peer endpoint listens on and the name connectors from '
                     'this host are recognised by. Defaults to the host part '
                     'of the volume service\'s host (node1 for '
                     'node1@drbd).'),
-    cfg.ListOpt('cluster_peer_nodes',
+    cfg.ListOpt('drbd_clvm_cluster_peer_nodes',
+                deprecated_name='cluster_peer_nodes',
                 default=[],
                 help='Names of the other nodes whose volume services serve '
-                     'this backend, as each sets cluster_node_name. Empty: '
-                     'the other members corosync lists when the service '
-                     'starts.'),
-    cfg.DictOpt('cluster_node_aliases',
+                     'this backend, as each sets '
+                     'drbd_clvm_cluster_node_name. Empty: the other members '
+                     'corosync lists when the service starts.'),
+    cfg.DictOpt('drbd_clvm_cluster_node_aliases',
+                deprecated_name='cluster_node_aliases',
                 default={},
                 help='Other names connectors use for cluster nodes, as '
                      'alias:node pairs (e.g. node1.example.org:node1,'
@@ -122,16 +143,18 @@ drbd_clvm_opts = [
                      'cluster node, by name, alias or the short form of an '
                      'FQDN, gets a local connection on that node; any '
                      'other host gets iSCSI.'),
-    cfg.IntOpt('peer_call_timeout',
+    cfg.IntOpt('drbd_clvm_peer_call_timeout',
+               deprecated_name='peer_call_timeout',
                default=180,
                min=1,
                help='Seconds a peer node\'s volume service may take to '
                     'answer a node-local step (activate, release, refresh, '
                     'target changes). A whole operation run for this node '
-                    'may take this plus data_copy_timeout. A peer that '
-                    'does not answer in time fails the request with a '
-                    'clear error.'),
-    cfg.IntOpt('peer_probe_timeout',
+                    'may take this plus drbd_clvm_data_copy_timeout. A '
+                    'peer that does not answer in time fails the request '
+                    'with a clear error.'),
+    cfg.IntOpt('drbd_clvm_peer_probe_timeout',
+               deprecated_name='peer_probe_timeout',
                default=15,
                min=1,
                help='Seconds a peer node\'s volume service may take to '
@@ -140,7 +163,7 @@ drbd_clvm_opts = [
                     'activation on the nodes that may hold them. A peer '
                     'that does not answer is logged and skipped, so a '
                     'delete served while the other node\'s service is '
-                    'down does not wait peer_call_timeout.'),
+                    'down does not wait drbd_clvm_peer_call_timeout.'),
     cfg.StrOpt('drbd_clvm_lock_path',
                help='Directory for this node\'s inter-process lock files; '
                     'defaults to [oslo_concurrency] lock_path. Must be '

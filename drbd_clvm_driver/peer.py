@@ -10,7 +10,8 @@ on the strength of an answer that never came.
 
 The answering side is an :class:`Endpoint`: named handlers whose errors are
 turned into data, so a refusal on the peer arrives as the same exception
-class here.  Two ways to reach it:
+class here, with its attributes (a refusal's ``reasons``, a failed
+command's ``argv`` and ``stderr``).  Two ways to reach it:
 
 * :class:`MessagingPeers`: oslo.messaging over the volume service's own
   transport, one topic per backend and one server per node (production);
@@ -42,7 +43,10 @@ class Endpoint:
         self.handlers = dict(handlers)
 
     def dispatch(self, method, kwargs):
-        """``{'result': ...}`` or ``{'error': class name, 'message': ...}``."""
+        """``{'result': ...}``, or the error's class name, message and
+        :func:`~drbd_clvm_driver.exception.attributes` (``{'error': ...,
+        'message': ..., 'attributes': ...}``).
+        """
         handler = self.handlers.get(method)
         if handler is None:
             return {'error': 'InvalidInput',
@@ -51,7 +55,8 @@ class Endpoint:
         try:
             return {'result': handler(**kwargs)}
         except exception.DrbdClvmError as error:
-            return {'error': type(error).__name__, 'message': str(error)}
+            return {'error': type(error).__name__, 'message': str(error),
+                    'attributes': exception.attributes(error)}
         except Exception as error:
             LOG.exception('Peer call %s failed on %s', method, self.node)
             return {'error': 'DrbdClvmError',
@@ -61,7 +66,7 @@ class Endpoint:
 def _result(node, method, answer):
     if 'error' in answer:
         raise exception.from_peer(answer['error'], '%s (on %s)' % (
-            answer['message'], node))
+            answer['message'], node), answer.get('attributes'))
     return answer.get('result')
 
 

@@ -28,14 +28,14 @@ def node_names(runner, local, peers=(), aliases=None, timeout=10):
         peers = nodes.peers_in_membership(local, members)
         LOG.info('Peer nodes from corosync membership (%s): %s, called by '
                  'their names spelled as this node\'s (%s) is; set '
-                 'cluster_peer_nodes if their volume services spell theirs '
-                 'otherwise.', ', '.join(members) or 'none',
+                 'drbd_clvm_cluster_peer_nodes if their volume services '
+                 'spell theirs otherwise.', ', '.join(members) or 'none',
                  ', '.join(peers) or 'none', local)
     if not peers:
-        LOG.warning('No peer node known (cluster_peer_nodes is empty and '
-                    'corosync lists no other member): connectors from the '
-                    'other node will be treated as outside hosts until this '
-                    'service restarts.')
+        LOG.warning('No peer node known (drbd_clvm_cluster_peer_nodes is '
+                    'empty and corosync lists no other member): connectors '
+                    'from the other node will be treated as outside hosts '
+                    'until this service restarts.')
     return nodes.NodeNames(local, peers, aliases)
 
 

@@ -25,6 +25,10 @@ def _configuration(config_file, backend):
     """The backend's options, with Cinder's defaults for the options whose
     meaning this project shares with Cinder's LVM driver.
     """
+    # Cinder's LVM driver names its objects at import; outside a Cinder
+    # service nothing has registered them yet.
+    from cinder import objects
+    objects.register_all()
     from cinder.volume import driver as cinder_driver
     from cinder.volume.drivers import lvm as cinder_lvm
     conf = cfg.ConfigOpts()
@@ -78,20 +82,21 @@ def main(argv=None, runner=None, out=sys.stdout):
                         help='cinder.conf section of the backend')
     args = parser.parse_args(argv)
     conf = _configuration(args.config_file, args.backend)
-    local = conf.cluster_node_name or socket.gethostname()
+    local = conf.drbd_clvm_cluster_node_name or socket.gethostname()
     if runner is None:
         runner = runner_module.RootCommandRunner(
-            default_timeout=conf.lvm_command_timeout, node=local)
+            default_timeout=conf.drbd_clvm_lvm_command_timeout, node=local)
     try:
-        names = stack.node_names(runner, local, conf.cluster_peer_nodes,
-                                 conf.cluster_node_aliases,
-                                 conf.cluster_check_timeout)
+        names = stack.node_names(runner, local,
+                                 conf.drbd_clvm_cluster_peer_nodes,
+                                 conf.drbd_clvm_cluster_node_aliases,
+                                 conf.drbd_clvm_cluster_check_timeout)
         node = stack.build(runner, conf.volume_group,
                            replication_base.configured_target(conf),
-                           replication=conf.replication,
-                           lock_manager=conf.lock_manager,
-                           lvm_timeout=conf.lvm_command_timeout,
-                           check_timeout=conf.cluster_check_timeout,
+                           replication=conf.drbd_clvm_replication,
+                           lock_manager=conf.drbd_clvm_lock_manager,
+                           lvm_timeout=conf.drbd_clvm_lvm_command_timeout,
+                           check_timeout=conf.drbd_clvm_cluster_check_timeout,
                            names=names)
     except exception.DrbdClvmError as error:
         out.write('%s\n' % error)

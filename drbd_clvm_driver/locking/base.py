@@ -1,7 +1,7 @@
 """The small interface every cluster LVM lock-manager plugin implements.
 
 Plugins are found through stevedore in the ``drbd_clvm_driver.lock_managers``
-namespace; the ``lock_manager`` option names one.
+namespace; the ``drbd_clvm_lock_manager`` option names one.
 """
 
 import abc

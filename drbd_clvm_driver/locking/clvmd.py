@@ -26,14 +26,14 @@ class Clvmd(base.LockManager):
         if len(vg.attr) < 6 or vg.attr[5] != _CLUSTERED_ATTR:
             raise exception.VolumeGroupNotClustered(
                 'Volume group %s is not clustered (vg_attr %s): with '
-                'lock_manager=clvmd run vgchange -cy %s while clvmd runs on '
-                'both nodes' % (vg.name, vg.attr, vg.name))
+                'drbd_clvm_lock_manager=clvmd run vgchange -cy %s while '
+                'clvmd runs on both nodes' % (vg.name, vg.attr, vg.name))
         exit_code, config = self._output(['lvmconfig', 'global/locking_type'])
         if not re.search(r'^locking_type=3$', config, re.MULTILINE):
             raise exception.VolumeGroupNotClustered(
-                'lock_manager=clvmd needs locking_type = 3 in the global '
-                'section of lvm.conf (lvmconfig says: %s); run lvmconf '
-                '--enable-cluster' % config.strip())
+                'drbd_clvm_lock_manager=clvmd needs locking_type = 3 in the '
+                'global section of lvm.conf (lvmconfig says: %s); run '
+                'lvmconf --enable-cluster' % config.strip())
 
     def health_readings(self):
         return [('pidof', 'clvmd')]

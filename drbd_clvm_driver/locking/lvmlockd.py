@@ -36,10 +36,11 @@ class LvmLockd(base.LockManager):
             fix = ('convert it while no LV is active: vgchange --lock-type '
                    'dlm %s' % vg.name)
         else:
-            fix = 'set lock_manager to match it, or convert the VG to dlm'
+            fix = ('set drbd_clvm_lock_manager to match it, or convert the '
+                   'VG to dlm')
         raise exception.VolumeGroupNotClustered(
-            'Volume group %s has lock type %r, lock_manager=lvmlockd needs '
-            'a shared VG with lock type dlm: %s' % (
+            'Volume group %s has lock type %r, drbd_clvm_lock_manager='
+            'lvmlockd needs a shared VG with lock type dlm: %s' % (
                 vg.name, vg.lock_type or 'none', fix))
 
     def health_readings(self):

@@ -41,9 +41,10 @@ class Sanlock(base.LockManager):
         if vg.lock_type == _LOCK_TYPE:
             return
         raise exception.VolumeGroupNotClustered(
-            'Volume group %s has lock type %r, lock_manager=sanlock needs a '
-            'shared VG with lock type sanlock: set lock_manager to match '
-            'it, or convert it while no LV is active (vgchange --lock-type '
+            'Volume group %s has lock type %r, drbd_clvm_lock_manager='
+            'sanlock needs a shared VG with lock type sanlock: set '
+            'drbd_clvm_lock_manager to match it, or convert it while no LV '
+            'is active (vgchange --lock-type '
             'none, then vgchange --lock-type sanlock %s)' % (
                 vg.name, vg.lock_type or 'none', vg.name))
 

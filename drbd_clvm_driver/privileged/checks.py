@@ -4,8 +4,8 @@ Each shape is a regular expression over the argument list joined with NUL
 (which no argument can contain), so a shape is read left to right like the
 command line it allows. The daemon checks every request here before it runs
 anything; a caller that skipped its own validation gets
-:class:`CommandRefused`, and so does anything a compromised volume service
-might send.
+:class:`~drbd_clvm_driver.exception.CommandRefused`, and so does anything a
+compromised volume service might send.
 
 Shapes come in families, one per entry point of
 :mod:`drbd_clvm_driver.privileged.root`: LVM changes and reports, cluster
@@ -93,14 +93,6 @@ PROGRAMS = {family: {shape.split('\\x00', 1)[0] for shape in shapes}
             for family, shapes in SHAPES.items()}
 
 
-class CommandRefused(exception.DrbdClvmError):
-    """The privileged daemon refused a command: not one the driver runs.
-
-    Raised inside the daemon and carried back to the caller; it takes only
-    a message, so that oslo.privsep can rebuild it on the calling side.
-    """
-
-
 def family_of(argv):
     """The family whose entry point runs ``argv``, or None."""
     program = argv[0] if argv else None
@@ -127,24 +119,24 @@ def check(family, argv):
     if not (isinstance(argv, (list, tuple)) and argv
             and all(isinstance(arg, str) and '\x00' not in arg
                     for arg in argv)):
-        raise CommandRefused('Refused %r: a command is a non-empty list of '
-                             'strings' % shown)
+        raise exception.CommandRefused(
+            'Refused %r: a command is a non-empty list of strings' % shown)
     if any(part in ('.', '..') for arg in argv for part in
            re.split('[/=]', arg)):
-        raise CommandRefused('Refused %r: "." and ".." are not names'
-                             % shown)
+        raise exception.CommandRefused(
+            'Refused %r: "." and ".." are not names' % shown)
     joined = '\x00'.join(argv)
     if not any(shape.fullmatch(joined) for shape in _COMPILED[family]):
-        raise CommandRefused('Refused %r: not a %s command the driver runs'
-                             % (shown, family))
+        raise exception.CommandRefused(
+            'Refused %r: not a %s command the driver runs' % (shown, family))
     return list(argv)
 
 
 def check_flag(name, value):
     """Refuse a flag argument that is not a bool."""
     if not isinstance(value, bool):
-        raise CommandRefused('Refused %s=%r: a flag is True or False'
-                             % (name, value))
+        raise exception.CommandRefused(
+            'Refused %s=%r: a flag is True or False' % (name, value))
 
 
 #: what a safety gate's description (``SafetyGate.spec``) may hold
@@ -174,6 +166,7 @@ def check_gate_spec(spec):
             and isinstance(spec['timeout'], int)
             and not isinstance(spec['timeout'], bool)
             and 0 < spec['timeout'] <= MAX_GATE_TIMEOUT):
-        raise CommandRefused('Refused %r: not a safety gate\'s description'
-                             % (str(spec)[:300],))
+        raise exception.CommandRefused(
+            'Refused %r: not a safety gate\'s description'
+            % (str(spec)[:300],))
     return dict(spec)

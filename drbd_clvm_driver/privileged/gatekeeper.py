@@ -50,5 +50,5 @@ def gate(spec):
                 _GATES[key] = cluster.build_gate(DaemonRunner(), **spec)
             except (exception.LockManagerNotFound,
                     exception.ReplicationNotFound) as error:
-                raise checks.CommandRefused(str(error))
+                raise exception.CommandRefused(str(error))
         return _GATES[key]

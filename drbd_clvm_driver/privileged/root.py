@@ -4,8 +4,9 @@ Each checks what it is asked against :mod:`.checks` before anything runs,
 bounds every command in time (killing its whole process group when the
 bound passes: LVM blocks rather than fails when the cluster stack is gone),
 and answers plain values, ``(exit_code, stdout, stderr)`` with ``None`` for
-an exit code when the bound passed, so that nothing but :class:`~.checks.
-CommandRefused` has to cross the daemon's socket as an exception.
+an exit code when the bound passed, so that nothing but
+:class:`~drbd_clvm_driver.exception.CommandRefused` has to cross the daemon's
+socket as an exception.
 
 Cluster-state readings are answered without starting a program wherever
 the kernel or a library has the answer (:mod:`.native`).
@@ -19,6 +20,7 @@ import subprocess
 import threading
 import time
 
+from drbd_clvm_driver import exception
 from drbd_clvm_driver import privileged
 from drbd_clvm_driver.privileged import checks
 from drbd_clvm_driver.privileged import native
@@ -96,7 +98,7 @@ def data(argv, timeout):
     argv = checks.check('data', argv)
     for path in checks.data_devices(argv):
         if path != '/dev/zero' and not is_lvm_device(path):
-            raise checks.CommandRefused(
+            raise exception.CommandRefused(
                 'Refused %s on %s: not a logical volume\'s device'
                 % (argv[0], path))
     return run(argv, timeout, abandoned=client_gone)
@@ -108,8 +110,8 @@ def client_gone():
     The daemon's main thread serves the service's socket and exits when it
     closes; the interpreter then waits for the calls still running. A copy
     into a volume nobody will finish must not go on writing for up to
-    ``data_copy_timeout``: the restarted service's start-up scan could not
-    remove the half-made volume while it is open.
+    ``drbd_clvm_data_copy_timeout``: the restarted service's start-up scan
+    could not remove the half-made volume while it is open.
     """
     return _EXITING.is_set()
 

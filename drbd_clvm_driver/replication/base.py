@@ -7,7 +7,7 @@ change for its :meth:`Replication.reasons`, and after the change asks
 whether the write reached every node (:meth:`Replication.confirmed`).
 
 Plugins are found through stevedore in the ``drbd_clvm_driver.replication``
-namespace; the ``replication`` option names one.
+namespace; the ``drbd_clvm_replication`` option names one.
 """
 
 import abc
@@ -113,19 +113,19 @@ def _plugin_class(name):
 
 
 def configured_target(conf):
-    """The target the ``replication`` option's plugin checks, read from
-    the option that plugin names (``drbd_resource``,
-    ``shared_lun_device``).
+    """The target the ``drbd_clvm_replication`` option's plugin checks,
+    read from the option that plugin names (``drbd_clvm_drbd_resource``,
+    ``drbd_clvm_shared_lun_device``).
 
     :raises ReplicationNotFound: no such plugin.
     :raises InvalidInput: its option is not set.
     """
-    option = _plugin_class(conf.replication).target_option
+    option = _plugin_class(conf.drbd_clvm_replication).target_option
     target = getattr(conf, option)
     if not target:
         raise exception.InvalidInput(
-            'replication = %s needs %s: set it in the backend\'s section'
-            % (conf.replication, option))
+            'drbd_clvm_replication = %s needs %s: set it in the backend\'s '
+            'section' % (conf.drbd_clvm_replication, option))
     return target
 
 

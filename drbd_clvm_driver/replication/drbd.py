@@ -22,10 +22,10 @@ _NOT_KNOWN_CURRENT = (drbd.DiskState.OUTDATED, drbd.DiskState.CONSISTENT)
 
 
 class DrbdReplication(base.Replication):
-    """A dual-primary DRBD resource named by ``drbd_resource``."""
+    """The dual-primary DRBD resource ``drbd_clvm_drbd_resource`` names."""
 
     name = 'drbd'
-    target_option = 'drbd_resource'
+    target_option = 'drbd_clvm_drbd_resource'
     # DRBD's fencing of a lost peer runs through the cluster stack.
     needs_quorum = True
 

@@ -53,8 +53,8 @@ def _cat(*parts):
 
 
 class SharedLun(base.Replication):
-    """The block device ``shared_lun_device`` names (a stable path such as
-    ``/dev/disk/by-id/...`` or ``/dev/mapper/NAME``).
+    """The block device ``drbd_clvm_shared_lun_device`` names (a stable
+    path such as ``/dev/disk/by-id/...`` or ``/dev/mapper/NAME``).
 
     Where the path points and which disks are under it is read through the
     runner too (``readlink -f``, ``ls``: files the privileged daemon reads
@@ -63,7 +63,7 @@ class SharedLun(base.Replication):
     """
 
     name = 'shared_lun'
-    target_option = 'shared_lun_device'
+    target_option = 'drbd_clvm_shared_lun_device'
     needs_quorum = False
 
     @property

@@ -133,9 +133,9 @@ def format_rows(result):
                      throughput['bare_ratio']))
     for row in result['lvm_without_shell']:
         lines.append(
-            '%-8s with lvm_shell = false: ours %.3f s, bare %.3f s, ratio '
-            '%.2f' % (row['operation'], row['driver_median_s'],
-                      row['bare_median_s'], row['ratio']))
+            '%-8s with drbd_clvm_lvm_shell = false: ours %.3f s, bare %.3f '
+            's, ratio %.2f' % (row['operation'], row['driver_median_s'],
+                               row['bare_median_s'], row['ratio']))
     ours = {row['operation']: row for row in result['lvm']}
     for row in result['cinder_lvm']:
         faster = ours[row['operation']]['driver_median_s'] < row[

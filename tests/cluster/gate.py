@@ -256,8 +256,9 @@ def main(argv=None):
     parser.add_argument('--shared-lun', nargs='*',
                         choices=('lvmlockd', 'sanlock'),
                         help='instead: three guests on one shared disk '
-                             '(no DRBD), replication = shared_lun, with each '
-                             'lock manager named (all when none is) '
+                             '(no DRBD), drbd_clvm_replication = '
+                             'shared_lun, with each lock manager named (all '
+                             'when none is) '
                              '(tests/cluster/shared_lun_gate.py)')
     parser.add_argument('--scenarios', metavar='REGEX',
                         help='run only the scenario tests this matches')

@@ -50,10 +50,11 @@ class ActiveActiveTestCase(test.TestCase):
                                               is_admin=True)
         for name, value in (('target_helper', 'fake'),
                             ('volume_group', self.cluster.vg_name),
-                            ('drbd_resource', self.cluster.drbd_resource),
+                            ('drbd_clvm_drbd_resource',
+                             self.cluster.drbd_resource),
                             ('volume_clear', 'none'),
-                            ('peer_call_timeout', 5),
-                            ('peer_probe_timeout', 1)):
+                            ('drbd_clvm_peer_call_timeout', 5),
+                            ('drbd_clvm_peer_probe_timeout', 1)):
             self.override_config(name, value, group='backend_defaults')
         self.managers = {'node1': self._manager('node1', 'NodeOneDriver'),
                          'node2': self._manager('node2', 'NodeTwoDriver')}

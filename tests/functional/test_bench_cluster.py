@@ -107,8 +107,8 @@ class BenchGateTableTest(testtools.TestCase):
         self.assertIn('create   ours 0.540 s, Cinder\'s LVMVolumeDriver '
                       '9.000 s', table)
         self.assertIn('met (faster)', table)
-        self.assertIn('create   with lvm_shell = false: ours 1.200 s, bare '
-                      '0.500 s, ratio 2.40', table)
+        self.assertIn('create   with drbd_clvm_lvm_shell = false: ours '
+                      '1.200 s, bare 0.500 s, ratio 2.40', table)
         self.assertIn('MISSED (not faster)', table)
         self.assertIn('both nodes over one: 1.93 (met >= 1.90); bare '
                       'lvcreate: 1.60 from one node, 2.40 from both, 1.50',

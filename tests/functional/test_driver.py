@@ -4,11 +4,14 @@ other through in-process peers here; tests/functional/test_manager.py runs
 them over Cinder's message bus."""
 
 import inspect
+import os
+import re
 from unittest import mock
 import uuid
 
 from cinder import context
 from cinder import exception as cinder_exception
+from cinder.interface import util as interface_util
 from cinder.interface import volume_driver
 from cinder.interface import volume_manageable_driver
 from cinder.interface import volume_snapshot_revert
@@ -18,7 +21,9 @@ from cinder.tests.unit import fake_volume
 from cinder.tests.unit import test
 from cinder.tests.unit import utils as test_utils
 from cinder.volume import configuration
+import fixtures
 
+from drbd_clvm_driver.cmd import health
 from drbd_clvm_driver import driver
 from drbd_clvm_driver import exception
 from drbd_clvm_driver import lvm
@@ -43,9 +48,10 @@ class DriverTestCase(test.TestCase):
         conf = configuration.Configuration(opts.drbd_clvm_opts,
                                            config_group='drbd')
         values = dict(volume_group=self.cluster.vg_name,
-                      drbd_resource=self.cluster.drbd_resource,
+                      drbd_clvm_drbd_resource=self.cluster.drbd_resource,
                       target_helper='fake', volume_clear='none',
-                      volume_backend_name='drbd', lock_manager='lvmlockd')
+                      volume_backend_name='drbd',
+                      drbd_clvm_lock_manager='lvmlockd')
         values.update(overrides)
         for name, value in values.items():
             self.override_config(name, value, group='backend_defaults')
@@ -75,9 +81,9 @@ class SetupTest(DriverTestCase):
         for lock_manager, option, expected in (
                 ('lvmlockd', True, True), ('sanlock', True, True),
                 ('lvmlockd', False, False), ('clvmd', True, False)):
-            self.override_config('lock_manager', lock_manager,
+            self.override_config('drbd_clvm_lock_manager', lock_manager,
                                  group='backend_defaults')
-            self.override_config('lvm_shell', option,
+            self.override_config('drbd_clvm_lvm_shell', option,
                                  group='backend_defaults')
             runner = driver.privileged_runner(conf, 'node1')
             self.assertIs(expected, runner.lvm_shell, lock_manager)
@@ -94,7 +100,8 @@ class SetupTest(DriverTestCase):
         self.assertIn('Volume group nope not found', str(error))
 
     def test_wrong_lock_manager_for_vg(self):
-        broken = self._driver(self.cluster.nodes[0], lock_manager='clvmd')
+        broken = self._driver(self.cluster.nodes[0],
+                              drbd_clvm_lock_manager='clvmd')
         error = self.assertRaises(
             cinder_exception.VolumeBackendAPIException,
             broken.check_for_setup_error)
@@ -103,7 +110,7 @@ class SetupTest(DriverTestCase):
     def test_unknown_lock_manager(self):
         error = self.assertRaises(exception.LockManagerNotFound,
                                   self._driver, self.cluster.nodes[0],
-                                  lock_manager='sanlockd')
+                                  drbd_clvm_lock_manager='sanlockd')
         self.assertIn('sanlockd', str(error))
 
     def test_lock_manager_down(self):
@@ -201,7 +208,8 @@ class VolumeTest(DriverTestCase):
         self.assertNotIn('_' + snapshot.name, self._lvs())
 
     def test_snapshot_chunk_from_configuration(self):
-        chunky = self._driver(self.cluster.nodes[0], snapshot_chunk_kib=16)
+        chunky = self._driver(self.cluster.nodes[0],
+                              drbd_clvm_snapshot_chunk_kib=16)
         volume = self._volume()
         chunky.create_volume(volume)
         snapshot = fake_snapshot.fake_snapshot_obj(
@@ -212,7 +220,8 @@ class VolumeTest(DriverTestCase):
             argv[3:5] for _node, argv in self.cluster.commands
             if argv[:3] == ('lvcreate', '-y', '-s')])
         self.assertRaises(ValueError, self.override_config,
-                          'snapshot_chunk_kib', 1024, group='backend_defaults')
+                          'drbd_clvm_snapshot_chunk_kib', 1024,
+                          group='backend_defaults')
 
 
 class ManageTest(DriverTestCase):
@@ -301,7 +310,7 @@ class ExportTest(DriverTestCase):
         with mock.patch('socket.gethostname', return_value='node1'):
             aliased = self._driver(
                 self.cluster.nodes[0],
-                cluster_node_aliases={'compute-a': 'node2'})
+                drbd_clvm_cluster_node_aliases={'compute-a': 'node2'})
         info = aliased.initialize_connection(self.volume,
                                              {'host': 'compute-a'})
         self.assertEqual('node2', info['data']['drbd_clvm_node'])
@@ -401,3 +410,43 @@ class InterfaceTest(test.TestCase):
                     inspect.getsource(method):
                 missing.append(name)
         self.assertEqual([], missing)
+
+
+class OptionsTest(test.TestCase):
+    """The driver's options as Cinder lists and reads them."""
+
+    def test_get_driver_options_lists_every_option(self):
+        names = [option.name for option in driver.get_driver_options()]
+        self.assertEqual([option.name for option in opts.drbd_clvm_opts],
+                         names)
+        # Cinder asks the class (cinder-manage, the driver listing).
+        self.assertEqual(names, [
+            option.name for option in interface_util.DriverInfo(
+                driver.DrbdClvmVolumeDriver).driver_options])
+        self.assertEqual(names, [option.name for option in
+                                 dict(opts.list_opts())['drbd']])
+        for module in (driver, health):
+            with open(module.__file__) as handle:
+                read = set(re.findall(
+                    r'(?:conf|configuration)\.(drbd_clvm_\w+)',
+                    handle.read()))
+            self.assertNotEqual(set(), read)
+            self.assertLessEqual(read, set(names), module.__name__)
+
+    def test_old_names_in_cinder_conf_set_the_new_options(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'cinder.conf')
+        with open(path, 'w') as handle:
+            handle.write('[backend_defaults]\nlock_manager = sanlock\n'
+                         '[drbd]\ndrbd_resource = r7\n'
+                         'cluster_node_name = alpha\n'
+                         'cluster_peer_nodes = beta,gamma\n')
+        self.addCleanup(configuration.CONF, [], default_config_files=[])
+        configuration.CONF(['--config-file', path], default_config_files=[])
+        conf = configuration.Configuration(driver.get_driver_options(),
+                                           config_group='drbd')
+        self.assertEqual('sanlock', conf.drbd_clvm_lock_manager)
+        self.assertEqual('r7', conf.drbd_clvm_drbd_resource)
+        self.assertEqual('alpha', conf.drbd_clvm_cluster_node_name)
+        self.assertEqual(['beta', 'gamma'],
+                         conf.drbd_clvm_cluster_peer_nodes)

@@ -2,6 +2,8 @@
 
 import io
 import os
+import subprocess
+import sys
 
 import fixtures
 import testtools
@@ -17,14 +19,21 @@ class HealthCommandTest(testtools.TestCase):
         self.cluster = sim.SimulatedCluster(vg_size_mib=4096)
         self.directory = self.useFixture(fixtures.TempDir()).path
 
-    def _run(self, volume_group=None):
+    def _cinder_conf(self, volume_group=None, prefix='drbd_clvm_'):
+        """node1's cinder.conf; ``prefix`` begins the names of the
+        driver's options.
+        """
         path = os.path.join(self.directory, 'cinder.conf')
         with open(path, 'w') as handle:
-            handle.write('[drbd]\nvolume_group = %s\ndrbd_resource = %s\n'
-                         'cluster_node_name = node1\n'
-                         'cluster_peer_nodes = node2\n' % (
-                             volume_group or self.cluster.vg_name,
-                             self.cluster.drbd_resource))
+            handle.write('[drbd]\nvolume_group = %s\n%sdrbd_resource = %s\n'
+                         '%scluster_node_name = node1\n'
+                         '%scluster_peer_nodes = node2\n' % (
+                             volume_group or self.cluster.vg_name, prefix,
+                             self.cluster.drbd_resource, prefix, prefix))
+        return path
+
+    def _run(self, **conf):
+        path = self._cinder_conf(**conf)
         out = io.StringIO()
         status = health.main(['--config-file', path],
                              runner=self.cluster.nodes[0].runner, out=out)
@@ -35,6 +44,27 @@ class HealthCommandTest(testtools.TestCase):
         self.assertEqual(health.SAFE, status, text)
         self.assertIn('verdict: changes allowed', text)
         self.assertIn('lock type dlm', text)
+
+    def test_cinder_conf_from_before_the_prefix(self):
+        # A resource other than the option's default, which only the old
+        # name can set.
+        self.cluster = sim.SimulatedCluster(vg_size_mib=4096,
+                                            drbd_resource='r5')
+        status, text = self._run(prefix='')
+        self.assertEqual(health.SAFE, status, text)
+        self.assertIn('verdict: changes allowed', text)
+
+    def test_configuration_read_in_a_process_of_its_own(self):
+        # As the installed command runs: no Cinder service has registered
+        # Cinder's objects, which Cinder's LVM driver needs at import.
+        result = subprocess.run(
+            [sys.executable, '-c', 'import sys\n'
+             'from drbd_clvm_driver.cmd import health\n'
+             'print(health._configuration(sys.argv[1], "drbd")'
+             '.drbd_clvm_cluster_node_name)', self._cinder_conf()],
+            capture_output=True, text=True)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual('node1\n', result.stdout)
 
     def test_disconnected_drbd(self):
         self.cluster.disconnect_drbd()

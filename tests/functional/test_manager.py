@@ -23,7 +23,8 @@ class ManagerTestCase(test.TestCase):
                              group='backend_defaults')
         self.override_config('volume_group', self.cluster.vg_name,
                              group='backend_defaults')
-        self.override_config('drbd_resource', self.cluster.drbd_resource,
+        self.override_config('drbd_clvm_drbd_resource',
+                             self.cluster.drbd_resource,
                              group='backend_defaults')
         self.override_config('volume_clear', 'none',
                              group='backend_defaults')

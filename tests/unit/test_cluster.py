@@ -268,7 +268,8 @@ class SafetyGateTest(testtools.TestCase):
         self.assertRaises(exception.ClusterUnsafe, change, gate)
 
     def test_unreadable_drbd_is_a_reason_not_a_crash(self):
-        gate = self._gate(drbd.DrbdStateError('DRBD minor 0 is not there'))
+        gate = self._gate(
+            exception.DrbdStateError('DRBD minor 0 is not there'))
         self.assertEqual(['DRBD minor 0 is not there'], gate.reasons())
 
     def test_timeout_is_a_reason(self):

@@ -12,6 +12,7 @@ import fixtures
 import testtools
 
 from drbd_clvm_driver.cmd import fence
+from drbd_clvm_driver import opts
 from tests.unit import recorded
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -366,9 +367,11 @@ class CinderConfTest(testtools.TestCase):
                          backend['volume_driver'])
         self.assertEqual(
             {'volume_backend_name': 'drbd', 'volume_group': 'cinder-drbd',
-             'drbd_resource': 'r7', 'lock_manager': 'lvmlockd',
-             'cluster_node_name': 'beta',
-             'cluster_peer_nodes': 'alpha', 'target_helper': 'lioadm',
+             'drbd_clvm_drbd_resource': 'r7',
+             'drbd_clvm_lock_manager': 'lvmlockd',
+             'drbd_clvm_cluster_node_name': 'beta',
+             'drbd_clvm_cluster_peer_nodes': 'alpha',
+             'target_helper': 'lioadm',
              'target_protocol': 'iscsi', 'volume_clear': 'none',
              'target_ip_address': '198.51.100.9'},
             {key: backend[key] for key in backend
@@ -382,11 +385,31 @@ class CinderConfTest(testtools.TestCase):
                    DRBD_CLVM_VOLUME_CLEAR='none',
                    **ConfigureNodeTest.THREE_ON_A_LUN)
         backend = self._parsed()['drbd']
-        self.assertEqual('shared_lun', backend['replication'])
+        self.assertEqual('shared_lun', backend['drbd_clvm_replication'])
         self.assertEqual('/dev/disk/by-id/wwn-0x6001405abc',
-                         backend['shared_lun_device'])
-        self.assertNotIn('drbd_resource', backend)
-        self.assertEqual('alpha,gamma', backend['cluster_peer_nodes'])
+                         backend['drbd_clvm_shared_lun_device'])
+        self.assertNotIn('drbd_clvm_drbd_resource', backend)
+        self.assertEqual('alpha,gamma',
+                         backend['drbd_clvm_cluster_peer_nodes'])
+
+    def test_driver_options_by_their_prefixed_names(self):
+        deprecated = {old.name for option in opts.drbd_clvm_opts
+                      for old in option.deprecated_opts}
+        current = {option.name for option in opts.drbd_clvm_opts}
+        for kind, lab in (('drbd', {}),
+                          ('shared_lun', ConfigureNodeTest.THREE_ON_A_LUN)):
+            self.conf = os.path.join(os.path.dirname(self.conf), kind)
+            self._bash('drbd_clvm_configure_cinder "$1"', self.conf,
+                       DRBD_CLVM_LOCK_MANAGER='lvmlockd',
+                       DRBD_CLVM_BACKEND_NAME='drbd',
+                       DRBD_CLVM_TARGET_HELPER='lioadm',
+                       DRBD_CLVM_TARGET_IP='', DRBD_CLVM_VOLUME_CLEAR='none',
+                       **lab)
+            backend = set(self._parsed()['drbd'])
+            self.assertEqual(set(), backend & deprecated)
+            self.assertLessEqual(
+                {'drbd_clvm_lock_manager', 'drbd_clvm_cluster_node_name',
+                 'drbd_clvm_cluster_peer_nodes'}, backend & current)
 
     def test_no_target_address_leaves_cinder_default(self):
         self._bash('drbd_clvm_configure_cinder "$1"', self.conf,

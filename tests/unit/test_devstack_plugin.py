@@ -224,9 +224,12 @@ class PluginPhasesTest(testtools.TestCase):
         self.assertEqual(
             {'volume_driver': 'drbd_clvm_driver.driver.DrbdClvmVolumeDriver',
              'volume_backend_name': 'drbd',
-             'volume_group': 'cinder-volumes-drbd', 'drbd_resource': 'r7',
-             'lock_manager': 'lvmlockd', 'cluster_node_name': 'beta',
-             'cluster_peer_nodes': 'alpha', 'target_helper': 'lioadm',
+             'volume_group': 'cinder-volumes-drbd',
+             'drbd_clvm_drbd_resource': 'r7',
+             'drbd_clvm_lock_manager': 'lvmlockd',
+             'drbd_clvm_cluster_node_name': 'beta',
+             'drbd_clvm_cluster_peer_nodes': 'alpha',
+             'target_helper': 'lioadm',
              'target_protocol': 'iscsi', 'target_ip_address': '192.0.2.2',
              'volume_clear': 'zero'},
             dict(conf['drbd']))

@@ -63,18 +63,18 @@ class ProcDrbdTest(testtools.TestCase):
         self.assertEqual((8, 4), drbd.proc_drbd_version(text))
 
     def test_not_drbd_output(self):
-        self.assertRaises(drbd.DrbdStateError, drbd.proc_drbd_version,
+        self.assertRaises(exception.DrbdStateError, drbd.proc_drbd_version,
                           'cat: /proc/drbd: No such file or directory')
 
     def test_missing_minor_names_the_resource(self):
         text = recorded.load('node1-01-cat_proc_drbd.txt').output
-        error = self.assertRaises(drbd.DrbdStateError, drbd.parse_proc_drbd,
-                                  text, 3, 'r9')
+        error = self.assertRaises(exception.DrbdStateError,
+                                  drbd.parse_proc_drbd, text, 3, 'r9')
         self.assertIn('r9', str(error))
 
     def test_malformed_line_is_quoted(self):
         error = self.assertRaises(
-            drbd.DrbdStateError, drbd.parse_proc_drbd,
+            exception.DrbdStateError, drbd.parse_proc_drbd,
             'version: 8.4.11 (api:1/proto:86-101)\n 0: cs:Connected garbage',
             0, 'r0')
         self.assertIn('cs:Connected garbage', str(error))
@@ -126,11 +126,11 @@ class StatusJsonTest(testtools.TestCase):
     def test_drbd84_rejects_json(self):
         # The real 8.4 answer to --json: usage text, not JSON.
         output = recorded.load('node1-06-drbdsetup_status_json_r0.txt').output
-        self.assertRaises(drbd.DrbdStateError, drbd.parse_status_json,
+        self.assertRaises(exception.DrbdStateError, drbd.parse_status_json,
                           output, 'r0')
 
     def test_other_resource_only(self):
-        self.assertRaises(drbd.DrbdStateError, drbd.parse_status_json,
+        self.assertRaises(exception.DrbdStateError, drbd.parse_status_json,
                           json.dumps(WRITTEN_DRBD9_STATUS), 'r1')
 
 
@@ -178,7 +178,7 @@ class GetGiTest(testtools.TestCase):
     def test_other_output_is_quoted(self):
         for text in ('', 'Device minor not allocated',
                      '7E3173C55CA44047:0000000000000000:1:1'):
-            error = self.assertRaises(drbd.DrbdStateError,
+            error = self.assertRaises(exception.DrbdStateError,
                                       drbd.parse_get_gi, text)
             self.assertIn(repr(text), str(error))
 
@@ -203,7 +203,7 @@ class DataGenIdTest(testtools.TestCase):
                              drbd.parse_data_gen_id(data_gen_id))
 
     def test_garbage_quoted(self):
-        error = self.assertRaises(drbd.DrbdStateError,
+        error = self.assertRaises(exception.DrbdStateError,
                                   drbd.parse_data_gen_id, 'no such device')
         self.assertIn("'no such device'", str(error))
 

@@ -21,7 +21,6 @@ class ReportTest(testtools.TestCase):
         self.assertEqual('dlm', vg.lock_type)
         self.assertEqual(264241152, vg.size_bytes)
         self.assertEqual(4194304, vg.extent_bytes)
-        self.assertTrue(vg.is_shared)
 
     def test_lvs(self):
         first, second = lvm.parse_lvs_json(recorded.load(LVS).output)

@@ -125,7 +125,7 @@ class RefusedInTheDaemonTest(testtools.TestCase):
             subprocess, 'Popen')).mock
 
     def _refused(self, entry_point, argv):
-        self.assertRaises(checks.CommandRefused, entry_point, argv, 10)
+        self.assertRaises(exception.CommandRefused, entry_point, argv, 10)
 
     def test_bad_names(self):
         for name in ('../etc', '..', '-rf', 'a b', 'x' * 121, 'a;b', ''):
@@ -149,7 +149,7 @@ class RefusedInTheDaemonTest(testtools.TestCase):
                 (root.lvm, ()),
                 (root.lvm_guarded, ({'vg_name': 'vgc'},))):
             self.assertRaises(
-                checks.CommandRefused, entry_point,
+                exception.CommandRefused, entry_point,
                 ['lvremove', '-y', 'vgc/lv'], 10, *args, 'yes')
         self.popen.assert_not_called()
 
@@ -174,12 +174,12 @@ class RefusedInTheDaemonTest(testtools.TestCase):
     def test_lv_shaped_path_that_is_no_lv_refused(self):
         # /dev/vgc/lv does not exist here: not a device LVM made.
         error = self.assertRaises(
-            checks.CommandRefused, root.data,
+            exception.CommandRefused, root.data,
             ['dd', 'if=/dev/zero', 'of=/dev/vgc/lv', 'bs=1M', 'count=4',
              'oflag=direct', 'conv=fdatasync'], 10)
         self.assertIn("not a logical volume's device", str(error))
         error = self.assertRaises(
-            checks.CommandRefused, root.data,
+            exception.CommandRefused, root.data,
             ['fallocate', '--punch-hole', '--keep-size', '--offset', '0',
              '--length', '4194304', '/dev/vgc/lv'], 10)
         self.assertIn("Refused fallocate on /dev/vgc/lv: not a logical "
@@ -191,7 +191,7 @@ class RefusedInTheDaemonTest(testtools.TestCase):
                                  'bs=1M', 'count=4', 'oflag=direct',
                                  'conv=fdatasync'])
         self._refused(root.data, ['lvremove', '-y', 'vgc/lv'])
-        self.assertRaises(checks.CommandRefused, root.cluster_state,
+        self.assertRaises(exception.CommandRefused, root.cluster_state,
                           [['cat', '/proc/drbd'], ['lvremove', '-y', 'v/l']],
                           10)
 
@@ -200,7 +200,7 @@ class RefusedInTheDaemonTest(testtools.TestCase):
                      ['cat', '/sys/kernel/dlm/lvm_vgc/control'],
                      ['pidof', 'sshd'], ['sh', '-c', 'id'], [],
                      ['cat', 1], 'cat /proc/drbd'):
-            self.assertRaises(checks.CommandRefused, root.cluster_state,
+            self.assertRaises(exception.CommandRefused, root.cluster_state,
                               [argv], 10)
 
     def test_guarded_command_and_its_gate_are_checked_first(self):
@@ -211,7 +211,7 @@ class RefusedInTheDaemonTest(testtools.TestCase):
         for argv in (['lvremove', '-y', 'vgc/..'], ['vgremove', 'vgc'],
                      ['dd', 'if=/dev/zero', 'of=/dev/vgc/lv', 'bs=1M',
                       'count=4', 'oflag=direct', 'conv=fdatasync']):
-            self.assertRaises(checks.CommandRefused, root.lvm_guarded,
+            self.assertRaises(exception.CommandRefused, root.lvm_guarded,
                               argv, 10, spec)
         for bad in ({'vg_name': '../etc'}, {'target': 'r0;id'},
                     {'target': '/dev/../etc/shadow'}, {'target': '/etc/x'},
@@ -219,9 +219,9 @@ class RefusedInTheDaemonTest(testtools.TestCase):
                     {'lock_manager': 'Lvm Lockd'}, {'lock_manager': 'nosuch'},
                     {'timeout': 0}, {'timeout': True}, {'timeout': '10'},
                     {'timeout': 99999}, {'extra': 1}):
-            self.assertRaises(checks.CommandRefused, root.lvm_guarded,
+            self.assertRaises(exception.CommandRefused, root.lvm_guarded,
                               create, 10, dict(spec, **bad))
-        self.assertRaises(checks.CommandRefused, root.lvm_guarded, create,
+        self.assertRaises(exception.CommandRefused, root.lvm_guarded, create,
                           10, [spec])
         self.assertEqual({}, gatekeeper._GATES)
 

@@ -161,7 +161,7 @@ class SharedLunTest(testtools.TestCase):
         for argv in (['cat', '/sys/class/block/sdb/device/delete'],
                      ['cat', '/sys/class/block/sdb/../sda/dev'],
                      ['cat', '/sys/class/block/SDB/dev']):
-            self.assertRaises(checks.CommandRefused, checks.check,
+            self.assertRaises(exception.CommandRefused, checks.check,
                               'cluster_state', argv)
 
     def test_nothing_to_confirm_after_a_change(self):
@@ -295,23 +295,24 @@ class ConfiguredTargetTest(testtools.TestCase):
     @staticmethod
     def _conf(**values):
         return type('Conf', (), dict(
-            {'replication': 'drbd', 'drbd_resource': 'r0',
-             'shared_lun_device': None}, **values))()
+            {'drbd_clvm_replication': 'drbd',
+             'drbd_clvm_drbd_resource': 'r0',
+             'drbd_clvm_shared_lun_device': None}, **values))()
 
     def test_each_plugin_reads_its_own_option(self):
         self.assertEqual('r0', base.configured_target(self._conf()))
         self.assertEqual('/dev/mapper/mpatha', base.configured_target(
-            self._conf(replication='shared_lun',
-                       shared_lun_device='/dev/mapper/mpatha')))
+            self._conf(drbd_clvm_replication='shared_lun',
+                       drbd_clvm_shared_lun_device='/dev/mapper/mpatha')))
 
     def test_missing_device_is_a_clear_error(self):
-        error = self.assertRaises(exception.InvalidInput,
-                                  base.configured_target,
-                                  self._conf(replication='shared_lun'))
-        self.assertIn('replication = shared_lun needs shared_lun_device',
-                      str(error))
+        error = self.assertRaises(
+            exception.InvalidInput, base.configured_target,
+            self._conf(drbd_clvm_replication='shared_lun'))
+        self.assertIn('drbd_clvm_replication = shared_lun needs '
+                      'drbd_clvm_shared_lun_device', str(error))
 
     def test_unknown_plugin(self):
         self.assertRaises(exception.ReplicationNotFound,
                           base.configured_target,
-                          self._conf(replication='nosuch'))
+                          self._conf(drbd_clvm_replication='nosuch'))

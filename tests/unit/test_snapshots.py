@@ -37,7 +37,7 @@ class SnapshotChunkTest(testtools.TestCase):
         self._ops().create_snapshot('snap', 'origin', 'id-snap')
         self.assertEqual(['64k'], self._snapshot_chunks())
         self.assertEqual(operations.SNAPSHOT_CHUNK_KIB, opts_by_name(
-            'snapshot_chunk_kib').default)
+            'drbd_clvm_snapshot_chunk_kib').default)
 
     def test_chosen_chunk_for_the_snapshot_and_its_revert(self):
         ops = self._ops(snapshot_chunk_kib=4)
