@@ -119,17 +119,26 @@ class ResourceState:
                                    ConnectionState.PAUSED_SYNC_SOURCE)
 
     @property
+    def peer_not_yet_primary(self):
+        """Connected to an UpToDate peer that is still Secondary (it has
+        just resynced and not been promoted yet).
+        """
+        return (self.is_connected and self.peer_role == Role.SECONDARY
+                and self.peer_disk == DiskState.UP_TO_DATE)
+
+    @property
     def serves_alone(self):
-        """This node holds the only current copy and may write it: Primary
-        and UpToDate, with its peer fenced (Outdated) and awaited, or back
-        and catching up from this node.  A write here reaches every disk
-        that will ever be read again: the fenced peer can never be
-        promoted with its stale copy, and a resyncing one receives it.
+        """This node is the only one that writes, and may: Primary and
+        UpToDate, with its peer fenced (Outdated) and awaited, back and
+        catching up from this node, or caught up and not Primary yet. A
+        write here reaches every disk that will ever be read again: the
+        fenced peer can never be promoted with its stale copy, and a
+        connected one receives it.
         """
         return (self.role == Role.PRIMARY
                 and self.disk == DiskState.UP_TO_DATE
                 and ((self.peer_fenced and self.awaits_peer)
-                     or self.is_sync_source))
+                     or self.is_sync_source or self.peer_not_yet_primary))
 
     @property
     def may_be_split_brain(self):

@@ -93,6 +93,10 @@ class DrbdReplication(base.Replication):
             return ('%s is %s: the peer rejoined and copies %s KiB from '
                     'this node' % (self.label, state.connection,
                                    state.out_of_sync_kib))
+        if state.peer_not_yet_primary:
+            return ('%s is Connected with the peer UpToDate but still '
+                    'Secondary: it has caught up and is not Primary yet'
+                    % self.label)
         return ('%s is %s with the peer fenced (Outdated): this node '
                 'serves alone until the peer rejoins' % (
                     self.label, state.connection))

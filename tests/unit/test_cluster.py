@@ -237,10 +237,24 @@ class SafetyGateTest(testtools.TestCase):
         values = dict(state.__dict__, **changes)
         return drbd.ResourceState(**values)
 
+    def test_peer_caught_up_but_secondary_serves(self):
+        # The returning node has resynced and is not promoted yet: it
+        # cannot write, and this node's writes reach it.
+        verdict = self._gate(self._connected(
+            peer_role=drbd.Role.SECONDARY)).verdict()
+        self.assertEqual((), verdict.reasons)
+        self.assertIn('still Secondary', verdict.degraded)
+
     def test_secondary_refused(self):
-        gate = self._gate(self._connected(peer_role=drbd.Role.SECONDARY))
-        self.assertEqual(['DRBD r0 roles are Primary/Secondary, not '
+        gate = self._gate(self._connected(role=drbd.Role.SECONDARY))
+        self.assertEqual(['DRBD r0 roles are Secondary/Primary, not '
                           'Primary/Primary'], gate.reasons())
+
+    def test_peer_secondary_and_behind_refused(self):
+        gate = self._gate(self._connected(
+            peer_role=drbd.Role.SECONDARY,
+            peer_disk=drbd.DiskState.INCONSISTENT))
+        self.assertNotEqual([], gate.reasons())
 
     def test_inconsistent_refused(self):
         gate = self._gate(self._connected(disk=drbd.DiskState.INCONSISTENT))
@@ -413,9 +427,16 @@ class ConfirmTest(testtools.TestCase):
             peer_disk=drbd.DiskState.INCONSISTENT))
         self.assertEqual('', self.log.output)
 
-    def test_peer_no_longer_primary(self):
-        self._changed(dataclasses.replace(HEALTHY,
-                                          peer_role=drbd.Role.SECONDARY))
+    def test_peer_demoted_during_the_change_is_confirmed(self):
+        # Still connected, in the same generation: the write reached it.
+        self._change_to(dataclasses.replace(HEALTHY,
+                                            peer_role=drbd.Role.SECONDARY))
+        self.assertEqual('', self.log.output)
+
+    def test_peer_behind_after_the_change_is_not_confirmed(self):
+        self._changed(dataclasses.replace(
+            HEALTHY, peer_role=drbd.Role.SECONDARY,
+            peer_disk=drbd.DiskState.INCONSISTENT))
 
     def test_unreadable_after_is_not_a_confirmation(self):
         error = self._changed(exception.CommandTimeout(
