@@ -1,6 +1,17 @@
 #!/bin/bash
 # shellcheck shell=bash
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 # DevStack plugin for drbd-clvm-driver: on each node of the pair that runs
 # c-vol, stands up the cluster stack (devstack/lib/drbd_clvm, the same
 # functions the project's cluster gate runs in its guests) and configures the

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What a release ships besides the Python package: bindep.txt naming the
 distribution packages a node and the gate's host need, and setup.cfg's
 data_files putting the rootwrap filter, the sample configuration and the
@@ -183,3 +195,111 @@ class DataFilesTest(testtools.TestCase):
         for source in self.installed.values():
             self.assertTrue(os.path.isfile(os.path.join(ROOT, source)),
                             source)
+
+
+#: the Apache-2.0 notice every Python and shell source file starts with
+#: (after a shebang and shellcheck directives), as hacking's H103 checks it
+HEADER = '''\
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+'''.splitlines()
+SOURCE_DIRS = ('drbd_clvm_driver', 'tests', 'bench', 'tools', 'devstack',
+               '.ci')
+SKIP_DIRS = {'__pycache__', '.tox', '.stestr', 'build'}
+
+
+def source_kind(path):
+    """'python', 'shell' or None (a data file)."""
+    with open(path, 'rb') as handle:
+        first = handle.readline()
+    if path.endswith('.py'):
+        return 'python'
+    if first.startswith(b'#!'):
+        if b'python' in first:
+            return 'python'
+        if re.search(rb'\b(ba)?sh\b', first):
+            return 'shell'
+    return None
+
+
+def source_files():
+    """(relative path, kind) of the project's Python and shell sources."""
+    found = [('setup.py', 'python')]
+    for top in SOURCE_DIRS:
+        for dirpath, dirnames, names in os.walk(os.path.join(ROOT, top)):
+            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS
+                           and not d.endswith('.egg-info')]
+            for name in names:
+                path = os.path.join(dirpath, name)
+                kind = source_kind(path)
+                if kind:
+                    found.append((os.path.relpath(path, ROOT), kind))
+    return sorted(found)
+
+
+def header_problem(text, kind):
+    """Why ``text`` does not start with the header, or None."""
+    lines = text.splitlines()
+    if not text.strip():
+        return None  # an empty __init__.py: nothing to license (H104)
+    start = 1 if lines[0].startswith('#!') else 0
+    directive = r'#\s*shellcheck\s' if kind == 'shell' else r'#.*coding[:=]'
+    while start < len(lines) and re.match(directive, lines[start]):
+        start += 1
+    if lines[start:start + len(HEADER)] != HEADER:
+        return 'no Apache-2.0 header at line %d' % (start + 1)
+    return None
+
+
+class LicenseTest(testtools.TestCase):
+
+    def test_license_file_is_apache_2(self):
+        self.assertTrue(os.path.isfile(os.path.join(ROOT, 'LICENSE')))
+        text = _read('LICENSE')
+        self.assertIn('Apache License', text)
+        self.assertIn('Version 2.0, January 2004', text)
+        self.assertIn('TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND '
+                      'DISTRIBUTION', text)
+        self.assertIn('END OF TERMS AND CONDITIONS', text)
+        # and the metadata says the same
+        self.assertIn('License :: OSI Approved :: Apache Software License',
+                      _read('setup.cfg'))
+
+    def test_every_source_file_has_the_header(self):
+        sources = source_files()
+        kinds = dict(sources)
+        # both kinds are found, wherever they live
+        for path, kind in (('setup.py', 'python'),
+                           ('drbd_clvm_driver/driver.py', 'python'),
+                           ('tools/cluster/brick', 'python'),
+                           ('devstack/plugin.sh', 'shell'),
+                           ('devstack/lib/drbd_clvm', 'shell'),
+                           ('tools/cluster/gate', 'shell')):
+            self.assertEqual(kind, kinds.get(path), path)
+        missing = {}
+        for path, kind in sources:
+            problem = header_problem(_read(path), kind)
+            if problem:
+                missing[path] = problem
+        self.assertEqual({}, missing)
+
+    def test_header_check_itself(self):
+        header = '\n'.join(HEADER) + '\n'
+        self.assertIsNone(header_problem(
+            '#!/bin/bash\n# shellcheck shell=bash\n' + header + 'x=1\n',
+            'shell'))
+        self.assertIsNone(header_problem(header + '"""Doc."""\n', 'python'))
+        self.assertIsNone(header_problem('', 'python'))
+        self.assertIsNotNone(header_problem('"""Doc."""\n' + header,
+                                            'python'))
+        self.assertIsNotNone(header_problem(
+            '#!/bin/bash\n' + header.replace('2.0', '3.0'), 'shell'))
