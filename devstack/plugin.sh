@@ -1,6 +1,17 @@
 #!/bin/bash
 # shellcheck shell=bash
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 # DevStack plugin for drbd-clvm-driver: on each node of the pair that runs
 # c-vol, stands up the cluster stack (devstack/lib/drbd_clvm, the same
 # functions the project's cluster gate runs in its guests) and configures the
@@ -28,6 +39,29 @@ DRBD_CLVM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=devstack/lib/drbd_clvm
 source "$DRBD_CLVM_DIR/devstack/lib/drbd_clvm"
 
+# drbd_clvm_data_file PATH: where one of the files setup.cfg's data_files
+# installs is, PATH being relative to the install prefix (and to a git
+# checkout): the installed copy when pip installed this package from a
+# wheel (next to its console scripts' bin, or above the copy of this plugin
+# in share/drbd-clvm-driver), else this checkout's.
+function drbd_clvm_data_file {
+    local relative=$1 program prefix
+    local -a prefixes=()
+    if program=$(command -v drbd-clvm-health); then
+        prefixes+=("$(dirname "$(dirname "$program")")")
+    fi
+    if [[ $DRBD_CLVM_DIR == */share/drbd-clvm-driver ]]; then
+        prefixes+=("${DRBD_CLVM_DIR%/share/drbd-clvm-driver}")
+    fi
+    for prefix in "${prefixes[@]}"; do
+        if [[ -f $prefix/$relative ]]; then
+            echo "$prefix/$relative"
+            return 0
+        fi
+    done
+    echo "$DRBD_CLVM_DIR/$relative"
+}
+
 # configure_cinder_backend_drbd_clvm NAME: DevStack's configure_cinder calls
 # it for drbd_clvm:NAME, after Cinder's rootwrap.d is in place.
 function configure_cinder_backend_drbd_clvm {
@@ -35,7 +69,8 @@ function configure_cinder_backend_drbd_clvm {
     drbd_clvm_configure_cinder "$CINDER_CONF" ||
         die $LINENO "Could not write the [$1] backend in $CINDER_CONF"
     # The privileged daemon's start line, the one filter the driver needs.
-    sudo cp "$DRBD_CLVM_DIR/etc/drbd_clvm_driver/rootwrap.d/drbd_clvm.filters" \
+    sudo cp "$(drbd_clvm_data_file \
+        etc/drbd_clvm_driver/rootwrap.d/drbd_clvm.filters)" \
         "$CINDER_CONF_DIR/rootwrap.d/"
 }
 

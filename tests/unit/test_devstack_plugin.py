@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """devstack/plugin.sh through DevStack's phases, in the order stack.sh,
 unstack.sh and clean.sh source it, against a stand-in of the DevStack
 functions and variables it uses (and of configure_cinder's backend loop, the
@@ -300,3 +312,52 @@ class PluginPhasesTest(testtools.TestCase):
         self._run(CLEAN, DRBD_CLVM_DISK='')
         self.assertIn('sudo losetup -d /dev/loop9', self._calls())
         self.assertFalse(os.path.exists(image))
+
+    def _copied_filter(self):
+        with open(os.path.join(self.root, 'etc', 'cinder', 'rootwrap.d',
+                               'drbd_clvm.filters')) as handle:
+            return handle.read()
+
+    def _installed_filter(self, prefix):
+        """The filter as setup.cfg's data_files put it under ``prefix``,
+        marked apart from the checkout's.
+        """
+        path = os.path.join(prefix, FILTERS)
+        os.makedirs(os.path.dirname(path))
+        with open(os.path.join(ROOT, FILTERS)) as handle:
+            text = '# installed\n' + handle.read()
+        with open(path, 'w') as handle:
+            handle.write(text)
+        return text
+
+    def test_checkout_filter_when_none_is_installed(self):
+        self._run(STACK)
+        with open(os.path.join(ROOT, FILTERS)) as handle:
+            self.assertEqual(handle.read(), self._copied_filter())
+
+    def test_filter_installed_from_the_wheel_preferred(self):
+        # pip's prefix (a virtualenv): bin/drbd-clvm-health beside etc/
+        prefix = os.path.join(self.root, 'venv')
+        os.makedirs(os.path.join(prefix, 'bin'))
+        program = os.path.join(prefix, 'bin', 'drbd-clvm-health')
+        with open(program, 'w') as handle:
+            handle.write('#!/bin/sh\n')
+        os.chmod(program, 0o755)
+        installed = self._installed_filter(prefix)
+        self.env['PATH'] = (os.path.join(prefix, 'bin') + os.pathsep
+                            + self.env['PATH'])
+        self._run(STACK)
+        self.assertEqual(installed, self._copied_filter())
+
+    def test_plugin_run_from_the_wheel_share_directory(self):
+        # The wheel's copy of devstack/, with no checkout around it and no
+        # console script on PATH: the filter from the same prefix.
+        prefix = os.path.join(self.root, 'prefix')
+        share = os.path.join(prefix, 'share', 'drbd-clvm-driver')
+        shutil.copytree(os.path.join(self.plugin, 'devstack'),
+                        os.path.join(share, 'devstack'))
+        installed = self._installed_filter(prefix)
+        self.env['PLUGIN'] = share
+        self._run(STACK)
+        self.assertEqual(installed, self._copied_filter())
+        self.assertIn('start_node yes', self._calls())
