@@ -116,9 +116,11 @@ class OptionsTest(testtools.TestCase):
         for path in list(_pages()) + [os.path.join(ROOT, 'README.rst')]:
             for text in _OPT_ROLE.findall(_read(path)):
                 try:
-                    docgen.resolve_option(text)
+                    group, name, old = docgen.resolve_option(text)
                 except KeyError as error:
                     self.fail('%s: %s' % (os.path.relpath(path, ROOT), error))
+                self.assertFalse(old, '%s: :opt:`%s` is the old name of %s'
+                                 % (os.path.relpath(path, ROOT), text, name))
 
     def test_configuration_pages_name_current_options(self):
         current = {name for _, name in docgen.options()}
@@ -164,10 +166,8 @@ class OptionsTest(testtools.TestCase):
                 examples += 1
                 lines, problems = docgen.cinder_conf(content)
                 self.assertEqual([], problems, path)
-                for line in lines:
-                    key = line.split('=')[0].strip()
-                    if '=' in line and not line.lstrip().startswith('#'):
-                        self.assertNotIn(key, docgen.deprecated_names(), line)
+                # The example is written as it is shown: current names.
+                self.assertEqual(content, lines, path)
         self.assertGreater(examples, 0)
 
     def test_an_unknown_key_in_an_example_is_a_problem(self):
