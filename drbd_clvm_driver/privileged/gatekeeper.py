@@ -24,16 +24,16 @@ other request.
 import threading
 
 from drbd_clvm_driver import cluster
+from drbd_clvm_driver import commands
 from drbd_clvm_driver import exception
 from drbd_clvm_driver.privileged import checks
 from drbd_clvm_driver.privileged import root
-from drbd_clvm_driver import runner
 
 _GATES = {}
 _GATES_LOCK = threading.Lock()
 
 
-class DaemonRunner(runner.CommandRunner):
+class DaemonRunner(commands.CommandRunner):
     """The gate's readings, taken in the daemon (cluster-state shapes
     only).
     """
