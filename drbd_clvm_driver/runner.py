@@ -13,7 +13,7 @@
 """The one place where the driver starts external commands.
 
 Every command is an argument list (never a shell string) with a time bound,
-run in the C locale (:func:`~drbd_clvm_driver.privileged.root.
+run in the C locale (:func:`~drbd_clvm_driver.privileged.programs.
 c_locale_environment`): the driver reads the programs' words in English.
 LVM blocks forever when corosync or dlm is gone, so the bound is enforced
 where root is: inside the privileged daemon (:class:`PrivsepCommandRunner`,
@@ -38,6 +38,7 @@ from oslo_privsep import daemon as privsep_daemon
 from drbd_clvm_driver import commands
 from drbd_clvm_driver import exception
 from drbd_clvm_driver.privileged import checks
+from drbd_clvm_driver.privileged import programs
 from drbd_clvm_driver.privileged import root
 
 LOG = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ class RootCommandRunner(commands.CommandRunner):
             stdout, stderr = processutils.execute(
                 *bounded, run_as_root=bool(self.root_helper),
                 root_helper=self.root_helper, check_exit_code=False,
-                env_variables=root.c_locale_environment(),
+                env_variables=programs.c_locale_environment(),
                 on_completion=finished.append,
                 timeout=timeout + 2 * KILL_GRACE)
         except subprocess.TimeoutExpired:

@@ -27,7 +27,7 @@ from drbd_clvm_driver import cluster
 from drbd_clvm_driver import commands
 from drbd_clvm_driver import exception
 from drbd_clvm_driver.privileged import checks
-from drbd_clvm_driver.privileged import root
+from drbd_clvm_driver.privileged import programs
 
 _GATES = {}
 _GATES_LOCK = threading.Lock()
@@ -42,7 +42,7 @@ class DaemonRunner(commands.CommandRunner):
         return self._execute_all([argv], timeout)[0]
 
     def _execute_all(self, commands, timeout):
-        return root.take_readings(
+        return programs.take_readings(
             [checks.check('cluster_state', list(argv)) for argv in commands],
             timeout)
 
