@@ -18,7 +18,7 @@ with corosync gone ``lvcreate`` hangs instead of failing.  So the gate checks
 the replication (a plugin: DRBD, a shared LUN), the lock manager (a plugin)
 and corosync's quorum where either rests on it, with bounded readings
 *before* any metadata command runs, and a refusal changes nothing.  All
-readings are taken in one :meth:`~drbd_clvm_driver.runner.CommandRunner.
+readings are taken in one :meth:`~drbd_clvm_driver.commands.CommandRunner.
 read`: through the privileged daemon that is one trip, answered from kernel
 files and libraries rather than by starting programs; the verdict is never
 kept from one change to the next.
@@ -41,10 +41,10 @@ import re
 
 from oslo_log import log as logging
 
+from drbd_clvm_driver import commands as commands_module
 from drbd_clvm_driver import exception
 from drbd_clvm_driver.locking import base as locking_base
 from drbd_clvm_driver.replication import base as replication_base
-from drbd_clvm_driver import runner as runner_module
 
 LOG = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ class SafetyGate:
             lock, :mod:`~drbd_clvm_driver.privileged.held`), ``finish()``
             (the check passed: returns ``(exit_code, stdout, stderr)``) and
             ``cancel()`` (it did not: nothing may change), e.g. a
-            :class:`~drbd_clvm_driver.runner.DeferredCommand`.
+            :class:`~drbd_clvm_driver.commands.DeferredCommand`.
         :returns: plain values, as they cross the daemon's socket: the
             reasons the cluster is unsafe (then nothing ran and the rest is
             None), the replication's state checked (a dict), the command's
@@ -290,13 +290,13 @@ class SafetyGate:
         """The replication's readings for :meth:`confirm`."""
         commands = self.replication.confirm_readings()
         if not commands:
-            return runner_module.Readings(self.runner.node)
+            return commands_module.Readings(self.runner.node)
         return self.runner.read(commands, self.timeout)
 
     def _inspect(self, with_generation):
         """:meth:`reasons`, and the replication's state (None where it
         could not be read); every reading is taken in one
-        :meth:`~.runner.CommandRunner.read`, so through the privileged
+        :meth:`~.commands.CommandRunner.read`, so through the privileged
         daemon the whole check is one trip.
         """
         replication_state = None
@@ -343,7 +343,7 @@ class SafetyGate:
 
 class Guard:
     """One metadata change's way through the gate, as the command runner
-    sees it (:meth:`~drbd_clvm_driver.runner.CommandRunner.guarded`).
+    sees it (:meth:`~drbd_clvm_driver.commands.CommandRunner.guarded`).
 
     :param gate: the :class:`SafetyGate`.
     """
@@ -370,7 +370,7 @@ class Guard:
             raise exception.ClusterUnsafe(list(reasons))
         self.checked = self.gate.replication.state_from_plain(checked)
         if commands is not None:
-            self.after = runner_module.Readings.from_answers(
+            self.after = commands_module.Readings.from_answers(
                 commands, answers, self.gate.timeout, seconds,
                 self.gate.runner.node)
         return tuple(answer)

@@ -308,7 +308,7 @@ class DrbdResource:
     is a list of :meth:`readings` the safety gate takes together with its
     other checks, and :meth:`state_from` reads their results.
 
-    :param runner: a :class:`~drbd_clvm_driver.runner.CommandRunner`.
+    :param runner: a :class:`~drbd_clvm_driver.commands.CommandRunner`.
     :param name: the DRBD resource name, as in ``drbdadm status NAME``.
     :param timeout: seconds each command may take.
     """
@@ -350,7 +350,7 @@ class DrbdResource:
     def state_from(self, results, with_generation):
         """The :class:`ResourceState` the results of :meth:`readings` give.
 
-        :param results: a :class:`~drbd_clvm_driver.runner.Readings`;
+        :param results: a :class:`~drbd_clvm_driver.commands.Readings`;
             they may have been taken by another process (the privileged
             daemon), so this one learns DRBD's version first if it has not.
         """

@@ -252,7 +252,7 @@ def _refusal(error):
 class ClusteredVG:
     """LVM operations on one clustered volume group, through a runner.
 
-    :param runner: a :class:`~drbd_clvm_driver.runner.CommandRunner`.
+    :param runner: a :class:`~drbd_clvm_driver.commands.CommandRunner`.
     :param vg_name: the volume group's name.
     :param timeout: seconds each LVM command may take before it is killed.
     """

@@ -32,6 +32,8 @@ import copy
 from oslo_config import cfg
 from oslo_privsep import priv_context
 
+from drbd_clvm_driver import privileged
+
 drbd_clvm_opts = [
     cfg.StrOpt('drbd_clvm_replication',
                deprecated_name='replication',
@@ -187,7 +189,6 @@ def privileged_opts():
     """The privileged daemon's oslo.privsep options, with this driver's
     defaults.
     """
-    from drbd_clvm_driver import privileged
     options = copy.deepcopy(priv_context.OPTS)
     for option in options:
         if option.dest == 'thread_pool_size':

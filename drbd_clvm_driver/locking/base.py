@@ -27,7 +27,7 @@ NAMESPACE = 'drbd_clvm_driver.lock_managers'
 class LockManager(metaclass=abc.ABCMeta):
     """Knows one cluster lock manager: how to check it and what a VG needs.
 
-    :param runner: a :class:`~drbd_clvm_driver.runner.CommandRunner`.
+    :param runner: a :class:`~drbd_clvm_driver.commands.CommandRunner`.
     :param vg_name: the clustered volume group the driver serves.
     :param timeout: seconds each health command may take.
     """
@@ -72,7 +72,7 @@ class LockManager(metaclass=abc.ABCMeta):
 
         An empty list means it is running and the VG's lockspace is usable.
 
-        :param results: a :class:`~drbd_clvm_driver.runner.Readings` holding
+        :param results: a :class:`~drbd_clvm_driver.commands.Readings` holding
             the results of :meth:`health_readings`.
         """
 

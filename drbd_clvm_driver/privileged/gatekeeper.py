@@ -24,16 +24,16 @@ other request.
 import threading
 
 from drbd_clvm_driver import cluster
+from drbd_clvm_driver import commands
 from drbd_clvm_driver import exception
 from drbd_clvm_driver.privileged import checks
-from drbd_clvm_driver.privileged import root
-from drbd_clvm_driver import runner
+from drbd_clvm_driver.privileged import programs
 
 _GATES = {}
 _GATES_LOCK = threading.Lock()
 
 
-class DaemonRunner(runner.CommandRunner):
+class DaemonRunner(commands.CommandRunner):
     """The gate's readings, taken in the daemon (cluster-state shapes
     only).
     """
@@ -42,7 +42,7 @@ class DaemonRunner(runner.CommandRunner):
         return self._execute_all([argv], timeout)[0]
 
     def _execute_all(self, commands, timeout):
-        return root.take_readings(
+        return programs.take_readings(
             [checks.check('cluster_state', list(argv)) for argv in commands],
             timeout)
 

@@ -39,7 +39,7 @@ import subprocess
 import threading
 import time
 
-from drbd_clvm_driver.privileged import root
+from drbd_clvm_driver.privileged import programs
 
 #: the program that is LVM's shell when started without a command
 PROGRAM = ['lvm']
@@ -70,7 +70,7 @@ def lvm_config():
     it has answered.
     """
     if not _config:
-        exit_code, stdout, _ = root.run(
+        exit_code, stdout, _ = programs.run(
             ['lvmconfig', '--typeconfig', 'full', 'global/locking_dir',
              'config/profile_dir'], _CONFIG_TIMEOUT)
         if exit_code == 0:
@@ -146,7 +146,7 @@ def begin(argv, shell=True):
         finally:
             if not typed:
                 _in_use.release()
-    process = root.start(argv)
+    process = programs.start(argv)
     return None if process is None else ProgramRun(process)
 
 
@@ -154,7 +154,7 @@ def run(argv, timeout, shell=True):
     """Run ``argv`` as :func:`begin` starts it, bounded by ``timeout``."""
     running = begin(argv, shell)
     if running is None:
-        return root.not_found(argv)
+        return programs.not_found(argv)
     return running.wait(time.monotonic() + timeout)
 
 
@@ -183,7 +183,7 @@ class ProgramRun:
         return self.process.poll() is None
 
     def wait(self, deadline):
-        return root.wait(self.process, deadline)
+        return programs.wait(self.process, deadline)
 
     def kill(self):
         _kill(self.process)
@@ -244,7 +244,7 @@ class Shell:
                 PROGRAM, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, pass_fds=(lvm_end,),
                 start_new_session=True,
-                env=root.c_locale_environment(
+                env=programs.c_locale_environment(
                     LVM_REPORT_FD=str(lvm_end),
                     LVM_COMMAND_PROFILE=PROFILE))
         except FileNotFoundError:
@@ -302,7 +302,7 @@ class Shell:
         ended = None
         if self._closed and not self._killed:
             try:  # it closed its end: it is exiting
-                ended = self.process.wait(root.KILL_GRACE)
+                ended = self.process.wait(programs.KILL_GRACE)
             except subprocess.TimeoutExpired:
                 pass
         self.kill()

@@ -14,52 +14,37 @@
 
 Each checks what it is asked against :mod:`.checks` before anything runs,
 bounds every command in time (killing its whole process group when the
-bound passes: LVM blocks rather than fails when the cluster stack is gone),
-and answers plain values, ``(exit_code, stdout, stderr)`` with ``None`` for
-an exit code when the bound passed, so that nothing but
-:class:`~drbd_clvm_driver.exception.CommandRefused` has to cross the daemon's
-socket as an exception.
+bound passes: LVM blocks rather than fails when the cluster stack is gone;
+:mod:`.programs`), and answers plain values, ``(exit_code, stdout,
+stderr)`` with ``None`` for an exit code when the bound passed, so that
+nothing but :class:`~drbd_clvm_driver.exception.CommandRefused` has to cross
+the daemon's socket as an exception.
 
 Cluster-state readings are answered without starting a program wherever
 the kernel or a library has the answer (:mod:`.native`).
+
+This is the daemon's top layer: the volume service calls these functions
+(:class:`~drbd_clvm_driver.runner.PrivsepCommandRunner`), and they use the
+layers below - the LVM shell, the held start, the safety gate - none of
+which imports this module.
 """
 
-import concurrent.futures
-import math
 import os
-import signal
-import subprocess
 import threading
-import time
 
 from drbd_clvm_driver import exception
 from drbd_clvm_driver import privileged
 from drbd_clvm_driver.privileged import checks
-from drbd_clvm_driver.privileged import native
+from drbd_clvm_driver.privileged import gatekeeper
+from drbd_clvm_driver.privileged import held
+from drbd_clvm_driver.privileged import lvm_shell
+from drbd_clvm_driver.privileged import programs
 
-#: seconds a command gets after TERM before KILL
-KILL_GRACE = 5
-#: seconds between checks whether a long command's caller is gone
-ABANDON_CHECK = 1
-#: readings taken at once, across all calls
-MAX_READINGS = 8
-_READERS = concurrent.futures.ThreadPoolExecutor(
-    MAX_READINGS, thread_name_prefix='reading')
 #: set when the interpreter starts to exit, before it waits for the calls
 #: still running (the hook concurrent.futures uses to join its threads; a
 #: plain atexit handler would run only after them)
 _EXITING = threading.Event()
 threading._register_atexit(_EXITING.set)
-
-
-def c_locale_environment(**variables):
-    """This process's environment, plus ``variables``, in the C locale: for
-    every program the driver starts, whose words it reads in English (LVM's
-    refusals, :mod:`drbd_clvm_driver.lvm`) whatever the operator's locale.
-    """
-    # LANG too, for programs that read it themselves; LANGUAGE counts for
-    # nothing in the C locale.
-    return dict(os.environ, LC_ALL='C', LANG='C', **variables)
 
 
 @privileged.default.entrypoint
@@ -70,8 +55,6 @@ def lvm(argv, timeout, shell=True):
     """
     argv = checks.check('lvm', argv)
     checks.check_flag('shell', shell)
-    # Imported here: the shell runs its fallbacks through this module.
-    from drbd_clvm_driver.privileged import lvm_shell
     return lvm_shell.run(argv, timeout, shell)
 
 
@@ -89,10 +72,6 @@ def lvm_guarded(argv, timeout, gate_spec, shell=True):
     """
     argv = checks.check('lvm', argv)
     checks.check_flag('shell', shell)
-    # Imported here: the gate's modules import the driver's runner, which
-    # imports this module.
-    from drbd_clvm_driver.privileged import gatekeeper
-    from drbd_clvm_driver.privileged import held
     gate = gatekeeper.gate(gate_spec)
     return gate.judge_then_run(held.command(
         argv, timeout, gate.lock_manager.vg_name,
@@ -113,7 +92,7 @@ def data(argv, timeout):
             raise exception.CommandRefused(
                 'Refused %s on %s: not a logical volume\'s device'
                 % (argv[0], path))
-    return run(argv, timeout, abandoned=client_gone)
+    return programs.run(argv, timeout, abandoned=client_gone)
 
 
 def client_gone():
@@ -138,27 +117,8 @@ def cluster_state(commands, timeout):
 
     :returns: one ``(exit_code, stdout, stderr)`` per command, in order.
     """
-    return take_readings(
+    return programs.take_readings(
         [checks.check('cluster_state', argv) for argv in commands], timeout)
-
-
-def take_readings(commands, timeout):
-    """Cluster-state readings already checked, at once (see
-    :func:`cluster_state`).
-    """
-    # File readings cannot hang and cost less than a thread hand-off;
-    # programs, and corosync's library, get a worker and a bound.
-    readings = [native.read_now(argv)
-                or _READERS.submit(_reading, argv, timeout)
-                for argv in commands]
-    pending = [reading for reading in readings
-               if isinstance(reading, concurrent.futures.Future)]
-    # A reading answered in the daemon (a library call to a hung corosync)
-    # has no process to kill; its answer is given up after the bound.
-    concurrent.futures.wait(pending, timeout + 2 * KILL_GRACE)
-    return [reading if not isinstance(reading, concurrent.futures.Future)
-            else reading.result() if reading.done() else (None, '', '')
-            for reading in readings]
 
 
 def is_lvm_device(path, sys_block='/sys/block'):
@@ -171,71 +131,3 @@ def is_lvm_device(path, sys_block='/sys/block'):
             return uuid.read().startswith('LVM-')
     except OSError:
         return False
-
-
-def _reading(argv, timeout):
-    return native.answer(argv) or run(argv, timeout)
-
-
-def run(argv, timeout, abandoned=None):
-    """Run ``argv`` in its own process group; ``(None, out, err)`` if it
-    outlived ``timeout`` seconds, or ``abandoned()`` became true while it
-    ran (checked every :data:`ABANDON_CHECK` seconds), and was killed.
-    """
-    process = start(argv)
-    if process is None:
-        return not_found(argv)
-    return wait(process, time.monotonic() + timeout, abandoned)
-
-
-def start(argv):
-    """Start ``argv`` in its own process group; None if there is no such
-    program.
-    """
-    try:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True,
-                                start_new_session=True,
-                                env=c_locale_environment())
-    except FileNotFoundError:
-        return None
-
-
-def not_found(argv):
-    """A missing program's answer, as a shell gives it: an answer, not the
-    daemon failing.
-    """
-    return 127, '', '%s: command not found\n' % argv[0]
-
-
-def wait(process, deadline, abandoned=None):
-    """:func:`run`'s answer for a ``process`` already started, bounded by
-    ``deadline`` (``time.monotonic()``).
-    """
-    step = ABANDON_CHECK if abandoned else math.inf
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            stdout, stderr = process.communicate(
-                timeout=max(0, min(remaining, step)))
-            return process.returncode, stdout, stderr
-        except subprocess.TimeoutExpired:
-            if remaining <= step or abandoned():
-                stdout, stderr = _stop(process)
-                return None, stdout, stderr
-
-
-def _stop(process):
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            return process.communicate(timeout=KILL_GRACE)
-        except subprocess.TimeoutExpired:
-            continue
-    # Killed but still holding its pipes open through a child: give up on
-    # its output rather than block the daemon's worker.
-    return '', ''

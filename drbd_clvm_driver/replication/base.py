@@ -33,7 +33,7 @@ NAMESPACE = 'drbd_clvm_driver.replication'
 class Replication(metaclass=abc.ABCMeta):
     """One way of sharing the VG's disk.
 
-    :param runner: a :class:`~drbd_clvm_driver.runner.CommandRunner`.
+    :param runner: a :class:`~drbd_clvm_driver.commands.CommandRunner`.
     :param target: what is shared, in the plugin's terms (a DRBD
         resource's name, a block device's path).
     :param timeout: seconds each reading may take.

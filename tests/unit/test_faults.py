@@ -71,7 +71,7 @@ class SlowCommandsTest(testtools.TestCase):
         # The runner's own clock says how long the command took.
         clock = iter([100.0, 100.0 + seconds])
         self.useFixture(fixtures.MockPatch(
-            'drbd_clvm_driver.runner.time.monotonic',
+            'drbd_clvm_driver.commands.time.monotonic',
             side_effect=lambda: next(clock)))
         with faults.SlowCommands(bound=10) as slow:
             _Instant().run(['lvcreate', '-n', 'v1', 'vgc'])

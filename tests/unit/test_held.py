@@ -30,7 +30,7 @@ import testtools
 
 from drbd_clvm_driver import cluster
 from drbd_clvm_driver.privileged import held
-from drbd_clvm_driver.privileged import root
+from drbd_clvm_driver.privileged import programs
 from drbd_clvm_driver import runner
 from tests.cluster import guests
 from tests.cluster import held_check
@@ -138,7 +138,7 @@ class HeldCommandTest(testtools.TestCase):
 
     def test_a_command_that_cannot_start_leaves_the_lock_free(self):
         self.useFixture(fixtures.MockPatchObject(
-            root, 'start', side_effect=OSError('Too many open files')))
+            programs, 'start', side_effect=OSError('Too many open files')))
         command = held.HeldCommand(self.argv, 30, self.lock_file)
         self.assertRaises(OSError, command.start)
         descriptor = held.take_lock(self.lock_file)

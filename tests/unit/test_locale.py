@@ -27,7 +27,7 @@ from drbd_clvm_driver import exception
 from drbd_clvm_driver import lvm
 from drbd_clvm_driver.privileged import held
 from drbd_clvm_driver.privileged import lvm_shell
-from drbd_clvm_driver.privileged import root
+from drbd_clvm_driver.privileged import programs
 from drbd_clvm_driver import runner
 from tests.unit import recorded
 from tests.unit import test_privileged
@@ -88,10 +88,10 @@ class StartPathsTest(testtools.TestCase):
         self.assertInCLocale(result.stdout)
 
     def test_a_program_in_the_daemon(self):
-        self.assertInCLocale(root.run(PRINT_ENVIRONMENT, 10)[1])
+        self.assertInCLocale(programs.run(PRINT_ENVIRONMENT, 10)[1])
 
     def test_a_reading_in_the_daemon(self):
-        [(_, printed, _)] = root.take_readings([PRINT_ENVIRONMENT], 10)
+        [(_, printed, _)] = programs.take_readings([PRINT_ENVIRONMENT], 10)
         self.assertInCLocale(printed)
 
     def test_a_change_held_in_the_daemon(self):

@@ -30,7 +30,7 @@ import testtools
 
 from drbd_clvm_driver.privileged import held
 from drbd_clvm_driver.privileged import lvm_shell
-from drbd_clvm_driver.privileged import root
+from drbd_clvm_driver.privileged import programs
 from tests.unit import recorded
 
 _SHELL_STAND_IN = r'''
@@ -193,7 +193,7 @@ class ShellTest(testtools.TestCase):
         super().setUp()
         self.shell = self.useFixture(ShellFixture())
         self.programs = self.useFixture(fixtures.MockPatchObject(
-            root, 'start', return_value=None)).mock
+            programs, 'start', return_value=None)).mock
 
     def test_a_change_answers_as_its_program_would(self):
         self.assertEqual(
@@ -410,7 +410,7 @@ class HeldInTheShellTest(testtools.TestCase):
     def test_a_change_meanwhile_runs_as_a_program(self):
         self._held()
         started = self.useFixture(fixtures.MockPatchObject(
-            root, 'start', return_value=None)).mock
+            programs, 'start', return_value=None)).mock
         lvm_shell.run(CREATE, 10)
         started.assert_called_once_with(CREATE)
 
@@ -424,19 +424,19 @@ class LvmConfigTest(testtools.TestCase):
 
     def test_as_lvmconfig_prints_it(self):
         self.useFixture(fixtures.MockPatchObject(
-            root, 'run', return_value=(
+            programs, 'run', return_value=(
                 0, 'locking_dir="/run/lock/lvm"\n'
                 'profile_dir="/etc/lvm/profile"\n', '')))
         self.assertEqual('/run/lock/lvm', held.lvm_lock_dir())
         self.assertEqual({'locking_dir': '/run/lock/lvm',
                           'profile_dir': '/etc/lvm/profile'},
                          lvm_shell.lvm_config())
-        self.assertEqual(1, root.run.call_count)
+        self.assertEqual(1, programs.run.call_count)
 
     def test_lvm_that_cannot_say_is_asked_again(self):
         self.useFixture(fixtures.MockPatchObject(
-            root, 'run', return_value=(None, '', '')))  # timed out
+            programs, 'run', return_value=(None, '', '')))  # timed out
         self.assertIsNone(held.lvm_lock_dir())
         self.assertFalse(lvm_shell.available())
-        root.run.return_value = 0, 'locking_dir="/run/lock/lvm"\n', ''
+        programs.run.return_value = 0, 'locking_dir="/run/lock/lvm"\n', ''
         self.assertEqual('/run/lock/lvm', held.lvm_lock_dir())

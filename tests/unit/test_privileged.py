@@ -40,6 +40,7 @@ from drbd_clvm_driver.privileged import gatekeeper
 from drbd_clvm_driver.privileged import held
 from drbd_clvm_driver.privileged import lvm_shell
 from drbd_clvm_driver.privileged import native
+from drbd_clvm_driver.privileged import programs
 from drbd_clvm_driver.privileged import root
 from drbd_clvm_driver import runner
 from drbd_clvm_driver import stack
@@ -265,7 +266,7 @@ class LvmDeviceTest(testtools.TestCase):
 class RunTest(testtools.TestCase):
 
     def test_time_bound_kills_the_command(self):
-        exit_code, _, _ = root.run(['sleep', '30'], 0.2)
+        exit_code, _, _ = programs.run(['sleep', '30'], 0.2)
         self.assertIsNone(exit_code)
 
     def test_abandoned_command_is_killed(self):
@@ -275,19 +276,19 @@ class RunTest(testtools.TestCase):
             calls.append(True)
             return len(calls) > 1
 
-        exit_code, _, _ = root.run(['sleep', '5'], 60, abandoned=abandoned)
+        exit_code, _, _ = programs.run(['sleep', '5'], 60, abandoned=abandoned)
         self.assertIsNone(exit_code)
         self.assertEqual(2, len(calls))
 
     def test_command_outliving_no_check_runs_to_its_end(self):
         self.assertEqual(
             (0, 'done\n', ''),
-            root.run(['sh', '-c', 'sleep 1.5; echo done'], 60,
-                     abandoned=lambda: False))
+            programs.run(['sh', '-c', 'sleep 1.5; echo done'], 60,
+                         abandoned=lambda: False))
 
     def test_time_bound_holds_with_checks(self):
-        exit_code, _, _ = root.run(['sleep', '30'], 0.5,
-                                   abandoned=lambda: False)
+        exit_code, _, _ = programs.run(['sleep', '30'], 0.5,
+                                       abandoned=lambda: False)
         self.assertIsNone(exit_code)
 
     def test_client_gone_while_the_main_thread_runs(self):
@@ -298,9 +299,10 @@ class RunTest(testtools.TestCase):
         # a copy still running in its pool is then stopped, not waited for.
         script = (
             'import concurrent.futures, sys\n'
+            'from drbd_clvm_driver.privileged import programs\n'
             'from drbd_clvm_driver.privileged import root\n'
             'pool = concurrent.futures.ThreadPoolExecutor(1)\n'
-            'running = pool.submit(root.run, ["sleep", "20"], 60,\n'
+            'running = pool.submit(programs.run, ["sleep", "20"], 60,\n'
             '                      abandoned=root.client_gone)\n'
             'running.add_done_callback(\n'
             '    lambda done: print("exit code", done.result()[0]))\n')
@@ -311,7 +313,7 @@ class RunTest(testtools.TestCase):
 
     def test_copies_stop_with_their_client(self):
         self.useFixture(InDaemon())
-        with mock.patch.object(root, 'run') as run, \
+        with mock.patch.object(programs, 'run') as run, \
                 mock.patch.object(root, 'is_lvm_device', return_value=True):
             root.data(['dd', 'if=/dev/vgc/a', 'of=/dev/vgc/b', 'bs=1M',
                        'count=4', 'iflag=direct', 'oflag=direct',
@@ -320,13 +322,13 @@ class RunTest(testtools.TestCase):
 
     def test_exit_code_and_output(self):
         self.assertEqual((3, 'out\n', ''),
-                         root.run(['sh', '-c', 'echo out; exit 3'], 10))
+                         programs.run(['sh', '-c', 'echo out; exit 3'], 10))
 
     def test_missing_program_is_an_answer(self):
         # corosync-quorumtool on a node without corosync installed
         self.assertEqual(
             (127, '', 'no-such-tool-here: command not found\n'),
-            root.run(['no-such-tool-here', '-s'], 10))
+            programs.run(['no-such-tool-here', '-s'], 10))
 
 
 #: the gate guests' readings, as the daemon answers them (files by path)
@@ -360,7 +362,7 @@ class GuardedInTheDaemon(fixtures.Fixture):
                 (native, 'pidof', lambda name: (0, '7\n', '')),
                 (native._QUORUM, 'answer',
                  lambda: (0, 'Quorate: Yes\n', '')),
-                (root, 'run', self._program),
+                (programs, 'run', self._program),
                 # LVM's lock files and shell are not this host's: each
                 # change starts after the check, as a program (the held
                 # start: test_held; the shell: test_lvm_shell)
