@@ -465,11 +465,12 @@ class Flows:
 
     def pool_degraded(self, cinder, node, dead):
         """Until ``node``'s pool is up and says it serves degraded, naming
-        the dead node.
+        the dead node. Cinder's scheduler lists the pool under the Cinder
+        cluster (active-active), or under the node's own host.
         """
         def degraded():
             for pool in cinder.pools.list(detailed=True):
-                if pool.name.startswith(service_host(node) + '#'):
+                if pool.name.split('#')[0] in (service_host(node), CLUSTER):
                     capabilities = getattr(pool, 'capabilities', {})
                     return (capabilities.get('backend_state') == 'up' and
                             capabilities.get('cluster_degraded') and
