@@ -171,8 +171,11 @@ class Operations(threading.Thread):
     """
 
     def __init__(self, campaign, node, ops, action, limit=8,
-                 until_ok=False, makes_volumes=True):
+                 until_ok=False, makes_volumes=True, label=None):
         super().__init__(name='ops-%s' % node.name, daemon=True)
+        #: what this worker's volume names start with (another worker on
+        #: the same node needs a label of its own)
+        self.label = label or node.name
         #: whether an 'ok' answer means a volume now exists (a delete
         #: answers 'ok' for one that no longer does)
         self.makes_volumes = makes_volumes
@@ -196,7 +199,7 @@ class Operations(threading.Thread):
         for number in range(self.limit):
             if self.stopping.is_set():
                 return
-            name = self.campaign.name('%s-%d' % (self.node.name, number))
+            name = self.campaign.name('%s-%d' % (self.label, number))
             started = self.busy_since = time.monotonic()
             made = self.makes_volumes
             try:
@@ -717,7 +720,8 @@ class ServiceRestartWhileDisconnected(LinkCut):
         campaign.log('[faults] restarted service on %s sees: %s'
                      % (node1.name, '; '.join(reasons) or 'healthy'))
         worker = Operations(campaign, node1, restarted.ops, _create,
-                            limit=200, until_ok=True)
+                            limit=200, until_ok=True,
+                            label=node1.name + '-restarted')
         worker.start()
         self.restarted = worker
 

@@ -245,3 +245,15 @@ class SurvivorStepsTest(testtools.TestCase):
         worker.run()
         self.assertEqual([True, False],
                          [answer['made'] for answer in worker.answers])
+
+    def test_a_second_worker_on_a_node_names_its_own_volumes(self):
+        campaign = types.SimpleNamespace(name=lambda name: name,
+                                         fault_at=None)
+        node = types.SimpleNamespace(name='node1')
+        named = []
+        for label in (None, 'node1-restarted'):
+            worker = faults.Operations(
+                campaign, node, ops=None, limit=1, label=label,
+                action=lambda ops, name: named.append(name))
+            worker.run()
+        self.assertEqual(['node1-0', 'node1-restarted-0'], named)
