@@ -561,6 +561,12 @@ def write_results(results, path):
         handle.write('\n')
 
 
+def _started(workers):
+    for worker in workers:
+        worker.start()
+    return workers
+
+
 def _create(ops, name):
     ops.create_volume(name, 4, name)
 
@@ -597,9 +603,7 @@ class Case:
         workers = [Operations(campaign, node, stacks[node.name].ops, action,
                               **kwargs)
                    for node in campaign.cluster.nodes]
-        for worker in workers:
-            worker.start()
-        return workers
+        return _started(workers)
 
     def inject(self, campaign, stacks):
         raise NotImplementedError
@@ -671,9 +675,7 @@ class _Clones(Case):
                               _create),
                    Operations(campaign, node2, stacks[node2.name].ops,
                               clone, limit=3)]
-        for worker in workers:
-            worker.start()
-        return workers
+        return _started(workers)
 
 
 class LvmlockdKilledDuringClone(_Clones, _InVictim):
@@ -758,9 +760,7 @@ class SlowDiskDuringWipe(Case):
                               makes_volumes=False),
                    Operations(campaign, node2, stacks[node2.name].ops,
                               _create)]
-        for worker in workers:
-            worker.start()
-        return workers
+        return _started(workers)
 
     def inject(self, campaign, stacks):
         self.victim_node(campaign).io.run(
@@ -830,9 +830,7 @@ class NodeDeadForGood(Case):
         workers = [self.survivor,
                    Operations(campaign, node2, stacks[node2.name].ops,
                               _create)]
-        for worker in workers:
-            worker.start()
-        return workers
+        return _started(workers)
 
     def inject(self, campaign, stacks):
         victim = self.victim_node(campaign).name
