@@ -28,7 +28,6 @@ import json
 import os
 import tarfile
 import tempfile
-import time
 
 from bench import cluster_timing
 from tests.cluster import cinder_gate
@@ -179,7 +178,7 @@ def run(logs_dir, log=print):
             result['throughput'] = phase(
                 'creates per second, one node then both', throughput,
                 cluster)
-    result['date'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    result.update(guests.provenance())
     result['command'] = 'tools/cluster/gate --bench'
     print(format_rows(result), flush=True)
     with open(RESULTS, 'w') as handle:

@@ -36,7 +36,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 from tests.cluster import api_flows
 from tests.cluster import controller as controller_module
@@ -142,10 +141,8 @@ def write_results(rows, shared_lun=None):
         command += ' --shared-lun ' + shared_lun
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as handle:
-        json.dump({'date': time.strftime('%Y-%m-%dT%H:%M:%SZ',
-                                         time.gmtime()),
-                   'command': command,
-                   'rows': rows}, handle, indent=1, sort_keys=True)
+        json.dump(dict(guests.provenance(), command=command, rows=rows),
+                  handle, indent=1, sort_keys=True)
         handle.write('\n')
 
 

@@ -27,6 +27,7 @@ import contextlib
 import itertools
 import json
 import os
+import platform
 import re
 import shutil
 import socket
@@ -526,6 +527,19 @@ class GateTimeout(Exception):
     """The whole gate ran out of its time bound: ends the run, never one
     step's failure.
     """
+
+
+def provenance():
+    """When, at which commit and on what machine a gate's result was made,
+    for the JSON it writes (the docs print them beside its tables).
+    """
+    commit = subprocess.run(['git', '-C', ROOT, 'rev-parse', 'HEAD'],
+                            capture_output=True, text=True).stdout.strip()
+    return {'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+            'commit': commit or None,
+            'machine': {'host': platform.node(), 'cpus': os.cpu_count(),
+                        'kernel': platform.release(),
+                        'guests': 'qemu TCG'}}
 
 
 def wait_until(predicate, timeout, what):

@@ -390,7 +390,7 @@ def run_lab(args, image, lock_manager):
                 cluster.nodes[0].name, cluster.nodes[-1].name),
                 gate.run_scenarios, cluster, args.concurrent_creates,
                 args.scenarios)
-    result['date'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    result.update(guests.provenance())
     with open(os.path.join(guests.ROOT, 'results', 'shared-lun-%s-latest.json'
                            % lock_manager), 'w') as handle:
         json.dump(result, handle, indent=1, sort_keys=True)

@@ -12,7 +12,9 @@
 
 """The fault campaign's own bookkeeping (tests/cluster/faults.py)."""
 
+import json
 import logging
+import os
 import threading
 import time
 import types
@@ -257,3 +259,16 @@ class SurvivorStepsTest(testtools.TestCase):
                 action=lambda ops, name: named.append(name))
             worker.run()
         self.assertEqual(['node1-0', 'node1-restarted-0'], named)
+
+
+class WriteResultsTest(testtools.TestCase):
+
+    def test_the_run_says_when_where_and_at_which_commit(self):
+        path = self.useFixture(fixtures.TempDir()).path + '/r/faults.json'
+        faults.write_results([{'case': 'c'}], path)
+        with open(path) as handle:
+            written = json.load(handle)
+        self.assertEqual([{'case': 'c'}], written['cases'])
+        self.assertRegex(written['commit'], '^[0-9a-f]{40}$')
+        self.assertEqual(os.cpu_count(), written['machine']['cpus'])
+        self.assertRegex(written['date'], r'^\d{4}-\d\d-\d\dT')

@@ -313,12 +313,29 @@ class ShellTest(testtools.TestCase):
         self.programs.assert_called_once_with(CREATE)
 
     def test_a_shell_that_cannot_start_leaves_no_descriptor(self):
-        before = len(os.listdir('/proc/self/fd'))
+        # The pipe's own descriptors, not the process's count: other
+        # threads may open and close files meanwhile.
+        opened, closed = [], []
+        real_pipe, real_close = os.pipe, os.close
+
+        def pipe():
+            ends = real_pipe()
+            opened.extend(ends)
+            return ends
+
+        def close(descriptor):
+            closed.append(descriptor)
+            real_close(descriptor)
+
+        self.useFixture(fixtures.MockPatchObject(lvm_shell.os, 'pipe', pipe))
+        self.useFixture(fixtures.MockPatchObject(lvm_shell.os, 'close',
+                                                 close))
         self.useFixture(fixtures.MockPatchObject(
             lvm_shell.subprocess, 'Popen',
             side_effect=OSError('Too many open files')))
         self.assertRaises(OSError, lvm_shell.run, CREATE, 10)
-        self.assertEqual(before, len(os.listdir('/proc/self/fd')))
+        self.assertEqual(2, len(opened))
+        self.assertLessEqual(set(opened), set(closed))
         self.assertFalse(lvm_shell._in_use.locked())
 
     def test_no_lvm_at_all(self):
