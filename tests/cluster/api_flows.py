@@ -466,16 +466,16 @@ class Flows:
     def pool_degraded(self, cinder, node, dead):
         """Until ``node``'s pool is up and says it serves degraded, naming
         the dead node. Cinder's scheduler lists the pool under the Cinder
-        cluster (active-active), or under the node's own host.
+        cluster (active-active), or under the node's own host; the client
+        makes each capability an attribute of the pool.
         """
         def degraded():
             for pool in cinder.pools.list(detailed=True):
                 if pool.name.split('#')[0] in (service_host(node), CLUSTER):
-                    capabilities = getattr(pool, 'capabilities', {})
-                    return (capabilities.get('backend_state') == 'up' and
-                            capabilities.get('cluster_degraded') and
-                            dead in (capabilities.get(
-                                'cluster_degraded_reason') or ''))
+                    return (getattr(pool, 'backend_state', None) == 'up' and
+                            getattr(pool, 'cluster_degraded', False) and
+                            dead in (getattr(
+                                pool, 'cluster_degraded_reason', None) or ''))
             return False
 
         guests.wait_until(degraded, 300, '%s\'s pool to report serving '
