@@ -21,6 +21,7 @@ file that is not there gives a note saying so.
 """
 
 import ast
+import functools
 import importlib
 import inspect
 import json
@@ -152,14 +153,27 @@ COST_HEADER = ['operation', 'ours: LVM', 'data', 'health', 'procs', 'calls',
                'target']
 
 
-def cost_table():
-    document = _loaded('bench')
-    if document is None:
-        return _no_run('bench')
-    lines = [provenance(document), '']
-    lines += list_table('Commands per operation: this driver on the '
-                        'simulator against Cinder\'s LVM driver',
-                        COST_HEADER, cost_rows(document))
+def _from_results(name):
+    """A table over the committed result ``name``: the function gets the
+    document and its lines follow the run's provenance; where no run is
+    committed, the page says so instead.
+    """
+    def wrap(body):
+        @functools.wraps(body)
+        def table():
+            document = _loaded(name)
+            if document is None:
+                return _no_run(name)
+            return [provenance(document), ''] + body(document)
+        return table
+    return wrap
+
+
+@_from_results('bench')
+def cost_table(document):
+    lines = list_table('Commands per operation: this driver on the '
+                       'simulator against Cinder\'s LVM driver',
+                       COST_HEADER, cost_rows(document))
     lines += ['What each missed target says:', '']
     lines += ['* %s: %s' % (row['operation'], row['target'])
               for row in document['invocations'] if not row['target_met']]
@@ -179,13 +193,10 @@ def stats_rows(document):
             for row in document['stats_scale']['rows']]
 
 
-def stats_table():
-    document = _loaded('bench')
-    if document is None:
-        return _no_run('bench')
-    lines = [provenance(document), '']
-    lines += list_table('A stats refresh at each size', STATS_HEADER,
-                        stats_rows(document))
+@_from_results('bench')
+def stats_table(document):
+    lines = list_table('A stats refresh at each size', STATS_HEADER,
+                       stats_rows(document))
     for name, goal in sorted(document['stats_scale']['goals'].items()):
         lines.append('* %s: %s (%s)' % (
             name.replace('_', ' '), 'met' if goal['met'] else 'missed',
@@ -221,11 +232,9 @@ def timing_rows(document, group):
             for row in document.get(group) or []]
 
 
-def cluster_table():
-    document = _loaded('cluster')
-    if document is None:
-        return _no_run('cluster')
-    lines = [provenance(document), '']
+@_from_results('cluster')
+def cluster_table(document):
+    lines = []
     for group, title in TIMING_GROUPS:
         rows = timing_rows(document, group)
         if rows:
@@ -284,14 +293,10 @@ def fault_rows(document):
     return rows
 
 
-def fault_table():
-    document = _loaded('faults')
-    if document is None:
-        return _no_run('faults')
-    lines = [provenance(document), '']
-    lines += list_table('The fault campaign, case by case', FAULT_HEADER,
-                        fault_rows(document))
-    return lines
+@_from_results('faults')
+def fault_table(document):
+    return list_table('The fault campaign, case by case', FAULT_HEADER,
+                      fault_rows(document))
 
 
 TABLES = {
