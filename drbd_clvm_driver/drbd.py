@@ -73,6 +73,9 @@ class ResourceState:
         has one peer per device, and where DRBD 9 lists no connection.
     :param generation: this node's current data generation UUID
         (:func:`parse_get_gi`), or None where it was not read.
+    :param fence_failure: while this node's fence-peer handler cannot fence
+        the peer, what failed and the way out
+        (:meth:`~drbd_clvm_driver.fence_state.FenceFailure.describe`).
     """
 
     name: str
@@ -84,6 +87,7 @@ class ResourceState:
     out_of_sync_kib: int = 0
     peer_node_id: int = None
     generation: str = None
+    fence_failure: str = None
 
     @property
     def is_connected(self):

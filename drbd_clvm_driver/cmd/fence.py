@@ -25,17 +25,26 @@ Invocations:
 
 ``drbd-clvm-fence drbd-peer``
     DRBD's ``fence-peer`` handler. Exit 7 ("peer was fenced", DRBD resumes
-    I/O and marks the peer Outdated) or 1 (I/O stays frozen: nothing can
-    diverge; an operator must act). A node whose own copy is not UpToDate
-    never fences its peer: DRBD asks for that fence to promote a copy that
-    may lack the peer's last changes (the node fenced first, booted while
-    the other is off).
+    I/O and marks the peer Outdated) once the agent has fenced the peer or
+    an operator has confirmed it off; while the agent fails it tries again
+    every ``retry_interval`` seconds (I/O stays frozen: nothing can
+    diverge) and says why in the file the safety gate reads
+    (:mod:`drbd_clvm_driver.fence_state`). Exit 1 when the peer is back
+    before (DRBD ignores a late answer then). A node whose own copy is not
+    UpToDate never fences its peer: DRBD asks for that fence to promote a
+    copy that may lack the peer's last changes (the node fenced first,
+    booted while the other is off).
 ``drbd-clvm-fence`` (no arguments, ``key=value`` lines on stdin)
     dlm_controld's fence device (``device`` line in dlm.conf). Reads
     ``node`` (the corosync node id) and ``fail_time``; exit 0 once the node
     is fenced, 1 otherwise.
 ``drbd-clvm-fence node NAME``
     an operator's manual fence, as the two above would do it.
+``drbd-clvm-fence confirm NAME``
+    the operator has made sure NAME is powered off (its fence device is
+    broken): NAME counts as fenced, the waiting DRBD handler answers
+    "fenced" at its next try and dlm_controld is told (``dlm_tool
+    fence_ack``).
 
 The configuration (``/etc/drbd-clvm/fence.conf``, written by the DevStack
 plugin) names this node, the agent and each node's agent arguments::
@@ -46,6 +55,7 @@ plugin) names this node, the agent and each node's agent arguments::
     agent_args = lanplus=1 username=admin password=secret
     timeout = 60
     delay = 0
+    retry_interval = 10
 
     [node node1]
     nodeid = 1
@@ -59,8 +69,9 @@ plugin) names this node, the agent and each node's agent arguments::
 only, so that when the link between two healthy nodes drops and each wants
 to fence the other, the node without a delay wins and exactly one survives.
 
-Standard library only: the program runs on the cluster nodes, called by
-DRBD and dlm_controld, not by the volume service.
+Standard library only (and :mod:`drbd_clvm_driver.fence_state`, which is
+too): the program runs on the cluster nodes, called by DRBD and
+dlm_controld, not by the volume service.
 """
 
 import configparser
@@ -72,12 +83,15 @@ import subprocess
 import sys
 import time
 
+from drbd_clvm_driver import fence_state
+
 CONFIG_FILE = '/etc/drbd-clvm/fence.conf'
-STATE_DIR = '/run/drbd-clvm/fence'
 LOG_FILE = '/var/log/drbd-clvm-fence.log'
 PROC_DRBD = '/proc/drbd'
 #: DRBD 8.4's device line: minor and this node's disk state
 _DEVICE_DISK = re.compile(r'^\s*(\d+): cs:\S+ ro:\S+ ds:(\w+)/', re.MULTILINE)
+#: DRBD 8.4's device line: minor and connection state
+_DEVICE_CONNECTION = re.compile(r'^\s*(\d+): cs:(\w+)', re.MULTILINE)
 #: DRBD's fence-peer exit codes (drbd.conf(5), handlers section)
 DRBD_PEER_FENCED = 7
 DRBD_FENCE_FAILED = 1
@@ -137,6 +151,9 @@ class FenceConfig:
         self.agent_args = _arguments(section.get('agent_args'))
         self.timeout = section.getint('timeout', 60)
         self.delay = section.getint('delay', 0)
+        self.retry_interval = section.getint('retry_interval', 10)
+        if self.retry_interval < 1:
+            raise FenceError('retry_interval must be at least 1 s')
         self.nodes = {}
         for name in parser.sections():
             kind, _, node = name.partition(' ')
@@ -181,7 +198,8 @@ class Fencer:
     :param run: subprocess.run, replaced in tests.
     """
 
-    def __init__(self, config, state_dir=STATE_DIR, clock=time.time,
+    def __init__(self, config, state_dir=fence_state.STATE_DIR,
+                 clock=time.time,
                  sleep=time.sleep, run=subprocess.run):
         self.config = config
         self.state_dir = state_dir
@@ -230,10 +248,96 @@ class Fencer:
                 log('waiting %d s before fencing %s (this node is not the '
                     'preferred survivor)' % (self.config.delay, node))
                 self.sleep(self.config.delay)
-            self._run_agent(node)
-            with open(self._stamp(node), 'w') as handle:
-                handle.write('%f\n' % self.clock())
+            try:
+                self._run_agent(node)
+            except FenceError as error:
+                self._record_failure(node, error)
+                raise
+            self._counted_fenced(node)
             log('%s fenced' % node)
+
+    def confirm(self, node):
+        """An operator has made sure ``node`` is powered off: it counts as
+        fenced for the failure going on (DRBD's waiting handler and
+        dlm_controld's next try find it so).
+        """
+        if node == self.config.local_node:
+            raise FenceError('refusing to confirm this node (%s) off: it is '
+                             'running this command' % node)
+        if node not in self.config.nodes:
+            raise FenceError('unknown node %s' % node)
+        with self._serialized():
+            self._counted_fenced(node)
+        log('%s confirmed powered off by an operator; counted as fenced'
+            % node)
+        nodeid = self.config.nodes[node][0]
+        try:
+            # dlm_controld may be waiting for its own fence of the node.
+            result = self.run(['dlm_tool', 'fence_ack', str(nodeid)],
+                              input='', text=True, capture_output=True,
+                              timeout=self.config.timeout)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            log('dlm_tool fence_ack %d: %s' % (nodeid, error))
+        else:
+            log('dlm_tool fence_ack %d: exit %d %s' % (
+                nodeid, result.returncode,
+                (result.stderr or result.stdout).strip()))
+
+    def _counted_fenced(self, node):
+        with open(self._stamp(node), 'w') as handle:
+            handle.write('%f\n' % self.clock())
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._failing_path())
+
+    def _failing_path(self):
+        return os.path.join(self.state_dir, fence_state.FAILING_NAME)
+
+    def failing(self):
+        """The :class:`~drbd_clvm_driver.fence_state.FenceFailure` going
+        on, or None.
+        """
+        try:
+            with open(self._failing_path()) as handle:
+                return fence_state.FenceFailure.from_text(handle.read())
+        except (OSError, ValueError):
+            return None
+
+    def _record_failure(self, node, error):
+        """Keep since when ``node`` cannot be fenced, for the gate."""
+        known = self.failing()
+        since = (known.since if known is not None and known.node == node
+                 else self.clock())
+        record = fence_state.FenceFailure(node, since, str(error),
+                                          self.config.retry_interval)
+        with open(self._failing_path() + '.new', 'w') as handle:
+            handle.write(record.to_text())
+        os.rename(self._failing_path() + '.new', self._failing_path())
+
+    def fence_until_done(self, node, peer_back):
+        """Fence ``node``, trying again every ``retry_interval`` seconds
+        while the agent fails, until it succeeds, an operator confirms the
+        node off, or ``peer_back()`` (the peer reconnected: nothing to
+        fence any more).
+
+        :returns: whether ``node`` counts as fenced.
+        """
+        failed_at = self.clock()
+        while True:
+            try:
+                # a fence or confirmation since the failure counts
+                self.fence(node, failed_at)
+                return True
+            except FenceError as error:
+                log(str(error))
+            log('trying to fence %s again in %d s (or run "drbd-clvm-fence '
+                'confirm %s" once it is surely off)' % (
+                    node, self.config.retry_interval, node))
+            self.sleep(self.config.retry_interval)
+            if peer_back():
+                log('%s is connected again; no fence needed' % node)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._failing_path())
+                return False
 
     def _run_agent(self, node):
         _, node_args = self.config.nodes[node]
@@ -281,6 +385,20 @@ def check_own_copy(minor, path=None):
             'back' % stale[0])
 
 
+def peer_connected(minor, path=None):
+    """Whether DRBD device ``minor`` (any device where None) is connected
+    to its peer again (Connected or resyncing); False where unreadable.
+    """
+    try:
+        with open(path or PROC_DRBD) as handle:
+            text = handle.read()
+    except OSError:
+        return False
+    return any(state == 'Connected' or 'Sync' in state
+               for number, state in _DEVICE_CONNECTION.findall(text)
+               if minor is None or number == minor)
+
+
 def _stdin_arguments(text):
     return dict(line.strip().partition('=')[::2]
                 for line in text.splitlines() if '=' in line)
@@ -293,15 +411,22 @@ def main(argv=None, stdin=None, fencer=None):
         fencer = fencer or Fencer(FenceConfig.load())
         config = fencer.config
         if drbd:
-            check_own_copy(os.environ.get('DRBD_MINOR'))
-            fencer.fence(config.peer())
-            return DRBD_PEER_FENCED
+            minor = os.environ.get('DRBD_MINOR')
+            check_own_copy(minor)
+            if fencer.fence_until_done(
+                    config.peer(), lambda: peer_connected(minor)):
+                return DRBD_PEER_FENCED
+            return DRBD_FENCE_FAILED
         if argv[:1] == ['node'] and len(argv) == 2:
             fencer.fence(argv[1])
             return 0
+        if argv[:1] == ['confirm'] and len(argv) == 2:
+            fencer.confirm(argv[1])
+            return 0
         if argv:
-            raise FenceError('usage: drbd-clvm-fence [drbd-peer | node NAME]'
-                             ' (no arguments: dlm_controld, stdin)')
+            raise FenceError('usage: drbd-clvm-fence [drbd-peer | node NAME '
+                             '| confirm NAME] (no arguments: dlm_controld, '
+                             'stdin)')
         request = _stdin_arguments((stdin or sys.stdin).read())
         log('dlm_controld asks: %s' % ' '.join(
             '%s=%s' % (key, request[key]) for key in ('node', 'fail_time')

@@ -69,6 +69,7 @@ SHAPES = {
     ),
     'cluster_state': (
         r'cat\x00/proc/drbd',
+        r'cat\x00/run/drbd-clvm/fence/failing',
         r'cat\x00/sys/kernel/debug/drbd/minors/%s/data_gen_id' % _MINOR,
         r'drbdadm\x00sh-minor\x00' + _NAME,
         r'drbdsetup\x00status\x00--json\x00' + _NAME,

@@ -24,11 +24,16 @@ moment it loses its peer. DRBD 8.4 is read from ``/proc/drbd``, DRBD 9 from
 ``drbdsetup status --json`` (:mod:`drbd_clvm_driver.drbd`).
 """
 
+import dataclasses
+
 from drbd_clvm_driver import drbd
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import fence_state
 from drbd_clvm_driver.replication import base
 
 
+#: what this node's fence-peer handler leaves while it cannot fence
+_FENCE_FAILING = ('cat', fence_state.FAILING_FILE)
 #: own disk states that may predate the peer's last changes
 _NOT_KNOWN_CURRENT = (drbd.DiskState.OUTDATED, drbd.DiskState.CONSISTENT)
 
@@ -50,10 +55,29 @@ class DrbdReplication(base.Replication):
         return 'DRBD %s' % self.target
 
     def readings(self, with_generation):
-        return self.resource.readings(with_generation)
+        return self.resource.readings(with_generation) + [_FENCE_FAILING]
+
+    def confirm_readings(self):
+        # After a change only the generation matters, not the fence.
+        return [argv for argv in self.readings(with_generation=True)
+                if argv != _FENCE_FAILING]
 
     def state_from(self, results, with_generation):
-        return self.resource.state_from(results, with_generation)
+        state = self.resource.state_from(results, with_generation)
+        if (state.is_connected or state.peer_fenced
+                or _FENCE_FAILING not in results):
+            return state  # a record left from an earlier failure
+        record = results.output(_FENCE_FAILING, check=False)
+        if record.exit_code:
+            return state
+        try:
+            failure = fence_state.FenceFailure.from_text(record.stdout)
+        except ValueError as error:
+            failure = 'unreadable (%s): %s' % (fence_state.FAILING_FILE,
+                                               error)
+        else:
+            failure = failure.describe()
+        return dataclasses.replace(state, fence_failure=failure)
 
     def state_from_plain(self, plain):
         return drbd.ResourceState(**plain)
@@ -79,6 +103,9 @@ class DrbdReplication(base.Replication):
                 'no longer listens for it; run "drbdadm connect %s" so it '
                 'can rejoin and resync' % (state.name, state.connection,
                                            state.name))
+        elif not state.is_connected and state.fence_failure:
+            reasons.append('DRBD %s is %s, not Connected: %s' % (
+                state.name, state.connection, state.fence_failure))
         elif not state.is_connected and not state.peer_fenced:
             reasons.append(
                 'DRBD %s is %s, not Connected: the peer is not confirmed '

@@ -43,6 +43,7 @@ import time
 import uuid
 
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import fence_state
 from drbd_clvm_driver import nodes as node_names
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import peer
@@ -249,7 +250,10 @@ SURVIVOR_RECORDING = (
     ['corosync-quorumtool', '-s'],
     ['dlm_tool', 'status'],
     ['lvmlockctl', '--info'],
-    ['cat', '/var/log/drbd-clvm-fence.log'])
+    ['cat', '/var/log/drbd-clvm-fence.log'],
+    ['cat', fence_state.FAILING_FILE])
+#: what the survivor's refusals say while the fence of its peer fails
+FENCE_FAILED = re.compile(r'the fence of \S+ has failed since')
 
 
 class Campaign:
@@ -267,6 +271,9 @@ class Campaign:
         self.fault_at = None
         #: when the case brought the fenced node back, if it did
         self.peer_back_at = None
+        #: when an operator confirmed the victim off, where its fence
+        #: failed (changes are due only from then on)
+        self.confirmed_at = None
         self.results = []
         self._locks = tempfile.mkdtemp(prefix='drbd-clvm-faults-')
 
@@ -409,7 +416,8 @@ class Campaign:
         first = listings[self.cluster.nodes[0].name]
         survivors = [w for w in writers
                      if w.ack_times and w.ack_times[-1] > self.fault_at]
-        pauses = [w.longest_wait(self.fault_at) for w in survivors]
+        pauses = [w.longest_wait(self.confirmed_at or self.fault_at)
+                  for w in survivors]
         result = {
             'case': case.name, 'fault': case.fault,
             'answers': answers,
@@ -453,7 +461,7 @@ class Campaign:
                          % answer)
         self.log('[faults] %s: %s' % (case.name, _summary(result)))
         self.cleanup(stacks)
-        self.fault_at = self.peer_back_at = None
+        self.fault_at = self.peer_back_at = self.confirmed_at = None
         return result
 
     def record_survivor(self, case):
@@ -468,23 +476,42 @@ class Campaign:
 
     def _served_alone(self, case, answers):
         """What the survivor accepted after the fault: how soon (seconds
-        from the fault to the end of its first accepted change), how many
-        while the victim was away, and how many once it was back.
+        from the fault, or from an operator's confirmation where the fence
+        failed, to the end of its first accepted change), how many while
+        the victim was away, and how many once it was back; where the
+        fence failed, what it accepted and refused before the
+        confirmation.
         """
         victim = self.cluster.nodes[case.victim].name
         back = (self.peer_back_at - self.fault_at
                 if self.peer_back_at else None)
-        ends = [answer['at'] + answer['seconds'] for answer in answers
-                if answer['node'] != victim and answer['outcome'] == 'ok'
-                and answer['at'] is not None
+        due = self.confirmed_at - self.fault_at if self.confirmed_at else 0
+        mine = [answer for answer in answers
+                if answer['node'] != victim and answer['at'] is not None
                 and answer['at'] + answer['seconds'] > 0]
-        return {
+        ends = [answer['at'] + answer['seconds'] for answer in mine
+                if answer['outcome'] == 'ok']
+        served = [end - due for end in ends if end >= due]
+        result = {
             'serves_alone_target': case.serves_alone,
-            'first_accepted_seconds': round(min(ends), 1) if ends else None,
+            'first_accepted_seconds': round(min(served), 1) if served
+            else None,
             'accepted_while_away': sum(back is None or end < back
-                                       for end in ends),
+                                       for end in ends if end >= due),
             'accepted_after_return': sum(back is not None and end >= back
                                          for end in ends)}
+        if self.confirmed_at:
+            refused = [answer for answer in mine
+                       if answer['outcome'] == 'refused'
+                       and answer['at'] + answer['seconds'] < due]
+            result.update(
+                confirmed_after_seconds=round(due, 1),
+                accepted_before_confirm=sum(end < due for end in ends),
+                refused_before_confirm=len(refused),
+                refusals_naming_the_fence=sum(
+                    bool(FENCE_FAILED.search(answer['detail']))
+                    for answer in refused))
+        return result
 
 
 def _count(items):
@@ -495,6 +522,10 @@ def _count(items):
 
 
 def _met(result):
+    if 'accepted_before_confirm' in result and (
+            result['accepted_before_confirm']
+            or not result['refusals_naming_the_fence']):
+        return False
     served = not result.get('serves_alone_target') or (
         result['first_accepted_seconds'] is not None
         and result['first_accepted_seconds'] <= STATED_IO_PAUSE
@@ -836,20 +867,57 @@ class NodeDeadForGood(Case):
         device = campaign.cluster.fence_device
         device.dead.add(victim)
         device.kill(victim)
-        time.sleep(self.away_seconds)
-        campaign.record_survivor(self)
-        campaign.log('[faults] %s repaired after %d s'
-                     % (victim, self.away_seconds))
+        self.while_away(campaign, victim)
+        campaign.log('[faults] %s repaired after %.0f s' % (
+            victim, time.monotonic() - campaign.fault_at))
         campaign.peer_back_at = time.monotonic()
         device.repair(victim)
         campaign.wait_healthy()
         self.survivor.stopping.set()
 
+    def while_away(self, campaign, victim):
+        time.sleep(self.away_seconds)
+        campaign.record_survivor(self)
+
+
+class FenceFails(NodeDeadForGood):
+    """node2 dies and its fence device refuses: node1 accepts no change,
+    each refusal naming the failed fence and the way out, until an
+    operator who made sure node2 is off confirms it; then node1 serves
+    alone until node2 is repaired and rejoins.
+    """
+
+    name = 'fence-fails'
+    #: long enough for several of the fence program's tries (every 10 s)
+    refused_seconds = 45
+    alone_seconds = 30
+    fault = ("node2's qemu SIGKILL and its fence device refuses; an "
+             "operator confirms it off after %d s" % refused_seconds)
+
+    def inject(self, campaign, stacks):
+        campaign.cluster.fence_device.refusing.add(
+            self.victim_node(campaign).name)
+        super().inject(campaign, stacks)
+
+    def while_away(self, campaign, victim):
+        time.sleep(self.refused_seconds)
+        campaign.record_survivor(self)
+        operator = campaign.cluster.nodes[1 - self.victim]
+        campaign.log('[faults] operator on %s: drbd-clvm-fence confirm %s'
+                     % (operator.name, victim))
+        campaign.confirmed_at = time.monotonic()
+        result = operator.run('drbd-clvm-fence', 'confirm', victim,
+                              timeout=60)
+        if result.exit_code:
+            raise guests.GuestError('drbd-clvm-fence confirm %s: %s' % (
+                victim, result.stderr.strip()))
+        time.sleep(self.alone_seconds)
+
 
 CASES = (LinkCut, CorosyncKilled, LvmlockdKilledDuringClone,
          DlmControldKilled, NodeKilled, NodeKilledDuringClone,
          ServiceRestartWhileDisconnected, SlowDiskDuringWipe,
-         NodeDeadForGood)
+         NodeDeadForGood, FenceFails)
 
 
 def run(cluster, names=None, log=print, record_dir=None):

@@ -47,6 +47,10 @@ GUEST_FILES = (
     ('devstack/lib/drbd_clvm', '/opt/drbd-clvm/drbd_clvm', '0100644'),
     ('drbd_clvm_driver/cmd/fence.py', '/usr/sbin/drbd-clvm-fence',
      '0100755'),
+    # what the fence program imports (the Cinder gate's wheel has it too)
+    ('drbd_clvm_driver/fence_state.py',
+     '/usr/lib/python3/dist-packages/drbd_clvm_driver/fence_state.py',
+     '0100644'),
     ('tools/cluster/lab-fence-agent', '/usr/sbin/fence_drbd_clvm_lab',
      '0100755'),
     # The gate's --cinder mode (tests/cluster/cinder_gate.py).
@@ -366,7 +370,8 @@ def _prepare_root(image_dir, workdir, wheels=()):
     subprocess.run(['cp', '--sparse=always',
                     os.path.join(image_dir, 'root.img'), root], check=True)
     # debugfs follows no links: targets are real paths (/sbin is a link).
-    commands = ['mkdir /opt/drbd-clvm', 'mkdir /opt/drbd-clvm/wheels']
+    commands = ['mkdir /opt/drbd-clvm', 'mkdir /opt/drbd-clvm/wheels',
+                'mkdir /usr/lib/python3/dist-packages/drbd_clvm_driver']
     files = [(os.path.join(ROOT, source), target, mode)
              for source, target, mode in GUEST_FILES]
     files += [(wheel, '/opt/drbd-clvm/wheels/' + os.path.basename(wheel),

@@ -141,8 +141,9 @@ class FenceDeviceTest(testtools.TestCase):
         self.assertEqual('refused reboot', self.device.events[0]['action'])
 
 
-def _answer(node, outcome, at, seconds):
-    return {'node': node, 'outcome': outcome, 'at': at, 'seconds': seconds}
+def _answer(node, outcome, at, seconds, detail=''):
+    return {'node': node, 'outcome': outcome, 'at': at, 'seconds': seconds,
+            'detail': detail}
 
 
 class ServedAloneTest(testtools.TestCase):
@@ -186,6 +187,43 @@ class ServedAloneTest(testtools.TestCase):
         self.assertFalse(faults._met(dict(result, accepted_after_return=0)))
         self.assertTrue(faults._met(dict(result, serves_alone_target=False,
                                          first_accepted_seconds=None)))
+
+    def test_where_the_fence_fails_changes_are_due_from_the_confirmation(
+            self):
+        campaign = self._campaign(90)
+        campaign.confirmed_at = 100.0 + 45
+        fence_failed = ('DRBD r0 is WFConnection, not Connected: the fence '
+                        'of node2 has failed since 2026-12-04 10:00:00 UTC')
+        answers = [_answer('node1', 'refused', 1, 1, 'peer unknown'),
+                   _answer('node1', 'refused', 5, 1, fence_failed),
+                   _answer('node1', 'refused', 40, 1, fence_failed),
+                   _answer('node1', 'ok', 44, 8),      # checked after
+                   _answer('node1', 'ok', 60, 2),
+                   _answer('node1', 'ok', 95, 2)]      # back at 90
+        served = campaign._served_alone(faults.FenceFails(), answers)
+        self.assertEqual({'serves_alone_target': True,
+                          'first_accepted_seconds': 7.0,
+                          'accepted_while_away': 2,
+                          'accepted_after_return': 1,
+                          'confirmed_after_seconds': 45.0,
+                          'accepted_before_confirm': 0,
+                          'refused_before_confirm': 3,
+                          'refusals_naming_the_fence': 2}, served)
+
+    def test_met_where_the_fence_fails_needs_no_change_before_it(self):
+        result = {'split_brains': 0, 'lvs_lost': 0, 'lv_lists_differ': False,
+                  'acknowledged_writes_lost': 0, 'unanswered': 0,
+                  'half_made': [], 'survivor_kept_writing': True,
+                  'survivor_io_pause_seconds': 5,
+                  'serves_alone_target': True, 'first_accepted_seconds': 7,
+                  'accepted_while_away': 2, 'accepted_after_return': 1,
+                  'accepted_before_confirm': 0,
+                  'refusals_naming_the_fence': 2}
+        self.assertTrue(faults._met(result))
+        self.assertFalse(faults._met(dict(result,
+                                          accepted_before_confirm=1)))
+        self.assertFalse(faults._met(dict(result,
+                                          refusals_naming_the_fence=0)))
 
     def test_table_shows_the_survivor_columns(self):
         result = {'case': 'c', 'fault': 'f', 'outcomes': {'ok': 3},

@@ -131,12 +131,83 @@ class FencerTest(testtools.TestCase):
         self.assertEqual(fence.DRBD_FENCE_FAILED,
                          fence.main(['drbd-peer'], fencer=self.fencer()))
 
-    def test_drbd_handler_keeps_io_frozen_when_the_agent_fails(self):
+    def failing_handler(self, during_wait):
+        """DRBD's handler with an agent that fails until ``during_wait``
+        (called at each wait between tries, with the try count) changes
+        the world; the exit code and the agent's calls.
+        """
         agent = FakeAgent(exit_code=1, stderr='no route to BMC')
-        self.assertEqual(fence.DRBD_FENCE_FAILED,
-                         fence.main(['drbd-peer'],
-                                    fencer=self.fencer(agent=agent)))
+        fencer = self.fencer(agent=agent)
+
+        def wait(seconds):
+            self.slept.append(seconds)
+            self.now += seconds
+            during_wait(len(agent.calls), agent, fencer)
+
+        fencer.sleep = wait
+        return fence.main(['drbd-peer'], fencer=fencer), agent
+
+    def test_drbd_handler_tries_again_until_the_agent_fences(self):
+        def repaired_after_two(tries, agent, fencer):
+            self.assertEqual('node2', fencer.failing().node)
+            if tries == 2:
+                agent.exit_code = 0
+
+        code, agent = self.failing_handler(repaired_after_two)
+        self.assertEqual(fence.DRBD_PEER_FENCED, code)
+        self.assertEqual(3, len(agent.calls))
+        self.assertEqual([10, 10], self.slept)
+        self.assertIsNone(self.fencer().failing())
+
+    def test_failure_says_since_when_and_the_way_out(self):
+        seen = []
+
+        def operator_confirms(tries, agent, fencer):
+            seen.append(fencer.failing())
+            if tries == 3:
+                fence.main(['confirm', 'node2'], fencer=fencer)
+                self.now += 100  # the next try may come long after
+
+        code, agent = self.failing_handler(operator_confirms)
+        # Confirmed off by hand: DRBD hears "fenced" at its next try,
+        # without the agent, and the record is gone.
+        self.assertEqual(fence.DRBD_PEER_FENCED, code)
+        self.assertEqual(3, len([call for call in agent.calls
+                                 if call[0] == ['/usr/sbin/fence_lab']]))
+        self.assertEqual({1000.0}, {record.since for record in seen})
+        self.assertIn('no route to BMC', seen[-1].error)
+        self.assertIn('"drbd-clvm-fence confirm node2"',
+                      seen[-1].describe())
+        self.assertIn('1970-01-01 00:16:40 UTC', seen[-1].describe())
+        self.assertIsNone(self.fencer().failing())
+        self.assertEqual(self.now - 100,
+                         self.fencer().last_fenced('node2'))
+        # dlm_controld is told too.
+        self.assertEqual(['dlm_tool', 'fence_ack', '2'], agent.calls[-1][0])
+
+    def test_drbd_handler_stops_when_the_peer_is_back(self):
+        with open(UP_TO_DATE) as handle:
+            text = handle.read()
+
+        def link_back(tries, agent, fencer):
+            self.proc_drbd_text(text.replace('cs:WFConnection',
+                                             'cs:SyncSource'))
+
+        code, agent = self.failing_handler(link_back)
+        self.assertEqual(fence.DRBD_FENCE_FAILED, code)
+        self.assertEqual(1, len(agent.calls))
         self.assertIsNone(self.fencer().last_fenced('node2'))
+        self.assertIsNone(self.fencer().failing())
+
+    def test_confirm_never_this_node_or_a_stranger(self):
+        for name in ('node1', 'node9'):
+            self.assertEqual(1, fence.main(['confirm', name],
+                                           fencer=self.fencer()))
+            self.assertIsNone(self.fencer().last_fenced(name))
+
+    def test_retry_interval_must_be_positive(self):
+        text = CONFIG.replace('delay = %d', 'retry_interval = 0')
+        self.assertRaises(fence.FenceError, fence.FenceConfig, text)
 
     def test_dlm_request_fenced_once_per_failure(self):
         # DRBD's handler fenced node2 at 1000; DLM saw node2 leave at 1004

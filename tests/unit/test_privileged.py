@@ -373,6 +373,8 @@ class GuardedInTheDaemon(fixtures.Fixture):
 
     def _file(self, path):
         self.order.append(path)
+        if path not in self.files:
+            return 1, '', 'cat: %s: No such file or directory\n' % path
         return 0, recorded.load(self.files[path]).output, ''
 
     def _program(self, argv, timeout, abandoned=None):
@@ -649,6 +651,8 @@ class PrivsepRunnerTest(testtools.TestCase):
             ('corosync-quorumtool', '-s'): [0, 'Quorate: Yes\n', ''],
             ('pidof', 'lvmlockd'): [0, '279\n', ''],
             ('pidof', 'dlm_controld'): [0, '266\n', ''],
+            ('cat', '/run/drbd-clvm/fence/failing'): [
+                1, '', 'cat: /run/drbd-clvm/fence/failing: No such file\n'],
         }
         for argv, name in (
                 (('cat', '/proc/drbd'), 'node1-01-cat_proc_drbd.txt'),
@@ -674,7 +678,7 @@ class PrivsepRunnerTest(testtools.TestCase):
             del trips[:]
             self.assertEqual([], node.gate.reasons())
         # quorum, /proc/drbd, two pids, the lockspace
-        self.assertEqual([5], [len(trip) for trip in trips])
+        self.assertEqual([6], [len(trip) for trip in trips])
 
     def test_the_shell_turned_off_reaches_the_daemon(self):
         off = runner.PrivsepCommandRunner(node='node1', lvm_shell=False)

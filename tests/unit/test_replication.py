@@ -20,10 +20,12 @@ import testtools
 
 from drbd_clvm_driver import cluster
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import fence_state
 from drbd_clvm_driver.locking import base as locking_base
 from drbd_clvm_driver.privileged import checks
 from drbd_clvm_driver.privileged import native
 from drbd_clvm_driver.replication import base
+from drbd_clvm_driver.replication import drbd as replication_drbd
 from drbd_clvm_driver.replication import shared_lun
 from drbd_clvm_driver import runner
 from tests.unit import recorded
@@ -328,3 +330,76 @@ class ConfiguredTargetTest(testtools.TestCase):
         self.assertRaises(exception.ReplicationNotFound,
                           base.configured_target,
                           self._conf(drbd_clvm_replication='nosuch'))
+
+
+class DrbdNodeRunner(runner.CommandRunner):
+    """Answers the DRBD plugin's readings from a recorded /proc/drbd and
+    the fence program's record (absent where None).
+    """
+
+    def __init__(self, proc_drbd, fence_record=None):
+        super().__init__()
+        self.proc_drbd = recorded.load(proc_drbd).output
+        self.fence_record = fence_record
+
+    def _execute(self, argv, timeout):
+        argv = list(argv)
+        if argv == ['drbdadm', 'sh-minor', 'r0']:
+            return 0, '0\n', ''
+        if argv == ['cat', '/proc/drbd']:
+            return 0, self.proc_drbd, ''
+        if argv == ['cat', fence_state.FAILING_FILE] and self.fence_record:
+            return 0, self.fence_record, ''
+        return 1, '', 'cat: %s: No such file or directory\n' % argv[1]
+
+
+class FenceFailingTest(testtools.TestCase):
+    """While the fence of the peer fails, the refusal says so and how to
+    get out; a record left from an earlier failure changes nothing.
+    """
+
+    RECORD = fence_state.FenceFailure(
+        'node2', 1764840000.0, 'fence_ipmilan failed to fence node2 (exit '
+        '1): Unable to connect', 10).to_text()
+
+    def _reasons(self, proc_drbd, record):
+        plugin = replication_drbd.DrbdReplication(
+            DrbdNodeRunner(proc_drbd, record), 'r0')
+        state = plugin.state()
+        # as the privileged daemon hands it over
+        return plugin.reasons(plugin.state_from_plain(
+            dataclasses.asdict(state)))
+
+    def test_failed_fence_is_named_with_the_way_out(self):
+        [connection, *_] = self._reasons(test_cluster.UNKNOWN_PEER,
+                                         self.RECORD)
+        self.assertEqual(
+            'DRBD r0 is WFConnection, not Connected: the fence of node2 has '
+            'failed since 2025-12-04 09:20:00 UTC (fence_ipmilan failed to '
+            'fence node2 (exit 1): Unable to connect); nothing is written '
+            'until a fence succeeds. Repair the fence device '
+            '(drbd-clvm-fence tries again every 10 s), or, once you have '
+            'made sure node2 is powered off, run "drbd-clvm-fence confirm '
+            'node2" on this node', connection)
+
+    def test_without_a_record_the_peer_is_unknown(self):
+        reasons = self._reasons(test_cluster.UNKNOWN_PEER, None)
+        self.assertIn('not confirmed fenced (disk DUnknown)', reasons[0])
+
+    def test_unreadable_record_still_refuses(self):
+        reasons = self._reasons(test_cluster.UNKNOWN_PEER, '{"node": ')
+        self.assertIn('unreadable (%s)' % fence_state.FAILING_FILE,
+                      reasons[0])
+
+    def test_old_record_is_ignored_once_the_peer_is_fenced_or_back(self):
+        for proc_drbd in (test_cluster.FENCED_SURVIVOR,
+                          'node1-01-cat_proc_drbd.txt'):
+            self.assertEqual([], self._reasons(proc_drbd, self.RECORD))
+
+    def test_confirmation_reads_no_fence_record(self):
+        plugin = replication_drbd.DrbdReplication(
+            DrbdNodeRunner(test_cluster.UNKNOWN_PEER), 'r0')
+        self.assertIn(('cat', fence_state.FAILING_FILE),
+                      plugin.readings(False))
+        self.assertNotIn(('cat', fence_state.FAILING_FILE),
+                         plugin.confirm_readings())
