@@ -42,6 +42,7 @@ from drbd_clvm_driver import exception
 from drbd_clvm_driver import exports
 from drbd_clvm_driver.locking import base as locking_base
 from drbd_clvm_driver import lvm
+from drbd_clvm_driver import nodes
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import opts
 from drbd_clvm_driver import peer
@@ -172,12 +173,14 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
     def _start_peer_endpoint(self, local):
         """Serve the other nodes' calls on this backend's topic."""
         topic = peer.topic(self.backend_name)
+        server = nodes.address(local)
         endpoint = peer.Endpoint(local, self.any_node.handlers())
         self.peer_server = rpc.get_server(
-            oslo_messaging.Target(topic=topic, server=local),
+            oslo_messaging.Target(topic=topic, server=server),
             [peer.MessagingEndpoint(endpoint)])
         self.peer_server.start()
-        LOG.info('Peer endpoint of %s listening on topic %s', local, topic)
+        LOG.info('Peer endpoint of %s listening on topic %s as %s', local,
+                 topic, server)
 
     def do_setup(self, context):
         conf = self.configuration

@@ -128,8 +128,13 @@ class Exports:
         return self.names.node_of((connector or {}).get('host'))
 
     def _node_serving(self, attachment):
-        return _info(attachment).get(NODE_KEY) or self.node_of(
-            attachment.connector)
+        """The node an attachment's connection is on, as this node names it
+        (the node that made it may spell it otherwise).
+        """
+        serving = _info(attachment).get(NODE_KEY)
+        if serving:
+            return self.names.node_of(serving) or serving
+        return self.node_of(attachment.connector)
 
     @staticmethod
     def _is_local(attachment):

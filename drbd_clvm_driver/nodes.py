@@ -34,13 +34,13 @@ spell a host their own way, so every comparison is :func:`same_host`:
 The same node named twice is one node, under its first name; two nodes a
 short name could both be are refused.
 
-A peer is called at its name exactly as its volume service spells it, which
-``drbd_clvm_cluster_peer_nodes`` gives.  corosync's membership does not: its
-members are taken to be spelled as this node is (:func:`peers_in_membership`),
-so with ``host = node1.example.com`` member ``node2`` is called as
-``node2.example.com``.  Where the peers' services spell their names
-otherwise, or corosync lists addresses, set
-``drbd_clvm_cluster_peer_nodes``.
+A node's volume service listens for peer calls at its :func:`address`, its
+short name, which no two nodes share: a peer is reached however it is
+spelled, by ``drbd_clvm_cluster_peer_nodes`` or by corosync, and whatever its
+own ``host`` is (``node1.example.com`` calls member ``node2`` while node2's
+service runs as ``host = node2``).  corosync's members are spelled as this
+node is (:func:`peers_in_membership`), in logs and connection info.  Where
+corosync lists addresses, set ``drbd_clvm_cluster_peer_nodes``.
 """
 
 import ipaddress
@@ -73,6 +73,13 @@ def same_host(name, other):
     return _short(name) == _short(other)
 
 
+def address(node):
+    """Where ``node``'s volume service listens for peer calls: its short
+    name (an address whole), lower case, as every spelling of it shares.
+    """
+    return _short(node).lower()
+
+
 def _spelled_like(member, local):
     """``member`` spelled as ``local`` is, short or in its domain."""
     if (_is_address(member) or _is_address(local) or
@@ -85,8 +92,7 @@ def _spelled_like(member, local):
 
 def peers_in_membership(local, members):
     """The peers among corosync's ``members`` of the node ``local``, each
-    spelled as ``local`` is: the name its volume service is expected to
-    listen on.
+    spelled as ``local`` is.
     """
     return [_spelled_like(member, local) for member in members
             if not same_host(member, local)]

@@ -26,7 +26,8 @@ class here, with its attributes (a refusal's ``reasons``, a failed
 command's ``argv`` and ``stderr``).  Two ways to reach it:
 
 * :class:`MessagingPeers`: oslo.messaging over the volume service's own
-  transport, one topic per backend and one server per node (production);
+  transport, one topic per backend and one server per node, at its
+  :func:`~drbd_clvm_driver.nodes.address` (production);
 * :class:`InProcessPeers`: endpoints in this process, for the scenario tests
   and the cluster gate, which drive both real nodes from one process.  It
   stands in for the message bus only; what runs on each node is the same.
@@ -36,6 +37,7 @@ from oslo_log import log as logging
 import oslo_messaging
 
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import nodes
 
 LOG = logging.getLogger(__name__)
 
@@ -144,8 +146,8 @@ class MessagingPeers:
 
     def call(self, node, method, timeout=None, **kwargs):
         timeout = timeout or self.timeout
-        prepared = self.client.prepare(server=node, timeout=timeout,
-                                       version=VERSION)
+        prepared = self.client.prepare(server=nodes.address(node),
+                                       timeout=timeout, version=VERSION)
         try:
             answer = prepared.call(self.context_factory(), 'peer_call',
                                    step=method, arguments=kwargs)

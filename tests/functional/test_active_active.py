@@ -76,8 +76,14 @@ class ActiveActiveTestCase(test.TestCase):
         # No Nova here: the event telling it an attached volume grew.
         self.nova_extend = self.patch('cinder.compute.nova.API.extend_volume')
 
+    def host(self, node):
+        """The host part of ``node``'s volume service's host: its node name
+        (no name is configured).
+        """
+        return node + self.DOMAIN
+
     def _manager(self, node, driver_class):
-        return drivers.start_manager(self, node + self.DOMAIN, driver_class,
+        return drivers.start_manager(self, self.host(node), driver_class,
                                      CLUSTER_NAME)
 
     @staticmethod
@@ -87,7 +93,7 @@ class ActiveActiveTestCase(test.TestCase):
     def _volume(self, size=1, **kwargs):
         return test_utils.create_volume(
             self.context, size=size,
-            host='node1%s@drbd#DRBD_CLVM' % self.DOMAIN,
+            host='%s@drbd#DRBD_CLVM' % self.host('node1'),
             cluster_name=CLUSTER_NAME,
             volume_type_id=self.volume_type.id, **kwargs)
 
@@ -367,7 +373,7 @@ class LiveMigrationTest(ActiveActiveTestCase):
         third, info = self._hop(volume, second, 'compute3',
                                 attach_by='node1', detach_by='node2')
         self.assertEqual('iscsi', info['driver_volume_type'])
-        self.assertEqual('node1', info['drbd_clvm_node'])
+        self.assertEqual(self.host('node1'), info['drbd_clvm_node'])
         self.assertEqual({'node1'}, self.active_on(volume))
 
         # Back to node1, the iSCSI attachment's removal served by node2.

@@ -11,8 +11,9 @@
 # under the License.
 
 """Host names spelled differently inside real Cinder: the volume services'
-hosts are FQDNs (``node1.example.com@drbd``) while corosync's membership and
-the connectors of the nodes' compute services use short names (``node1``).
+hosts are FQDNs (``node1.example.com@drbd``), or only node1's is (as in the
+Cinder gate), while corosync's membership and the connectors of the nodes'
+compute services use short names (``node1``).
 """
 
 from unittest import mock
@@ -68,3 +69,35 @@ class FqdnHostsTest(test_active_active.ActiveActiveTestCase):
             info['driver_volume_type'], info['drbd_clvm_node']))
         self.assertEqual(set(), called)
         self.assertEqual({'node1'}, self.active_on(volume))
+
+
+class MixedHostsMixin:
+    """node1's host is its FQDN, node2's its short name; neither configures
+    its node name or peers, so each takes its peers from corosync's short
+    names and spells them as it spells itself.
+    """
+
+    def host(self, node):
+        return node + DOMAIN if node == 'node1' else node
+
+
+class MixedHostsTest(MixedHostsMixin,
+                     test_active_active.ActiveActiveTestCase):
+
+    def test_each_node_makes_a_connection_on_the_other(self):
+        for node in test_active_active.SERVERS:
+            other = self.other(node)
+            volume = self._created(server=node)
+            _, info = self.attach(volume, other, served_by=node)
+            self.assertEqual('local', info['driver_volume_type'])
+            self.assertEqual({other}, self.active_on(volume))
+
+
+class MixedHostsLiveMigrationTest(MixedHostsMixin,
+                                  test_active_active.LiveMigrationTest):
+    pass
+
+
+class MixedHostsMultiattachTest(MixedHostsMixin,
+                                test_active_active.MultiattachTest):
+    pass

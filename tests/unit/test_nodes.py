@@ -122,10 +122,19 @@ class SpellingsTest(testtools.TestCase):
         self.assertEqual('node1.example.com', names.node_of('compute-b'))
 
 
+class AddressTest(testtools.TestCase):
+    """Every spelling of a node reaches its one peer endpoint."""
+
+    def test_every_spelling_of_a_node_has_one_address(self):
+        for name in ('node2', 'Node2.example.com', 'node2.lab.example.com'):
+            self.assertEqual('node2', nodes.address(name))
+
+    def test_an_address_stays_whole(self):
+        self.assertEqual('10.0.0.2', nodes.address('10.0.0.2'))
+
+
 class PeersInMembershipTest(testtools.TestCase):
-    """Members are called by the name their volume service listens on,
-    taken to be spelled as this node's is.
-    """
+    """Members are spelled as this node is."""
 
     def test_short_members_of_an_fqdn_node(self):
         self.assertEqual(['node2.example.com'], nodes.peers_in_membership(

@@ -263,6 +263,12 @@ class MessagingPeersTest(testtools.TestCase):
         client.prepare.return_value.call.assert_called_once_with(
             {}, 'peer_call', step='use', arguments={'name': 'v'})
 
+    def test_a_node_spelled_as_an_fqdn_is_called_at_its_address(self):
+        peers, client = self._peers(return_value={'result': None})
+        peers.call('node2.example.com', 'use', name='v')
+        client.prepare.assert_called_once_with(server='node2', timeout=7,
+                                               version=peer.VERSION)
+
     def test_timeout_is_peer_unavailable(self):
         peers, _ = self._peers(side_effect=oslo_messaging.MessagingTimeout)
         error = self.assertRaises(exception.PeerUnavailable, peers.call,
