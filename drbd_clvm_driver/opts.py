@@ -136,18 +136,18 @@ drbd_clvm_opts = [
                     'with 512 KiB chunks.'),
     cfg.StrOpt('drbd_clvm_cluster_node_name',
                deprecated_name='cluster_node_name',
-               help='This node\'s name in the cluster: the address its '
-                    'peer endpoint listens on and the name connectors from '
-                    'this host are recognised by. Defaults to the host part '
-                    'of the volume service\'s host (node1 for '
-                    'node1@drbd).'),
+               help='This node\'s name in the cluster: the name connectors '
+                    'from this host are recognised by; its peer endpoint '
+                    'listens at its short name (node1 for '
+                    'node1.example.com). Defaults to the host part of the '
+                    'volume service\'s host (node1 for node1@drbd).'),
     cfg.ListOpt('drbd_clvm_cluster_peer_nodes',
                 deprecated_name='cluster_peer_nodes',
                 default=[],
                 help='Names of the other nodes whose volume services serve '
-                     'this backend, as each sets '
-                     'drbd_clvm_cluster_node_name. Empty: the other members '
-                     'corosync lists when the service starts.'),
+                     'this backend, short or FQDN (each is called at its '
+                     'short name). Empty: the other members corosync lists '
+                     'when the service starts.'),
     cfg.DictOpt('drbd_clvm_cluster_node_aliases',
                 deprecated_name='cluster_node_aliases',
                 default={},

@@ -38,11 +38,9 @@ def node_names(runner, local, peers=(), aliases=None, timeout=10):
     if not peers:
         members = cluster.Quorum(runner, timeout).members()
         peers = nodes.peers_in_membership(local, members)
-        LOG.info('Peer nodes from corosync membership (%s): %s, called by '
-                 'their names spelled as this node\'s (%s) is; set '
-                 'drbd_clvm_cluster_peer_nodes if their volume services '
-                 'spell theirs otherwise.', ', '.join(members) or 'none',
-                 ', '.join(peers) or 'none', local)
+        LOG.info('Peer nodes from corosync membership (%s): %s, called at '
+                 'their short names.', ', '.join(members) or 'none',
+                 ', '.join(peers) or 'none')
     if not peers:
         LOG.warning('No peer node known (drbd_clvm_cluster_peer_nodes is '
                     'empty and corosync lists no other member): connectors '
