@@ -16,8 +16,14 @@
 Each step gets a global request id of its own; Cinder carries it over the
 message bus into the log lines of the volume service that did the work, so
 the table says which node served each step (read from the services' logs,
-not assumed). The data-path steps run os-brick in the guests
-(``tools/cluster/brick``) as Nova's compute service would.
+not assumed). While every service runs, a step whose serving node logged
+that a peer did not answer fails. The data-path steps run os-brick in the
+guests (``tools/cluster/brick``) as Nova's compute service would.
+
+The first node's service runs with its FQDN as its host and neither its
+name nor its peers configured (:func:`volume_host`), so it takes them from
+corosync's short names, as an operator who sets neither gets; the others
+run as the DevStack plugin configures them.
 """
 
 import concurrent.futures
@@ -64,6 +70,11 @@ PROJECT_ID = '0123456789abcdef0123456789abcdef'
 RPC_READY = 'Driver post RPC initialization completed successfully'
 #: seconds for a volume service to start (Python start-up in TCG)
 SERVICE_START_TIMEOUT = 600
+#: the first node's domain in its volume service's host (RFC 2606's
+#: .test: a name nothing resolves)
+LAB_DOMAIN = 'gate.test'
+#: what the driver logs of a peer whose volume service did not answer
+PEER_SILENT = 'did not answer'
 #: seconds from a node's death to the DRBD survivor's first create accepted
 #: through the API: the driver's 30 s (the fault campaign's bound), plus
 #: the 60 s a request cast to the dead node's RabbitMQ consumer may wait
@@ -76,9 +87,19 @@ class FlowError(Exception):
     """A step did not end as Cinder's users expect."""
 
 
-def service_host(node):
-    """Cinder's host of ``node``'s volume service (``node1@drbd``)."""
-    return '%s@%s' % (node, BACKEND)
+def volume_host(cluster, node):
+    """The ``host`` ``node``'s volume service runs with: the first node's
+    FQDN where corosync lists the members (sanlock has no corosync, so its
+    nodes must be told their peers), else the node's name.
+    """
+    if node == cluster.nodes[0].name and cluster.lock_manager != 'sanlock':
+        return '%s.%s' % (node, LAB_DOMAIN)
+    return node
+
+
+def service_host(cluster, node):
+    """Cinder's host of ``node``'s volume service (``node2@drbd``)."""
+    return '%s@%s' % (volume_host(cluster, node), BACKEND)
 
 
 def rpc_ready_count(node):
@@ -175,19 +196,34 @@ class Flows:
         self.nodes = {node.name: node for node in cluster.hosts}
         #: cluster nodes whose hardware died (powered off for good)
         self.dead = set()
+        #: cluster nodes whose volume service is not running
+        self.stopped = set()
         #: when the last of them died (monotonic)
         self.died_at = None
 
     # Bookkeeping.
 
-    def served_by(self, request_id):
-        """The cluster nodes whose volume service logged ``request_id``
-        (a node that is powered off served nothing).
+    def logged(self, request_id):
+        """``{node: lines saying a peer did not answer}`` of the cluster
+        nodes whose volume service logged ``request_id`` (a node that is
+        powered off served nothing).
         """
-        return [node.name for node in self.cluster.nodes
-                if node.name not in self.dead and
-                node.run('grep', '-q', '-F', request_id, SERVICE_LOG,
-                         timeout=30).exit_code == 0]
+        found = {}
+        for node in self.cluster.nodes:
+            if node.name in self.dead:
+                continue
+            counts = node.run(
+                'awk', '-v', 'id=' + request_id, '-v', 'silent=' + PEER_SILENT,
+                'index($0, id) {n++; if (index($0, silent)) s++} '
+                'END {print n + 0, s + 0}', SERVICE_LOG, timeout=30).stdout
+            lines, silent = (int(count) for count in counts.split())
+            if lines:
+                found[node.name] = silent
+        return found
+
+    def served_by(self, request_id):
+        """The cluster nodes whose volume service logged ``request_id``."""
+        return list(self.logged(request_id))
 
     def step(self, flow, action, *args, serving=None, **kwargs):
         """Run ``action(cinder, *args, **kwargs)`` with a request id of its
@@ -209,11 +245,16 @@ class Flows:
             result = None
             row['status'] = 'failed: %s: %s' % (type(error).__name__, error)
         row['seconds'] = round(time.monotonic() - started, 1)
-        row['served_by'] = ','.join(self.served_by(request_id)) or '-'
+        logged = self.logged(request_id)
+        row['served_by'] = ','.join(logged) or '-'
         if serving and row['status'] == 'ok' and \
-                not set(row['served_by'].split(',')) <= set(serving):
+                not set(logged) <= set(serving):
             row['status'] = 'failed: served by %s, not %s' % (
                 row['served_by'], ' or '.join(serving))
+        unanswered = [node for node, silent in logged.items() if silent]
+        if unanswered and not self.stopped and row['status'] == 'ok':
+            row['status'] = 'failed: a peer did not answer %s, all ' \
+                'services running' % ' or '.join(unanswered)
         self.rows.append(row)
         self.log('%-42s %-12s %6.1f s  %s' % (
             flow, row['served_by'], row['seconds'], row['status']))
@@ -372,8 +413,9 @@ class Flows:
 
     def stop_service(self, cinder, node):
         """A clean stop; Cinder then reports the service down."""
+        self.stopped.add(node)
         self.service(node, 'stop')
-        self.wait_service(cinder, service_host(node), 'down')
+        self.wait_service(cinder, self.service_host(node), 'down')
 
     def start_service(self, cinder, node):
         """Start it and wait until it takes requests."""
@@ -383,7 +425,11 @@ class Flows:
             lambda: rpc_ready_count(self.nodes[node]) > started_before,
             SERVICE_START_TIMEOUT, '%s\'s volume service to take requests'
             % node)
-        self.wait_service(cinder, service_host(node), 'up')
+        self.wait_service(cinder, self.service_host(node), 'up')
+        self.stopped.discard(node)
+
+    def service_host(self, node):
+        return service_host(self.cluster, node)
 
     def operator_view(self, cinder, down=()):
         """What ``openstack volume service list`` and ``cinder-manage
@@ -391,7 +437,7 @@ class Flows:
         unless it is in ``down``; the cluster up while one service is, with
         its hosts and down hosts counted.
         """
-        wanted = {service_host(node): 'down' if node in down else 'up'
+        wanted = {self.service_host(node): 'down' if node in down else 'up'
                   for node in self.cluster_names}
         listed = {service.host: (service.state, service.cluster)
                   for service in cinder.services.list(binary='cinder-volume')}
@@ -417,6 +463,7 @@ class Flows:
         device = self.cluster.fence_device
         device.dead.add(node)
         self.dead.add(node)
+        self.stopped.add(node)
         self.died_at = time.monotonic()
         device.kill(node)
 
@@ -471,7 +518,8 @@ class Flows:
         """
         def degraded():
             for pool in cinder.pools.list(detailed=True):
-                if pool.name.split('#')[0] in (service_host(node), CLUSTER):
+                if pool.name.split('#')[0] in (self.service_host(node),
+                                               CLUSTER):
                     return (getattr(pool, 'backend_state', None) == 'up' and
                             getattr(pool, 'cluster_degraded', False) and
                             dead in (getattr(
@@ -507,6 +555,7 @@ class Flows:
             return serving and self._being_made(serving[0], lv)
 
         guests.wait_until(copying, STATUS_TIMEOUT, 'a node to copy the clone')
+        self.stopped.add(serving[0])
         self.service(serving[0], 'kill')
         return serving[0], clone.id
 
@@ -614,11 +663,28 @@ def volume_flows(flows):
     step('delete', flows.delete, volume.id)
 
 
+def local_attaches(flows, volume_id, hosts, serving=None, when=''):
+    """Attach ``volume_id`` on each of ``hosts`` (local), read its data
+    (seed ``one``), detach.
+
+    :param when: said after each attach's flow.
+    """
+    for host in hosts:
+        local = flows.step('attach on %s (local), read%s' % (host, when),
+                           flows.attach_check, volume_id, host, 'one',
+                           serving=serving)
+        if local:
+            flows.step('detach from %s' % host, flows.detach, local,
+                       serving=serving)
+
+
 def attachment_flows(flows):
     """iSCSI with CHAP to the compute host, then re-attached through
-    another node while the first one's service is stopped; local attaches
-    on every node; a live migration through every node and the compute
-    host (node1 -> node2 [-> node3] -> compute -> node1).
+    another node, and attached locally on each other node, while the first
+    one's service is stopped (so each other node serves a local attach of
+    its own); local attaches on every node; a live migration through every
+    node and the compute host (node1 -> node2 [-> node3] -> compute ->
+    node1).
     """
     step = flows.step
     compute = flows.cluster.compute[0].name
@@ -643,6 +709,8 @@ def attachment_flows(flows):
         if again:
             step('detach from %s' % compute, flows.detach, again,
                  serving=others)
+        local_attaches(flows, volume.id, others, serving=others,
+                       when=', %s stopped' % exporter)
         extra = step('create while %s is stopped' % exporter, flows.create,
                      serving=others)
         if extra:
@@ -652,11 +720,7 @@ def attachment_flows(flows):
              exporter)
         step('service and cluster lists, %s back' % exporter,
              flows.operator_view)
-    for host in names:
-        local = step('attach on %s (local), read' % host,
-                     flows.attach_check, volume.id, host, 'one')
-        if local:
-            step('detach from %s' % host, flows.detach, local)
+    local_attaches(flows, volume.id, names)
     source = step('attach on %s (local), write' % first, flows.attach_write,
                   volume.id, first, 'two')
     for host in names[1:] + [compute, first]:
@@ -729,7 +793,7 @@ def node_death_flows(flows):
         step('delete while %s is dead' % dead, flows.delete, extra.id,
              serving=survivors)
     step('%s\'s service down' % dead, flows.wait_service,
-         service_host(dead), 'down', timeout=300)
+         flows.service_host(dead), 'down', timeout=300)
     step('service and cluster lists, %s dead' % dead, flows.operator_view,
          down=(dead,))
     step('%s\'s pool serves degraded' % survivors[0], flows.pool_degraded,

@@ -66,7 +66,9 @@ def start_volume_services(cluster, controller):
 
     def start(node):
         node.runner.run(['drbd-clvm-cinder-node', 'setup', transport_url,
-                         database_url], timeout=600)
+                         database_url,
+                         api_flows.volume_host(cluster, node.name)],
+                        timeout=600)
         node.runner.run(['drbd-clvm-cinder-node', 'start'], timeout=60)
 
     with concurrent.futures.ThreadPoolExecutor(len(cluster.nodes)) as pool:
@@ -80,7 +82,8 @@ def wait_services_up(cluster, api_url):
     backend).
     """
     cinder = api_flows.client(api_url)
-    hosts = [api_flows.service_host(node.name) for node in cluster.nodes]
+    hosts = [api_flows.service_host(cluster, node.name)
+             for node in cluster.nodes]
 
     def up():
         if not all(api_flows.rpc_ready_count(node) for node in cluster.nodes):

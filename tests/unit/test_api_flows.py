@@ -16,6 +16,7 @@ cluster list``, recorded from the real control plane) and keeps its rows.
 
 import threading
 import types
+from unittest import mock
 
 import fixtures
 import testtools
@@ -57,9 +58,13 @@ class AtOnceTest(testtools.TestCase):
         controller = types.SimpleNamespace(api_url='http://api')
         self.flows = api_flows.Flows(cluster, controller, log=lambda _: None)
 
-    def _served_by(self, *nodes):
+    def _served_by(self, *nodes, silent=0):
+        """``nodes`` logged the request, each ``silent`` times that a peer
+        did not answer.
+        """
         self.useFixture(fixtures.MockPatchObject(
-            self.flows, 'served_by', return_value=list(nodes)))
+            self.flows, 'logged',
+            return_value={node: silent for node in nodes}))
 
     def test_a_step_may_be_served_by_any_node_named(self):
         self._served_by('node3')
@@ -74,6 +79,18 @@ class AtOnceTest(testtools.TestCase):
                         serving=['node2', 'node3'])
         self.assertEqual('failed: served by node1,node2, not node2 or node3',
                          self.flows.rows[-1]['status'])
+
+    def test_a_peer_silent_while_every_service_runs_fails(self):
+        self._served_by('node1', silent=1)
+        self.flows.step('delete', lambda cinder: None)
+        self.assertEqual('failed: a peer did not answer node1, all services '
+                         'running', self.flows.rows[-1]['status'])
+
+    def test_a_peer_silent_while_a_service_is_stopped_is_expected(self):
+        self._served_by('node1', silent=1)
+        self.flows.stopped.add('node2')
+        self.flows.step('delete', lambda cinder: None)
+        self.assertEqual('ok', self.flows.rows[-1]['status'])
 
     def test_steps_run_together_rows_keep_the_listed_order(self):
         # The first step finishes only once the second has started: run
@@ -96,3 +113,44 @@ class AtOnceTest(testtools.TestCase):
         self.assertEqual([('first', 'ok'), ('second', 'ok')],
                          [(row['flow'], row['status'])
                           for row in self.flows.rows])
+
+
+class LoggedTest(testtools.TestCase):
+    """What each node's service log says of a request."""
+
+    def _node(self, name, counts):
+        run = mock.Mock(return_value=types.SimpleNamespace(stdout=counts))
+        return types.SimpleNamespace(name=name, run=run)
+
+    def test_nodes_that_logged_the_request_with_their_silent_peers(self):
+        nodes = (self._node('node1', '7 2\n'), self._node('node2', '0 0\n'),
+                 self._node('node3', '1 0\n'))
+        flows = api_flows.Flows(
+            types.SimpleNamespace(nodes=nodes, hosts=nodes),
+            types.SimpleNamespace(api_url='http://api'))
+        flows.dead.add('node3')
+        self.assertEqual({'node1': 2}, flows.logged('req-1'))
+        self.assertIn('id=req-1', nodes[0].run.call_args.args)
+        nodes[2].run.assert_not_called()
+
+
+class VolumeHostTest(testtools.TestCase):
+
+    def _cluster(self, lock_manager):
+        return types.SimpleNamespace(
+            nodes=[types.SimpleNamespace(name=name)
+                   for name in ('node1', 'node2', 'node3')],
+            lock_manager=lock_manager)
+
+    def test_the_first_node_runs_as_its_fqdn_beside_corosync(self):
+        cluster = self._cluster('lvmlockd')
+        self.assertEqual(['node1.gate.test@drbd', 'node2@drbd', 'node3@drbd'],
+                         [api_flows.service_host(cluster, node.name)
+                          for node in cluster.nodes])
+
+    def test_without_corosync_every_node_runs_as_its_name(self):
+        # sanlock's nodes cannot learn their peers: they are configured
+        cluster = self._cluster('sanlock')
+        self.assertEqual(['node1', 'node2', 'node3'],
+                         [api_flows.volume_host(cluster, node.name)
+                          for node in cluster.nodes])
