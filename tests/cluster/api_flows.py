@@ -212,11 +212,13 @@ class Flows:
         for node in self.cluster.nodes:
             if node.name in self.dead:
                 continue
-            counts = node.run(
+            counted = node.run(
                 'awk', '-v', 'id=' + request_id, '-v', 'silent=' + PEER_SILENT,
                 'index($0, id) {n++; if (index($0, silent)) s++} '
-                'END {print n + 0, s + 0}', SERVICE_LOG, timeout=30).stdout
-            lines, silent = (int(count) for count in counts.split())
+                'END {print n + 0, s + 0}', SERVICE_LOG, timeout=30)
+            if counted.exit_code != 0:
+                continue  # no log yet: the service never ran there
+            lines, silent = (int(count) for count in counted.stdout.split())
             if lines:
                 found[node.name] = silent
         return found

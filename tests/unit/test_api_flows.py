@@ -118,13 +118,15 @@ class AtOnceTest(testtools.TestCase):
 class LoggedTest(testtools.TestCase):
     """What each node's service log says of a request."""
 
-    def _node(self, name, counts):
-        run = mock.Mock(return_value=types.SimpleNamespace(stdout=counts))
+    def _node(self, name, counts, exit_code=0):
+        run = mock.Mock(return_value=types.SimpleNamespace(
+            stdout=counts, exit_code=exit_code))
         return types.SimpleNamespace(name=name, run=run)
 
     def test_nodes_that_logged_the_request_with_their_silent_peers(self):
+        # node3 is dead, node4 has no log yet
         nodes = (self._node('node1', '7 2\n'), self._node('node2', '0 0\n'),
-                 self._node('node3', '1 0\n'))
+                 self._node('node3', '1 0\n'), self._node('node4', '', 2))
         flows = api_flows.Flows(
             types.SimpleNamespace(nodes=nodes, hosts=nodes),
             types.SimpleNamespace(api_url='http://api'))
