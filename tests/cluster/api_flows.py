@@ -75,6 +75,8 @@ SERVICE_START_TIMEOUT = 600
 LAB_DOMAIN = 'gate.test'
 #: what the driver logs of a peer whose volume service did not answer
 PEER_SILENT = 'did not answer'
+#: characters of the flow column (the longest flow's)
+FLOW_COLUMN = 46
 #: seconds from a node's death to the DRBD survivor's first create accepted
 #: through the API: the driver's 30 s (the fault campaign's bound), plus
 #: the 60 s a request cast to the dead node's RabbitMQ consumer may wait
@@ -258,8 +260,9 @@ class Flows:
             row['status'] = 'failed: a peer did not answer %s, all ' \
                 'services running' % ' or '.join(unanswered)
         self.rows.append(row)
-        self.log('%-42s %-12s %6.1f s  %s' % (
-            flow, row['served_by'], row['seconds'], row['status']))
+        self.log('%-*s %-12s %6.1f s  %s' % (
+            FLOW_COLUMN, flow, row['served_by'], row['seconds'],
+            row['status']))
         return result
 
     def at_once(self, *steps):
@@ -443,6 +446,9 @@ class Flows:
                   for node in self.cluster_names}
         listed = {service.host: (service.state, service.cluster)
                   for service in cinder.services.list(binary='cinder-volume')}
+        self.log('volume services: %s' % ', '.join(
+            '%s %s' % (host, state)
+            for host, (state, _cluster) in sorted(listed.items())))
         if listed != {host: (state, CLUSTER)
                       for host, state in wanted.items()}:
             raise FlowError('volume service list shows %s, wanted %s in %s'
@@ -808,9 +814,10 @@ def node_death_flows(flows):
 
 
 def format_table(rows):
-    lines = ['%-42s %-12s %8s  %s' % ('flow', 'served by', 'seconds',
-                                      'status')]
-    lines += ['%-42s %-12s %8.1f  %s' % (row['flow'], row['served_by'],
-                                         row['seconds'], row['status'])
+    lines = ['%-*s %-12s %8s  %s' % (FLOW_COLUMN, 'flow', 'served by',
+                                     'seconds', 'status')]
+    lines += ['%-*s %-12s %8.1f  %s' % (FLOW_COLUMN, row['flow'],
+                                        row['served_by'], row['seconds'],
+                                        row['status'])
               for row in rows]
     return '\n'.join(lines)
