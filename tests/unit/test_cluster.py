@@ -562,3 +562,30 @@ class SharedLunDepartedTest(testtools.TestCase):
         gate = self._gate(test_locking.HOSTS_FAILED, quorum=corosync)
         self.assertEqual({'node3'}, gate.departed(test_locking.THREE))
         self.assertEqual(0, corosync.asked)
+
+
+_DLM_DEAD = 'gate-shared-lun-node-dead/%s/node1-0%d-corosync_quorumtool_%s.txt'
+
+
+class DlmThreeNodesDepartedTest(testtools.TestCase):
+    """Three nodes on a shared LUN under dlm: node3 killed, corosync's
+    quorate membership without it.
+    """
+
+    def _departed(self, moment):
+        replication = mock.Mock()
+        replication.peers_fenced.return_value = None
+        gate = cluster.SafetyGate(replication,
+                                  Membership(_DLM_DEAD % (moment, 1, 's')),
+                                  FixedLockManager())
+        return gate.departed(test_locking.THREE)
+
+    def test_every_node_a_member(self):
+        self.assertEqual(frozenset(), self._departed('alive'))
+
+    def test_node3_outside_the_quorate_membership(self):
+        self.assertEqual({'node3'}, self._departed('departed'))
+
+    def test_membership_read_alone(self):
+        self.assertEqual(('node1', 'node2'), cluster.parse_members(
+            recorded.load(_DLM_DEAD % ('departed', 2, 'l')).output))
