@@ -179,9 +179,10 @@ class SafetyGate:
         """The peers of ``names`` (a :class:`~.nodes.NodeNames`) that have
         left the cluster, so that nothing waits on them: every peer where
         the replication proves them fenced (a DRBD peer Outdated), else
-        those outside corosync's quorate membership (fenced, or about to
-        be before the lock manager lets anything they held go). Empty
-        where neither can tell.
+        those the lock manager knows gone (sanlock: their lease failed,
+        their watchdog resets them), else those outside corosync's quorate
+        membership (fenced, or about to be before the lock manager lets
+        anything they held go). Empty where none can tell.
         """
         try:
             fenced = self.replication.peers_fenced(self.replication.state())
@@ -189,8 +190,11 @@ class SafetyGate:
             fenced = None
         if fenced:
             return frozenset(names.peers)
-        if fenced is False or self.quorum is None:
+        if fenced is False:
             return frozenset()
+        known = self.lock_manager.departed(names)
+        if known is not None or self.quorum is None:
+            return known or frozenset()
         if not self.quorum.state().quorate:
             return frozenset()
         members = {names.node_of(member) for member in self.quorum.members()}

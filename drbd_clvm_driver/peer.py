@@ -33,6 +33,8 @@ command's ``argv`` and ``stderr``).  Two ways to reach it:
   stands in for the message bus only; what runs on each node is the same.
 """
 
+import time
+
 from oslo_log import log as logging
 import oslo_messaging
 
@@ -101,14 +103,21 @@ class InProcessPeers:
 
     :param endpoints: ``{node name: Endpoint}``; a node missing from it is
         down.
+    :param down_times_out: whether a call to a node that is down waits its
+        whole timeout before it fails, as a call over the message bus to a
+        server that died with its host does, rather than failing at once.
     """
 
-    def __init__(self, endpoints):
+    def __init__(self, endpoints, down_times_out=False):
         self.endpoints = endpoints
+        self.down_times_out = down_times_out
 
     def call(self, node, method, timeout=None, **kwargs):
         endpoint = self.endpoints.get(node)
         if endpoint is None:
+            if self.down_times_out:
+                time.sleep(timeout)
+                raise _unavailable(node, method, timeout, 'timed out')
             raise _unavailable(node, method, timeout, 'node is down')
         return _result(node, method, endpoint.dispatch(method, kwargs))
 

@@ -156,11 +156,12 @@ class AnyNode:
         if not self.run('extend_volume', name=name, current_mib=current_mib,
                         new_mib=new_mib):
             return
-        silent = [node for node in self.names.peers
-                  if not self.answers(node)]
+        silent = []
         for node in self.names.all:
-            if node not in silent:
+            try:
                 self.on(node, 'refresh', name=name)
+            except exception.PeerUnavailable:
+                silent.append(node)
         if silent:
             LOG.warning('%s grew to %d MiB; the volume service on %s did not '
                         'answer, so a device of it there keeps the old size '
@@ -204,6 +205,9 @@ class AnyNode:
         """Run a node-local step (one of :attr:`steps`) on ``node``, here
         or by a peer call. A step that undoes what ``node`` held is
         skipped where ``node`` has left the cluster: its fence ended it.
+        Where it has not (yet), such a step fails within the probe timeout
+        if ``node`` does not answer: a dead node's RPC server would hold it
+        for the whole step timeout.
 
         :raises PeerUnavailable: ``node`` does not answer, or has left the
             cluster and the step needs it.
@@ -219,5 +223,24 @@ class AnyNode:
             raise exception.PeerUnavailable(
                 '%s on %s: that node has left the cluster (fenced); attach '
                 'through another node' % (step, node))
+        if step in ENDED_BY_A_FENCE:
+            self._probe(node, step)
         return self.peers.call(node, step, timeout=self.step_timeout,
                                **kwargs)
+
+    def _probe(self, node, step):
+        """Raise :class:`~.exception.PeerUnavailable` unless ``node``
+        answers within the probe timeout.
+        """
+        try:
+            self.peers.call(node, 'answering', timeout=self.probe_timeout)
+        except exception.PeerUnavailable:
+            raise exception.PeerUnavailable(
+                '%s on %s: the volume service on %s did not answer within '
+                '%s s, and %s has not left the cluster as far as this node '
+                'can tell yet, so what it holds may still be in use. Retry '
+                'once its service answers again or the cluster has seen it '
+                'gone (corosync within seconds, sanlock once its lease has '
+                'failed: 8 I/O timeouts, 80 s by default). %s' % (
+                    step, node, node, self.probe_timeout, node,
+                    peer.CHECK_THE_SERVICE))

@@ -76,6 +76,14 @@ class LockManager(metaclass=abc.ABCMeta):
             the results of :meth:`health_readings`.
         """
 
+    def departed(self, names):
+        """The peers of ``names`` (a :class:`~drbd_clvm_driver.nodes.
+        NodeNames`) this lock manager itself knows to have left, as a
+        frozenset; None where it cannot tell, so that corosync's membership
+        decides (:meth:`~drbd_clvm_driver.cluster.SafetyGate.departed`).
+        """
+        return None
+
     def health(self):
         """:meth:`health_from` over readings taken now."""
         return self.health_from(self.runner.read(self.health_readings(),

@@ -79,6 +79,7 @@ SHAPES = {
         r'cat\x00/sys/kernel/dlm/lvm_%s/recover_status' % _NAME,
         r'pidof\x00(?:lvmlockd|dlm_controld|clvmd|sanlock|wdmd)',
         r'sanlock\x00client\x00gets',
+        r'sanlock\x00client\x00host_status\x00-s\x00lvm_%s\x00-D' % _NAME,
         # a shared LUN: its device, the disks under it, present, not
         # suspended, its paths running
         r'readlink\x00-f\x00/dev(?:/[A-Za-z0-9_:.+-]+)+',

@@ -236,7 +236,9 @@ def main(argv=None):
     parser.add_argument('--record', nargs='*',
                         choices=sorted(RECORDINGS) + [
                             FAULT_RECORDING, 'gate-shared-lun',
-                            'gate-shared-lun-sanlock'],
+                            'gate-shared-lun-sanlock',
+                            'gate-shared-lun-node-dead',
+                            'gate-shared-lun-sanlock-node-dead'],
                         help='write the recorded outputs (all, or those '
                              'named) into fixture directories under %s'
                         % RECORDED)

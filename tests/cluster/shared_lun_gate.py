@@ -26,24 +26,35 @@ shared_lun`` and the lab's lock manager:
 - every volume is deleted from a node other than the one that made it;
 - with sanlock, a node that loses the disk while it holds an LV loses its
   lease and is reset by its watchdog; another node then takes the LV, with
-  what the lost node wrote, and the others change the VG meanwhile.
+  what the lost node wrote, and the others change the VG meanwhile;
+- last, node3 dies for good while it uses one volume and holds another:
+  node1 and node2 serve every kind of change, and evacuate both, skipping
+  node3 at once once the cluster has seen it go (corosync; sanlock: its
+  lease failed), within a bound.
 
 With ``--with-scenarios``, the scenario suite (tests/scenario) then runs
 on the lab too, its node A the first node and its node B the last.
 
 With ``--record``, what the nodes print for the plugins' readings is kept
-under ``tests/unit/fixtures/recorded/gate-shared-lun`` (and ``-sanlock``).
+under ``tests/unit/fixtures/recorded/gate-shared-lun`` (and ``-sanlock``),
+and what tells node1 that node3 has gone under ``...-node-dead``.
 """
 
 import concurrent.futures
 import contextlib
 import json
+import logging
 import os
 import tempfile
+import threading
 import time
 
 from drbd_clvm_driver import exception
+from drbd_clvm_driver.locking import sanlock
 from drbd_clvm_driver import lvm
+from drbd_clvm_driver import nodes as node_names
+from drbd_clvm_driver import peer
+from drbd_clvm_driver import routing
 from drbd_clvm_driver import stack
 from tests.cluster import gate
 from tests.cluster import guests
@@ -54,6 +65,21 @@ NODES = 3
 #: node's LV: sanlock's 8 x 10 s I/O timeouts to lose the lease, wdmd's 60 s
 #: watchdog fire timeout, and the emulated guests' slack
 LEASE_TAKEOVER_BOUND = 300
+#: seconds from node3's death by which node1 and node2 must have served
+#: every request of :func:`node_dead_for_good`: with dlm, corosync's token
+#: and node3's fence, then dlm's recovery; with sanlock, node3's exclusive
+#: LV is free once its lease is dead: 140 s of sanlock's timeouts after the
+#: last renewal seen, read every 20 s (155 s measured)
+NODE_DEAD_BOUND = {'lvmlockd': 120, 'sanlock': 240}
+#: seconds a step skipped on a departed node may take (reading who has
+#: left), well below the 15 s probe a peer call would start with
+SKIPPED_AT_ONCE = 5
+#: seconds between two tries of a refused request, and two readings of
+#: who has left
+RETRY_INTERVAL = 2
+#: seconds after node3's death at which node1's reading of it is recorded
+#: once while it has not yet been seen gone
+SILENT_RECORDED_AFTER = 45
 #: volumes each node creates at once
 CREATES = 8
 #: creates each node makes one after another, for the throughput
@@ -111,18 +137,35 @@ def _kernel_name(node):
         'readlink', '-f', guests.SHARED_LUN_DEVICE).stdout.strip())
 
 
+def _lab(lock_manager):
+    """The lab, as the recordings' INDEX.md name it."""
+    return ('three gate guests on one shared SCSI disk (Debian 12, LVM '
+            '2.03.16, lvmlockd with %s, no DRBD)' % (
+                'dlm, corosync 3.1.7' if lock_manager == 'lvmlockd'
+                else 'sanlock 3.8.5, wdmd on an i6300esb watchdog'))
+
+
 def build_stacks(cluster, lock_dir, lock_manager):
     """The driver's layers for each node, over its agent, each with its own
     lock files, as the driver builds them for ``replication =
-    shared_lun``; each checks the VG is of ``lock_manager``'s kind.
+    shared_lun``; each checks the VG is of ``lock_manager``'s kind. They
+    reach each other through one :class:`~drbd_clvm_driver.peer.
+    InProcessPeers`, where a node whose endpoint is removed times out as a
+    dead node's RPC server does.
     """
+    every_name = [node.name for node in cluster.nodes]
+    endpoints = {}
+    peers = peer.InProcessPeers(endpoints, down_times_out=True)
     stacks = [stack.build(node.runner, guests.VG_NAME,
                           guests.SHARED_LUN_DEVICE, replication='shared_lun',
                           lock_manager=lock_manager,
                           lock_path=os.path.join(lock_dir, node.name),
-                          volume_clear='none')
+                          volume_clear='none', peers=peers,
+                          names=node_names.NodeNames(node.name, every_name))
               for node in cluster.nodes]
-    for node_stack in stacks:
+    for node, node_stack in zip(cluster.nodes, stacks):
+        endpoints[node.name] = peer.Endpoint(
+            node.name, node_stack.any_node.handlers())
         node_stack.lock_manager.check_setup(node_stack.ops.vg.volume_group())
         reasons = node_stack.gate.reasons()
         if reasons:
@@ -339,6 +382,251 @@ def delete_elsewhere(cluster, stacks, names):
         raise guests.GuestError('LVs left after the deletes: %s' % left)
 
 
+class _Warnings(logging.Handler):
+    """The warnings a logger gives while this is entered."""
+
+    def __init__(self, logger_name):
+        super().__init__(logging.WARNING)
+        self.lines = []
+        self._logger = logging.getLogger(logger_name)
+
+    def __enter__(self):
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info):
+        self._logger.removeHandler(self)
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+class _Served:
+    """Requests tried until accepted after a node's death: what each
+    answered, when, and how long it took.
+
+    :param since: when the node died (``time.monotonic()``).
+    :param bound: seconds after it by which every request must be accepted.
+    """
+
+    def __init__(self, since, bound):
+        self.since = since
+        self.bound = bound
+        #: label -> (seconds after the death it was answered, seconds
+        #: it took)
+        self.accepted = {}
+        #: label -> refusals
+        self.refused = {}
+        self._lock = threading.Lock()
+
+    def until_accepted(self, steps):
+        """Each ``(label, request)`` in turn, tried again every
+        :data:`RETRY_INTERVAL` while refused.
+        """
+        for label, request in steps:
+            while True:
+                started = time.monotonic()
+                try:
+                    request()
+                except exception.DrbdClvmError as error:
+                    self._refusal(label, error, started)
+                    time.sleep(RETRY_INTERVAL)
+                    continue
+                now = time.monotonic()
+                with self._lock:
+                    self.accepted[label] = (now - self.since, now - started)
+                gate.log('%s: accepted %.1f s after the death (took %.1f s)'
+                         % ((label,) + self.accepted[label]))
+                break
+
+    def _refusal(self, label, error, started):
+        now = time.monotonic()
+        with self._lock:
+            self.refused[label] = self.refused.get(label, 0) + 1
+            first = self.refused[label] == 1
+        if first:
+            gate.log('%s: refused %.1f s after the death (took %.1f s): '
+                     '%s: %s' % (label, now - self.since, now - started,
+                                 type(error).__name__, error))
+        if now - self.since > self.bound:
+            raise guests.GuestError(
+                '%s still refused %.0f s after the death (bound %d s): %s'
+                % (label, now - self.since, self.bound, error))
+
+
+def departure_readings(lock_manager):
+    """What tells node1 that node3 has gone, as ``(node index, argv)``:
+    sanlock's reading of the hosts' leases, or corosync's quorum and
+    membership.
+    """
+    if lock_manager == 'sanlock':
+        return [(0, list(sanlock.Sanlock(None, guests.VG_NAME).host_status()))]
+    return [(0, ['corosync-quorumtool', option]) for option in ('-s', '-l')]
+
+
+def _watch_departure(any_node, dead, served, record):
+    """Seconds after the death until ``any_node`` counts ``dead`` as
+    departed; ``record`` is called with ``'silent'`` once while it does not
+    yet after :data:`SILENT_RECORDED_AFTER` s, with ``'departed'`` when it
+    does.
+    """
+    silent_recorded = False
+    while dead not in any_node.departed_nodes():
+        after = time.monotonic() - served.since
+        if after > served.bound:
+            raise guests.GuestError('%s not seen gone %.0f s after its death'
+                                    % (dead, after))
+        if not silent_recorded and after >= SILENT_RECORDED_AFTER:
+            record('silent')
+            silent_recorded = True
+        time.sleep(RETRY_INTERVAL)
+    departed = time.monotonic() - served.since
+    gate.log('%s read as departed %.1f s after its death' % (dead, departed))
+    record('departed')
+    return departed
+
+
+def _in_use_on(stacks, dead, prefix):
+    """On ``dead`` (node3): a volume an instance there uses (attached:
+    active shared), and one it exports (an origin with a snapshot: held
+    exclusively), as Cinder's services on node1 make them; a volume of
+    node1's for the changes after its death. Their names, in that order.
+    """
+    used, held, held_snapshot, source = ['%s-%s' % (prefix, label) for label
+                                         in ('used', 'held', 'held-snap',
+                                             'source')]
+    stacks[2].ops.create_volume(used, SIZE_MIB, used)
+    stacks[2].ops.create_volume(held, SIZE_MIB, held)
+    stacks[2].ops.create_snapshot(held_snapshot, held, held_snapshot)
+    stacks[0].ops.create_volume(source, SIZE_MIB, source)
+    for name in (used, held):
+        stacks[0].any_node.on(dead, 'use', name=name)
+    return used, held, source
+
+
+def _changes(stacks, prefix, source):
+    """A create, an extend, a snapshot, a clone and deletes, served by
+    node1 and node2 in turn: ``(label, request)`` each; and the clone's
+    name.
+    """
+    any1, any2 = stacks[0].any_node, stacks[1].any_node
+    new, snapshot, clone = ['%s-%s' % (prefix, label)
+                            for label in ('new', 'snap', 'clone')]
+    return [
+        ('create on node1',
+         lambda: any1.ops.create_volume(new, SIZE_MIB, new)),
+        ('extend on node2',
+         lambda: any2.extend_volume(source, SIZE_MIB, 2 * SIZE_MIB)),
+        ('snapshot on node1',
+         lambda: any1.run('create_snapshot', snapshot_name=snapshot,
+                          volume_name=source, snapshot_id=snapshot)),
+        ('clone on node2',
+         lambda: any2.run('clone_volume', name=clone, size_mib=2 * SIZE_MIB,
+                          volume_id=clone, source_name=source)),
+        ('snapshot deleted on node1',
+         lambda: any1.run('delete_snapshot', snapshot_name=snapshot,
+                          volume_name=source)),
+        ('delete on node2', lambda: any2.run('delete_volume', name=new)),
+    ], clone
+
+
+def _evacuation(stacks, dead, name):
+    """As Nova evacuates an instance: ``name`` attached on node1, then the
+    dead node's attachment removed, served by node2.
+    """
+    return [('%s attached on node1' % name,
+             lambda: stacks[0].any_node.on(stacks[0].any_node.names.local,
+                                           'use', name=name)),
+            ('%s: %s\'s attachment released through node2' % (name, dead),
+             lambda: stacks[1].any_node.on(dead, 'release', name=name))]
+
+
+def node_dead_for_good(cluster, stacks, prefix, lock_manager, record):
+    """node3 dies for good - its qemu killed and kept off (a fence powers
+    nothing on), its peer endpoint gone, so that a call to it times out as
+    one to a dead RPC server does - while it uses one volume and holds
+    another (:func:`_in_use_on`). node1 and node2 serve :func:`_changes`
+    and evacuate both volumes (:func:`_evacuation`), each request tried
+    again until accepted within :data:`NODE_DEAD_BOUND`; node3's releases
+    must be skipped at once (no peer call) once node3 has left, and the
+    driver must say so. Then node1 and node2 list every LV that should be
+    there, and node1 reads what node3 wrote.
+
+    :param record: called with a moment (``alive``, ``silent``,
+        ``departed``) to keep node1's :func:`departure_readings` then.
+    :returns: the figures for the lab's result.
+    """
+    node1, node2, node3 = cluster.nodes
+    dead = node3.name
+    used, held, source = _in_use_on(stacks, dead, prefix)
+    used_path = '/dev/%s/%s' % (guests.VG_NAME, used)
+    written = base.write_pattern(node3, used_path)
+    before = {name for name, _ in _names(node1)}
+    record('alive')
+    device = cluster.fence_device
+    device.dead.add(dead)
+    stacks[0].any_node.peers.endpoints.pop(dead)
+    device.kill(dead)
+    served = _Served(time.monotonic(), NODE_DEAD_BOUND[lock_manager])
+    changes, clone = _changes(stacks, prefix, source)
+    with _Warnings(routing.__name__) as warnings, \
+            concurrent.futures.ThreadPoolExecutor(4) as pool:
+        watched = pool.submit(_watch_departure, stacks[0].any_node, dead,
+                              served, record)
+        for done in [pool.submit(served.until_accepted, steps) for steps in
+                     (changes, _evacuation(stacks, dead, used),
+                      _evacuation(stacks, dead, held))]:
+            done.result()
+        departed = watched.result()
+    releases = {label: served.accepted[label] for label in served.accepted
+                if label.endswith('released through node2')}
+    skips = [line for line in warnings.lines
+             if line.startswith('Skipping release on %s' % dead)]
+    gate.log('the driver said: %s' % (skips[:1] or 'nothing'))
+    if len(skips) < len(releases) or any(
+            taken > SKIPPED_AT_ONCE for _, taken in releases.values()):
+        raise guests.GuestError(
+            '%s\'s releases were not skipped at once as having left the '
+            'cluster: %s; the driver said %s' % (dead, releases,
+                                                 warnings.lines))
+    if base.digest(node1, used_path) != written:
+        raise guests.GuestError('node1 reads other data in %s than %s wrote'
+                                % (used, dead))
+    wanted = before | {clone}
+    listed = {node.name: {name for name, _ in _names(node)}
+              for node in (node1, node2)}
+    lost = wanted - listed[node1.name]
+    if lost or any(names != wanted for names in listed.values()):
+        raise guests.GuestError('after %s\'s death %s lost, listed: %s'
+                                % (dead, sorted(lost), listed))
+    return _figures(served, changes, departed, releases, (used, held), lost)
+
+
+def _figures(served, changes, departed, releases, evacuated, lost):
+    """What the lab's result keeps of :func:`node_dead_for_good`, logged.
+    node3 counts as gone from whichever saw it first: the watch, or a
+    release skipped between two of its readings.
+    """
+    changed = [served.accepted[label][0] for label, _ in changes]
+    figures = {
+        'first_change_accepted_s': round(min(changed), 1),
+        'every_change_accepted_s': round(max(changed), 1),
+        'departed_s': round(min([departed] + [
+            after for after, _ in releases.values()]), 1),
+        'evacuated_s': [round(served.accepted['%s attached on node1'
+                                              % name][0], 1)
+                        for name in evacuated],
+        'answers': len(served.accepted),
+        'refusals': sum(served.refused.values()), 'lvs_lost': len(lost)}
+    gate.log('node3 dead for good: first change accepted %(first_change_'
+             'accepted_s).1f s after, every one by %(every_change_accepted_'
+             's).1f s; node3 gone by %(departed_s).1f s; its volumes '
+             'attached on node1 after %(evacuated_s)s s; %(answers)d '
+             'answers, %(refusals)d refusals, %(lvs_lost)d LVs lost'
+             % figures)
+    return figures
+
+
 def run_lab(args, image, lock_manager):
     """Boot the three nodes on ``lock_manager``, record, then the three
     checks above.
@@ -356,11 +644,7 @@ def run_lab(args, image, lock_manager):
         directory = os.path.join(gate.RECORDED if kept else scratch, name)
         phase('record real outputs into %s' % directory, cluster.record,
               directory, _recording(_kernel_name(cluster.nodes[0]),
-                                    lock_manager),
-              'three gate guests on one shared SCSI disk (Debian 12, LVM '
-              '2.03.16, lvmlockd with %s, no DRBD)' % (
-                  'dlm, corosync 3.1.7' if lock_manager == 'lvmlockd'
-                  else 'sanlock 3.8.5, wdmd on an i6300esb watchdog'))
+                                    lock_manager), _lab(lock_manager))
         stacks = phase('the driver\'s layers on every node',
                        build_stacks, cluster, scratch, lock_manager)
         prefix = 'lun%d' % int(time.time())
@@ -390,8 +674,25 @@ def run_lab(args, image, lock_manager):
                 cluster.nodes[0].name, cluster.nodes[-1].name),
                 gate.run_scenarios, cluster, args.concurrent_creates,
                 args.scenarios)
+        dead_name = name + '-node-dead'
+        dead_kept = args.record is not None and dead_name in (
+            args.record or [dead_name])
+        dead_dir = os.path.join(gate.RECORDED if dead_kept else scratch,
+                                dead_name)
+
+        def record(moment):
+            cluster.record(os.path.join(dead_dir, moment),
+                           departure_readings(lock_manager),
+                           _lab(lock_manager))
+
+        result['node_dead_for_good'] = phase(
+            'node3 dead for good: node1 and node2 serve, evacuate its '
+            'volumes', node_dead_for_good, cluster, stacks, prefix + 'd',
+            lock_manager, record)
     result.update(guests.provenance())
-    with open(os.path.join(guests.ROOT, 'results', 'shared-lun-%s-latest.json'
+    results = os.path.join(guests.ROOT, 'results')
+    os.makedirs(results, exist_ok=True)
+    with open(os.path.join(results, 'shared-lun-%s-latest.json'
                            % lock_manager), 'w') as handle:
         json.dump(result, handle, indent=1, sort_keys=True)
         handle.write('\n')

@@ -14,6 +14,7 @@
 
 import dataclasses
 import logging
+from unittest import mock
 
 import fixtures
 import testtools
@@ -21,10 +22,12 @@ import testtools
 from drbd_clvm_driver import cluster
 from drbd_clvm_driver import drbd
 from drbd_clvm_driver import exception
+from drbd_clvm_driver.locking import sanlock
 from drbd_clvm_driver import nodes
 from drbd_clvm_driver.replication import drbd as replication_drbd
 from drbd_clvm_driver import runner
 from tests.unit import recorded
+from tests.unit import test_locking
 
 
 class QuorumParseTest(testtools.TestCase):
@@ -117,6 +120,9 @@ class FixedLockManager:
 
     def health_from(self, results):
         return self.reasons
+
+    def departed(self, names):
+        return None
 
 
 def proc_state(filename, generation_file=None):
@@ -522,3 +528,64 @@ class DepartedTest(testtools.TestCase):
         corosync = Membership('run2-node1-23-corosync_quorumtool_s.txt')
         gate = self._gate(proc_state(UNKNOWN_PEER), corosync)
         self.assertEqual(frozenset(), gate.departed(self.names))
+
+
+class SharedLunDepartedTest(testtools.TestCase):
+    """Three nodes on a shared LUN under sanlock: no corosync, sanlock's
+    leases say who has left.
+    """
+
+    def _gate(self, hosts, quorum=None, exit_code=0):
+        replication = mock.Mock()
+        replication.peers_fenced.return_value = None
+        lock_manager = sanlock.Sanlock(recorded.ReplayRunner(), 'vgc')
+        recording = recorded.load(hosts)
+        lock_manager.runner.serve(lock_manager.host_status(),
+                                  dataclasses.replace(recording,
+                                                      exit_code=exit_code))
+        return cluster.SafetyGate(replication, quorum, lock_manager)
+
+    def test_failed_lease_has_left(self):
+        gate = self._gate(test_locking.HOSTS_FAILED)
+        self.assertEqual({'node3'}, gate.departed(test_locking.THREE))
+
+    def test_lease_renewed_a_while_ago_has_not(self):
+        gate = self._gate(test_locking.HOSTS_SILENT)
+        self.assertEqual(frozenset(), gate.departed(test_locking.THREE))
+
+    def test_sanlock_unreadable_and_no_corosync_knows_none(self):
+        gate = self._gate(test_locking.HOSTS_FAILED, exit_code=1)
+        self.assertEqual(frozenset(), gate.departed(test_locking.THREE))
+
+    def test_sanlock_decides_before_corosync(self):
+        corosync = Membership('node1-08-corosync_quorumtool_s.txt')
+        gate = self._gate(test_locking.HOSTS_FAILED, quorum=corosync)
+        self.assertEqual({'node3'}, gate.departed(test_locking.THREE))
+        self.assertEqual(0, corosync.asked)
+
+
+_DLM_DEAD = 'gate-shared-lun-node-dead/%s/node1-0%d-corosync_quorumtool_%s.txt'
+
+
+class DlmThreeNodesDepartedTest(testtools.TestCase):
+    """Three nodes on a shared LUN under dlm: node3 killed, corosync's
+    quorate membership without it.
+    """
+
+    def _departed(self, moment):
+        replication = mock.Mock()
+        replication.peers_fenced.return_value = None
+        gate = cluster.SafetyGate(replication,
+                                  Membership(_DLM_DEAD % (moment, 1, 's')),
+                                  FixedLockManager())
+        return gate.departed(test_locking.THREE)
+
+    def test_every_node_a_member(self):
+        self.assertEqual(frozenset(), self._departed('alive'))
+
+    def test_node3_outside_the_quorate_membership(self):
+        self.assertEqual({'node3'}, self._departed('departed'))
+
+    def test_membership_read_alone(self):
+        self.assertEqual(('node1', 'node2'), cluster.parse_members(
+            recorded.load(_DLM_DEAD % ('departed', 2, 'l')).output))

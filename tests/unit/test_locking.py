@@ -21,6 +21,7 @@ from drbd_clvm_driver.locking import clvmd
 from drbd_clvm_driver.locking import lvmlockd
 from drbd_clvm_driver.locking import sanlock
 from drbd_clvm_driver import lvm
+from drbd_clvm_driver import nodes
 from drbd_clvm_driver.privileged import checks
 from tests.unit import recorded
 
@@ -243,6 +244,98 @@ class SanlockTest(testtools.TestCase):
     def test_the_daemon_takes_its_readings(self):
         for argv in sanlock.Sanlock(None, 'vgc').health_readings():
             checks.check('cluster_state', list(argv))
+
+
+_NODE_DEAD = ('gate-shared-lun-sanlock-node-dead/%s/'
+              'node1-01-sanlock_client_host_status_s_lvm_vgc_D.txt')
+#: node1 of the sanlock lab, every lease renewed
+HOSTS_ALIVE = _NODE_DEAD % 'alive'
+#: node3's qemu killed: its lease not seen renewed for 39 s
+HOSTS_SILENT = _NODE_DEAD % 'silent'
+#: for 80 s, 8 I/O timeouts: failed
+HOSTS_FAILED = _NODE_DEAD % 'departed'
+THREE = nodes.NodeNames('node1', ['node2', 'node3'])
+
+
+class SanlockDepartedTest(testtools.TestCase):
+    """Which peers have left, from what sanlock reads of their leases."""
+
+    def _departed(self, output, names=THREE, exit_code=0):
+        plugin = sanlock.Sanlock(recorded.ReplayRunner(), 'vgc')
+        plugin.runner.serve(plugin.host_status(), recorded.Recording(
+            ' '.join(plugin.host_status()), 'node1', exit_code, output))
+        return plugin.departed(names)
+
+    def _recorded(self, filename, names=THREE):
+        return self._departed(recorded.load(filename).output, names)
+
+    def test_parse_host_status(self):
+        leases = sanlock.parse_host_status(
+            recorded.load(HOSTS_SILENT).output)
+        self.assertEqual([1, 2, 3], [lease.host_id for lease in leases])
+        node3 = leases[2]
+        self.assertEqual(('node3', 39, 10, False), (
+            node3.host, node3.silent_seconds, node3.io_timeout,
+            node3.failed))
+        self.assertEqual([0, 0], [lease.silent_seconds
+                                  for lease in leases[:2]])
+
+    def test_every_lease_renewed(self):
+        self.assertEqual(frozenset(), self._recorded(HOSTS_ALIVE))
+
+    def test_silent_for_less_than_eight_io_timeouts_is_still_there(self):
+        # its lease may still be renewed: what it holds is held
+        self.assertEqual(frozenset(), self._recorded(HOSTS_SILENT))
+
+    def test_failed_lease_has_departed(self):
+        self.assertEqual({'node3'}, self._recorded(HOSTS_FAILED))
+
+    def test_peers_spelled_as_fqdn(self):
+        names = nodes.NodeNames('node1.example.com', ['node2.example.com',
+                                                      'node3.example.com'])
+        self.assertEqual({'node3.example.com'},
+                         self._recorded(HOSTS_FAILED, names))
+
+    def test_host_of_another_cluster_is_not_a_peer(self):
+        names = nodes.NodeNames('node1', ['node2'])
+        self.assertEqual(frozenset(), self._recorded(HOSTS_FAILED, names))
+
+    def test_back_under_another_host_id_is_not_gone(self):
+        failed = recorded.load(HOSTS_FAILED).output
+        node3_again = recorded.load(HOSTS_ALIVE).output.split(
+            '\n3 timestamp')[1]
+        self.assertEqual(frozenset(), self._departed(
+            failed + '\n4 timestamp' + node3_again))
+
+    def test_unreadable_cannot_tell(self):
+        self.assertIsNone(self._departed(
+            'failed to connect to daemon\n', exit_code=1))
+
+    def test_name_sanlock_cut_short(self):
+        # 36 characters of UUID, a dot, and 10 of the node's name
+        names = nodes.NodeNames('storage-a1', ['storage-b10.example.com',
+                                               'storage-b11.example.com',
+                                               'storage-c12.example.com'])
+
+        def lease(cut):
+            return sanlock.HostLease(
+                3, 86, '1c7eb2e3-512d-4d75-ba34-50532074dcb2.' + cut, 82, 10)
+
+        self.assertEqual('storage-c12.example.com',
+                         sanlock._peer_named(names, lease('storage-c1')))
+        # the beginning of two nodes' names: neither
+        self.assertIsNone(sanlock._peer_named(names, lease('storage-b1')))
+
+    def test_name_given_to_sanlock(self):
+        lease = sanlock.HostLease(3, 86, 'node3', 82, 10)
+        self.assertEqual('node3', sanlock._peer_named(THREE, lease))
+
+    def test_the_daemon_takes_the_reading(self):
+        checks.check('cluster_state',
+                     list(sanlock.Sanlock(None, 'vgc').host_status()))
+
+    def test_dlm_leaves_it_to_corosync(self):
+        self.assertIsNone(lvmlockd.LvmLockd(None, 'vgc').departed(THREE))
 
 
 class LoadTest(testtools.TestCase):

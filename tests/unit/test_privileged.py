@@ -34,6 +34,7 @@ from drbd_clvm_driver.locking import clvmd
 from drbd_clvm_driver.locking import lvmlockd
 from drbd_clvm_driver.locking import sanlock
 from drbd_clvm_driver import lvm
+from drbd_clvm_driver import nodes
 from drbd_clvm_driver import privileged
 from drbd_clvm_driver.privileged import checks
 from drbd_clvm_driver.privileged import gatekeeper
@@ -120,6 +121,8 @@ class DriverCommandsPassTest(testtools.TestCase):
         cluster.Quorum(capture).members()
         lvmlockd.LvmLockd(capture, 'cinder-volumes').health()
         clvmd.Clvmd(capture, 'cinder-volumes').health()
+        sanlock.Sanlock(capture, 'cinder-volumes').departed(
+            nodes.NodeNames('node1', ['node2']))
         capture.run(['lvmconfig', 'global/locking_type'])
         self.assertGreater(len(capture.seen), 30)
         for argv in capture.seen:

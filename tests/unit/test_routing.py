@@ -15,6 +15,7 @@ peer calls that carry them."""
 
 from unittest import mock
 
+import fixtures
 import oslo_messaging
 import testtools
 
@@ -125,7 +126,9 @@ class AnyNodeTest(testtools.TestCase):
         error = self.assertRaises(exception.PeerUnavailable,
                                   self.any['node1'].on, 'node2', 'release',
                                   name='v')
-        self.assertIn('node2 did not answer release', str(error))
+        self.assertIn('release on node2: the volume service on node2 did '
+                      'not answer within 15 s, and node2 has not left the '
+                      'cluster', str(error))
 
     def test_answers_says_which_peers_are_there(self):
         self.assertTrue(self.any['node1'].answers('node2'))
@@ -246,6 +249,51 @@ class DepartedNodeTest(testtools.TestCase):
         self.any_node.departed = unreadable
         self.peers.call.side_effect = None
         self.assertTrue(self.any_node.answers('node2'))
+
+
+class DeadBeforeItHasLeftTest(testtools.TestCase):
+    """node2 died and the cluster has not yet seen it go (sanlock sees a
+    lease fail 80 s after its last renewal): its RPC server answers
+    nothing, and a step that would be skipped once it has left fails
+    within the probe timeout, not the step's.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.waited = []
+        self.useFixture(fixtures.MockPatchObject(
+            peer.time, 'sleep', self.waited.append))
+        self.endpoints = {}
+        self.any = {}
+        for node in ('node1', 'node2'):
+            self.any[node] = routing.AnyNode(
+                nodes.NodeNames(node, ['node1', 'node2']), FakeOps(node),
+                peer.InProcessPeers(self.endpoints, down_times_out=True),
+                step_timeout=180, probe_timeout=15)
+            self.endpoints[node] = peer.Endpoint(
+                node, self.any[node].handlers())
+
+    def test_release_fails_within_the_probe_timeout(self):
+        del self.endpoints['node2']
+        error = self.assertRaises(exception.PeerUnavailable,
+                                  self.any['node1'].on, 'node2', 'release',
+                                  name='v')
+        self.assertEqual([15], self.waited)
+        self.assertIn('node2 has not left the cluster as far as this node '
+                      'can tell yet', str(error))
+
+    def test_a_step_that_needs_it_waits_the_step_timeout(self):
+        del self.endpoints['node2']
+        self.assertRaises(exception.PeerUnavailable, self.any['node1'].on,
+                          'node2', 'use', name='v')
+        self.assertEqual([180], self.waited)
+
+    def test_a_live_node_does_it(self):
+        self.assertEqual('node2 did release', self.any['node1'].on(
+            'node2', 'release', name='v'))
+        self.assertEqual([('release', {'name': 'v'})],
+                         self.any['node2'].ops.calls)
+        self.assertEqual([], self.waited)
 
 
 class MessagingPeersTest(testtools.TestCase):
