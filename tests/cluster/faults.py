@@ -296,13 +296,14 @@ def resync_window(samples):
 
 
 def accepted_between(answers, node, start, end):
-    """How many of ``node``'s changes were accepted (ended) from ``start``
-    to ``end`` (seconds from the fault; an open end: up to now).
+    """How many of ``node``'s accepted changes were under way at some time
+    from ``start`` to ``end`` (seconds from the fault; an open end: up to
+    now): a change's gated commands run from its start to its end.
     """
     return sum(answer['node'] == node and answer['outcome'] == 'ok'
                and answer['at'] is not None
                and start <= answer['at'] + answer['seconds']
-               and (end is None or answer['at'] + answer['seconds'] <= end)
+               and (end is None or answer['at'] <= end)
                for answer in answers)
 
 
@@ -316,17 +317,27 @@ def first_accepted_after(answers, since):
     return round(min(ends) - since, 1) if ends else None
 
 
-def refused_until_served(answers):
-    """How many of ``answers`` came before the first accepted one, and how
-    many of those were refusals by the gate (not failures).
+def refused_before(answers, moment=None):
+    """Of ``answers`` before the first accepted one - and, where ``moment``
+    (seconds from the fault) is given, started before it - how many there
+    were and how many of them the gate refused (not failures).
     """
     before = []
     for answer in answers:
         if answer['outcome'] == 'ok':
             break
-        before.append(answer)
+        if moment is None or answer['at'] < moment:
+            before.append(answer)
     return len(before), sum(answer['outcome'] == 'refused'
                             for answer in before)
+
+
+def first_seen(samples, *words):
+    """When the first of ``samples`` (``(time, DRBD line)``) with every
+    one of ``words`` was read; None if none.
+    """
+    return next((at for at, line in samples
+                 if all(word in line for word in words)), None)
 
 
 def stale_copy_refusals(answers):
@@ -629,16 +640,17 @@ def _stale_victim_met(result):
 
 
 def _resync_met(result):
-    """Changes during the victim's resync: the survivor accepted some
-    while it ran, and the victim refused every change until it had
-    resynced and was Primary again.
+    """Changes during the victim's resync: the survivor had changes
+    accepted while it ran, and the victim refused every change until it
+    was UpToDate and Primary again, and accepted none during the resync.
     """
     return not result.get('resync_target') or (
         result['resync_seconds'] is not None
         and result['accepted_during_resync'] > 0
-        and result['victim_answers_before_serving'] > 0
-        and result['victim_refused_before_serving']
-        == result['victim_answers_before_serving']
+        and result['victim_primary_seconds'] is not None
+        and result['victim_answers_before_primary'] > 0
+        and result['victim_refused_before_primary']
+        == result['victim_answers_before_primary']
         and result['victim_accepted_during_resync'] == 0
         and result['victim_serves_again_seconds'] is not None)
 
@@ -675,8 +687,12 @@ def _case_summary(result):
     if result.get('resync_target'):
         parts.append(
             'resync %s s, %d changes accepted during it, victim refused %d '
-            'of %d until it served again %s s after its return' % (
+            'of %d until UpToDate and Primary %s s after its return, %d of '
+            '%d until it served again %s s after its return' % (
                 result['resync_seconds'], result['accepted_during_resync'],
+                result['victim_refused_before_primary'],
+                result['victim_answers_before_primary'],
+                result['victim_primary_seconds'],
                 result['victim_refused_before_serving'],
                 result['victim_answers_before_serving'],
                 result['victim_serves_again_seconds']))
@@ -1122,7 +1138,7 @@ class DoubleFault(_SurvivorServes):
 class ChangesDuringResync(_SurvivorServes):
     """node2 dies and is fenced; node1 writes ``bulk_mib`` while it is off,
     so that its resync takes a while once it is back; node1 goes on
-    changing all along, node2 refuses until it has resynced and is Primary.
+    changing all along, node2 refuses until it is UpToDate and Primary.
     """
 
     name = 'changes-during-resync'
@@ -1162,17 +1178,26 @@ class ChangesDuringResync(_SurvivorServes):
         campaign.peer_back_at = time.monotonic()
         device.repair(node2.name)
         wait_for_agent(node2)
+        self.victim_watch = DrbdWatch(node2)
+        self.victim_watch.start()
         self.back = self._creates_on(campaign, node2, 'back')
         self.back.join(RECOVERY_BOUND)
         campaign.wait_healthy()
         self.survivor.stopping.set()
         self.watch.stop()
+        self.victim_watch.stop()
 
     def measure(self, campaign, answers, listings):
-        start, end = (None if at is None else at - campaign.fault_at
-                      for at in resync_window(self.watch.samples))
+        def since_fault(at):
+            return None if at is None else at - campaign.fault_at
+
+        start, end = map(since_fault, resync_window(self.watch.samples))
+        primary = since_fault(first_seen(self.victim_watch.samples,
+                                         'ro:Primary/', 'ds:UpToDate/'))
         back = campaign.peer_back_at - campaign.fault_at
-        before, refused = refused_until_served(self.back.answers)
+        before_primary, refused_before_primary = refused_before(
+            self.back.answers, primary)
+        before, refused = refused_before(self.back.answers)
         node1, node2 = (node.name for node in campaign.cluster.nodes)
         return {
             'resync_target': True,
@@ -1181,6 +1206,10 @@ class ChangesDuringResync(_SurvivorServes):
                                else round(end - start, 1)),
             'accepted_during_resync': 0 if start is None else
             accepted_between(answers, node1, start, end),
+            'victim_primary_seconds': (None if primary is None
+                                       else round(primary - back, 1)),
+            'victim_answers_before_primary': before_primary,
+            'victim_refused_before_primary': refused_before_primary,
             'victim_answers_before_serving': before,
             'victim_refused_before_serving': refused,
             'victim_accepted_during_resync': 0 if start is None else

@@ -355,16 +355,17 @@ class ResyncMeasuresTest(testtools.TestCase):
         self.assertEqual((None, None), faults.resync_window(
             [(10, self.AWAY), (11, self.CONNECTED)]))
 
-    def test_accepted_between_counts_the_node_s_ends_in_the_window(self):
-        answers = [_answer('node1', 'ok', 5, 4),     # ends 9: before
-                   _answer('node1', 'ok', 9, 2),     # ends 11: in
+    def test_accepted_between_counts_the_node_s_changes_under_way(self):
+        answers = [_answer('node1', 'ok', 5, 4),     # 5-9: before
+                   _answer('node1', 'ok', 9, 2),     # 9-11: ends in it
                    _answer('node1', 'refused', 11, 1),
                    _answer('node2', 'ok', 11, 1),    # the other node
-                   _answer('node1', 'ok', 12, 1),    # ends 13: in
-                   _answer('node1', 'ok', 13, 2)]    # ends 15: after
-        self.assertEqual(2, faults.accepted_between(answers, 'node1', 10,
-                                                    13))
+                   _answer('node1', 'ok', 8, 30),    # 8-38: across it
+                   _answer('node1', 'ok', 12, 3),    # 12-15: starts in it
+                   _answer('node1', 'ok', 14, 2)]    # 14-16: after
         self.assertEqual(3, faults.accepted_between(answers, 'node1', 10,
+                                                    13))
+        self.assertEqual(4, faults.accepted_between(answers, 'node1', 10,
                                                     None))
 
     def test_first_accepted_after(self):
@@ -374,14 +375,26 @@ class ResyncMeasuresTest(testtools.TestCase):
         self.assertEqual(22.5, faults.first_accepted_after(answers, 20))
         self.assertIsNone(faults.first_accepted_after(answers, 60))
 
-    def test_refused_until_served(self):
+    def test_refused_before_the_first_accepted_and_a_moment(self):
         answers = [_answer('node2', 'refused', 1, 1),
-                   _answer('node2', 'failed', 2, 1),
-                   _answer('node2', 'refused', 3, 1),
+                   _answer('node2', 'refused', 2, 1),
+                   _answer('node2', 'failed', 3, 1),
                    _answer('node2', 'ok', 4, 1),
                    _answer('node2', 'failed', 5, 1)]
-        self.assertEqual((3, 2), faults.refused_until_served(answers))
-        self.assertEqual((0, 0), faults.refused_until_served([]))
+        self.assertEqual((3, 2), faults.refused_before(answers))
+        self.assertEqual((2, 2), faults.refused_before(answers, 2.5))
+        self.assertEqual((0, 0), faults.refused_before([]))
+
+    def test_first_seen(self):
+        samples = [(1, 'cs:SyncTarget ro:Secondary/Primary '
+                       'ds:Inconsistent/UpToDate'),
+                   (2, 'cs:Connected ro:Secondary/Primary '
+                       'ds:UpToDate/UpToDate'),
+                   (3, 'cs:Connected ro:Primary/Primary '
+                       'ds:UpToDate/UpToDate')]
+        self.assertEqual(3, faults.first_seen(samples, 'ro:Primary/',
+                                              'ds:UpToDate/'))
+        self.assertIsNone(faults.first_seen(samples, 'StandAlone'))
 
 
 class DrbdWatchTest(testtools.TestCase):
@@ -423,9 +436,11 @@ class CaseTargetsTest(testtools.TestCase):
                  victim_serves_again_seconds=95.0, made_alone=2,
                  made_alone_on_both=2)
     RESYNC = dict(_CLEAN, resync_target=True, resync_seconds=24.0,
-                  accepted_during_resync=5,
+                  accepted_during_resync=5, victim_primary_seconds=70.0,
+                  victim_answers_before_primary=28,
+                  victim_refused_before_primary=28,
                   victim_answers_before_serving=30,
-                  victim_refused_before_serving=30,
+                  victim_refused_before_serving=29,
                   victim_accepted_during_resync=0,
                   victim_serves_again_seconds=80.0)
 
@@ -444,9 +459,10 @@ class CaseTargetsTest(testtools.TestCase):
         self.assertTrue(faults._met(self.RESYNC))
         for missed in ({'resync_seconds': None},
                        {'accepted_during_resync': 0},
-                       {'victim_refused_before_serving': 29},
-                       {'victim_answers_before_serving': 0,
-                        'victim_refused_before_serving': 0},
+                       {'victim_primary_seconds': None},
+                       {'victim_refused_before_primary': 27},
+                       {'victim_answers_before_primary': 0,
+                        'victim_refused_before_primary': 0},
                        {'victim_accepted_during_resync': 1},
                        {'victim_serves_again_seconds': None}):
             self.assertFalse(faults._met(dict(self.RESYNC, **missed)),
@@ -468,7 +484,8 @@ class CaseTargetsTest(testtools.TestCase):
             'after its peer\'s return, LVs made alone on both 2 of 2: met'))
         self.assertTrue(self._summary(self.RESYNC).endswith(
             'healed after 200 s, resync 24.0 s, 5 changes accepted during '
-            'it, victim refused 30 of 30 until it served again 80.0 s after '
+            'it, victim refused 28 of 28 until UpToDate and Primary 70.0 s '
+            'after its return, 29 of 30 until it served again 80.0 s after '
             'its return: met'))
         self.assertTrue(self._summary(_CLEAN).endswith(
             'healed after 200 s: met'))
