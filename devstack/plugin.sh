@@ -112,9 +112,9 @@ function drbd_clvm_backing_disk {
     fi
 }
 
-# Before c-vol starts: every wait in drbd_clvm_start_node is bounded, and
-# the peer must be stacking at the same time (corosync's two_node waits for
-# both nodes, DRBD for its peer).
+# Before c-vol starts: every wait in drbd_clvm_start_node is bounded; the
+# peer must be stacking within DRBD_CLVM_PEER_WAIT (corosync's two_node
+# waits for both nodes, DRBD for its peer).
 function drbd_clvm_stack_up {
     _drbd_clvm_shared_lun || drbd_clvm_backing_disk
     # DRBD and dlm_controld run drbd-clvm-fence as root, from wherever

@@ -468,12 +468,10 @@ class Flows:
         """``node``'s hardware dies: its qemu is killed and its fence
         powers it off and leaves it off.
         """
-        device = self.cluster.fence_device
-        device.dead.add(node)
         self.dead.add(node)
         self.stopped.add(node)
         self.died_at = time.monotonic()
-        device.kill(node)
+        self.cluster.fence_device.kill(node, for_good=True)
 
     def first_accepted_create(self, cinder):
         """Creates until one is accepted (those refused while the fence

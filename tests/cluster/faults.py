@@ -69,6 +69,12 @@ SLOW_COMMAND = 10
 #: the runner's debug line for each command it ran
 _COMMAND_DONE = re.compile(
     r'(?P<command>.*) exited \S+ in (?P<seconds>[0-9.]+) s$')
+#: the gate's refusal on a node whose own DRBD copy may lack its peer's
+#: last changes (drbd_clvm_driver/replication/drbd.py); the state it names
+STALE_COPY = re.compile(r"this node's copy is (?P<disk>Outdated|Consistent)"
+                        r"\b.*never promote this copy by force")
+#: a node's DRBD device line in /proc/drbd
+_DRBD_LINE = re.compile(r'cs:\S+ ro:\S+ ds:\S+')
 
 
 def pattern(label, block):
@@ -203,6 +209,7 @@ class Operations(threading.Thread):
             name = self.campaign.name('%s-%d' % (self.label, number))
             started = self.busy_since = time.monotonic()
             made = self.makes_volumes
+            reasons = []
             try:
                 answer = self.action(self.ops, name)
                 outcome, detail = 'ok', ''
@@ -210,6 +217,7 @@ class Operations(threading.Thread):
                     made = answer
             except exception.ClusterUnsafe as error:
                 outcome, detail = 'refused', str(error)
+                reasons = error.reasons
             except guests.GuestError as error:
                 outcome, detail = 'node lost', str(error)
             except exception.DrbdClvmError as error:
@@ -220,7 +228,7 @@ class Operations(threading.Thread):
                 'seconds': round(time.monotonic() - started, 2),
                 'at': round(started - self.campaign.fault_at, 2)
                 if self.campaign.fault_at else None,
-                'detail': detail[:300]})
+                'detail': detail[:300], 'reasons': reasons})
             self.busy_since = None
             if outcome == 'node lost' or (self.until_ok and outcome == 'ok'):
                 return
@@ -240,6 +248,123 @@ def await_answers(workers, bound=ANSWER_BOUND, poll=1.0):
         if len(stuck) == len(running):
             return len(stuck)
         time.sleep(poll)
+
+
+class DrbdWatch(threading.Thread):
+    """``node``'s DRBD line (``cs: ro: ds:``) once a second until stopped,
+    each kept with when it was read (monotonic); a second the node does not
+    answer (powered off, booting) or has no resource up is skipped.
+    """
+
+    def __init__(self, node, interval=1.0):
+        super().__init__(name='drbd-%s' % node.name, daemon=True)
+        self.node = node
+        self.interval = interval
+        self.samples = []
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                text = self.node.run('cat', '/proc/drbd', timeout=10).stdout
+            except (guests.GuestError, exception.DrbdClvmError):
+                text = ''
+            line = _DRBD_LINE.search(text)
+            if line:
+                self.samples.append((time.monotonic(), line.group(0)))
+            self.stopping.wait(self.interval)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(ANSWER_BOUND)
+
+
+def resync_window(samples):
+    """The first resync in ``samples`` (``(time, DRBD line)``): when it
+    was first and last seen running (so a change between the two surely
+    came during it); (None, None) without one, the end None while the
+    last sample still shows it.
+    """
+    start = end = None
+    for at, line in samples:
+        syncing = line.startswith(('cs:Sync', 'cs:PausedSync'))
+        if syncing:
+            start = at if start is None else start
+            end = at
+        elif start is not None:
+            return start, end
+    return start, None
+
+
+def accepted_between(answers, node, start, end):
+    """How many of ``node``'s accepted changes were under way at some time
+    from ``start`` to ``end`` (seconds from the fault; an open end: up to
+    now): a change's gated commands run from its start to its end.
+    """
+    return sum(answer['node'] == node and answer['outcome'] == 'ok'
+               and answer['at'] is not None
+               and start <= answer['at'] + answer['seconds']
+               and (end is None or answer['at'] <= end)
+               for answer in answers)
+
+
+def first_accepted_after(answers, since):
+    """Seconds from ``since`` (from the fault) to the end of the first
+    accepted change among ``answers`` that ended after it; None if none.
+    """
+    ends = [answer['at'] + answer['seconds'] for answer in answers
+            if answer['outcome'] == 'ok' and answer['at'] is not None
+            and answer['at'] + answer['seconds'] >= since]
+    return round(min(ends) - since, 1) if ends else None
+
+
+def refused_before(answers, moment=None):
+    """Of ``answers`` before the first accepted one - and, where ``moment``
+    (seconds from the fault) is given, started before it - how many there
+    were and how many of them the gate refused (not failures).
+    """
+    before = []
+    for answer in answers:
+        if answer['outcome'] == 'ok':
+            break
+        if moment is None or answer['at'] < moment:
+            before.append(answer)
+    return len(before), sum(answer['outcome'] == 'refused'
+                            for answer in before)
+
+
+def first_seen(samples, *words):
+    """When the first of ``samples`` (``(time, DRBD line)``) with every
+    one of ``words`` was read; None if none.
+    """
+    return next((at for at, line in samples
+                 if all(word in line for word in words)), None)
+
+
+def stale_copy_refusals(answers):
+    """How many of ``answers`` the gate refused because this node's DRBD
+    copy may be stale, and the disk states those refusals named.
+    """
+    disks = set()
+    refused = 0
+    for answer in answers:
+        named = [STALE_COPY.search(reason)
+                 for reason in answer.get('reasons', ())]
+        named = [match.group('disk') for match in named if match]
+        if answer['outcome'] == 'refused' and named:
+            refused += 1
+            disks.update(named)
+    return refused, sorted(disks)
+
+
+def wait_for_agent(node, timeout=ANSWER_BOUND):
+    """Until ``node``'s agent answers (a powered-on guest has booted)."""
+    def answers():
+        try:
+            return node.run('true', timeout=10).exit_code == 0
+        except (guests.GuestError, exception.DrbdClvmError):
+            return False
+    guests.wait_until(answers, timeout, '%s to boot' % node.name)
 
 
 #: what the survivor says while its peer is fenced and away, recorded
@@ -378,6 +503,7 @@ class Campaign:
         """One case, from a healthy cluster back to a healthy cluster."""
         self.log('[faults] %s: %s' % (case.name, case.fault))
         self.wait_healthy()
+        started = time.monotonic()
         self.prefix = 'f%s-' % uuid.uuid4().hex[:6]
         stacks = self.stacks(**case.stack_options)
         splits_before = self.split_brains()
@@ -445,6 +571,7 @@ class Campaign:
             'slow_commands': slow.commands,
         }
         result.update(self._served_alone(case, answers))
+        result.update(case.measure(self, answers, listings))
         result['met'] = _met(result)
         self.results.append(result)
         for worker in workers:
@@ -461,6 +588,9 @@ class Campaign:
                          % answer)
         self.log('[faults] %s: %s' % (case.name, _summary(result)))
         self.cleanup(stacks)
+        result['case_seconds'] = round(time.monotonic() - started, 1)
+        self.log('[faults] %s: %.0f s from a healthy cluster to one again'
+                 % (case.name, result['case_seconds']))
         self.fault_at = self.peer_back_at = self.confirmed_at = None
         return result
 
@@ -521,6 +651,37 @@ def _count(items):
     return counts
 
 
+def _stale_victim_met(result):
+    """The double fault's victim, back alone with a stale copy: every
+    change it was asked for refused for that copy, DRBD never promoted,
+    serving again once its peer was back, with every LV the peer made
+    alone.
+    """
+    return not result.get('stale_victim_target') or (
+        result['victim_answers_alone'] > 0
+        and result['victim_refused_stale'] == result['victim_answers_alone']
+        and not result['victim_promoted_alone']
+        and result['victim_serves_again_seconds'] is not None
+        and result['made_alone'] > 0
+        and result['made_alone_on_both'] == result['made_alone'])
+
+
+def _resync_met(result):
+    """Changes during the victim's resync: the survivor had changes
+    accepted while it ran, and the victim refused every change until it
+    was UpToDate and Primary again, and accepted none during the resync.
+    """
+    return not result.get('resync_target') or (
+        result['resync_seconds'] is not None
+        and result['accepted_during_resync'] > 0
+        and result['victim_primary_seconds'] is not None
+        and result['victim_answers_before_primary'] > 0
+        and result['victim_refused_before_primary']
+        == result['victim_answers_before_primary']
+        and result['victim_accepted_during_resync'] == 0
+        and result['victim_serves_again_seconds'] is not None)
+
+
 def _met(result):
     if 'accepted_before_confirm' in result and (
             result['accepted_before_confirm']
@@ -530,7 +691,8 @@ def _met(result):
         result['first_accepted_seconds'] is not None
         and result['first_accepted_seconds'] <= STATED_IO_PAUSE
         and result['accepted_after_return'] > 0)
-    return (served and result['split_brains'] == 0
+    return (served and _stale_victim_met(result) and _resync_met(result)
+            and result['split_brains'] == 0
             and result['lvs_lost'] == 0
             and not result['lv_lists_differ']
             and result['acknowledged_writes_lost'] == 0
@@ -539,10 +701,39 @@ def _met(result):
             and result['survivor_io_pause_seconds'] <= STATED_IO_PAUSE)
 
 
+def _case_summary(result):
+    """What a case measured beyond every case's counts."""
+    parts = []
+    if result.get('stale_victim_target'):
+        parts.append(
+            'victim alone refused %d of %d for its stale copy (%s), '
+            'promoted %s, served again %s s after its peer\'s return, LVs '
+            'made alone on both %d of %d' % (
+                result['victim_refused_stale'],
+                result['victim_answers_alone'],
+                '/'.join(result['victim_copy_alone']) or '-',
+                'yes' if result['victim_promoted_alone'] else 'no',
+                result['victim_serves_again_seconds'],
+                result['made_alone_on_both'], result['made_alone']))
+    if result.get('resync_target'):
+        parts.append(
+            'resync %s s, %d changes accepted during it, victim refused %d '
+            'of %d until UpToDate and Primary %s s after its return, %d of '
+            '%d until it served again %s s after its return' % (
+                result['resync_seconds'], result['accepted_during_resync'],
+                result['victim_refused_before_primary'],
+                result['victim_answers_before_primary'],
+                result['victim_primary_seconds'],
+                result['victim_refused_before_serving'],
+                result['victim_answers_before_serving'],
+                result['victim_serves_again_seconds']))
+    return ''.join(', ' + part for part in parts)
+
+
 def _summary(result):
     return ('answers %s, longest %.1f s, unanswered %d, split-brains %d, '
             'LVs lost %d, half-made %d, acked writes lost %d of %d, '
-            'survivor I/O pause %.1f s, fenced %s, healed after %.0f s: %s'
+            'survivor I/O pause %.1f s, fenced %s, healed after %.0f s%s: %s'
             % (result['outcomes'], result['longest_answer_seconds'],
                result['unanswered'], result['split_brains'],
                result['lvs_lost'], len(result['half_made']),
@@ -550,7 +741,7 @@ def _summary(result):
                result['acknowledged_blocks'],
                result['survivor_io_pause_seconds'],
                ','.join(result['fenced']) or 'none',
-               result['healed_after_seconds'],
+               result['healed_after_seconds'], _case_summary(result),
                'met' if result['met'] else 'MISSED'))
 
 
@@ -640,6 +831,12 @@ class Case:
 
     def after(self, campaign, stacks):
         pass
+
+    def measure(self, campaign, answers, listings):
+        """What this case measures beyond every case's counts, from every
+        answer and each node's LVs afterwards.
+        """
+        return {}
 
 
 class _InVictim(Case):
@@ -840,7 +1037,36 @@ class SurvivorSteps:
         return made
 
 
-class NodeDeadForGood(Case):
+class _SurvivorServes(Case):
+    """node1 goes on with every kind of change (:class:`SurvivorSteps`)
+    across the fault and after; node2 creates until the fault hits it.
+    """
+
+    serves_alone = True
+
+    def start(self, campaign, stacks):
+        node1, node2 = campaign.cluster.nodes
+        self.survivor = Operations(campaign, node1, stacks[node1.name].ops,
+                                   SurvivorSteps(), limit=10 ** 6)
+        self.workers = _started([
+            self.survivor,
+            Operations(campaign, node2, stacks[node2.name].ops, _create)])
+        return self.workers
+
+    def _creates_on(self, campaign, node, label, until_ok=True):
+        """Creates on ``node`` by its volume service as it starts again
+        (a fresh stack), until one is accepted (or stopped); answered into
+        the case's results.
+        """
+        worker = Operations(campaign, node, campaign.stacks()[node.name].ops,
+                            _create, limit=10 ** 6, until_ok=until_ok,
+                            label='%s-%s' % (node.name, label))
+        self.workers.append(worker)
+        worker.start()
+        return worker
+
+
+class NodeDeadForGood(_SurvivorServes):
     """node2's hardware dies: the fence powers it off and it stays off for
     ``away_seconds``, while node1 serves every kind of change alone; then
     it is repaired, rejoins and resyncs while node1 goes on changing.
@@ -849,24 +1075,13 @@ class NodeDeadForGood(Case):
     name = 'node-dead-for-good'
     fault = ("node2's qemu SIGKILL; its fence powers it off for good, then "
              "it is repaired after 10 minutes")
-    serves_alone = True
     recorded_while_away = True
     away_seconds = 600
-
-    def start(self, campaign, stacks):
-        node1, node2 = campaign.cluster.nodes
-        self.survivor = Operations(campaign, node1, stacks[node1.name].ops,
-                                   SurvivorSteps(), limit=10 ** 6)
-        workers = [self.survivor,
-                   Operations(campaign, node2, stacks[node2.name].ops,
-                              _create)]
-        return _started(workers)
 
     def inject(self, campaign, stacks):
         victim = self.victim_node(campaign).name
         device = campaign.cluster.fence_device
-        device.dead.add(victim)
-        device.kill(victim)
+        device.kill(victim, for_good=True)
         self.while_away(campaign, victim)
         campaign.log('[faults] %s repaired after %.0f s' % (
             victim, time.monotonic() - campaign.fault_at))
@@ -914,10 +1129,167 @@ class FenceFails(NodeDeadForGood):
         time.sleep(self.alone_seconds)
 
 
+class DoubleFault(_SurvivorServes):
+    """node2 dies for good and node1 serves alone; then node1 dies too and
+    node2, repaired, boots first with its stale copy: it must refuse every
+    change for that copy, never be promoted, and - when node1 is back -
+    resync from it and serve again by itself, with all node1 made alone.
+    """
+
+    name = 'double-fault'
+    fault = ("node2's qemu SIGKILL, off for good; node1 changes alone, then "
+             "its qemu SIGKILL; node2 repaired and booted alone, then node1")
+    recorded_while_away = True
+    #: changes node1 makes alone before it dies (its first a create)
+    changes_alone = 4
+    #: seconds node2 is asked for changes while it is up alone
+    victim_alone_seconds = 20
+
+    def inject(self, campaign, stacks):
+        node1, node2 = campaign.cluster.nodes
+        device = campaign.cluster.fence_device
+        device.kill(node2.name, for_good=True)
+        guests.wait_until(
+            lambda: accepted_between(self.survivor.answers, node1.name, 0,
+                                     None) >= self.changes_alone,
+            RECOVERY_BOUND,
+            '%d changes on %s alone' % (self.changes_alone, node1.name))
+        self.survivor.stopping.set()
+        self.survivor.join(ANSWER_BOUND)
+        campaign.record_survivor(self)
+        device.kill(node1.name, for_good=True)
+        device.repair(node2.name)
+        watch = DrbdWatch(node2)
+        watch.start()
+        guests.wait_until(lambda: watch.samples, RECOVERY_BOUND,
+                          'DRBD up on %s' % node2.name)
+        self.alone = self._creates_on(campaign, node2, 'alone',
+                                      until_ok=False)
+        time.sleep(self.victim_alone_seconds)
+        self.alone.stopping.set()
+        self.alone.join(ANSWER_BOUND)
+        self.state_alone = node2.run('cat', '/run/drbd-clvm/state').stdout
+        watch.stop()
+        campaign.log('[faults] %s alone: %s; its start-up is %s' % (
+            node2.name, watch.samples[-1][1], self.state_alone.strip()))
+        self.lines_alone = [line for _, line in watch.samples]
+        campaign.peer_back_at = time.monotonic()
+        device.repair(node1.name)
+        self.back = self._creates_on(campaign, node2, 'back')
+        self.back.join(RECOVERY_BOUND)
+        campaign.wait_healthy()
+        self._creates_on(campaign, node1, 'back').join(ANSWER_BOUND)
+
+    def measure(self, campaign, answers, listings):
+        back = campaign.peer_back_at - campaign.fault_at
+        refused, disks = stale_copy_refusals(self.alone.answers)
+        made_alone = [answer['name'] for answer in self.survivor.answers
+                      if answer['made'] and answer['at'] is not None
+                      and answer['at'] >= 0]
+        return {
+            'stale_victim_target': True,
+            'victim_answers_alone': len(self.alone.answers),
+            'victim_refused_stale': refused,
+            'victim_copy_alone': disks,
+            'victim_drbd_alone': sorted(set(self.lines_alone)),
+            'victim_start_up_alone': self.state_alone.strip(),
+            'victim_promoted_alone': any('ro:Primary/' in line
+                                         for line in self.lines_alone),
+            'victim_serves_again_seconds': first_accepted_after(
+                self.back.answers, back),
+            'made_alone': len(made_alone),
+            'made_alone_on_both': sum(
+                all(name in listing for listing in listings.values())
+                for name in made_alone)}
+
+
+class ChangesDuringResync(_SurvivorServes):
+    """node2 dies and is fenced; node1 writes ``bulk_mib`` while it is off,
+    so that its resync takes a while once it is back; node1 goes on
+    changing all along, node2 refuses until it is UpToDate and Primary.
+    """
+
+    name = 'changes-during-resync'
+    fault = ("node2's qemu SIGKILL; fenced, it boots once node1 has written "
+             "512 MiB, and resyncs while node1 goes on changing")
+    bulk_mib = 512
+    #: MiB an instance writes at a time (the instance's stand-in writes
+    #: between them, through the same agent)
+    chunk_mib = 16
+
+    def start(self, campaign, stacks):
+        node1 = campaign.cluster.nodes[0]
+        ops = stacks[node1.name].ops
+        self.bulk = campaign.name('bulk')
+        ops.create_volume(self.bulk, self.bulk_mib, self.bulk)
+        ops.use(self.bulk)
+        self.bulk_path = ops.vg.lv_path(self.bulk)
+        return super().start(campaign, stacks)
+
+    def inject(self, campaign, stacks):
+        node1, node2 = campaign.cluster.nodes
+        device = campaign.cluster.fence_device
+        self.watch = DrbdWatch(node1)
+        self.watch.start()
+        # Off until node1 has written what node2 will resync.
+        device.kill(node2.name, for_good=True)
+        for chunk in range(self.bulk_mib // self.chunk_mib):
+            node1.io.run(['dd', 'if=/dev/zero', 'of=' + self.bulk_path,
+                          'bs=1M', 'count=%d' % self.chunk_mib,
+                          'seek=%d' % (chunk * self.chunk_mib),
+                          'oflag=direct', 'conv=notrunc', 'status=none'],
+                         timeout=ANSWER_BOUND)
+            # the instance's stand-in writes in between
+            time.sleep(0.2)
+        campaign.log('[faults] %s wrote %d MiB alone; %s repaired' % (
+            node1.name, self.bulk_mib, node2.name))
+        campaign.peer_back_at = time.monotonic()
+        device.repair(node2.name)
+        wait_for_agent(node2)
+        self.victim_watch = DrbdWatch(node2)
+        self.victim_watch.start()
+        self.back = self._creates_on(campaign, node2, 'back')
+        self.back.join(RECOVERY_BOUND)
+        campaign.wait_healthy()
+        self.survivor.stopping.set()
+        self.watch.stop()
+        self.victim_watch.stop()
+
+    def measure(self, campaign, answers, listings):
+        def since_fault(at):
+            return None if at is None else at - campaign.fault_at
+
+        start, end = map(since_fault, resync_window(self.watch.samples))
+        primary = since_fault(first_seen(self.victim_watch.samples,
+                                         'ro:Primary/', 'ds:UpToDate/'))
+        back = campaign.peer_back_at - campaign.fault_at
+        before_primary, refused_before_primary = refused_before(
+            self.back.answers, primary)
+        before, refused = refused_before(self.back.answers)
+        node1, node2 = (node.name for node in campaign.cluster.nodes)
+        return {
+            'resync_target': True,
+            'bulk_mib': self.bulk_mib,
+            'resync_seconds': (None if end is None
+                               else round(end - start, 1)),
+            'accepted_during_resync': 0 if start is None else
+            accepted_between(answers, node1, start, end),
+            'victim_primary_seconds': (None if primary is None
+                                       else round(primary - back, 1)),
+            'victim_answers_before_primary': before_primary,
+            'victim_refused_before_primary': refused_before_primary,
+            'victim_answers_before_serving': before,
+            'victim_refused_before_serving': refused,
+            'victim_accepted_during_resync': 0 if start is None else
+            accepted_between(answers, node2, start, end),
+            'victim_serves_again_seconds': first_accepted_after(
+                self.back.answers, back)}
+
+
 CASES = (LinkCut, CorosyncKilled, LvmlockdKilledDuringClone,
          DlmControldKilled, NodeKilled, NodeKilledDuringClone,
          ServiceRestartWhileDisconnected, SlowDiskDuringWipe,
-         NodeDeadForGood, FenceFails)
+         ChangesDuringResync, DoubleFault, NodeDeadForGood, FenceFails)
 
 
 def run(cluster, names=None, log=print, record_dir=None):

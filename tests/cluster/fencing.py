@@ -105,10 +105,13 @@ class FenceDevice:
                     requester, action, plug))
             return {'ok': True, 'power': 'on' if guest.running else 'off'}
 
-    def kill(self, plug):
+    def kill(self, plug, for_good=False):
         """The fault, not a fence: the guest's qemu dies and stays off
-        until someone fences it (which powers it on again).
+        until someone fences it (which powers it on again) - or, when its
+        hardware died ``for_good``, until it is :meth:`repair`-ed.
         """
+        if for_good:
+            self.dead.add(plug)
         with self._power:
             self.guests[plug].power_off()
             self._forget(plug)

@@ -328,6 +328,110 @@ class WaitTest(testtools.TestCase):
                       result.stderr)
 
 
+class PeerWaitTest(testtools.TestCase):
+    """Waiting for what only the peer brings, in rounds."""
+
+    def _wait(self, command, limit, state_file=''):
+        env = dict(os.environ, DRBD_CLVM_PEER_WAIT=str(limit),
+                   DRBD_CLVM_STATE_FILE=state_file, **SETTINGS)
+        return subprocess.run(
+            ['bash', '-c', 'source "$0" && drbd_clvm_wait_for_peer 1 '
+             '"the peer\'s hello" ' + command, LIB], env=env,
+            capture_output=True, text=True)
+
+    def test_gives_up_after_its_limit_in_logged_rounds(self):
+        result = self._wait('false', 2)
+        self.assertEqual(1, result.returncode)
+        self.assertEqual(2, result.stderr.count(
+            "timed out after 1s waiting for the peer's hello (alpha)"))
+        self.assertIn('the peer is not there after 1s; waiting on',
+                      result.stderr)
+
+    def test_without_a_limit_waits_until_the_peer_is_there(self):
+        directory = self.useFixture(fixtures.TempDir()).path
+        hello = os.path.join(directory, 'hello')
+        state = os.path.join(directory, 'state')
+        result = self._wait('test -e %s & sleep 2.5; touch %s; wait'
+                            % (hello, hello), 0, state)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('the peer is not there after 2s', result.stderr)
+        with open(state) as handle:
+            self.assertEqual("waiting for the peer's hello (alpha)\n",
+                             handle.read())
+
+
+#: stand-ins for the stack's programs, each logging its command line;
+#: corosync is quorate only where QUORATE=yes
+STACK_PROGRAMS = {
+    'corosync-quorumtool': '[ "$QUORATE" = yes ] && echo "Quorate: Yes"',
+    'dlm_tool': 'echo "quorate 1"',
+    'lvmlockctl': 'echo "LS dlm lvm_$DRBD_CLVM_VG"',
+    'vgs': 'echo "  $DRBD_CLVM_VG"',
+}
+
+
+class StartNodeTest(testtools.TestCase):
+    """drbd_clvm_start_node's order, on stand-ins of the stack's programs
+    (DRBD's state read as connected, UpToDate and Primary throughout).
+    """
+
+    def _start(self, quorate, peer_wait):
+        directory = self.useFixture(fixtures.TempDir()).path
+        self.calls = os.path.join(directory, 'calls')
+        self.state = os.path.join(directory, 'state')
+        for program in ('corosync', 'corosync-quorumtool', 'dlm_controld',
+                        'dlm_tool', 'lvmlockd', 'lvmlockctl', 'drbdadm',
+                        'vgs'):
+            path = os.path.join(directory, program)
+            with open(path, 'w') as handle:
+                handle.write('#!/bin/bash\necho "${0##*/} $*" >>"%s"\n%s\n'
+                             % (self.calls, STACK_PROGRAMS.get(program, '')))
+            os.chmod(path, 0o755)
+        env = dict(os.environ, PATH=directory + os.pathsep +
+                   os.environ['PATH'], DRBD_CLVM_LOCK_MANAGER='lvmlockd',
+                   QUORATE=quorate, DRBD_CLVM_PEER_WAIT=str(peer_wait),
+                   DRBD_CLVM_STATE_FILE=self.state, **SETTINGS)
+        return subprocess.run(
+            ['bash', '-c', 'source "$0" && '
+             'function _drbd_clvm_drbd_state_is { true; } && '
+             'function _drbd_clvm_drbd_line { echo cs:Connected; } && '
+             'drbd_clvm_start_node no', LIB], env=env, capture_output=True,
+            text=True)
+
+    def _called(self):
+        with open(self.calls) as handle:
+            return [line.split()[:2] for line in handle
+                    if not line.startswith(('corosync-quorumtool',
+                                            'dlm_tool', 'lvmlockctl', 'vgs'))]
+
+    def test_drbd_up_first_and_primary_once_the_peer_is_there(self):
+        result = self._start('yes', 60)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual(
+            [['drbdadm', 'apply-al'], ['drbdadm', 'up'], ['corosync'],
+             ['dlm_controld'], ['lvmlockd', '-g'], ['drbdadm', 'primary']],
+            self._called())
+
+    def test_a_node_alone_waits_as_secondary_and_says_so(self):
+        result = self._start('no', 2)
+        self.assertEqual(1, result.returncode)
+        self.assertEqual([['drbdadm', 'apply-al'], ['drbdadm', 'up'],
+                          ['corosync']], self._called())
+        with open(self.state) as handle:
+            self.assertEqual(
+                'waiting for corosync quorum with the peer (alpha)\n',
+                handle.read())
+
+    def test_never_forces_a_promotion_nor_discards_a_disk(self):
+        with open(LIB) as handle:
+            text = handle.read()
+        self.assertNotIn('discard-my-data', text)
+        self.assertEqual(['yes yes | drbdadm create-md --force "$res" '
+                          '>/dev/null 2>&1 || return 1'],
+                         [line.strip() for line in text.splitlines()
+                          if '--force' in line])
+
+
 class CinderConfTest(testtools.TestCase):
     """cinder.conf as the plugin and the gate's volume services get it."""
 

@@ -23,9 +23,13 @@ import fixtures
 
 import testtools
 
+from drbd_clvm_driver import drbd
+from drbd_clvm_driver import exception
+from drbd_clvm_driver.replication import drbd as drbd_replication
 from drbd_clvm_driver import runner
 from tests.cluster import faults
 from tests.cluster import fencing
+from tests.cluster import guests
 
 
 def _worker(action, limit):
@@ -132,6 +136,18 @@ class FenceDeviceTest(testtools.TestCase):
         self.assertTrue(self.guests[1].running)
         self.assertEqual(['reboot', 'on'],
                          [event['action'] for event in self.device.events])
+
+    def test_a_node_killed_for_good_stays_off_after_its_fence(self):
+        self.device.kill('node1', for_good=True)
+        self.device.power('node2', 'reboot', 'node1')
+        self.assertFalse(self.guests[0].running)
+        self.device.repair('node1')
+        self.assertTrue(self.guests[0].running)
+
+    def test_a_killed_node_comes_back_with_its_fence(self):
+        self.device.kill('node1')
+        self.device.power('node2', 'reboot', 'node1')
+        self.assertTrue(self.guests[0].running)
 
     def test_refusing_device_leaves_the_node_as_it_is(self):
         self.device.refusing.add('node2')
@@ -310,3 +326,204 @@ class WriteResultsTest(testtools.TestCase):
         self.assertRegex(written['commit'], '^[0-9a-f]{40}$')
         self.assertEqual(os.cpu_count(), written['machine']['cpus'])
         self.assertRegex(written['date'], r'^\d{4}-\d\d-\d\dT')
+
+
+def _stale_reasons(disk):
+    """The safety gate's reasons on a node back alone with its ``disk``,
+    as the driver words them.
+    """
+    state = drbd.ResourceState(
+        name='r0', connection=drbd.ConnectionState.WF_CONNECTION,
+        role=drbd.Role.SECONDARY, peer_role='Unknown', disk=disk,
+        peer_disk=drbd.DiskState.UNKNOWN)
+    return drbd_replication.DrbdReplication(None, 'r0').reasons(state)
+
+
+def _refusal(reasons, at=1, seconds=1):
+    return {'node': 'node2', 'outcome': 'refused', 'at': at,
+            'seconds': seconds, 'reasons': reasons}
+
+
+class StaleCopyRefusalsTest(testtools.TestCase):
+    """Which refusals name the node's own stale DRBD copy."""
+
+    def test_the_driver_s_reasons_for_either_stale_state(self):
+        answers = [_refusal(['corosync quorum lost'] +
+                            _stale_reasons(drbd.DiskState.CONSISTENT)),
+                   _refusal(_stale_reasons(drbd.DiskState.OUTDATED))]
+        self.assertEqual((2, ['Consistent', 'Outdated']),
+                         faults.stale_copy_refusals(answers))
+
+    def test_other_refusals_and_answers_do_not_count(self):
+        answers = [_refusal(['corosync quorum lost']),
+                   _refusal(_stale_reasons(drbd.DiskState.UP_TO_DATE)),
+                   _answer('node2', 'ok', 1, 1),
+                   dict(_answer('node2', 'failed', 1, 1), reasons=[])]
+        self.assertEqual((0, []), faults.stale_copy_refusals(answers))
+
+    def test_the_worker_keeps_the_gate_s_reasons(self):
+        reasons = _stale_reasons(drbd.DiskState.CONSISTENT)
+
+        def refused(ops, name):
+            raise exception.ClusterUnsafe(reasons)
+
+        worker = _worker(refused, limit=1)
+        self.useFixture(fixtures.MockPatch('time.sleep'))
+        worker.run()
+        self.assertEqual(reasons, worker.answers[0]['reasons'])
+        self.assertEqual((1, ['Consistent']),
+                         faults.stale_copy_refusals(worker.answers))
+
+
+class ResyncMeasuresTest(testtools.TestCase):
+    """The resync's window and what was accepted in it."""
+
+    SYNCING = 'cs:SyncSource ro:Primary/Secondary ds:UpToDate/Inconsistent'
+    CONNECTED = 'cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate'
+    AWAY = 'cs:WFConnection ro:Primary/Unknown ds:UpToDate/Outdated'
+
+    def test_window_from_first_to_last_sample_in_sync(self):
+        samples = [(10, self.AWAY), (11, self.SYNCING), (12, self.SYNCING),
+                   (13, self.CONNECTED), (14, self.SYNCING)]
+        self.assertEqual((11, 12), faults.resync_window(samples))
+
+    def test_window_still_open_and_none_at_all(self):
+        self.assertEqual((11, None), faults.resync_window(
+            [(10, self.AWAY), (11, self.SYNCING)]))
+        self.assertEqual((None, None), faults.resync_window(
+            [(10, self.AWAY), (11, self.CONNECTED)]))
+
+    def test_accepted_between_counts_the_node_s_changes_under_way(self):
+        answers = [_answer('node1', 'ok', 5, 4),     # 5-9: before
+                   _answer('node1', 'ok', 9, 2),     # 9-11: ends in it
+                   _answer('node1', 'refused', 11, 1),
+                   _answer('node2', 'ok', 11, 1),    # the other node
+                   _answer('node1', 'ok', 8, 30),    # 8-38: across it
+                   _answer('node1', 'ok', 12, 3),    # 12-15: starts in it
+                   _answer('node1', 'ok', 14, 2)]    # 14-16: after
+        self.assertEqual(3, faults.accepted_between(answers, 'node1', 10,
+                                                    13))
+        self.assertEqual(4, faults.accepted_between(answers, 'node1', 10,
+                                                    None))
+
+    def test_first_accepted_after(self):
+        answers = [_answer('node2', 'refused', 30, 1),
+                   _answer('node2', 'ok', 40, 2.5),
+                   _answer('node2', 'ok', 50, 1)]
+        self.assertEqual(22.5, faults.first_accepted_after(answers, 20))
+        self.assertIsNone(faults.first_accepted_after(answers, 60))
+
+    def test_refused_before_the_first_accepted_and_a_moment(self):
+        answers = [_answer('node2', 'refused', 1, 1),
+                   _answer('node2', 'refused', 2, 1),
+                   _answer('node2', 'failed', 3, 1),
+                   _answer('node2', 'ok', 4, 1),
+                   _answer('node2', 'failed', 5, 1)]
+        self.assertEqual((3, 2), faults.refused_before(answers))
+        self.assertEqual((2, 2), faults.refused_before(answers, 2.5))
+        self.assertEqual((0, 0), faults.refused_before([]))
+
+    def test_first_seen(self):
+        samples = [(1, 'cs:SyncTarget ro:Secondary/Primary '
+                       'ds:Inconsistent/UpToDate'),
+                   (2, 'cs:Connected ro:Secondary/Primary '
+                       'ds:UpToDate/UpToDate'),
+                   (3, 'cs:Connected ro:Primary/Primary '
+                       'ds:UpToDate/UpToDate')]
+        self.assertEqual(3, faults.first_seen(samples, 'ro:Primary/',
+                                              'ds:UpToDate/'))
+        self.assertIsNone(faults.first_seen(samples, 'StandAlone'))
+
+
+class DrbdWatchTest(testtools.TestCase):
+
+    def test_keeps_device_lines_and_skips_silent_seconds(self):
+        lines = iter([guests.GuestError('booting'),
+                      'version: 8.4.11\n',
+                      'version: 8.4.11\n 0: cs:WFConnection ro:Secondary/'
+                      'Unknown ds:Consistent/DUnknown C r-----\n'])
+
+        def run(*argv, timeout):
+            line = next(lines)
+            if isinstance(line, Exception):
+                raise line
+            return types.SimpleNamespace(stdout=line)
+
+        watch = faults.DrbdWatch(types.SimpleNamespace(name='node2', run=run),
+                                 interval=0)
+        watch.stopping.wait = lambda interval: watch.stopping.set() if (
+            len(watch.samples) == 1) else None
+        watch.run()
+        self.assertEqual(
+            ['cs:WFConnection ro:Secondary/Unknown ds:Consistent/DUnknown'],
+            [line for _, line in watch.samples])
+
+
+#: every case's counts, all as they should be
+_CLEAN = {'split_brains': 0, 'lvs_lost': 0, 'lv_lists_differ': False,
+          'acknowledged_writes_lost': 0, 'unanswered': 0, 'half_made': [],
+          'survivor_kept_writing': True, 'survivor_io_pause_seconds': 5}
+
+
+class CaseTargetsTest(testtools.TestCase):
+    """The met rules of the double fault and of changes during a resync."""
+
+    STALE = dict(_CLEAN, stale_victim_target=True, victim_answers_alone=12,
+                 victim_refused_stale=12, victim_copy_alone=['Consistent'],
+                 victim_promoted_alone=False,
+                 victim_serves_again_seconds=95.0, made_alone=2,
+                 made_alone_on_both=2)
+    RESYNC = dict(_CLEAN, resync_target=True, resync_seconds=24.0,
+                  accepted_during_resync=5, victim_primary_seconds=70.0,
+                  victim_answers_before_primary=28,
+                  victim_refused_before_primary=28,
+                  victim_answers_before_serving=30,
+                  victim_refused_before_serving=29,
+                  victim_accepted_during_resync=0,
+                  victim_serves_again_seconds=80.0)
+
+    def test_stale_victim(self):
+        self.assertTrue(faults._met(self.STALE))
+        for missed in ({'victim_refused_stale': 11},
+                       {'victim_answers_alone': 0, 'victim_refused_stale': 0},
+                       {'victim_promoted_alone': True},
+                       {'victim_serves_again_seconds': None},
+                       {'made_alone_on_both': 1},
+                       {'made_alone': 0, 'made_alone_on_both': 0}):
+            self.assertFalse(faults._met(dict(self.STALE, **missed)),
+                             missed)
+
+    def test_changes_during_resync(self):
+        self.assertTrue(faults._met(self.RESYNC))
+        for missed in ({'resync_seconds': None},
+                       {'accepted_during_resync': 0},
+                       {'victim_primary_seconds': None},
+                       {'victim_refused_before_primary': 27},
+                       {'victim_answers_before_primary': 0,
+                        'victim_refused_before_primary': 0},
+                       {'victim_accepted_during_resync': 1},
+                       {'victim_serves_again_seconds': None}):
+            self.assertFalse(faults._met(dict(self.RESYNC, **missed)),
+                             missed)
+
+    def test_other_cases_need_neither(self):
+        self.assertTrue(faults._met(_CLEAN))
+
+    def _summary(self, result):
+        return faults._summary(dict(
+            result, outcomes={'refused': 12}, met=True,
+            longest_answer_seconds=1, acknowledged_blocks=9,
+            fenced=['node2'], healed_after_seconds=200))
+
+    def test_summary_says_what_each_case_measured(self):
+        self.assertTrue(self._summary(self.STALE).endswith(
+            'healed after 200 s, victim alone refused 12 of 12 for its '
+            'stale copy (Consistent), promoted no, served again 95.0 s '
+            'after its peer\'s return, LVs made alone on both 2 of 2: met'))
+        self.assertTrue(self._summary(self.RESYNC).endswith(
+            'healed after 200 s, resync 24.0 s, 5 changes accepted during '
+            'it, victim refused 28 of 28 until UpToDate and Primary 70.0 s '
+            'after its return, 29 of 30 until it served again 80.0 s after '
+            'its return: met'))
+        self.assertTrue(self._summary(_CLEAN).endswith(
+            'healed after 200 s: met'))
