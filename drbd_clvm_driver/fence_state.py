@@ -40,12 +40,14 @@ class FenceFailure:
     :param since: when the first try of this failure failed (epoch s).
     :param error: what the last try said.
     :param retry_seconds: how often the fence program tries again.
+    :param tried: when the last try failed (epoch s).
     """
 
     node: str
     since: float
     error: str
     retry_seconds: int
+    tried: float = 0.0
 
     def to_text(self):
         return json.dumps(dataclasses.asdict(self), sort_keys=True) + '\n'

@@ -37,7 +37,8 @@ Invocations:
 ``drbd-clvm-fence`` (no arguments, ``key=value`` lines on stdin)
     dlm_controld's fence device (``device`` line in dlm.conf). Reads
     ``node`` (the corosync node id) and ``fail_time``; exit 0 once the node
-    is fenced, 1 otherwise.
+    is fenced (tried again like DRBD's handler, the agent running once per
+    ``retry_interval`` between the two), 1 when it is back unfenced.
 ``drbd-clvm-fence node NAME``
     an operator's manual fence, as the two above would do it.
 ``drbd-clvm-fence confirm NAME``
@@ -244,6 +245,7 @@ class Fencer:
             if last is not None and last >= since:
                 log('%s was already fenced at %.0f; not again' % (node, last))
                 return
+            self._not_tried_lately(node)
             if self.config.delay:
                 log('waiting %d s before fencing %s (this node is not the '
                     'preferred survivor)' % (self.config.delay, node))
@@ -302,26 +304,45 @@ class Fencer:
         except (OSError, ValueError):
             return None
 
+    def _not_tried_lately(self, node):
+        """DRBD's handler and dlm_controld both wait on a failing fence:
+        between them the agent runs once per ``retry_interval``.
+
+        :raises FenceError: a try of this failure failed less than
+            ``retry_interval`` seconds ago.
+        """
+        known = self.failing()
+        if known is None or known.node != node:
+            return
+        ago = self.clock() - known.tried
+        if 0 <= ago < self.config.retry_interval:
+            raise FenceError('the fence of %s failed %.0f s ago (%s); not '
+                             'tried again sooner than every %d s' % (
+                                 node, ago, known.error,
+                                 self.config.retry_interval))
+
     def _record_failure(self, node, error):
         """Keep since when ``node`` cannot be fenced, for the gate."""
         known = self.failing()
         since = (known.since if known is not None and known.node == node
                  else self.clock())
         record = fence_state.FenceFailure(node, since, str(error),
-                                          self.config.retry_interval)
+                                          self.config.retry_interval,
+                                          tried=self.clock())
         with open(self._failing_path() + '.new', 'w') as handle:
             handle.write(record.to_text())
         os.rename(self._failing_path() + '.new', self._failing_path())
 
-    def fence_until_done(self, node, peer_back):
+    def fence_until_done(self, node, peer_back, failed_at=None):
         """Fence ``node``, trying again every ``retry_interval`` seconds
         while the agent fails, until it succeeds, an operator confirms the
         node off, or ``peer_back()`` (the peer reconnected: nothing to
         fence any more).
 
+        :param failed_at: as for :meth:`fence`.
         :returns: whether ``node`` counts as fenced.
         """
-        failed_at = self.clock()
+        failed_at = self.clock() if failed_at is None else failed_at
         while True:
             try:
                 # a fence or confirmation since the failure counts
@@ -434,9 +455,14 @@ def main(argv=None, stdin=None, fencer=None):
         if not request.get('node', '').isdigit():
             raise FenceError('dlm_controld gave no node id: %r' % request)
         failed_at = request.get('fail_time')
-        fencer.fence(config.node_by_id(int(request['node'])),
-                     float(failed_at) if failed_at else None)
-        return 0
+        # Answering a failure would have dlm_controld ask again at once
+        # (a process every 2 s on a node whose I/O is frozen): wait, as
+        # DRBD's handler does.
+        fenced = fencer.fence_until_done(
+            config.node_by_id(int(request['node'])),
+            lambda: peer_connected(None),
+            float(failed_at) if failed_at else None)
+        return 0 if fenced else 1
     except FenceError as error:
         log(str(error))
         return DRBD_FENCE_FAILED if drbd else 1

@@ -14,8 +14,6 @@
 and checked, in-process and through its server, and a server's failure
 reported as the command's."""
 
-import importlib.machinery
-import importlib.util
 import os
 import threading
 from unittest import mock
@@ -23,23 +21,15 @@ from unittest import mock
 import fixtures
 import testtools
 
-from tests.cluster import guests
-
-
-def _load_brick():
-    path = os.path.join(guests.ROOT, 'tools', 'cluster', 'brick')
-    loader = importlib.machinery.SourceFileLoader('brick_tool', path)
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+from tests.unit import source_file
 
 
 class BrickTest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.brick = _load_brick()
+        self.brick = source_file.load('brick_tool', 'tools', 'cluster',
+                                      'brick')
         directory = self.useFixture(fixtures.TempDir()).path
         self.device = os.path.join(directory, 'device')
         with open(self.device, 'wb') as handle:

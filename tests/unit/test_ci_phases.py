@@ -14,8 +14,8 @@
 its figure, growth over 20 % flagged, phases that did not run, the budget.
 """
 
-import importlib.util
 import io
+import json
 import os
 import re
 
@@ -23,18 +23,10 @@ import fixtures
 import testtools
 
 from tests.cluster import guests
+from tests.unit import source_file
 
 
-def _load_ci_phases():
-    # tools/ is no package; the module is loaded from its path.
-    path = os.path.join(guests.ROOT, 'tools', 'ci_phases.py')
-    spec = importlib.util.spec_from_file_location('ci_phases', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ci_phases = _load_ci_phases()
+ci_phases = source_file.load('ci_phases', 'tools', 'ci_phases.py')
 
 FIGURES = {'source': 'test run',
            'phases': {'tests': 100, 'drbd-gate': 1000}}
@@ -141,7 +133,12 @@ class MainTest(testtools.TestCase):
     def _main(self, timings_text):
         with open(self.timings, 'w') as timings_file:
             timings_file.write(timings_text)
-        ci_phases.main([self.timings])
+        figures = os.path.join(self.directory, 'figures.json')
+        with open(figures, 'w') as figures_file:
+            json.dump({'source': 'test run', 'phases': {
+                'tests': 180, 'drbd-gate': 2000, 'cinder-gate': 700,
+                'shared-lun-gate': 800}}, figures_file)
+        ci_phases.main([self.timings, '--figures', figures])
         return self.stdout.getvalue().splitlines()
 
     def test_phases_after_a_failure_are_not_run(self):
@@ -158,7 +155,7 @@ class MainTest(testtools.TestCase):
         with open(os.path.join(guests.ROOT, '.ci', 'run')) as run_file:
             timed = re.findall(r'run_phase ([\w-]+) ', run_file.read())
         figures = ci_phases.load_figures()
-        self.assertEqual(['tests', 'drbd-gate', 'cinder-gate',
+        self.assertEqual(['tests', 'image-wait', 'drbd-gate', 'cinder-gate',
                           'shared-lun-gate'], timed)
         self.assertEqual(timed, list(figures['phases']))
         self.assertTrue(figures['source'])

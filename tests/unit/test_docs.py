@@ -18,7 +18,6 @@ follows the code and ``bench/results``; README's set-up commands are the
 ones CI runs.
 """
 
-import importlib.util
 import json
 import os
 import re
@@ -26,23 +25,16 @@ import tempfile
 
 import testtools
 
+from tests.unit import source_file
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 DOC = os.path.join(ROOT, 'doc', 'source')
 CONFIGURATION = os.path.join(DOC, 'configuration')
 RESULTS = os.path.join(ROOT, 'bench', 'results')
 
-
-def _load_docgen():
-    # doc/source/_exts is no package; the module is loaded from its path.
-    path = os.path.join(DOC, '_exts', 'drbd_clvm_docgen.py')
-    spec = importlib.util.spec_from_file_location('drbd_clvm_docgen', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-docgen = _load_docgen()
+docgen = source_file.load('drbd_clvm_docgen', 'doc', 'source', '_exts',
+                          'drbd_clvm_docgen.py')
 
 _OPT_ROLE = re.compile(r':opt:`([^`]+)`')
 _RESULT_ROLE = re.compile(r':result:`([^`]+)`')

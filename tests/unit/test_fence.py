@@ -199,6 +199,48 @@ class FencerTest(testtools.TestCase):
         self.assertIsNone(self.fencer().last_fenced('node2'))
         self.assertIsNone(self.fencer().failing())
 
+    def test_dlm_waits_like_drbd_and_the_agent_runs_once_per_interval(self):
+        # DRBD's handler has just failed to fence node2 (at 1000) and
+        # waits; dlm_controld asks 2 s later. Its request waits too, and
+        # between the two the agent runs once per retry_interval.
+        agent = FakeAgent(exit_code=1, stderr='no route to BMC')
+        self.assertRaises(fence.FenceError,
+                          self.fencer(agent=agent).fence, 'node2')
+        fencer = self.fencer(agent=agent)
+        tries_at = [self.now]
+
+        def wait(seconds):
+            self.now += seconds
+            if len(agent.calls) > len(tries_at):
+                tries_at.append(self.now - seconds)
+            if len(tries_at) == 3:
+                fence.main(['confirm', 'node2'], fencer=fencer)
+
+        fencer.sleep = wait
+        self.now = 1002.0
+        self.assertEqual(0, fence.main([], stdin=_Stdin(
+            'node=2\nfail_time=999\n'), fencer=fencer))
+        self.assertEqual([1000.0, 1012.0, 1022.0], tries_at)
+        with open(self.log_file) as handle:
+            self.assertIn('the fence of node2 failed 2 s ago', handle.read())
+        self.assertIsNone(self.fencer().failing())
+
+    def test_dlm_request_ends_unfenced_when_the_peer_is_back(self):
+        with open(UP_TO_DATE) as handle:
+            text = handle.read()
+        agent = FakeAgent(exit_code=1, stderr='no route to BMC')
+        fencer = self.fencer(agent=agent)
+
+        def link_back(seconds):
+            self.now += seconds
+            self.proc_drbd_text(text.replace('cs:WFConnection',
+                                             'cs:Connected'))
+
+        fencer.sleep = link_back
+        self.assertEqual(1, fence.main([], stdin=_Stdin('node=2\n'),
+                                       fencer=fencer))
+        self.assertEqual(1, len(agent.calls))
+
     def test_confirm_never_this_node_or_a_stranger(self):
         for name in ('node1', 'node9'):
             self.assertEqual(1, fence.main(['confirm', name],

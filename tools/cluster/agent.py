@@ -17,18 +17,23 @@ Reads one JSON request per line from a virtio-serial port, ``{"id": any,
 "argv": [...], "timeout": seconds}``, runs it without a shell and answers one
 JSON line ``{"id": ..., "exit_code": N or null, "stdout": ..., "stderr":
 ...}``; ``exit_code`` is null when the command ran out of time and was
-killed with its whole process group. Standard library only: the guest has
-no pip.
+killed with its whole process group (answered after :data:`KILL_WAIT` even
+if it has not ended: a process waiting on frozen I/O cannot be killed).
+Standard library only: the guest has no pip.
 """
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 PORT_NAME = 'agent'
+#: seconds a killed command has to end before it is answered for unended
+KILL_WAIT = 5
 
 
 def find_port(name=PORT_NAME):
@@ -54,8 +59,17 @@ def run(request):
         stdout, stderr = process.communicate(timeout=request['timeout'])
         exit_code = process.returncode
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        try:
+            stdout, stderr = process.communicate(timeout=KILL_WAIT)
+        except subprocess.TimeoutExpired:
+            # Killed but stuck in the kernel (I/O that DRBD froze) or its
+            # output held by a process of its own: it ends when that does.
+            # Answer now, as the driver's own runner does, so that the
+            # next request (the operator's way out) gets through.
+            threading.Thread(target=process.communicate, daemon=True).start()
+            stdout, stderr = b'', b''
         exit_code = None
     return {'exit_code': exit_code,
             'stdout': stdout.decode('utf-8', 'replace'),
