@@ -1043,14 +1043,18 @@ class _SurvivorServes(Case):
     """
 
     serves_alone = True
+    #: node1's users start asking only once the case says so
+    #: (``self.survivor.start()``), not before the fault
+    survivor_waits = False
 
     def start(self, campaign, stacks):
         node1, node2 = campaign.cluster.nodes
         self.survivor = Operations(campaign, node1, stacks[node1.name].ops,
                                    SurvivorSteps(), limit=10 ** 6)
-        self.workers = _started([
+        self.workers = [
             self.survivor,
-            Operations(campaign, node2, stacks[node2.name].ops, _create)])
+            Operations(campaign, node2, stacks[node2.name].ops, _create)]
+        _started(self.workers[1:] if self.survivor_waits else self.workers)
         return self.workers
 
     def _creates_on(self, campaign, node, label, until_ok=True):
@@ -1074,9 +1078,9 @@ class NodeDeadForGood(_SurvivorServes):
 
     name = 'node-dead-for-good'
     fault = ("node2's qemu SIGKILL; its fence powers it off for good, then "
-             "it is repaired after 5 minutes")
+             "it is repaired after 10 minutes")
     recorded_while_away = True
-    away_seconds = 300
+    away_seconds = 600
 
     def inject(self, campaign, stacks):
         victim = self.victim_node(campaign).name
@@ -1106,8 +1110,13 @@ class FenceFails(NodeDeadForGood):
     #: long enough for several of the fence program's tries (every 10 s)
     refused_seconds = 45
     alone_seconds = 30
+    #: a change under way at the fault would wait on the frozen I/O until
+    #: the confirmation, and this case is about the requests that come
+    #: after: node1's users ask once the first fence has failed
+    survivor_waits = True
     fault = ("node2's qemu SIGKILL and its fence device refuses; an "
-             "operator confirms it off after %d s" % refused_seconds)
+             "operator confirms it off %d s after the first failed fence"
+             % refused_seconds)
 
     def inject(self, campaign, stacks):
         campaign.cluster.fence_device.refusing.add(
@@ -1115,14 +1124,23 @@ class FenceFails(NodeDeadForGood):
         super().inject(campaign, stacks)
 
     def while_away(self, campaign, victim):
+        node = campaign.cluster.nodes[1 - self.victim]
+        guests.wait_until(lambda: node.operator.run(
+            ['test', '-e', fence_state.FAILING_FILE], timeout=10,
+            check=False).exit_code == 0, 60,
+            '%s\'s first failed fence of %s' % (node.name, victim))
+        campaign.log('[faults] %s\'s first fence of %s failed after %.0f s'
+                     % (node.name, victim,
+                        time.monotonic() - campaign.fault_at))
+        self.survivor.start()
         time.sleep(self.refused_seconds)
         campaign.record_survivor(self)
-        operator = campaign.cluster.nodes[1 - self.victim]
         campaign.log('[faults] operator on %s: drbd-clvm-fence confirm %s'
-                     % (operator.name, victim))
+                     % (node.name, victim))
         campaign.confirmed_at = time.monotonic()
-        result = operator.run('drbd-clvm-fence', 'confirm', victim,
-                              timeout=60)
+        # at the operator's own shell: the driver's agent may be busy
+        result = node.operator.run(
+            ['drbd-clvm-fence', 'confirm', victim], timeout=60, check=False)
         if result.exit_code:
             raise guests.GuestError('drbd-clvm-fence confirm %s: %s' % (
                 victim, result.stderr.strip()))

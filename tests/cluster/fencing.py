@@ -133,8 +133,7 @@ class FenceDevice:
     def _forget(self, plug):
         for node in self.cluster.nodes:
             if node.name == plug:
-                node.runner.client.close()
-                node.io.client.close()
+                node.close_agents()
 
     def _serve(self, guest):
         """Read requests from ``guest`` while it runs; reconnect after its

@@ -168,18 +168,28 @@ class AgentRunner(runner.CommandRunner):
 
 class RealNode:
     """A guest as commands see it: ``runner`` for the driver's commands,
-    ``io`` (the guest's second agent) for what instances would do.
+    ``io`` (the guest's second agent) for what instances would do,
+    ``operator`` (its third) for what an operator types meanwhile.
     """
 
     def __init__(self, name, agent_path):
         self.name = name
         self.agent_path = agent_path
         self.runner = AgentRunner(agent_path, name)
-        self.io = AgentRunner(os.path.join(os.path.dirname(agent_path),
-                                           '%s.io' % name), name)
+        self.io, self.operator = (
+            AgentRunner(os.path.join(os.path.dirname(agent_path),
+                                     '%s.%s' % (name, port)), name)
+            for port in ('io', 'operator'))
 
     def run(self, *argv, timeout=60):
         return self.runner.run(argv, timeout=timeout, check=False)
+
+    def close_agents(self):
+        """Let go of every agent (another process, or the guest's next
+        boot, connects anew).
+        """
+        for agent in (self.runner, self.io, self.operator):
+            agent.client.close()
 
 
 def restart_lvmlockd(runner):
@@ -327,8 +337,7 @@ class RealCluster:
     def release(self):
         """Let another process connect to the agents (one at a time)."""
         for node in self.nodes:
-            node.runner.client.close()
-            node.io.client.close()
+            node.close_agents()
 
 
 _ATTACHED = {}
@@ -452,6 +461,10 @@ class Guest:
         return self._path('io')
 
     @property
+    def operator_path(self):
+        return self._path('operator')
+
+    @property
     def fence_path(self):
         return self._path('fence')
 
@@ -499,6 +512,9 @@ class Guest:
             '-chardev', 'socket,id=io0,server=on,wait=off,path=%s'
                         % self.io_path,
             '-device', 'virtserialport,chardev=io0,name=io',
+            '-chardev', 'socket,id=operator0,server=on,wait=off,path=%s'
+                        % self.operator_path,
+            '-device', 'virtserialport,chardev=operator0,name=operator',
             '-chardev', 'socket,id=fence0,server=on,wait=off,path=%s'
                         % self.fence_path,
             '-device', 'virtserialport,chardev=fence0,name=fence',
@@ -510,7 +526,8 @@ class Guest:
     def power_on(self):
         if self.running:
             return
-        for path in (self.agent_path, self.io_path, self.fence_path):
+        for path in (self.agent_path, self.io_path, self.operator_path,
+                     self.fence_path):
             if os.path.exists(path):
                 os.unlink(path)
         self.powered_on_at = time.monotonic()

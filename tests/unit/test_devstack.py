@@ -160,6 +160,14 @@ class ConfigureNodeTest(testtools.TestCase):
             self.assertIn(expected, text)
         self.assertEqual(text.count('{'), text.count('}'))
 
+    def test_drbd_ping_timeout_default_and_setting(self):
+        for settings, expected in (({}, 'ping-timeout 5;'),
+                                   ({'DRBD_CLVM_PING_TIMEOUT': '20'},
+                                    'ping-timeout 20;')):
+            text = self._read(self._configure('lvmlockd', **settings), 'etc',
+                              'drbd.d', 'r7.res')
+            self.assertIn(expected, text)
+
     def test_lvm_for_lvmlockd(self):
         text = self._read(self._configure('lvmlockd'), 'etc', 'lvm',
                           'lvm.conf')
