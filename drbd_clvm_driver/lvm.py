@@ -224,6 +224,10 @@ _REFUSALS = (
      'the LVM lock manager refused the VG lock'),
     ('Global lock failed', exception.LockManagerUnavailable,
      'the LVM lock manager has no global lock'),
+    # lvmlockd between a node's promotion and the end of its lock start
+    ('lock start in progress', exception.LockManagerUnavailable,
+     'the VG\'s lockspace is still starting on this node; nothing was '
+     'changed, try again in a few seconds'),
     ('already exists in volume group', exception.LogicalVolumeExists,
      'the name is taken'),
     ('Failed to find logical volume', exception.LogicalVolumeNotFound,

@@ -156,6 +156,21 @@ class RefusalTest(testtools.TestCase):
                                  '  Logical volume vgc/volume-0001 in use.')
         self.assertIsInstance(error, exception.VolumeBusy)
 
+    def test_lockspace_still_starting_is_the_lock_manager(self):
+        # Words of node2's lvcreate right after it rejoined and went
+        # Primary (fault campaign, changes-during-resync).
+        runner = recorded.ReplayRunner()
+        argv = ['lvcreate', '-y', '-an', '-L', '8m', '-n', 'volume-0001',
+                'vgc']
+        runner.serve(argv, recorded.Recording(
+            ' '.join(argv), 'node2', lvm.ECMD_FAILED,
+            '  VG vgc lock failed: lock start in progress\n'))
+        error = self.assertRaises(exception.LockManagerUnavailable,
+                                  lvm.ClusteredVG(runner, 'vgc').create,
+                                  'volume-0001', 8)
+        self.assertIn('still starting on this node', str(error))
+        self.assertTrue(error.retriable)
+
     def test_refusal_words_from_another_program_are_its_failure(self):
         # LVM's refusals exit with its code; the root helper's do not.
         error = self._deactivate(1, 'sudo: bind: Address already in use')
