@@ -106,6 +106,26 @@ def privileged_runner(conf, local):
             conf.drbd_clvm_lock_manager).lvm_shell)
 
 
+def _warn_of_file_coordination():
+    """Cinder's own locks on a per-node file backend protect nothing
+    across the backend's nodes, which all serve at once.
+    """
+    try:
+        url = cfg.CONF.coordination.backend_url
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        return  # Cinder's coordination is not loaded (a tool, not a service)
+    if url and url.startswith('file://'):
+        LOG.warning(
+            'Cinder coordination backend_url is %s, a lock directory of '
+            'this node only, while every node of this backend serves '
+            'requests: Cinder\'s own locks do not cross nodes, so a volume '
+            'may be deleted while another node clones it or makes a volume '
+            'from its snapshot, a snapshot deleted while a volume is made '
+            'from it, and two attachments of one volume may race. Set '
+            '[coordination] backend_url to a shared tooz backend (etcd) on '
+            'every node.', url)
+
+
 @interface.volumedriver
 class DrbdClvmVolumeDriver(driver.VolumeDriver):
     """Volumes as LVs of a clustered VG on dual-primary DRBD.
@@ -226,6 +246,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         """
         vg = self.ops.vg.volume_group()
         self.lock_manager.check_setup(vg)
+        _warn_of_file_coordination()
         refreshed = self.ops.refresh_active()
         if refreshed:
             LOG.info('Refreshed the devices of the volumes active here: %s',

@@ -138,6 +138,23 @@ class SetupTest(DriverTestCase):
             self.driver.check_for_setup_error()
         self.assertIn('not Connected', warning.call_args[0][1])
 
+    def _setup_warnings(self):
+        with mock.patch.object(driver.LOG, 'warning') as warning:
+            self.driver.check_for_setup_error()
+        return [call[0][0] % call[0][1:] for call in warning.call_args_list]
+
+    def test_file_coordination_warned_of(self):
+        self.override_config('backend_url', 'file:///var/lib/cinder',
+                             group='coordination')
+        [text] = self._setup_warnings()
+        self.assertIn('file:///var/lib/cinder', text)
+        self.assertIn('do not cross nodes', text)
+
+    def test_shared_coordination_not_warned_of(self):
+        self.override_config('backend_url', 'etcd3+http://192.0.2.10:2379',
+                             group='coordination')
+        self.assertEqual([], self._setup_warnings())
+
     def test_half_made_lv_reported(self):
         self.driver.ops.vg.create('volume-crashed', 4,
                                   tags=['cinder-state:creating'])
