@@ -157,6 +157,13 @@ class FenceDeviceTest(testtools.TestCase):
         self.assertEqual('refused reboot', self.device.events[0]['action'])
 
 
+#: a survivor case's result with every count met but its own
+_SERVED_ALONE = {'split_brains': 0, 'lvs_lost': 0, 'lv_lists_differ': False,
+                 'acknowledged_writes_lost': 0, 'unanswered': 0,
+                 'half_made': [], 'survivor_kept_writing': True,
+                 'survivor_io_pause_seconds': 5, 'serves_alone_target': True}
+
+
 def _answer(node, outcome, at, seconds, detail=''):
     return {'node': node, 'outcome': outcome, 'at': at, 'seconds': seconds,
             'detail': detail}
@@ -189,12 +196,8 @@ class ServedAloneTest(testtools.TestCase):
                           'accepted_after_return': 1}, served)
 
     def test_met_needs_the_survivor_within_the_stated_bound(self):
-        result = {'split_brains': 0, 'lvs_lost': 0, 'lv_lists_differ': False,
-                  'acknowledged_writes_lost': 0, 'unanswered': 0,
-                  'half_made': [], 'survivor_kept_writing': True,
-                  'survivor_io_pause_seconds': 5,
-                  'serves_alone_target': True, 'first_accepted_seconds': 29,
-                  'accepted_while_away': 10, 'accepted_after_return': 2}
+        result = dict(_SERVED_ALONE, first_accepted_seconds=29,
+                      accepted_while_away=10, accepted_after_return=2)
         self.assertTrue(faults._met(result))
         self.assertFalse(faults._met(dict(result,
                                           first_accepted_seconds=31)))
@@ -227,14 +230,9 @@ class ServedAloneTest(testtools.TestCase):
                           'refusals_naming_the_fence': 2}, served)
 
     def test_met_where_the_fence_fails_needs_no_change_before_it(self):
-        result = {'split_brains': 0, 'lvs_lost': 0, 'lv_lists_differ': False,
-                  'acknowledged_writes_lost': 0, 'unanswered': 0,
-                  'half_made': [], 'survivor_kept_writing': True,
-                  'survivor_io_pause_seconds': 5,
-                  'serves_alone_target': True, 'first_accepted_seconds': 7,
-                  'accepted_while_away': 2, 'accepted_after_return': 1,
-                  'accepted_before_confirm': 0,
-                  'refusals_naming_the_fence': 2}
+        result = dict(_SERVED_ALONE, first_accepted_seconds=7,
+                      accepted_while_away=2, accepted_after_return=1,
+                      accepted_before_confirm=0, refusals_naming_the_fence=2)
         self.assertTrue(faults._met(result))
         self.assertFalse(faults._met(dict(result,
                                           accepted_before_confirm=1)))
