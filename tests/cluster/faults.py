@@ -1078,9 +1078,9 @@ class NodeDeadForGood(_SurvivorServes):
 
     name = 'node-dead-for-good'
     fault = ("node2's qemu SIGKILL; its fence powers it off for good, then "
-             "it is repaired after 10 minutes")
+             "it is repaired after 3 minutes")
     recorded_while_away = True
-    away_seconds = 600
+    away_seconds = 180
 
     def inject(self, campaign, stacks):
         victim = self.victim_node(campaign).name

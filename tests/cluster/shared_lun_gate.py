@@ -86,7 +86,7 @@ CREATES = 8
 THROUGHPUT_CREATES = 6
 #: seconds the lab stays idle while the disk I/O the lock manager makes on
 #: its own is counted
-IDLE_SECONDS = 60
+IDLE_SECONDS = 30
 SIZE_MIB = 4
 LOCK_MANAGERS = ('lvmlockd', 'sanlock')
 RECORDING_NAME = 'gate-shared-lun'
