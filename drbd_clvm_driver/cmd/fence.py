@@ -288,6 +288,9 @@ class Fencer:
     def _counted_fenced(self, node):
         with open(self._stamp(node), 'w') as handle:
             handle.write('%f\n' % self.clock())
+        self._forget_failure()
+
+    def _forget_failure(self):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._failing_path())
 
@@ -356,8 +359,7 @@ class Fencer:
             self.sleep(self.config.retry_interval)
             if peer_back():
                 log('%s is connected again; no fence needed' % node)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self._failing_path())
+                self._forget_failure()
                 return False
 
     def _run_agent(self, node):
