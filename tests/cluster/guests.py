@@ -76,6 +76,13 @@ SHARED_LUN_DEVICE = ('/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_%s'
                      % SHARED_LUN_SERIAL)
 #: seconds for both guests to boot and bring the stack up
 READY_TIMEOUT = 420
+#: The emulated CPU without ERMS/FSRM: with them the kernel and glibc copy
+#: memory with ``rep movsb``, which TCG runs a byte at a time (dd from
+#: /dev/zero: 2.9 s with them, 0.45 s without).
+TCG_CPU = 'max,-erms,-fsrm'
+#: No Spectre/Meltdown mitigations in the emulated guests (retpolines, RSB
+#: fills): nothing else runs in them; boot 54 -> 45 s, ``lvs`` 0.41 -> 0.25 s.
+TCG_KERNEL_ARGS = 'mitigations=off'
 #: seconds for both agents to answer (the kernel found our init)
 AGENT_TIMEOUT = 150
 
@@ -494,16 +501,18 @@ class Guest:
                      '-device', 'virtio-net-pci,netdev=net%d,mac=%s:00:%02d'
                      % (index, mac_prefix, self.number)]
         return [
-            'qemu-system-x86_64', '-accel', 'tcg,thread=multi', '-cpu', 'max',
+            'qemu-system-x86_64', '-accel', 'tcg,thread=multi',
+            '-cpu', TCG_CPU,
             '-m', str(self.memory), '-smp', '1', '-display', 'none',
             '-no-reboot',
             '-kernel', os.path.join(self.image_dir, 'vmlinuz'),
             '-initrd', os.path.join(self.image_dir, 'initrd.img'),
             '-append', 'console=ttyS0 root=/dev/vda rw panic=1 '
-                       'init=/usr/sbin/drbd-clvm-init drbd_clvm_node=%d '
+                       '%s init=/usr/sbin/drbd-clvm-init drbd_clvm_node=%d '
                        'drbd_clvm_role=%s drbd_clvm_lab=%s drbd_clvm_nodes=%d '
-                       'drbd_clvm_lock=%s' % (self.number, self.role, lab,
-                                              self.nodes, self.lock_manager),
+                       'drbd_clvm_lock=%s' % (
+                           TCG_KERNEL_ARGS, self.number, self.role, lab,
+                           self.nodes, self.lock_manager),
         ] + disks + nics + [
             '-device', 'virtio-serial',
             '-chardev', 'socket,id=agent0,server=on,wait=off,path=%s'
