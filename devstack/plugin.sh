@@ -68,6 +68,13 @@ function configure_cinder_backend_drbd_clvm {
     local DRBD_CLVM_BACKEND_NAME=$1
     drbd_clvm_configure_cinder "$CINDER_CONF" ||
         die $LINENO "Could not write the [$1] backend in $CINDER_CONF"
+    # lib/cinder puts Cinder's locks on etcd only where etcd3 runs.
+    if ! is_service_enabled etcd3; then
+        # one message: DevStack's warn prints its second argument only
+        warn $LINENO "etcd3 is not enabled: Cinder's [coordination] stays\
+ on this node's lock files, which the other nodes serving backend $1 do\
+ not share (enable_service etcd3)"
+    fi
     # The privileged daemon's start line, the one filter the driver needs.
     sudo cp "$(drbd_clvm_data_file \
         etc/drbd_clvm_driver/rootwrap.d/drbd_clvm.filters)" \

@@ -48,26 +48,29 @@ RESULTS = os.path.join(guests.ROOT, 'results', 'cinder-latest.json')
 SHARED_LUN_NODES = 3
 #: what ``brick serve`` prints, on each host
 BRICK_LOG = '/var/log/drbd-clvm-brick.log'
+#: tooz's etcd3+http driver's client library
+COORDINATION_CLIENT = 'etcd3gw>=2.3.0'
 
 
 def build_driver_wheel(directory):
-    """This checkout's driver as the wheel an operator would install."""
+    """This checkout's driver as the wheel an operator would install, and
+    tooz's etcd client (Cinder's coordination, as DevStack installs it).
+    """
     subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--quiet',
-                    '--no-deps', '--wheel-dir', directory, guests.ROOT],
-                   check=True)
-    return glob.glob(os.path.join(directory, 'drbd_clvm_driver-*.whl'))
+                    '--no-deps', '--wheel-dir', directory, guests.ROOT,
+                    COORDINATION_CLIENT], check=True)
+    return glob.glob(os.path.join(directory, '*.whl'))
 
 
 def start_volume_services(cluster, controller):
     """Set up and start every node's service at once (each set-up is
     minutes of emulated pip and Python start-up).
     """
-    transport_url, database_url = controller.guest_urls()
+    urls = list(controller.guest_urls())
 
     def start(node):
-        node.runner.run(['drbd-clvm-cinder-node', 'setup', transport_url,
-                         database_url,
-                         api_flows.volume_host(cluster, node.name)],
+        node.runner.run(['drbd-clvm-cinder-node', 'setup'] + urls +
+                        [api_flows.volume_host(cluster, node.name)],
                         timeout=600)
         node.runner.run(['drbd-clvm-cinder-node', 'start'], timeout=60)
 
@@ -149,6 +152,18 @@ def write_results(rows, shared_lun=None):
         handle.write('\n')
 
 
+def check_coordination(controller, log):
+    """Cinder's own locks (``[coordination]``, tooz on etcd, as DevStack
+    sets them) were taken in etcd, not in a directory of each node.
+    """
+    revision = controller.etcd_revision()
+    log('etcd revision %d after the flows' % revision)
+    if revision <= 1:
+        raise controller_module.ControllerError(
+            'nothing was written into etcd: Cinder\'s services did not '
+            'take their locks there')
+
+
 def run(logs_dir, log=print, shared_lun=None):
     """The flows on the DRBD pair, or on the shared-LUN lab with the lock
     manager ``shared_lun`` names.
@@ -165,8 +180,8 @@ def run(logs_dir, log=print, shared_lun=None):
                        workdir)
         controller = controller_module.Controller(workdir, log=log)
         try:
-            phase('start MariaDB, RabbitMQ, cinder-api, cinder-scheduler '
-                  'on the host', controller.start)
+            phase('start MariaDB, RabbitMQ, etcd, cinder-api, '
+                  'cinder-scheduler on the host', controller.start)
             with guests.booted(image, log=log, logs_dir=logs_dir,
                                control=controller.guest_forwards(),
                                wheels=wheels, **lab) as cluster:
@@ -184,6 +199,8 @@ def run(logs_dir, log=print, shared_lun=None):
                           held_check.run, cluster, log)
                     rows = phase('flows through the API', api_flows.run,
                                  cluster, controller, log)
+                    phase('Cinder\'s locks went through etcd',
+                          check_coordination, controller, log)
                 finally:
                     fetch_service_logs(cluster, logs_dir)
         finally:

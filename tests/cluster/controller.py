@@ -12,11 +12,12 @@
 
 """Cinder's control plane for the gate's ``--cinder`` mode, on the host.
 
-MariaDB and RabbitMQ from Debian's packages, ``cinder-api`` (noauth) and
+MariaDB, RabbitMQ and etcd (Cinder's coordination, as DevStack's etcd3
+service) from Debian's packages, ``cinder-api`` (noauth) and
 ``cinder-scheduler`` from Cinder's released Python packages (this
 virtualenv's), all listening on host loopback only. The cluster guests'
-``cinder-volume`` services reach the database and the message bus through
-qemu's user network, which forwards exactly these two ports
+``cinder-volume`` services reach the database, the message bus and etcd
+through qemu's user network, which forwards exactly these three ports
 (:meth:`Controller.guest_forwards`) and nothing else.
 
 Kept on the host rather than in a fourth guest: the guests are emulated
@@ -35,9 +36,18 @@ from tests.cluster import guests
 GUEST_SIDE_ADDRESS = '10.0.2.100'
 DATABASE_PASSWORD = 'gate'
 PACKAGES = {'mariadbd': 'mariadb-server', 'rabbitmq-server': 'rabbitmq-server',
-            'socat': 'socat'}
+            'etcd': 'etcd-server', 'socat': 'socat'}
+#: the port the guests reach etcd on (etcd's own), as DevStack's ETCD_PORT
+ETCD_GUEST_PORT = 2379
 #: seconds for a service to listen
 START_TIMEOUT = 120
+
+
+def _coordination_url(address, port):
+    """Cinder's ``[coordination] backend_url`` on etcd, as DevStack's
+    lib/cinder writes it when etcd3 is enabled.
+    """
+    return 'etcd3+http://%s:%d' % (address, port)
 
 
 class ControllerError(guests.GuestError):
@@ -86,7 +96,8 @@ def ensure_packages():
 
 
 class Controller:
-    """MariaDB, RabbitMQ, cinder-api and cinder-scheduler in ``workdir``.
+    """MariaDB, RabbitMQ, etcd, cinder-api and cinder-scheduler in
+    ``workdir``.
 
     :param log: a function taking one line, for progress.
     """
@@ -96,6 +107,7 @@ class Controller:
         self.log = log
         self.database_port = _free_tcp_port()
         self.rabbit_port = _free_tcp_port()
+        self.etcd_port = _free_tcp_port()
         self.api_port = _free_tcp_port()
         self.processes = {}
         self.conf = os.path.join(workdir, 'cinder.conf')
@@ -107,19 +119,23 @@ class Controller:
         return 'http://127.0.0.1:%d/v3' % self.api_port
 
     def guest_forwards(self):
-        """qemu ``guestfwd`` rules: the database and the bus, one socat
-        per connection, to host loopback.
+        """qemu ``guestfwd`` rules: the database, the bus and etcd, one
+        socat per connection, to host loopback.
         """
         return ['tcp:%s:%d-cmd:socat - TCP:127.0.0.1:%d'
                 % (GUEST_SIDE_ADDRESS, guest_port, host_port)
-                for guest_port, host_port in ((3306, self.database_port),
-                                              (5672, self.rabbit_port))]
+                for guest_port, host_port in (
+                    (3306, self.database_port), (5672, self.rabbit_port),
+                    (ETCD_GUEST_PORT, self.etcd_port))]
 
     def guest_urls(self):
-        """(transport_url, database connection) as a guest writes them."""
+        """(transport_url, database connection, coordination backend_url)
+        as a guest writes them.
+        """
         return ('rabbit://guest:guest@%s:5672/' % GUEST_SIDE_ADDRESS,
                 'mysql+pymysql://cinder:%s@%s:3306/cinder?charset=utf8'
-                % (DATABASE_PASSWORD, GUEST_SIDE_ADDRESS))
+                % (DATABASE_PASSWORD, GUEST_SIDE_ADDRESS),
+                _coordination_url(GUEST_SIDE_ADDRESS, ETCD_GUEST_PORT))
 
     def log_path(self, name):
         return os.path.join(self.workdir, '%s.log' % name)
@@ -130,6 +146,7 @@ class Controller:
         ensure_packages()
         self._start_mariadb()
         self._start_rabbitmq()
+        self._start_etcd()
         self._write_conf()
         self.manage('db', 'sync')
         for service in ('cinder-api', 'cinder-scheduler'):
@@ -215,6 +232,30 @@ class Controller:
                     env=env)
         self._wait_listening('rabbitmq', self.rabbit_port)
 
+    def _start_etcd(self):
+        """One etcd member for Cinder's coordination (tooz), as
+        DevStack's etcd3 service.
+        """
+        peer_url = 'http://127.0.0.1:%d' % _free_tcp_port()
+        client_url = 'http://127.0.0.1:%d' % self.etcd_port
+        self._spawn('etcd', [
+            'etcd', '--name', 'gate',
+            '--data-dir', os.path.join(self.workdir, 'etcd'),
+            '--listen-client-urls', client_url,
+            '--advertise-client-urls', client_url,
+            '--listen-peer-urls', peer_url,
+            '--initial-advertise-peer-urls', peer_url,
+            '--initial-cluster', 'gate=' + peer_url])
+        self._wait_listening('etcd', self.etcd_port)
+
+    def etcd_revision(self):
+        """etcd's revision: one more for each key written or deleted (it
+        starts at 1), here by Cinder's locks.
+        """
+        from etcd3gw import client  # the gate's --cinder mode has it
+        status = client(host='127.0.0.1', port=self.etcd_port).status()
+        return int(status['header']['revision'])
+
     def _write_conf(self):
         paste = os.path.join(sys.prefix, 'etc', 'cinder', 'api-paste.ini')
         state = os.path.join(self.workdir, 'cinder')
@@ -242,6 +283,9 @@ class Controller:
                               % (DATABASE_PASSWORD, self.database_port),
             },
             'oslo_concurrency': {'lock_path': os.path.join(state, 'locks')},
+            'coordination': {
+                'backend_url': _coordination_url('127.0.0.1',
+                                                 self.etcd_port)},
         }
         with open(self.conf, 'w') as handle:
             for section, options in settings.items():

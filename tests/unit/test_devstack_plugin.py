@@ -49,6 +49,7 @@ set -o errexit
 function log { echo "$*" >>"$STANDIN_LOG"; }
 function define_plugin { :; }
 function die { shift; echo "die: $*" >&2; exit 1; }
+function warn { log "warn: $2"; }
 function is_service_enabled {
     local service
     for service in "$@"; do
@@ -102,6 +103,10 @@ function configure_cinder {
     mkdir -p "$CINDER_CONF_DIR/rootwrap.d"
     rm -f "$CINDER_CONF"
     iniset "$CINDER_CONF" DEFAULT debug True
+    if is_service_enabled etcd3; then
+        iniset "$CINDER_CONF" coordination backend_url \
+            "etcd3+http://${SERVICE_HOST}:${ETCD_PORT:-2379}"
+    fi
     if is_service_enabled c-vol && [[ -n $CINDER_ENABLED_BACKENDS ]]; then
         local enabled_backends="" default_name="" be be_name be_type
         for be in ${CINDER_ENABLED_BACKENDS//,/ }; do
@@ -263,6 +268,21 @@ class PluginPhasesTest(testtools.TestCase):
         self._run(UNSTACK)
         self.assertIn('sudo drbdadm down r7', self._calls())
         self.assertIn('sudo pkill corosync', self._calls())
+
+    def test_coordination_on_etcd_as_devstack_writes_it(self):
+        self._run(STACK, ENABLED_SERVICES='key,c-api,c-sch,c-vol,etcd3',
+                  SERVICE_HOST='192.0.2.10')
+        self.assertEqual('etcd3+http://192.0.2.10:2379',
+                         self._conf()['coordination']['backend_url'])
+        self.assertEqual([], [call for call in self._calls()
+                              if call.startswith('warn:')])
+
+    def test_without_etcd_the_file_locks_are_warned_of(self):
+        self._run(STACK, ENABLED_SERVICES='key,c-api,c-sch,c-vol')
+        self.assertNotIn('coordination', self._conf())
+        [warning] = [call for call in self._calls()
+                     if call.startswith('warn:')]
+        self.assertIn('enable_service etcd3', warning)
 
     def test_backend_named_in_local_conf_is_not_added_again(self):
         self._run(STACK, CINDER_ENABLED_BACKENDS='drbd_clvm:pair1')
