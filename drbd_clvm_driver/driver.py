@@ -33,6 +33,7 @@ from cinder.volume import driver
 from cinder.volume.drivers import lvm as cinder_lvm
 from cinder.volume import volume_utils
 from oslo_config import cfg
+from oslo_context import context as oslo_context
 from oslo_log import log as logging
 import oslo_messaging
 from oslo_utils import importutils
@@ -104,6 +105,19 @@ def privileged_runner(conf, local):
         default_timeout=conf.drbd_clvm_lvm_command_timeout, node=local,
         lvm_shell=conf.drbd_clvm_lvm_shell and locking_base.plugin_class(
             conf.drbd_clvm_lock_manager).lvm_shell)
+
+
+def peer_call_context():
+    """The context a peer call carries: an admin one with the global id of
+    the request being served, so that the answering node's log lines name
+    the request they serve.
+    """
+    context = cinder_context.get_admin_context()
+    current = oslo_context.get_current()
+    if current is not None:
+        context.global_request_id = (current.global_request_id or
+                                     current.request_id)
+    return context
 
 
 def _warn_of_file_coordination():
@@ -187,7 +201,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         return peer.MessagingPeers(
             rpc.get_client(oslo_messaging.Target(
                 topic=peer.topic(self.backend_name))),
-            cinder_context.get_admin_context,
+            peer_call_context,
             self.configuration.drbd_clvm_peer_call_timeout)
 
     def _start_peer_endpoint(self, local):

@@ -27,7 +27,10 @@ command's ``argv`` and ``stderr``).  Two ways to reach it:
 
 * :class:`MessagingPeers`: oslo.messaging over the volume service's own
   transport, one topic per backend and one server per node, at its
-  :func:`~drbd_clvm_driver.nodes.address` (production);
+  :func:`~drbd_clvm_driver.nodes.address` (production). The caller's log
+  says each call and its seconds, the answering node's log says it answered,
+  under the same global request id (the driver's context factory carries
+  it), so one request can be followed across both nodes;
 * :class:`InProcessPeers`: endpoints in this process, for the scenario tests
   and the cluster gate, which drive both real nodes from one process.  It
   stands in for the message bus only; what runs on each node is the same.
@@ -67,7 +70,8 @@ class Endpoint:
         if handler is None:
             return {'error': 'InvalidInput',
                     'message': 'unknown peer call %r' % method}
-        LOG.debug('Peer call %s(%s) on %s', method, kwargs, self.node)
+        LOG.info('Answering peer call %s(%s) on %s', method, kwargs,
+                 self.node)
         try:
             return {'result': handler(**kwargs)}
         except exception.DrbdClvmError as error:
@@ -157,6 +161,7 @@ class MessagingPeers:
         timeout = timeout or self.timeout
         prepared = self.client.prepare(server=nodes.address(node),
                                        timeout=timeout, version=VERSION)
+        started = time.monotonic()
         try:
             answer = prepared.call(self.context_factory(), 'peer_call',
                                    step=method, arguments=kwargs)
@@ -164,4 +169,7 @@ class MessagingPeers:
             raise _unavailable(node, method, timeout, 'timed out')
         except oslo_messaging.MessagingException as error:
             raise _unavailable(node, method, timeout, error)
+        # With its seconds: the message bus's share of a request.
+        LOG.info('Peer call %s to %s answered in %.2f s', method, node,
+                 time.monotonic() - started)
         return _result(node, method, answer)

@@ -26,8 +26,10 @@ corosync's short names, as an operator who sets neither gets; the others
 run as the DevStack plugin configures them.
 """
 
+import collections
 import concurrent.futures
 import json
+import re
 import time
 import uuid
 
@@ -77,6 +79,13 @@ LAB_DOMAIN = 'gate.test'
 PEER_SILENT = 'did not answer'
 #: characters of the flow column (the longest flow's)
 FLOW_COLUMN = 46
+#: a peer call the caller's log says was answered (drbd_clvm_driver.peer)
+PEER_CALL = re.compile(r'Peer call (?P<method>\w+) to (?P<node>\S+) '
+                       r'answered in (?P<seconds>[\d.]+) s')
+#: a peer call answered, in the answering node's log
+PEER_ANSWER = re.compile(r'Answering peer call (?P<method>\w+)\(')
+#: oslo.log's context prefix: ``[global-request-id request-id ...]``
+CONTEXT_IDS = re.compile(r'\[(\S+) (req-\S+) ')
 #: seconds from a node's death to the DRBD survivor's first create accepted
 #: through the API: the driver's 30 s (the fault campaign's bound), plus
 #: the 60 s a request cast to the dead node's RabbitMQ consumer may wait
@@ -87,6 +96,59 @@ SURVIVOR_BOUND = 30 + 60
 
 class FlowError(Exception):
     """A step did not end as Cinder's users expect."""
+
+
+#: What one node's service log says of one request: whether it served it
+#: (lines beyond the peer calls it answered), how many times a peer did not
+#: answer it, the peer calls it made ``[(method, node, seconds)]`` and the
+#: methods it answered for another node.
+RequestLog = collections.namedtuple(
+    'RequestLog', 'served silent calls answered')
+
+
+def request_log(lines, request_id):
+    """The :class:`RequestLog` of ``request_id`` in one node's log lines.
+    A peer call carries the request's global id under a request id of its
+    own, so what the node logged under that one is the call's, not the
+    request's.
+    """
+    mine = [line for line in lines if request_id in line]
+    answering = set()
+    answered = []
+    for line in mine:
+        answer = PEER_ANSWER.search(line)
+        ids = CONTEXT_IDS.search(line)
+        if answer and ids:
+            answering.add(ids.group(2))
+            answered.append(answer.group('method'))
+    served = any(CONTEXT_IDS.search(line) is None or
+                 CONTEXT_IDS.search(line).group(2) not in answering
+                 for line in mine)
+    calls = [(call.group('method'), call.group('node'),
+              float(call.group('seconds')))
+             for call in map(PEER_CALL.search, mine) if call]
+    return RequestLog(served, sum(PEER_SILENT in line for line in mine),
+                      calls, answered)
+
+
+def _short(node):
+    return node.split('.')[0].lower()
+
+
+def peer_calls(logs):
+    """``[(caller, answering node or None, method, seconds)]`` of the
+    calls in ``{node: RequestLog}``; the answering node is the one named
+    whose own log answered that method.
+    """
+    found = []
+    for caller, log in sorted(logs.items()):
+        for method, called, seconds in log.calls:
+            answering = [node for node, other in logs.items()
+                         if _short(node) == _short(called) and
+                         method in other.answered]
+            found.append((caller, answering[0] if answering else None,
+                          method, seconds))
+    return found
 
 
 def volume_host(cluster, node):
@@ -206,35 +268,37 @@ class Flows:
     # Bookkeeping.
 
     def logged(self, request_id):
-        """``{node: lines saying a peer did not answer}`` of the cluster
-        nodes whose volume service logged ``request_id`` (a node that is
-        powered off served nothing).
+        """``{node: RequestLog}`` of the cluster nodes whose volume service
+        logged ``request_id`` (a node that is powered off served nothing).
         """
         found = {}
         for node in self.cluster.nodes:
             if node.name in self.dead:
                 continue
-            counted = node.run(
-                'awk', '-v', 'id=' + request_id, '-v', 'silent=' + PEER_SILENT,
-                'index($0, id) {n++; if (index($0, silent)) s++} '
-                'END {print n + 0, s + 0}', SERVICE_LOG, timeout=30)
-            if counted.exit_code != 0:
+            result = node.run('grep', '-aF', request_id, SERVICE_LOG,
+                              timeout=30)
+            if result.exit_code > 1:
                 continue  # no log yet: the service never ran there
-            lines, silent = (int(count) for count in counted.stdout.split())
+            lines = result.stdout.splitlines()
             if lines:
-                found[node.name] = silent
+                found[node.name] = request_log(lines, request_id)
         return found
 
     def served_by(self, request_id):
-        """The cluster nodes whose volume service logged ``request_id``."""
-        return list(self.logged(request_id))
+        """The cluster nodes whose volume service served ``request_id``."""
+        return [node for node, log in self.logged(request_id).items()
+                if log.served]
 
-    def step(self, flow, action, *args, serving=None, **kwargs):
+    def step(self, flow, action, *args, serving=None, holder=None,
+             **kwargs):
         """Run ``action(cinder, *args, **kwargs)`` with a request id of its
-        own; one row with the node that served it, the status and the
-        seconds.
+        own; one row with the node that served it, the peer calls it made,
+        the status and the seconds.
 
         :param serving: the only nodes that may serve it.
+        :param holder: the node that must do the step's part on the volume
+            (its activation, its target): served by another node, the step
+            must show a peer call to it, answered in its own log.
         """
         request_id = 'req-%s' % uuid.uuid4()
         cinder = client(self.api_url, request_id)
@@ -249,20 +313,32 @@ class Flows:
             result = None
             row['status'] = 'failed: %s: %s' % (type(error).__name__, error)
         row['seconds'] = round(time.monotonic() - started, 1)
-        logged = self.logged(request_id)
-        row['served_by'] = ','.join(logged) or '-'
+        logs = self.logged(request_id)
+        served = [node for node, log in logs.items() if log.served]
+        row['served_by'] = ','.join(served) or '-'
+        calls = peer_calls(logs)
+        row['peer_calls'] = ['%s>%s %s %.2f s' % (
+            caller, answering or '?', method, seconds)
+            for caller, answering, method, seconds in calls]
         if serving and row['status'] == 'ok' and \
-                not set(logged) <= set(serving):
+                not set(served) <= set(serving):
             row['status'] = 'failed: served by %s, not %s' % (
                 row['served_by'], ' or '.join(serving))
-        unanswered = [node for node, silent in logged.items() if silent]
+        unanswered = [node for node, log in logs.items() if log.silent]
         if unanswered and not self.stopped and row['status'] == 'ok':
             row['status'] = 'failed: a peer did not answer %s, all ' \
                 'services running' % ' or '.join(unanswered)
+        if holder and row['status'] == 'ok' and len(served) == 1 and \
+                served[0] != holder and not any(
+                    caller == served[0] and answering == holder
+                    for caller, answering, _, _ in calls):
+            row['status'] = 'failed: served by %s, no peer call to %s ' \
+                'answered in both logs' % (served[0], holder)
         self.rows.append(row)
-        self.log('%-*s %-12s %6.1f s  %s' % (
+        self.log('%-*s %-12s %6.1f s  %s%s' % (
             FLOW_COLUMN, flow, row['served_by'], row['seconds'],
-            row['status']))
+            row['status'], ''.join(
+                '; peer call %s' % call for call in row['peer_calls'])))
         return result
 
     def at_once(self, *steps):
@@ -678,10 +754,10 @@ def local_attaches(flows, volume_id, hosts, serving=None, when=''):
     for host in hosts:
         local = flows.step('attach on %s (local), read%s' % (host, when),
                            flows.attach_check, volume_id, host, 'one',
-                           serving=serving)
+                           serving=serving, holder=host)
         if local:
             flows.step('detach from %s' % host, flows.detach, local,
-                       serving=serving)
+                       serving=serving, holder=host)
 
 
 def attachment_flows(flows):
@@ -703,7 +779,8 @@ def attachment_flows(flows):
                     flows.attach_write, volume.id, compute, 'one')
     if attached:
         exporter = flows.rows[-1]['served_by']
-        step('detach from %s' % compute, flows.detach, attached)
+        step('detach from %s' % compute, flows.detach, attached,
+             holder=exporter)
         others = flows.other_than(exporter)
         step('stop cinder-volume on %s' % exporter, flows.stop_service,
              exporter)
@@ -814,8 +891,9 @@ def node_death_flows(flows):
 def format_table(rows):
     lines = ['%-*s %-12s %8s  %s' % (FLOW_COLUMN, 'flow', 'served by',
                                      'seconds', 'status')]
-    lines += ['%-*s %-12s %8.1f  %s' % (FLOW_COLUMN, row['flow'],
-                                        row['served_by'], row['seconds'],
-                                        row['status'])
-              for row in rows]
+    lines += ['%-*s %-12s %8.1f  %s%s' % (
+        FLOW_COLUMN, row['flow'], row['served_by'], row['seconds'],
+        row['status'], ''.join('; peer call %s' % call
+                               for call in row.get('peer_calls', ())))
+        for row in rows]
     return '\n'.join(lines)

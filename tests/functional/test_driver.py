@@ -34,6 +34,7 @@ from cinder.tests.unit import test
 from cinder.tests.unit import utils as test_utils
 from cinder.volume import configuration
 import fixtures
+from oslo_context import context as oslo_context
 
 from drbd_clvm_driver.cmd import health
 from drbd_clvm_driver import driver
@@ -408,6 +409,32 @@ class SnapshotManageTest(DriverTestCase):
                           self.driver.manage_existing_snapshot, snapshot,
                           {'source-name': 'old-backup'})
         self.assertIn('old-backup', self._lvs())
+
+
+class PeerCallContextTest(test.TestCase):
+    """A peer call carries the served request's global id, so that the
+    answering node's log names the request.
+    """
+
+    def test_the_requests_global_id(self):
+        context.RequestContext('user', 'project',
+                               global_request_id='req-%s' % uuid.uuid4())
+        served = context.RequestContext(
+            'user', 'project', global_request_id='req-%s' % uuid.uuid4())
+        called = driver.peer_call_context()
+        self.assertEqual(served.global_request_id, called.global_request_id)
+        self.assertNotEqual(served.request_id, called.request_id)
+        self.assertTrue(called.is_admin)
+
+    def test_a_request_without_one_lends_its_own_id(self):
+        served = context.RequestContext('user', 'project')
+        self.assertEqual(served.request_id,
+                         driver.peer_call_context().global_request_id)
+
+    def test_the_served_context_stays_current(self):
+        served = context.RequestContext('user', 'project')
+        driver.peer_call_context()
+        self.assertIs(served, oslo_context.get_current())
 
 
 class InterfaceTest(test.TestCase):

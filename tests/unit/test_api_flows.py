@@ -58,13 +58,18 @@ class AtOnceTest(testtools.TestCase):
         controller = types.SimpleNamespace(api_url='http://api')
         self.flows = api_flows.Flows(cluster, controller, log=lambda _: None)
 
-    def _served_by(self, *nodes, silent=0):
-        """``nodes`` logged the request, each ``silent`` times that a peer
-        did not answer.
+    def _served_by(self, *nodes, silent=0, calls=(), answered=None):
+        """``nodes`` served the request, each logging ``silent`` times that
+        a peer did not answer and making ``calls``; ``answered`` a node that
+        only answered them.
         """
+        logs = {node: api_flows.RequestLog(True, silent, list(calls), [])
+                for node in nodes}
+        if answered:
+            logs[answered] = api_flows.RequestLog(
+                False, 0, [], [method for method, _, _ in calls])
         self.useFixture(fixtures.MockPatchObject(
-            self.flows, 'logged',
-            return_value={node: silent for node in nodes}))
+            self.flows, 'logged', return_value=logs))
 
     def test_a_step_may_be_served_by_any_node_named(self):
         self._served_by('node3')
@@ -92,6 +97,39 @@ class AtOnceTest(testtools.TestCase):
         self.flows.step('delete', lambda cinder: None)
         self.assertEqual('ok', self.flows.rows[-1]['status'])
 
+    def test_a_step_for_another_node_shows_its_answered_peer_call(self):
+        self._served_by('node2', calls=[('use', 'node1.gate.test', 0.84)],
+                        answered='node1.gate.test')
+        self.flows.step('attach on node1', lambda cinder: None,
+                        holder='node1.gate.test')
+        row = self.flows.rows[-1]
+        self.assertEqual('ok', row['status'])
+        self.assertEqual('node2', row['served_by'])
+        self.assertEqual(['node2>node1.gate.test use 0.84 s'],
+                         row['peer_calls'])
+
+    def test_a_step_for_another_node_without_a_peer_call_fails(self):
+        self._served_by('node2')
+        self.flows.step('attach on node1', lambda cinder: None,
+                        holder='node1')
+        self.assertEqual('failed: served by node2, no peer call to node1 '
+                         'answered in both logs',
+                         self.flows.rows[-1]['status'])
+
+    def test_a_call_its_target_never_logged_fails(self):
+        self._served_by('node2', calls=[('use', 'node1', 0.84)])
+        self.flows.step('attach on node1', lambda cinder: None,
+                        holder='node1')
+        row = self.flows.rows[-1]
+        self.assertIn('no peer call to node1', row['status'])
+        self.assertEqual(['node2>? use 0.84 s'], row['peer_calls'])
+
+    def test_the_holder_serving_needs_no_peer_call(self):
+        self._served_by('node1')
+        self.flows.step('attach on node1', lambda cinder: None,
+                        holder='node1')
+        self.assertEqual('ok', self.flows.rows[-1]['status'])
+
     def test_steps_run_together_rows_keep_the_listed_order(self):
         # The first step finishes only once the second has started: run
         # one after the other, it would wait out its bound and fail.
@@ -115,24 +153,82 @@ class AtOnceTest(testtools.TestCase):
                           for row in self.flows.rows])
 
 
+#: lines as the volume services log them (format of a real run's log)
+_PREFIX = '2026-12-04 14:29:05.370 832 %s %s [%s %s - - - - - -] '
+SERVING = [
+    _PREFIX % ('INFO', 'cinder.volume.manager', 'req-gate', 'req-api') +
+    'attachment_update volume-1',
+    _PREFIX % ('INFO', 'drbd_clvm_driver.peer', 'req-gate', 'req-api') +
+    'Peer call use to node1 answered in 0.84 s',
+    _PREFIX % ('INFO', 'drbd_clvm_driver.peer', 'None', 'req-other') +
+    'Peer call release to node1 answered in 0.20 s']
+ANSWERING = [
+    _PREFIX % ('INFO', 'drbd_clvm_driver.peer', 'req-gate', 'req-call') +
+    "Answering peer call use({'name': 'volume-1'}) on node1",
+    _PREFIX % ('DEBUG', 'drbd_clvm_driver.runner', 'req-gate', 'req-call') +
+    'Running lvchange -aey vgc/volume-1',
+    _PREFIX % ('INFO', 'cinder.volume.manager', 'None', 'req-other') +
+    'something else']
+
+
+class RequestLogTest(testtools.TestCase):
+    """One node's log lines of one request."""
+
+    def test_the_node_that_served_and_its_call(self):
+        self.assertEqual(
+            api_flows.RequestLog(True, 0, [('use', 'node1', 0.84)], []),
+            api_flows.request_log(SERVING, 'req-gate'))
+
+    def test_a_node_that_only_answered_did_not_serve(self):
+        self.assertEqual(api_flows.RequestLog(False, 0, [], ['use']),
+                         api_flows.request_log(ANSWERING, 'req-gate'))
+
+    def test_a_node_that_answered_and_served_served(self):
+        both = ANSWERING + [
+            _PREFIX % ('INFO', 'cinder.volume.manager', 'req-gate',
+                       'req-api') + 'Deleted volume']
+        self.assertTrue(api_flows.request_log(both, 'req-gate').served)
+
+    def test_silent_peers_are_counted(self):
+        lines = [_PREFIX % ('WARNING', 'drbd_clvm_driver.routing',
+                            'req-gate', 'req-api') +
+                 'The volume service on node1 did not answer use']
+        self.assertEqual(1, api_flows.request_log(lines, 'req-gate').silent)
+
+    def test_calls_matched_to_the_node_that_answered(self):
+        logs = {'node2': api_flows.request_log(SERVING, 'req-gate'),
+                'node1.gate.test': api_flows.request_log(ANSWERING,
+                                                         'req-gate')}
+        self.assertEqual([('node2', 'node1.gate.test', 'use', 0.84)],
+                         api_flows.peer_calls(logs))
+        del logs['node1.gate.test']
+        self.assertEqual([('node2', None, 'use', 0.84)],
+                         api_flows.peer_calls(logs))
+
+
 class LoggedTest(testtools.TestCase):
     """What each node's service log says of a request."""
 
-    def _node(self, name, counts, exit_code=0):
+    def _node(self, name, lines, exit_code=0):
         run = mock.Mock(return_value=types.SimpleNamespace(
-            stdout=counts, exit_code=exit_code))
+            stdout=''.join(line + '\n' for line in lines),
+            exit_code=exit_code))
         return types.SimpleNamespace(name=name, run=run)
 
-    def test_nodes_that_logged_the_request_with_their_silent_peers(self):
-        # node3 is dead, node4 has no log yet
-        nodes = (self._node('node1', '7 2\n'), self._node('node2', '0 0\n'),
-                 self._node('node3', '1 0\n'), self._node('node4', '', 2))
+    def test_nodes_that_logged_the_request(self):
+        # node3 is dead, node4 has no log yet, node5 nothing of it
+        nodes = (self._node('node1', ANSWERING), self._node('node2', SERVING),
+                 self._node('node3', SERVING), self._node('node4', [], 2),
+                 self._node('node5', [], 1))
         flows = api_flows.Flows(
             types.SimpleNamespace(nodes=nodes, hosts=nodes),
             types.SimpleNamespace(api_url='http://api'))
         flows.dead.add('node3')
-        self.assertEqual({'node1': 2}, flows.logged('req-1'))
-        self.assertIn('id=req-1', nodes[0].run.call_args.args)
+        logged = flows.logged('req-gate')
+        self.assertEqual(['node1', 'node2'], sorted(logged))
+        self.assertFalse(logged['node1'].served)
+        self.assertEqual(['node2'], flows.served_by('req-gate'))
+        self.assertIn('req-gate', nodes[0].run.call_args.args)
         nodes[2].run.assert_not_called()
 
 

@@ -13,6 +13,7 @@
 """Running each operation and step on the node that can do it, and the
 peer calls that carry them."""
 
+import logging
 from unittest import mock
 
 import fixtures
@@ -317,6 +318,22 @@ class MessagingPeersTest(testtools.TestCase):
         client.prepare.assert_called_once_with(server='node2', timeout=7,
                                                version=peer.VERSION)
 
+    def test_an_answered_call_is_logged_with_its_seconds(self):
+        logged = self.useFixture(fixtures.FakeLogger(
+            name='drbd_clvm_driver.peer', level=logging.INFO))
+        peers, _ = self._peers(return_value={'result': None})
+        peers.call('node2', 'use', name='v')
+        self.assertRegex(logged.output,
+                         r'^Peer call use to node2 answered in \d+\.\d\d s$')
+
+    def test_an_unanswered_call_is_not_logged_as_answered(self):
+        logged = self.useFixture(fixtures.FakeLogger(
+            name='drbd_clvm_driver.peer', level=logging.INFO))
+        peers, _ = self._peers(side_effect=oslo_messaging.MessagingTimeout)
+        self.assertRaises(exception.PeerUnavailable, peers.call, 'node2',
+                          'use', name='v')
+        self.assertNotIn('answered', logged.output)
+
     def test_timeout_is_peer_unavailable(self):
         peers, _ = self._peers(side_effect=oslo_messaging.MessagingTimeout)
         error = self.assertRaises(exception.PeerUnavailable, peers.call,
@@ -324,7 +341,11 @@ class MessagingPeersTest(testtools.TestCase):
         self.assertIn('node2 did not answer use within 3 s', str(error))
 
     def test_endpoint_answers(self):
+        logged = self.useFixture(fixtures.FakeLogger(
+            name='drbd_clvm_driver.peer', level=logging.INFO))
         endpoint = peer.MessagingEndpoint(peer.Endpoint(
             'node1', {'use': lambda name: name.upper()}))
         self.assertEqual({'result': 'V'},
                          endpoint.peer_call({}, 'use', {'name': 'v'}))
+        self.assertEqual("Answering peer call use({'name': 'v'}) on node1\n",
+                         logged.output)
