@@ -112,18 +112,18 @@ def request_log(lines, request_id):
     own, so what the node logged under that one is the call's, not the
     request's.
     """
-    mine = [line for line in lines if request_id in line]
+    mine = [(line, CONTEXT_IDS.search(line)) for line in lines
+            if request_id in line]
     answering = set()
     answered = []
-    for line in mine:
+    for line, ids in mine:
         answer = PEER_ANSWER.search(line)
-        ids = CONTEXT_IDS.search(line)
         if answer and ids:
             answering.add(ids.group(2))
             answered.append(answer.group('method'))
-    served = any(CONTEXT_IDS.search(line) is None or
-                 CONTEXT_IDS.search(line).group(2) not in answering
-                 for line in mine)
+    served = any(ids is None or ids.group(2) not in answering
+                 for _, ids in mine)
+    mine = [line for line, _ in mine]
     calls = [(call.group('method'), call.group('node'),
               float(call.group('seconds')))
              for call in map(PEER_CALL.search, mine) if call]
