@@ -112,18 +112,17 @@ def request_log(lines, request_id):
     own, so what the node logged under that one is the call's, not the
     request's.
     """
-    mine = [(line, CONTEXT_IDS.search(line)) for line in lines
-            if request_id in line]
+    mine = [line for line in lines if request_id in line]
+    with_ids = [(line, CONTEXT_IDS.search(line)) for line in mine]
     answering = set()
     answered = []
-    for line, ids in mine:
+    for line, ids in with_ids:
         answer = PEER_ANSWER.search(line)
         if answer and ids:
             answering.add(ids.group(2))
             answered.append(answer.group('method'))
     served = any(ids is None or ids.group(2) not in answering
-                 for _, ids in mine)
-    mine = [line for line, _ in mine]
+                 for _, ids in with_ids)
     calls = [(call.group('method'), call.group('node'),
               float(call.group('seconds')))
              for call in map(PEER_CALL.search, mine) if call]
