@@ -33,6 +33,7 @@ import re
 import time
 import uuid
 
+from drbd_clvm_driver import nodes
 from tests.cluster import guests
 
 #: 3.44: attachment complete; 3.40: revert; 3.16: manage into a cluster
@@ -130,10 +131,6 @@ def request_log(lines, request_id):
                       calls, answered)
 
 
-def _short(node):
-    return node.split('.')[0].lower()
-
-
 def peer_calls(logs):
     """``[(caller, answering node or None, method, seconds)]`` of the
     calls in ``{node: RequestLog}``; the answering node is the one named
@@ -143,7 +140,7 @@ def peer_calls(logs):
     for caller, log in sorted(logs.items()):
         for method, called, seconds in log.calls:
             answering = [node for node, other in logs.items()
-                         if _short(node) == _short(called) and
+                         if nodes.same_host(node, called) and
                          method in other.answered]
             found.append((caller, answering[0] if answering else None,
                           method, seconds))
@@ -336,8 +333,7 @@ class Flows:
         self.rows.append(row)
         self.log('%-*s %-12s %6.1f s  %s%s' % (
             FLOW_COLUMN, flow, row['served_by'], row['seconds'],
-            row['status'], ''.join(
-                '; peer call %s' % call for call in row['peer_calls'])))
+            row['status'], _peer_calls_said(row)))
         return result
 
     def at_once(self, *steps):
@@ -887,12 +883,16 @@ def node_death_flows(flows):
     step('delete the evacuated volume', flows.delete, volume.id)
 
 
+def _peer_calls_said(row):
+    """A row's peer calls, after its status."""
+    return ''.join('; peer call %s' % call
+                   for call in row.get('peer_calls', ()))
+
+
 def format_table(rows):
     lines = ['%-*s %-12s %8s  %s' % (FLOW_COLUMN, 'flow', 'served by',
                                      'seconds', 'status')]
     lines += ['%-*s %-12s %8.1f  %s%s' % (
         FLOW_COLUMN, row['flow'], row['served_by'], row['seconds'],
-        row['status'], ''.join('; peer call %s' % call
-                               for call in row.get('peer_calls', ())))
-        for row in rows]
+        row['status'], _peer_calls_said(row)) for row in rows]
     return '\n'.join(lines)
