@@ -348,6 +348,14 @@ class ReadmeTest(testtools.TestCase):
         main_job = re.search(r'\n    (tools/cluster/gate.*)\n', readme)
         self.assertEqual(gates, sorted(main_job.group(1).split(' && ')))
 
+    def test_ci_figures_are_the_committed_ones(self):
+        readme = _read(os.path.join(ROOT, 'README.rst'))
+        with open(os.path.join(ROOT, '.ci', 'phase-figures.json')) as handle:
+            figures = json.load(handle)['phases']
+        for phase, seconds in figures.items():
+            if seconds:
+                self.assertIn(' %d s' % seconds, readme, phase)
+
     def test_run_tests_builds_the_docs(self):
         script = _read(os.path.join(ROOT, 'tools', 'run-tests'))
         envs = re.search(r'TOX_ENVS:-([^}]+)}', script).group(1).split(',')
