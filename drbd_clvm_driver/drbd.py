@@ -164,10 +164,13 @@ class ResourceState:
         DRBD 8.4 does not print the words "split brain"; it drops to
         StandAlone and keeps the out-of-sync count, as recorded on the lab
         cluster after a create made during a disconnect. Behind a fenced
-        (Outdated) peer the same count is just what it will resync.
+        (Outdated) peer the same count is just what it will resync, and on
+        an Inconsistent disk (new metadata, or a resync cut short) what it
+        has still to receive: such a copy has no changes of its own.
         """
         return (not self.is_connected and self.out_of_sync_kib > 0
-                and not self.peer_fenced and not self.is_resyncing)
+                and not self.peer_fenced and not self.is_resyncing
+                and self.disk != DiskState.INCONSISTENT)
 
     def describe(self):
         return ('%s cs:%s ro:%s/%s ds:%s/%s oos:%s gi:%s' % (

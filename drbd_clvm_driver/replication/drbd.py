@@ -117,6 +117,11 @@ class DrbdReplication(base.Replication):
                 'changes while this node was away. Changes wait until the '
                 'peer is back and this node has resynced from it; never '
                 'promote this copy by force' % (state.name, state.disk))
+        elif state.disk == drbd.DiskState.INCONSISTENT:
+            reasons.append(
+                'DRBD %s: this node\'s copy is Inconsistent (a new disk, or '
+                'a resync that has not finished): changes wait until it has '
+                'synced from the peer' % state.name)
         elif not state.both_up_to_date:
             reasons.append('DRBD %s disks are %s/%s, not UpToDate/UpToDate'
                            % (state.name, state.disk, state.peer_disk))

@@ -356,7 +356,7 @@ class UnsafeDrbdStateTest(base.TwoNodeTestCase):
         self._refused('not Primary/Primary', role='Secondary')
 
     def test_inconsistent(self):
-        self._refused('not UpToDate/UpToDate', disk='Inconsistent')
+        self._refused("this node's copy is Inconsistent", disk='Inconsistent')
 
     def test_outdated(self):
         self._refused("this node's copy is Outdated", disk='Outdated')

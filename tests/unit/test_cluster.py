@@ -276,8 +276,10 @@ class SafetyGateTest(testtools.TestCase):
 
     def test_inconsistent_refused(self):
         gate = self._gate(self._connected(disk=drbd.DiskState.INCONSISTENT))
-        self.assertEqual(['DRBD r0 disks are Inconsistent/UpToDate, not '
-                          'UpToDate/UpToDate'], gate.reasons())
+        self.assertEqual(["DRBD r0: this node's copy is Inconsistent (a new "
+                          "disk, or a resync that has not finished): changes "
+                          "wait until it has synced from the peer"],
+                         gate.reasons())
 
     def test_outdated_refused(self):
         gate = self._gate(self._connected(peer_disk=drbd.DiskState.OUTDATED))

@@ -368,6 +368,126 @@ class PeerWaitTest(testtools.TestCase):
                              handle.read())
 
 
+def stand_ins(directory, calls, programs):
+    """Programs in ``directory``, each logging its command line to
+    ``calls`` and then running its bash body (``programs``: name, body).
+    """
+    for program, body in programs.items():
+        path = os.path.join(directory, program)
+        with open(path, 'w') as handle:
+            handle.write('#!/bin/bash\necho "${0##*/} $*" >>"%s"\n%s\n'
+                         % (calls, body))
+        os.chmod(path, 0o755)
+
+
+class SyncWaitTest(testtools.TestCase):
+    """Start-up waits for a resync as long as it moves."""
+
+    def _wait(self, progress, stall):
+        directory = self.useFixture(fixtures.TempDir()).path
+        calls = os.path.join(directory, 'calls')
+        env = dict(os.environ, CALLS=calls, **SETTINGS)
+        # progress(N) is the stand-in's progress at its Nth reading; DRBD
+        # reads UpToDate/UpToDate from the fifth
+        return subprocess.run(
+            ['bash', '-c', 'source "$0" && '
+             'function _drbd_clvm_sync_progress { echo x >>"$CALLS"; '
+             'local n; n=$(wc -l <"$CALLS"); ' + progress + '; } && '
+             'function _drbd_clvm_drbd_state_is { [[ -e $CALLS ]] && '
+             '(($(wc -l <"$CALLS") >= 5)); } && '
+             'function _drbd_clvm_drbd_line { echo cs:SyncTarget; } && '
+             'drbd_clvm_wait_for_sync ' + str(stall), LIB],
+            env=env, capture_output=True, text=True)
+
+    def test_waits_past_the_stall_bound_while_the_resync_moves(self):
+        result = self._wait('echo "sync\'ed: $n%"', 2)
+        self.assertEqual(0, result.returncode, result.stderr)
+
+    def test_gives_up_once_nothing_moved_for_the_stall_bound(self):
+        result = self._wait('echo "sync\'ed: 1.0%"', 2)
+        self.assertEqual(1, result.returncode)
+        self.assertIn("resync made no progress for 2s: cs:SyncTarget "
+                      "sync'ed: 1.0%", result.stderr)
+
+
+class PromoteDrbdTest(testtools.TestCase):
+    """The first node skips the initial sync only of a new pair."""
+
+    def _promote(self, first, new, line):
+        directory = self.useFixture(fixtures.TempDir()).path
+        calls = os.path.join(directory, 'calls')
+        stand_ins(directory, calls, {'drbdadm': ''})
+        env = dict(os.environ, PATH=directory + os.pathsep +
+                   os.environ['PATH'], LINE=line, **SETTINGS)
+        result = subprocess.run(
+            ['bash', '-c', 'source "$0" && '
+             'function _drbd_clvm_drbd_state_is { grep -q "$1" <<<"$LINE"; '
+             '} && function drbd_clvm_wait_for_sync { true; } && '
+             'drbd_clvm_wait() { true; } && '
+             'drbd_clvm_promote_drbd ' + first + ' ' + new, LIB],
+            env=env, capture_output=True, text=True)
+        self.assertEqual(0, result.returncode, result.stderr)
+        with open(calls) as handle:
+            return [line.split()[1:3] for line in handle]
+
+    def test_a_new_pair_skips_its_initial_sync(self):
+        self.assertEqual(
+            [['--', '--clear-bitmap'], ['primary', 'r7']],
+            self._promote('yes', 'yes', 'cs:Connected ro:Secondary/Secondary '
+                          'ds:Inconsistent/Inconsistent'))
+
+    def test_a_replaced_first_node_copies_its_peer(self):
+        self.assertEqual(
+            [['primary', 'r7']],
+            self._promote('yes', 'yes', 'cs:SyncTarget ro:Secondary/Primary '
+                          'ds:Inconsistent/UpToDate'))
+
+    def test_a_returning_node_keeps_its_bitmap(self):
+        self.assertEqual(
+            [['primary', 'r7']],
+            self._promote('yes', 'no', 'cs:Connected ro:Secondary/Secondary '
+                          'ds:Inconsistent/Inconsistent'))
+
+
+class AttachDrbdTest(testtools.TestCase):
+    """New DRBD metadata only on a blank disk."""
+
+    def _attach(self, signatures):
+        directory = self.useFixture(fixtures.TempDir()).path
+        self.calls = os.path.join(directory, 'calls')
+        programs = {
+            'drbdadm': '[[ $1 == dump-md ]] && echo "No valid meta data '
+                       'found"; [[ $1 != apply-al ]]',
+            'wipefs': 'echo -n "%s"' % signatures}
+        stand_ins(directory, self.calls, programs)
+        env = dict(os.environ, PATH=directory + os.pathsep +
+                   os.environ['PATH'], **SETTINGS)
+        return subprocess.run(
+            ['bash', '-c', 'source "$0" && '
+             'function _drbd_clvm_drbd_line { echo cs:WFConnection; } && '
+             'drbd_clvm_attach_drbd', LIB],
+            env=env, capture_output=True, text=True)
+
+    def _drbdadm_called(self):
+        with open(self.calls) as handle:
+            return [line.split()[1] for line in handle
+                    if line.startswith('drbdadm')]
+
+    def test_blank_disk_gets_metadata(self):
+        result = self._attach('')
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual('yes\n', result.stdout)
+        self.assertEqual(['apply-al', 'dump-md', 'create-md', 'up'],
+                         self._drbdadm_called())
+
+    def test_disk_holding_data_is_not_touched(self):
+        result = self._attach('ext4')
+        self.assertEqual(1, result.returncode)
+        self.assertEqual(['apply-al', 'dump-md'], self._drbdadm_called())
+        self.assertIn('/dev/sdz has no DRBD metadata but holds data (ext4); '
+                      'not touching it', result.stderr)
+
+
 #: stand-ins for the stack's programs, each logging its command line;
 #: corosync is quorate only where QUORATE=yes
 STACK_PROGRAMS = {
@@ -387,14 +507,9 @@ class StartNodeTest(testtools.TestCase):
         directory = self.useFixture(fixtures.TempDir()).path
         self.calls = os.path.join(directory, 'calls')
         self.state = os.path.join(directory, 'state')
-        for program in ('corosync', 'corosync-quorumtool', 'dlm_controld',
-                        'dlm_tool', 'lvmlockd', 'lvmlockctl', 'drbdadm',
-                        'vgs'):
-            path = os.path.join(directory, program)
-            with open(path, 'w') as handle:
-                handle.write('#!/bin/bash\necho "${0##*/} $*" >>"%s"\n%s\n'
-                             % (self.calls, STACK_PROGRAMS.get(program, '')))
-            os.chmod(path, 0o755)
+        stand_ins(directory, self.calls, dict(
+            dict.fromkeys(('corosync', 'dlm_controld', 'lvmlockd',
+                           'drbdadm'), ''), **STACK_PROGRAMS))
         env = dict(os.environ, PATH=directory + os.pathsep +
                    os.environ['PATH'], DRBD_CLVM_LOCK_MANAGER='lvmlockd',
                    QUORATE=quorate, DRBD_CLVM_PEER_WAIT=str(peer_wait),

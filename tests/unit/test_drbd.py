@@ -12,6 +12,7 @@
 
 """DRBD state parsing, fed outputs recorded on the lab cluster."""
 
+import dataclasses
 import json
 
 import testtools
@@ -53,6 +54,15 @@ class ProcDrbdTest(testtools.TestCase):
         state = self._state('node1-32-cat_proc_drbd.txt')
         self.assertEqual(128, state.out_of_sync_kib)
         self.assertTrue(state.may_be_split_brain)
+
+    def test_an_inconsistent_copy_has_not_diverged(self):
+        # A new disk waiting for its peer counts everything out of sync;
+        # it has nothing of its own to have diverged with.
+        state = dataclasses.replace(
+            self._state('node1-32-cat_proc_drbd.txt'),
+            connection=drbd.ConnectionState.WF_CONNECTION,
+            disk=drbd.DiskState.INCONSISTENT, out_of_sync_kib=1572796)
+        self.assertFalse(state.may_be_split_brain)
 
     def test_peer_fenced(self):
         # Recorded on the survivor while the fault campaign's fenced node
