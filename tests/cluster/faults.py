@@ -598,11 +598,16 @@ class Campaign:
         """What the node the fault spared says now, into the case's
         fixture directory (where recording).
         """
+        survivor = 1 - case.victim
+        self.record(case, [(survivor, argv) for argv in SURVIVOR_RECORDING])
+
+    def record(self, case, recording):
+        """``recording`` (``(node index, argv)`` pairs) into the case's
+        fixture directory (where recording).
+        """
         if self.record_dir:
-            survivor = 1 - case.victim
             self.cluster.record(os.path.join(self.record_dir, case.name),
-                                [(survivor, argv)
-                                 for argv in SURVIVOR_RECORDING])
+                                recording)
 
     def _served_alone(self, case, answers):
         """What the survivor accepted after the fault: how soon (seconds
@@ -682,6 +687,16 @@ def _resync_met(result):
         and result['victim_serves_again_seconds'] is not None)
 
 
+def _full_sync_met(result):
+    """A replaced node: its blank disk fully synced from the survivor
+    (which showed it Inconsistent while it ran), and it served again.
+    """
+    return not result.get('full_sync_target') or (
+        result['full_sync_seen']
+        and result['full_sync_seconds'] is not None
+        and result['victim_serves_again_seconds'] is not None)
+
+
 def _met(result):
     if 'accepted_before_confirm' in result and (
             result['accepted_before_confirm']
@@ -692,6 +707,7 @@ def _met(result):
         and result['first_accepted_seconds'] <= STATED_IO_PAUSE
         and result['accepted_after_return'] > 0)
     return (served and _stale_victim_met(result) and _resync_met(result)
+            and _full_sync_met(result)
             and result['split_brains'] == 0
             and result['lvs_lost'] == 0
             and not result['lv_lists_differ']
@@ -726,6 +742,13 @@ def _case_summary(result):
                 result['victim_primary_seconds'],
                 result['victim_refused_before_serving'],
                 result['victim_answers_before_serving'],
+                result['victim_serves_again_seconds']))
+    if result.get('full_sync_target'):
+        parts.append(
+            'full sync %s s (blank disk Inconsistent on the survivor: %s), '
+            'victim served again %s s after its return' % (
+                result['full_sync_seconds'],
+                'yes' if result['full_sync_seen'] else 'no',
                 result['victim_serves_again_seconds']))
     return ''.join(', ' + part for part in parts)
 
@@ -1077,26 +1100,80 @@ class NodeDeadForGood(_SurvivorServes):
     """
 
     name = 'node-dead-for-good'
+    #: the issue's "away at least 10 minutes": long past every timeout of
+    #: the stack (corosync token, DRBD ping, dlm, the driver's peer calls)
+    away_seconds = 600
     fault = ("node2's qemu SIGKILL; its fence powers it off for good, then "
-             "it is repaired after 3 minutes")
+             "it is repaired after %d minutes" % (away_seconds // 60))
     recorded_while_away = True
-    away_seconds = 180
 
     def inject(self, campaign, stacks):
         victim = self.victim_node(campaign).name
         device = campaign.cluster.fence_device
         device.kill(victim, for_good=True)
         self.while_away(campaign, victim)
-        campaign.log('[faults] %s repaired after %.0f s' % (
+        campaign.log('[faults] %s back after %.0f s' % (
             victim, time.monotonic() - campaign.fault_at))
         campaign.peer_back_at = time.monotonic()
-        device.repair(victim)
+        self.bring_back(campaign, device, victim)
         campaign.wait_healthy()
         self.survivor.stopping.set()
 
     def while_away(self, campaign, victim):
         time.sleep(self.away_seconds)
         campaign.record_survivor(self)
+
+    def bring_back(self, campaign, device, victim):
+        device.repair(victim)
+
+
+class NodeReplaced(NodeDeadForGood):
+    """node2's machine dies for good and is replaced by a new one with the
+    same configuration and a blank DRBD disk. Its start-up runs the one
+    command the operator's guide gives for a replacement
+    (``drbd_clvm_start_node no``): new DRBD metadata, a full sync from
+    node1 while node1 goes on changing, then Primary and serving.
+    """
+
+    name = 'node-replaced'
+    away_seconds = 30
+    fault = ("node2's qemu SIGKILL; its fence powers it off for good, and "
+             "%d s later a new node2 with a blank DRBD disk boots"
+             % away_seconds)
+    recorded_while_away = False
+
+    def while_away(self, campaign, victim):
+        time.sleep(self.away_seconds)
+
+    def bring_back(self, campaign, device, victim):
+        node1, node2 = campaign.cluster.nodes
+        self.watch = DrbdWatch(node1)
+        self.watch.start()
+        device.replace(victim)
+        wait_for_agent(node2)
+        guests.wait_until(
+            lambda: 'cs:SyncTarget' in node2.run(
+                'cat', '/proc/drbd', timeout=10).stdout,
+            RECOVERY_BOUND, 'the full sync of %s' % victim)
+        # both sides of the full sync, for the unit tests
+        campaign.record(self, [(1, ['cat', '/proc/drbd']),
+                               (0, ['cat', '/proc/drbd'])])
+        self.back = self._creates_on(campaign, node2, 'back')
+        self.back.join(RECOVERY_BOUND)
+        self.watch.stop()
+
+    def measure(self, campaign, answers, listings):
+        start, end = resync_window(self.watch.samples)
+        return {
+            'full_sync_target': True,
+            'full_sync_seen': any(
+                'ds:UpToDate/Inconsistent' in line
+                for _, line in self.watch.samples),
+            'full_sync_seconds': (None if end is None
+                                  else round(end - start, 1)),
+            'victim_serves_again_seconds': first_accepted_after(
+                self.back.answers,
+                campaign.peer_back_at - campaign.fault_at)}
 
 
 class FenceFails(NodeDeadForGood):
@@ -1307,7 +1384,8 @@ class ChangesDuringResync(_SurvivorServes):
 CASES = (LinkCut, CorosyncKilled, LvmlockdKilledDuringClone,
          DlmControldKilled, NodeKilled, NodeKilledDuringClone,
          ServiceRestartWhileDisconnected, SlowDiskDuringWipe,
-         ChangesDuringResync, DoubleFault, NodeDeadForGood, FenceFails)
+         ChangesDuringResync, DoubleFault, NodeDeadForGood, NodeReplaced,
+         FenceFails)
 
 
 def run(cluster, names=None, log=print, record_dir=None):

@@ -127,6 +127,14 @@ class FenceDevice:
         self.refusing.discard(plug)
         self.power('operator', 'on', plug)
 
+    def replace(self, plug):
+        """The dead guest is replaced by a new machine of the same name
+        and configuration whose DRBD disk is blank; it is powered on.
+        """
+        self.guests[plug].replace_disk()
+        self.log('[fence] %s replaced: its DRBD disk is blank' % plug)
+        self.repair(plug)
+
     def console_logs(self):
         return [guest.console_log for guest in self.guests.values()]
 

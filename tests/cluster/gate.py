@@ -203,7 +203,8 @@ def run_cluster(args):
         cluster = phase('boot both guests and the cluster stack',
                         stack.enter_context,
                         guests.booted(
-                            image, log=log, logs_dir=args.logs))
+                            image, log=log, logs_dir=args.logs,
+                            drbd_disk_size=guests.TWO_NODE_GATE_DISK_SIZE))
         scratch = stack.enter_context(tempfile.TemporaryDirectory())
         for name, recording in sorted(RECORDINGS.items()):
             if args.no_scenarios:

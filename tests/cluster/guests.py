@@ -62,9 +62,15 @@ GUEST_FILES = (
 )
 VG_NAME = 'vgc'
 DRBD_RESOURCE = 'r0'
-#: sparse DRBD backing disk: room for the scenario tests' 4 MiB volumes and
-#: for Cinder's own driver, whose sizes are whole GiB, in the benchmark
+#: sparse DRBD backing disk: room for Cinder's flows and for Cinder's own
+#: driver, whose sizes are whole GiB, in the benchmark
 DRBD_DISK_SIZE = 8 * 1024 * 1024 * 1024
+#: the plain two-node gate's DRBD disk: room for the scenarios (which size
+#: themselves by the VG's free space; 50 concurrent 4 MiB creates a node)
+#: and the fault campaign's volumes (at most about 700 MiB at once); a
+#: replaced node's full sync of it takes about 2 minutes (13 MB/s measured,
+#: both guests' CPUs busy), that of the 8 GiB disk over 10
+TWO_NODE_GATE_DISK_SIZE = 1536 * 1024 * 1024
 #: the shared-LUN lab's one disk (sparse), which every guest sees as a SCSI
 #: disk with this serial (udev names it /dev/disk/by-id/scsi-0QEMU_QEMU_
 #: HARDDISK_...); as large as the DRBD disk, so that Cinder's flows fit (a
@@ -430,7 +436,7 @@ class Guest:
 
     def __init__(self, number, image_dir, workdir, root, networks,
                  role='cluster', memory=1024, shared_lun=None, nodes=2,
-                 lock_manager='lvmlockd'):
+                 lock_manager='lvmlockd', disk_size=DRBD_DISK_SIZE):
         self.number = number
         self.name = 'node%d' % number
         self.image_dir = image_dir
@@ -447,10 +453,20 @@ class Guest:
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b',
                         root, '-F', 'raw', self.overlay], check=True)
         self.disk = None
+        self.disk_size = disk_size
         if role == 'cluster' and not shared_lun:
             self.disk = os.path.join(workdir, 'drbd%d.img' % number)
-            with open(self.disk, 'wb') as handle:
-                handle.truncate(DRBD_DISK_SIZE)
+            self.replace_disk()
+
+    def replace_disk(self):
+        """A new, blank DRBD backing disk (sparse), as a replaced machine
+        has; only while powered off.
+        """
+        if self.running:
+            raise GuestError('%s runs: its disk cannot be replaced'
+                             % self.name)
+        with open(self.disk, 'wb') as handle:
+            handle.truncate(self.disk_size)
 
     def _path(self, suffix):
         return os.path.join(self.workdir, '%s.%s' % (self.name, suffix))
@@ -614,7 +630,8 @@ def wait_ready(nodes, timeout=READY_TIMEOUT, guests=()):
 
 
 def _make_guests(image_dir, workdir, root, control, hubs,
-                 shared_lun_nodes=0, lock_manager='lvmlockd'):
+                 shared_lun_nodes=0, lock_manager='lvmlockd',
+                 drbd_disk_size=DRBD_DISK_SIZE):
     """The guests of one run; the hubs of their networks are added to
     ``hubs`` as they start.
 
@@ -639,7 +656,7 @@ def _make_guests(image_dir, workdir, root, control, hubs,
         wires = {1: ports, 2: ports[::-1]}
         networks = {number: [(WIRE_MAC, _udp_netdev(*wires[number]))]
                     for number in numbers}
-        options = {}
+        options = {'disk_size': drbd_disk_size}
     compute = count + 1
     if control:
         storage = _started_hub(hubs, list(numbers) + [compute])
@@ -674,7 +691,8 @@ def _udp_netdev(local, remote):
 
 @contextlib.contextmanager
 def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
-           shared_lun_nodes=0, lock_manager='lvmlockd'):
+           shared_lun_nodes=0, lock_manager='lvmlockd',
+           drbd_disk_size=DRBD_DISK_SIZE):
     """Boot the guests, yield a :class:`RealCluster` once the stack is up
     on both nodes, and stop the guests and remove their files on every exit.
 
@@ -690,6 +708,7 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
     :param shared_lun_nodes: instead of the DRBD pair, this many nodes on
         one shared disk (:data:`SHARED_LUN_DEVICE`), their stack on
         ``lock_manager``.
+    :param drbd_disk_size: bytes of each DRBD node's (sparse) disk.
     """
     from tests.cluster import fencing
     workdir = tempfile.mkdtemp(prefix='drbd-clvm-gate-')
@@ -700,7 +719,7 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
     try:
         root = _prepare_root(image_dir, workdir, wheels)
         guests = _make_guests(image_dir, workdir, root, control, hubs,
-                              shared_lun_nodes, lock_manager)
+                              shared_lun_nodes, lock_manager, drbd_disk_size)
         for guest in guests:
             guest.power_on()
         members = [guest for guest in guests if guest.role == 'cluster']

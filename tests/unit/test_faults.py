@@ -107,9 +107,14 @@ class FakeGuest:
         self.name = name
         self.running = True
         self.powered_on_at = 0.0
+        self.disks_replaced = []
 
     def power_off(self):
         self.running = False
+
+    def replace_disk(self):
+        self.disks_replaced.append('while on' if self.running
+                                   else 'while off')
 
     def power_on(self):
         self.running = True
@@ -148,6 +153,12 @@ class FenceDeviceTest(testtools.TestCase):
         self.device.kill('node1')
         self.device.power('node2', 'reboot', 'node1')
         self.assertTrue(self.guests[0].running)
+
+    def test_a_replaced_node_boots_with_a_blank_disk(self):
+        self.device.kill('node2', for_good=True)
+        self.device.replace('node2')
+        self.assertEqual(['while off'], self.guests[1].disks_replaced)
+        self.assertTrue(self.guests[1].running)
 
     def test_refusing_device_leaves_the_node_as_it_is(self):
         self.device.refusing.add('node2')
@@ -503,6 +514,22 @@ class CaseTargetsTest(testtools.TestCase):
                        {'victim_serves_again_seconds': None}):
             self.assertFalse(faults._met(dict(self.RESYNC, **missed)),
                              missed)
+
+    FULL_SYNC = dict(_CLEAN, full_sync_target=True, full_sync_seen=True,
+                     full_sync_seconds=240.0,
+                     victim_serves_again_seconds=310.0)
+
+    def test_replaced_node(self):
+        self.assertTrue(faults._met(self.FULL_SYNC))
+        for missed in ({'full_sync_seen': False},
+                       {'full_sync_seconds': None},
+                       {'victim_serves_again_seconds': None}):
+            self.assertFalse(faults._met(dict(self.FULL_SYNC, **missed)),
+                             missed)
+        self.assertTrue(self._summary(self.FULL_SYNC).endswith(
+            'healed after 200 s, full sync 240.0 s (blank disk Inconsistent '
+            'on the survivor: yes), victim served again 310.0 s after its '
+            'return: met'))
 
     def test_other_cases_need_neither(self):
         self.assertTrue(faults._met(_CLEAN))
