@@ -173,10 +173,11 @@ class MainTest(testtools.TestCase):
         with open(os.path.join(guests.ROOT, '.ci', 'run')) as run_file:
             timed = re.findall(r'run_phase ([\w-]+) ', run_file.read())
         figures = ci_phases.load_figures()
-        # Defined in .ci/run's order, not run in it: two gates run side by
-        # side.
-        self.assertEqual({'tests', 'image-wait', 'drbd-gate', 'cinder-gate',
-                          'shared-lun-gate'}, set(timed))
+        # Defined in .ci/run's order, not run in it: the fault campaign runs
+        # beside the Cinder and shared-LUN gates.
+        self.assertEqual({'tests', 'image-wait', 'scenarios',
+                          'fault-campaign', 'cinder-gate', 'shared-lun-gate'},
+                         set(timed))
         self.assertEqual(len(timed), len(set(timed)))
         self.assertEqual(set(timed), set(figures['phases']))
         self.assertTrue(figures['source'])

@@ -343,10 +343,16 @@ class ReadmeTest(testtools.TestCase):
                       ci)
         self.assertIn('python -m tests.cluster.gate {posargs}',
                       _read(os.path.join(ROOT, 'tox.ini')))
-        gates = sorted(phase.replace('"${gate[@]}"', 'tools/cluster/gate')
-                       for phase in phases if 'gate' in phase)
+        gates = [phase.replace('"${gate[@]}"', 'tools/cluster/gate')
+                 for phase in phases if 'gate' in phase]
+        # CI runs the two-node gate's scenarios and its fault campaign apart
+        halves = ['tools/cluster/gate --no-faults',
+                  'tools/cluster/gate --no-scenarios']
+        for half in halves:
+            gates.remove(half)
         main_job = re.search(r'\n    (tools/cluster/gate.*)\n', readme)
-        self.assertEqual(gates, sorted(main_job.group(1).split(' && ')))
+        self.assertEqual(sorted(gates + ['tools/cluster/gate']),
+                         sorted(main_job.group(1).split(' && ')))
 
     def test_ci_figures_are_the_committed_ones(self):
         readme = _read(os.path.join(ROOT, 'README.rst'))
