@@ -629,14 +629,15 @@ class Flows:
             if cinder.volumes.get(clone.id).status != 'creating':
                 raise FlowError('the clone ended before the kill')
             serving[:] = self.served_by(request_id)
-            return serving and self._being_made(serving[0], lv)
+            return serving and self.being_made(serving[0], lv)
 
         guests.wait_until(copying, STATUS_TIMEOUT, 'a node to copy the clone')
         self.stopped.add(serving[0])
         self.service(serving[0], 'kill')
         return serving[0], clone.id
 
-    def _being_made(self, node, lv):
+    def being_made(self, node, lv):
+        """Whether ``node`` lists ``lv`` as being written."""
         result = self.nodes[node].run('lvs', '--noheadings', '-o',
                                       'lv_tags', lv, timeout=60)
         return 'cinder-state:creating' in result.stdout
@@ -698,15 +699,13 @@ class Attached:
         self.device = device
 
 
-def run(cluster, controller, log=print):
-    """Every flow once; the rows."""
-    flows = Flows(cluster, controller, log=log)
+def run(flows):
+    """Every flow once, into ``flows``' rows."""
     flows.step('service and cluster lists', flows.operator_view)
     volume_flows(flows)
     attachment_flows(flows)
     failover_flows(flows)
     node_death_flows(flows)
-    return flows.rows
 
 
 def volume_flows(flows):
@@ -884,9 +883,10 @@ def node_death_flows(flows):
 
 
 def _peer_calls_said(row):
-    """A row's peer calls, after its status."""
-    return ''.join('; peer call %s' % call
-                   for call in row.get('peer_calls', ()))
+    """A row's race outcome and peer calls, after its status."""
+    outcome = ['; outcome: %s' % row['outcome']] if 'outcome' in row else []
+    return ''.join(outcome + ['; peer call %s' % call
+                              for call in row.get('peer_calls', ())])
 
 
 def format_table(rows):

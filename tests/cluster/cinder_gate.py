@@ -19,9 +19,10 @@ wheel and configured by ``devstack/lib/drbd_clvm``
 (``tools/cluster/cinder-node``), every service in one Cinder cluster; one
 more guest is a compute host. Every request goes through ``cinder-api``
 (:mod:`tests.cluster.api_flows`), once the held start of a change is
-shown on the first node (:mod:`tests.cluster.held_check`); the table of
-flows, the node that served each and its time is printed and kept in
-``results/cinder-latest.json``.
+shown on the first node (:mod:`tests.cluster.held_check`), then requests
+that race and a consistency check (:mod:`tests.cluster.race_flows`); the
+table of flows, the node that served each and its time is printed and kept
+in ``results/cinder-latest.json``.
 
 The cluster is the DRBD pair, or with ``--shared-lun LOCK`` the three
 nodes on one shared disk (:mod:`tests.cluster.shared_lun_gate`'s lab),
@@ -42,6 +43,7 @@ from tests.cluster import controller as controller_module
 from tests.cluster import gate
 from tests.cluster import guests
 from tests.cluster import held_check
+from tests.cluster import race_flows
 
 RESULTS = os.path.join(guests.ROOT, 'results', 'cinder-latest.json')
 #: nodes of the shared-LUN lab Cinder runs on
@@ -197,8 +199,11 @@ def run(logs_dir, log=print, shared_lun=None):
                           wait_brick_servers, cluster)
                     phase('a change held behind LVM\'s VG lock',
                           held_check.run, cluster, log)
-                    rows = phase('flows through the API', api_flows.run,
-                                 cluster, controller, log)
+                    flows = api_flows.Flows(cluster, controller, log=log)
+                    rows = flows.rows
+                    phase('flows through the API', api_flows.run, flows)
+                    phase('requests that race, and the consistency check',
+                          race_flows.run, flows)
                     phase('Cinder\'s locks went through etcd',
                           check_coordination, controller, log)
                 finally:

@@ -26,9 +26,11 @@ Kept on the host rather than in a fourth guest: the guests are emulated
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 from tests.cluster import guests
 
@@ -227,10 +229,27 @@ class Controller:
             # One scheduler and no busy waiting: the guests need the CPU.
             RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=(
                 '+S 1:1 +sbwt none +sbwtdcpu none +sbwtdio none'))
+        self._rabbit_env = env
+        self._spawn_rabbitmq()
+
+    def _spawn_rabbitmq(self):
         # Debian's /usr/sbin wrapper would su to its own user and HOME.
         self._spawn('rabbitmq', ['/usr/lib/rabbitmq/bin/rabbitmq-server'],
-                    env=env)
+                    env=self._rabbit_env)
         self._wait_listening('rabbitmq', self.rabbit_port)
+
+    def restart_rabbitmq(self):
+        """Stop RabbitMQ as a crash or an upgrade does - every connection
+        and every queue the services declared gone - and start it again on
+        the same port; seconds it was away.
+        """
+        started = time.monotonic()
+        process = self.processes['rabbitmq']
+        # its own session (see _spawn): the script and the Erlang VM
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(60)
+        self._spawn_rabbitmq()
+        return time.monotonic() - started
 
     def _start_etcd(self):
         """One etcd member for Cinder's coordination (tooz), as

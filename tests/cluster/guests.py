@@ -62,14 +62,15 @@ GUEST_FILES = (
 )
 VG_NAME = 'vgc'
 DRBD_RESOURCE = 'r0'
-#: sparse DRBD backing disk: room for Cinder's flows and for Cinder's own
-#: driver, whose sizes are whole GiB, in the benchmark
-DRBD_DISK_SIZE = 8 * 1024 * 1024 * 1024
+#: sparse DRBD backing disk: room for Cinder's flows (twenty 1 GiB clones
+#: of one volume at once among them) and for Cinder's own driver, whose
+#: sizes are whole GiB, in the benchmark
+DRBD_DISK_SIZE = 32 * 1024 * 1024 * 1024
 #: the plain two-node gate's DRBD disk: room for the scenarios (which size
 #: themselves by the VG's free space; 50 concurrent 4 MiB creates a node)
 #: and the fault campaign's volumes (at most about 700 MiB at once); a
-#: replaced node's full sync of it takes about 2 minutes (13 MB/s measured,
-#: both guests' CPUs busy), that of the 8 GiB disk over 10
+#: replaced node's full sync of it takes about 2 minutes (16 MB/s measured,
+#: both guests' CPUs busy; 8 GiB took 516 s)
 TWO_NODE_GATE_DISK_SIZE = 1536 * 1024 * 1024
 #: the shared-LUN lab's one disk (sparse), which every guest sees as a SCSI
 #: disk with this serial (udev names it /dev/disk/by-id/scsi-0QEMU_QEMU_
