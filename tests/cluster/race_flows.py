@@ -302,6 +302,10 @@ def delete_source_during_copy(flows, races, source_kind, when=''):
     volume = step('create a race source' + when, flows.create)
     if volume is None:
         return
+    # data in every MiB: the copy then writes for about a minute, long
+    # enough for the delete to meet it
+    step('write into every MiB of the race source' + when, flows.fill,
+         volume.id)
     source = {'source_volid': volume.id}
     resource_id = volume.id
     snapshot = None
@@ -418,6 +422,7 @@ def bus_restart(flows, races):
     source = step('create to clone across a bus restart', flows.create)
     if source is None:
         return
+    step('write into every MiB of it', flows.fill, source.id)
     ready = {node: api_flows.rpc_ready_count(flows.nodes[node])
              for node in flows.cluster_names if node not in flows.dead}
     started = CopyStarted()
