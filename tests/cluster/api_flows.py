@@ -79,7 +79,7 @@ LAB_DOMAIN = 'gate.test'
 #: what the driver logs of a peer whose volume service did not answer
 PEER_SILENT = 'did not answer'
 #: characters of the flow column (the longest flow's)
-FLOW_COLUMN = 46
+FLOW_COLUMN = 54
 #: a peer call the caller's log says was answered (drbd_clvm_driver.peer)
 PEER_CALL = re.compile(r'Peer call (?P<method>\w+) to (?P<node>\S+) '
                        r'answered in (?P<seconds>[\d.]+) s')

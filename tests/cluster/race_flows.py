@@ -435,9 +435,9 @@ def bus_restart(flows, races):
     volume = step('create after the bus restart', flows.create)
     if volume is not None:
         for host in flows.cluster_names:
-            attached = step('attach on %s (local), write, after the bus '
-                            'restart' % host, flows.attach_write, volume.id,
-                            host, 'four', holder=host)
+            attached = step('attach on %s (local) after the bus restart'
+                            % host, flows.attach_write, volume.id, host,
+                            'four', holder=host)
             if attached:
                 step('detach from %s after the bus restart' % host,
                      flows.detach, attached, holder=host)
