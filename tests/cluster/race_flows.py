@@ -10,8 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Requests that race through Cinder's API, from clients at once, requests
-across a RabbitMQ restart, and the consistency check after every flow.
+"""Requests that race through Cinder's API, from clients at once, and
+requests across a RabbitMQ restart.
 
 Each race is a set of steps of :class:`~tests.cluster.api_flows.Flows`
 started together, each with a request id (a client) of its own, so each
@@ -19,8 +19,7 @@ row says which node served it. A step's outcome - what the user saw and
 the final status - is kept in its row; a race passes when what users
 expect happened: one request succeeds and the other fails cleanly (the
 API refused it, or it ended in an error status that a retry clears) or
-waits for it, nothing is left in a transitional status, and the
-consistency check finds nothing lost or half-made.
+waits for it, and nothing is left in a transitional status.
 """
 
 import concurrent.futures
@@ -38,8 +37,6 @@ TRANSITIONAL = frozenset((
     'unmanaging', 'awaiting-transfer'))
 #: what :func:`settled` says of a resource that no longer exists
 DELETED = 'deleted'
-#: copies of one source asked for at once
-CONCURRENT_COPIES = 20
 #: seconds the race's second request waits for the first to be under way
 UNDER_WAY_TIMEOUT = 300
 #: Cinder's default coordination: a lock directory on each node
@@ -161,14 +158,6 @@ class Races:
             raise api_flows.FlowError('%s %s is %s after its delete'
                                       % (kind, resource_id, status))
         return Outcome(DELETED)
-
-    def delete_all(self, cinder, volume_ids):
-        """:meth:`delete_left` of each volume, all asked for at once."""
-        with concurrent.futures.ThreadPoolExecutor(len(volume_ids)) as pool:
-            for deleted in [pool.submit(self.delete_left, cinder, volume_id)
-                            for volume_id in volume_ids]:
-                deleted.result()
-        return Outcome('%d deleted' % len(volume_ids))
 
     def restart_bus(self, cinder, started):
         """Once ``started`` is set, restart RabbitMQ."""
@@ -375,36 +364,6 @@ def two_attachments_at_once(flows, races, when=''):
          volume.id)
 
 
-def copies_at_once(flows, races, when='', count=CONCURRENT_COPIES):
-    """``count`` clones of one volume asked for at once: every one
-    available, served by every node of the cluster.
-    """
-    step = flows.step
-    volume = step('create the source of %d clones%s' % (count, when),
-                  flows.create)
-    if volume is None:
-        return
-    before = len(flows.rows)
-    clones = flows.at_once(*[
-        ('clone %d of %d at once%s' % (number, count, when), flows.create,
-         (1,),
-         {'source_volid': volume.id}) for number in range(1, count + 1)])
-    rows = flows.rows[before:]
-    served = {}
-    for row in rows:
-        served[row['served_by']] = served.get(row['served_by'], 0) + 1
-    flows.log('%d clones at once served by %s' % (count, ', '.join(
-        '%s %d' % item for item in sorted(served.items()))))
-    missing = [node for node in flows.cluster_names
-               if not any(node in by.split(',') for by in served)]
-    if missing:
-        rows[-1]['status'] = 'failed: no clone served by %s' % ', '.join(
-            missing)
-    step('delete the %d clones and their source%s' % (count, when),
-         races.delete_all, [clone.id for clone in clones
-                            if clone is not None] + [volume.id])
-
-
 def bus_restart(flows, races):
     """RabbitMQ restarted while a clone copies: the clone ends available or
     failed, never stuck; then, with no volume service restarted, a create,
@@ -449,13 +408,11 @@ def races_once(flows, races, when):
     delete_source_during_copy(flows, races, 'snapshot', when)
     extend_during_attach(flows, races, when)
     two_attachments_at_once(flows, races, when)
-    copies_at_once(flows, races, when)
 
 
 def run(flows):
     """The bus restart; every race on etcd's locks, then on Cinder's file
-    default, to show what the distributed locks buy; the consistency
-    check.
+    default, to show what the distributed locks buy.
     """
     races = Races(flows)
     bus_restart(flows, races)
@@ -465,62 +422,3 @@ def run(flows):
                races.coordinate, FILE_COORDINATION)
     races_once(flows, races, ', file locks')
     flows.step('volume services back on etcd locks', races.coordinate, etcd)
-    flows.step('Cinder and the cluster agree', consistency, flows)
-
-
-def consistency(cinder, flows):
-    """The step that ends the gate's flows: Cinder's records and the
-    cluster agree. Every available or in-use volume has its LV, of its size
-    and tagged with its id; every volume's LV (``volume-ID``) has a volume
-    in Cinder; no node keeps a volume's LV active, or an iSCSI target, that no
-    attachment uses.
-    """
-    volumes = {volume.id: volume for volume in
-               cinder.volumes.list(search_opts={'all_tenants': 1})}
-    node = flows.nodes[next(name for name in flows.cluster_names
-                            if name not in flows.dead)]
-    listing = node.run('lvs', '--noheadings', '--units', 'g', '--nosuffix',
-                       '-o', 'lv_name,lv_size,lv_tags', 'vgc', timeout=60)
-    lvs = {}
-    for line in listing.stdout.splitlines():
-        fields = line.split()
-        if fields and fields[0].startswith('volume-'):
-            lvs[fields[0][len('volume-'):]] = (
-                float(fields[1]), fields[2] if len(fields) > 2 else '')
-    problems = []
-    for volume_id, volume in sorted(volumes.items()):
-        if volume.status not in ('available', 'in-use'):
-            continue
-        if volume_id not in lvs:
-            problems.append('%s (%s) has no LV' % (volume_id, volume.status))
-            continue
-        size, tags = lvs[volume_id]
-        if round(size) != volume.size:
-            problems.append('%s is %s GiB, its LV %s' % (
-                volume_id, volume.size, size))
-        if 'cinder-volume:%s' % volume_id not in tags.split(','):
-            problems.append('%s: its LV lacks its tag (%s)' % (
-                volume_id, tags))
-    problems += ['LV volume-%s has no volume in Cinder' % volume_id
-                 for volume_id in sorted(set(lvs) - set(volumes))]
-    in_use = {volume_id for volume_id, volume in volumes.items()
-              if volume.status == 'in-use'}
-    for name in flows.cluster_names:
-        if name in flows.dead:
-            continue
-        active = flows.nodes[name].run(
-            'lvs', '--noheadings', '-S', 'lv_active=active', '-o',
-            'lv_name', 'vgc', timeout=60).stdout.split()
-        problems += ['%s keeps %s active, not in use' % (name, lv)
-                     for lv in active if lv.startswith('volume-')
-                     and lv[len('volume-'):] not in in_use]
-        targets = flows.nodes[name].run(
-            'ls', '/sys/kernel/config/target/iscsi', timeout=30).stdout
-        problems += ['%s keeps the target %s, not in use' % (name, target)
-                     for target in targets.split()
-                     if target.startswith('iqn.') and
-                     not any(volume_id in target for volume_id in in_use)]
-    if problems:
-        raise api_flows.FlowError('; '.join(problems))
-    return Outcome('%d volumes, %d LVs: consistent' % (len(volumes),
-                                                       len(lvs)))

@@ -10,20 +10,15 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""What the Cinder gate's races accept as what users expect, and its
-consistency check between Cinder's records and the cluster.
-"""
+"""What the Cinder gate's races accept as what users expect."""
 
 import types
 
 import testtools
 
-from tests.cluster import api_flows
 from tests.cluster import race_flows
 
 REFUSED = 'refused by the API: 400 Invalid volume'
-VOLUME_A = '11111111-aaaa-4aaa-8aaa-111111111111'
-VOLUME_B = '22222222-bbbb-4bbb-8bbb-222222222222'
 
 
 class AcceptedOutcomesTest(testtools.TestCase):
@@ -97,76 +92,3 @@ class ExpectTest(testtools.TestCase):
         self.assertEqual(['failed: not what users expect (copy: available; '
                           'delete: -)', 'failed: FlowError: boom'],
                          [row['status'] for row in self.flows.rows[1:]])
-
-
-class FakeNode:
-    """A guest answering the check's commands from canned outputs."""
-
-    def __init__(self, lvs='', active='', targets=''):
-        self.outputs = {'lv_name,lv_size,lv_tags': lvs,
-                        'lv_active=active': active,
-                        '/sys/kernel/config/target/iscsi': targets}
-
-    def run(self, *argv, timeout=60):
-        for key, output in self.outputs.items():
-            if key in argv:
-                return types.SimpleNamespace(stdout=output, exit_code=0)
-        raise AssertionError('unexpected command %s' % (argv,))
-
-
-def _volume(volume_id, status='available', size=1):
-    return types.SimpleNamespace(id=volume_id, status=status, size=size)
-
-
-class ConsistencyTest(testtools.TestCase):
-
-    def _check(self, volumes, node1, node2=None, dead=()):
-        cinder = types.SimpleNamespace(volumes=types.SimpleNamespace(
-            list=lambda search_opts: volumes))
-        flows = types.SimpleNamespace(
-            nodes={'node1': node1, 'node2': node2 or FakeNode()},
-            cluster_names=['node1', 'node2'], dead=set(dead))
-        return race_flows.consistency(cinder, flows)
-
-    @staticmethod
-    def _lv(volume_id, size='1.00', tags=None):
-        return '  volume-%s %s %s\n' % (
-            volume_id, size, tags or 'cinder-volume:' + volume_id)
-
-    def test_records_and_lvs_that_agree(self):
-        outcome = self._check(
-            [_volume(VOLUME_A), _volume(VOLUME_B, 'in-use', 2)],
-            FakeNode(lvs=self._lv(VOLUME_A) + self._lv(VOLUME_B, '2.00'),
-                     active='  volume-%s\n' % VOLUME_B,
-                     targets='iqn.2010-10.org.openstack:volume-%s\n'
-                     % VOLUME_B))
-        self.assertEqual('2 volumes, 2 LVs: consistent', outcome)
-
-    def test_each_disagreement_is_named(self):
-        error = self.assertRaises(
-            api_flows.FlowError, self._check,
-            [_volume(VOLUME_A, size=2), _volume('gone-with-no-lv')],
-            FakeNode(lvs=self._lv(VOLUME_A) + self._lv(VOLUME_B),
-                     active='  volume-%s\n' % VOLUME_A),
-            FakeNode(targets='iqn.2010-10.org.openstack:volume-%s\n'
-                     % VOLUME_B))
-        self.assertEqual(
-            '%s is 2 GiB, its LV 1.0; gone-with-no-lv (available) has no '
-            'LV; LV volume-%s has no volume in Cinder; node1 keeps '
-            'volume-%s active, not in use; node2 keeps the target '
-            'iqn.2010-10.org.openstack:volume-%s, not in use'
-            % (VOLUME_A, VOLUME_B, VOLUME_A, VOLUME_B), str(error))
-
-    def test_a_missing_tag_and_volumes_in_error_are_told_apart(self):
-        error = self.assertRaises(
-            api_flows.FlowError, self._check,
-            [_volume(VOLUME_A), _volume(VOLUME_B, 'error')],
-            FakeNode(lvs=self._lv(VOLUME_A, tags='other')))
-        self.assertEqual('%s: its LV lacks its tag (other)' % VOLUME_A,
-                         str(error))
-
-    def test_a_dead_node_is_not_asked(self):
-        outcome = self._check([_volume(VOLUME_A)], None,
-                              FakeNode(lvs=self._lv(VOLUME_A)),
-                              dead=['node1'])
-        self.assertEqual('1 volumes, 1 LVs: consistent', outcome)
