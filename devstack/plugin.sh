@@ -119,7 +119,8 @@ function drbd_clvm_backing_disk {
     fi
 }
 
-# Before c-vol starts: every wait in drbd_clvm_start_node is bounded; the
+# Before c-vol starts: every wait in drbd_clvm_start_node is bounded (a
+# resync by its progress: DRBD_CLVM_RESYNC_STALL_TIMEOUT without any); the
 # peer must be stacking within DRBD_CLVM_PEER_WAIT (corosync's two_node
 # waits for both nodes, DRBD for its peer).
 function drbd_clvm_stack_up {
