@@ -89,6 +89,17 @@ def refused_by_api(call):
     return None
 
 
+def _manager(cinder, kind):
+    """Cinder's volumes or snapshots, as ``kind`` names them."""
+    return cinder.volumes if kind == 'volume' else cinder.volume_snapshots
+
+
+def _await_copy(started):
+    """Until the race's copy is under way (``started`` set)."""
+    if not started.wait(UNDER_WAY_TIMEOUT):
+        raise api_flows.FlowError('the copy never started')
+
+
 class Races:
     """The races, on :class:`~tests.cluster.api_flows.Flows`."""
 
@@ -128,10 +139,8 @@ class Races:
         """Once ``started`` is set, delete the volume or snapshot
         ``resource_id`` (``kind``); what became of it.
         """
-        manager = (cinder.volumes if kind == 'volume'
-                   else cinder.volume_snapshots)
-        if not started.wait(UNDER_WAY_TIMEOUT):
-            raise api_flows.FlowError('the copy never started')
+        manager = _manager(cinder, kind)
+        _await_copy(started)
         refusal = refused_by_api(lambda: manager.delete(resource_id))
         return Outcome(refusal or settled(manager.get, resource_id))
 
@@ -148,8 +157,7 @@ class Races:
         ``resource_id``, if anything: a retried delete must clear an error
         status too.
         """
-        manager = (cinder.volumes if kind == 'volume'
-                   else cinder.volume_snapshots)
+        manager = _manager(cinder, kind)
         if settled(manager.get, resource_id) == DELETED:
             return Outcome('gone already')
         manager.delete(resource_id)
@@ -161,8 +169,7 @@ class Races:
 
     def restart_bus(self, cinder, started):
         """Once ``started`` is set, restart RabbitMQ."""
-        if not started.wait(UNDER_WAY_TIMEOUT):
-            raise api_flows.FlowError('the copy never started')
+        _await_copy(started)
         return Outcome('restarted in %.0f s'
                        % self.flows.controller.restart_rabbitmq())
 
