@@ -27,7 +27,9 @@ new one, as it does after LVM's configuration changed. A change the shell
 cannot take - the shell is busy with another call, the profile is not
 installed, an argument LVM's shell could not split back - runs as a
 program, as before. Reports stay programs: the profile
-would change their format.
+would change their format. Activations stay programs too: LVM takes the
+VG's lock shared for them, and its shell would go on taking it shared for
+the changes typed after (see :func:`takes_exclusive_lock`).
 """
 
 import json
@@ -45,10 +47,18 @@ from drbd_clvm_driver.privileged import programs
 PROGRAM = ['lvm']
 #: LVM's profile for programs that drive its shell (shipped with LVM)
 PROFILE = 'lvmdbusd'
-#: the changes typed into the shell (``lvconvert --merge`` may leave a
-#: background poll behind, so it stays a program)
+#: the changes typed into the shell: those LVM makes under the VG's
+#: exclusive lock (``lvconvert --merge`` may leave a background poll
+#: behind, so it stays a program)
 CHANGES = frozenset(('lvcreate', 'lvextend', 'lvchange', 'lvremove',
                      'lvrename'))
+#: the only options of an ``lvchange`` typed into the shell (with the tag
+#: each names). Activation and refresh take the VG's lock *shared*, and
+#: LVM's shell (2.03.16, seen on the gate's nodes) keeps that mode for
+#: every later command typed into it: changes committed under a shared
+#: lock on two nodes at once overwrite each other's metadata.
+_TAG_OPTIONS = frozenset(('--addtag', '--deltag'))
+_YES = frozenset(('-y', '--yes'))
 #: LVM's status for a command that did what it was asked
 _PROCESSED = 1
 #: words LVM's shell splits a line into, at most (its ``MAX_ARGS``)
@@ -128,6 +138,23 @@ def line_of(argv):
     return ' '.join(words) + '\n'
 
 
+def takes_exclusive_lock(argv):
+    """Whether LVM makes the change ``argv`` under the VG's exclusive lock
+    (so the shell may take it and stays in that mode).
+    """
+    if argv[0] not in CHANGES:
+        return False
+    if argv[0] != 'lvchange':
+        return True
+    words = iter(argv[1:])
+    for word in words:
+        if word in _TAG_OPTIONS:
+            next(words, None)
+        elif word.startswith('-') and word not in _YES:
+            return False
+    return True
+
+
 def begin(argv, shell=True):
     """Start the change ``argv``: typed into the shell where ``shell``
     allows and the shell can take it, else as a program. None if there is
@@ -135,7 +162,7 @@ def begin(argv, shell=True):
 
     :returns: a :class:`ShellRun` or :class:`ProgramRun`.
     """
-    line = line_of(argv) if shell and argv[0] in CHANGES else None
+    line = line_of(argv) if shell and takes_exclusive_lock(argv) else None
     if line is not None and _in_use.acquire(blocking=False):
         typed = False
         try:

@@ -689,6 +689,35 @@ def _udp_netdev(local, remote):
     return 'socket,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d' % (remote, local)
 
 
+#: lvmlockd's complaint when a command commits VG metadata while holding
+#: the VG's lock only shared: another node may have committed at once
+SHARED_LOCK_COMMIT = re.compile(
+    r'^.*lvmlockd\[\d+\]:.* res_update .*version on non-ex lock.*$',
+    re.MULTILINE)
+
+
+def shared_lock_commits(console_logs):
+    """``(console log, line)`` for each metadata commit lvmlockd saw made
+    under a shared VG lock.
+    """
+    found = []
+    for path in console_logs:
+        with open(path, errors='replace') as handle:
+            found.extend((path, line.strip()) for line in
+                         SHARED_LOCK_COMMIT.findall(handle.read()))
+    return found
+
+
+def check_lock_discipline(console_logs):
+    """Raise if any node committed LVM metadata under a shared VG lock."""
+    found = shared_lock_commits(console_logs)
+    if found:
+        raise GuestError(
+            '%d LVM metadata change(s) committed under a shared VG lock, '
+            'where two nodes can overwrite each other\'s changes; first: '
+            '%s: %s' % ((len(found),) + found[0]))
+
+
 @contextlib.contextmanager
 def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
            shared_lun_nodes=0, lock_manager='lvmlockd',
@@ -738,6 +767,7 @@ def booted(image_dir, log=print, logs_dir=None, control=None, wheels=(),
         log('cluster ready %.0f s after boot' % wait_ready(
             cluster.hosts, guests=guests))
         yield cluster
+        check_lock_discipline(guest.console_log for guest in guests)
     except BaseException:
         for guest in guests:
             path = guest._path('console.log')

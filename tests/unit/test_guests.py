@@ -23,6 +23,7 @@ import fixtures
 import testtools
 
 from tests.cluster import guests
+from tests.unit import recorded
 
 
 class AgentClientTest(testtools.TestCase):
@@ -127,3 +128,39 @@ class SharedLunLabTest(testtools.TestCase):
         self.assertEqual(('drbd', guests.DRBD_RESOURCE, 'lvmlockd', True),
                          (cluster.replication, cluster.target,
                           cluster.lock_manager, cluster.fencing))
+
+
+class LockDisciplineTest(testtools.TestCase):
+    """Every booted mode ends by reading the nodes' consoles for lvmlockd's
+    word that metadata was committed under a shared VG lock.
+    """
+
+    RECORDED = os.path.join(recorded.FIXTURES, 'lvm-shell',
+                            'node1-console-shared-lock-commits.txt')
+
+    def _console(self, text):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'node2.console.log')
+        with open(path, 'w') as handle:
+            handle.write(text)
+        return path
+
+    def test_the_recorded_commits_are_found(self):
+        found = guests.shared_lock_commits([self.RECORDED])
+        self.assertEqual(7, len(found))
+        self.assertEqual(
+            (self.RECORDED, 'lvmlockd[337]: 1796426901 S lvm_vgc R VGLK '
+             'res_update cl 355 version on non-ex lock'), found[0])
+        error = self.assertRaises(guests.GuestError,
+                                  guests.check_lock_discipline,
+                                  [self._console(''), self.RECORDED])
+        self.assertIn('7 LVM metadata change(s) committed under a shared '
+                      'VG lock', str(error))
+
+    def test_other_lvmlockd_messages_pass(self):
+        clean = self._console(
+            'lvmlockd[307]: 1796427585 S lvm_vgc R VGLK res_update cl 81 '
+            'lock not found\r\n[ 12.5] dlm: lvm_vgc: joining the lockspace '
+            'group...\r\n')
+        self.assertEqual([], guests.shared_lock_commits([clean]))
+        guests.check_lock_discipline([clean])

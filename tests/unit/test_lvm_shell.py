@@ -16,7 +16,8 @@ The shell here is a stand-in that follows what LVM's does with the
 ``lvmdbusd`` profile (recorded in the gate's guests, LVM 2.03.16): it
 splits each line as LVM's shell does, writes the command's status as JSON
 on ``LVM_REPORT_FD``, keeps its messages for ``lastlog``, and takes the
-VG's lock file for a change as LVM does.
+VG's lock file for a change as LVM does. Like LVM's shell it takes the VG
+lock shared for every command typed after an activation or refresh.
 """
 
 import json
@@ -35,7 +36,7 @@ from tests.unit import recorded
 
 _SHELL_STAND_IN = r'''
 import fcntl, json, os, sys, time
-lock_file, changes = sys.argv[1:]
+lock_file, changes, modes = sys.argv[1:]
 report = os.fdopen(int(os.environ['LVM_REPORT_FD']), 'w')
 assert os.environ['LVM_COMMAND_PROFILE'] == 'lvmdbusd'
 
@@ -72,8 +73,14 @@ def entry(kind, message, context='processing', name='vgc', code=0):
 
 
 last = []
+vg_lock = 'ex'
 for line in sys.stdin:
     words = split(line)
+    if words[0] == 'lvchange' and any(
+            word == '--refresh' or word.startswith('-a') for word in words):
+        vg_lock = 'sh'
+    with open(modes, 'a') as log:
+        log.write(json.dumps([words[0], vg_lock]) + '\n')
     if words == ['lastlog']:
         if bad_lastlog:
             report.write(json.dumps(['not', 'a', 'log']) + '\n')
@@ -147,11 +154,12 @@ class ShellFixture(fixtures.Fixture):
         base = self.useFixture(fixtures.TempDir()).path
         self.lock_file = os.path.join(base, 'V_vgc')
         self.changes = os.path.join(base, 'changes')
+        self.modes = os.path.join(base, 'modes')
         profile_dir = os.path.join(base, 'profile')
         os.mkdir(profile_dir)
         open(os.path.join(profile_dir, 'lvmdbusd.profile'), 'w').close()
         program = [sys.executable, '-c', _SHELL_STAND_IN, self.lock_file,
-                   self.changes]
+                   self.changes, self.modes]
         if self.answers is not None:
             replayed = os.path.join(base, 'answers.json')
             with open(replayed, 'w') as handle:
@@ -180,8 +188,16 @@ class ShellFixture(fixtures.Fixture):
 
     def changed(self):
         """``[pid, time, word...]`` per change the shell made."""
+        return self._log(self.changes)
+
+    def vg_lock_modes(self):
+        """``[program, mode]`` per command typed: the VG lock it took."""
+        return self._log(self.modes)
+
+    @staticmethod
+    def _log(path):
         try:
-            with open(self.changes) as log:
+            with open(path) as log:
                 return [json.loads(line) for line in log]
         except FileNotFoundError:
             return []
@@ -298,6 +314,23 @@ class ShellTest(testtools.TestCase):
             lvm_shell.run(argv, 10)
             self.programs.assert_called_with(argv)
         self.assertEqual([], self.shell.changed())
+
+    def test_activations_run_as_programs_so_changes_keep_the_lock_exclusive(
+            self):
+        activations = (['lvchange', '-aey', 'vgc/a'],
+                       ['lvchange', '-y', '-an', 'vgc/a'],
+                       ['lvchange', '--activate', 'sy', 'vgc/a'],
+                       ['lvchange', '--refresh', 'vgc/a'])
+        for activation in activations:
+            lvm_shell.run(activation, 10)
+            self.programs.assert_called_with(activation)
+            lvm_shell.run(CREATE, 10)
+        tag = ['lvchange', '-y', '--addtag', 'a', '--deltag', 'b', 'vgc/a']
+        lvm_shell.run(tag, 10)
+        self.assertEqual(len(activations), self.programs.call_count)
+        self.assertEqual(
+            [['lvcreate', 'ex']] * len(activations) + [['lvchange', 'ex']],
+            self.shell.vg_lock_modes())
 
     def test_turned_off_changes_run_as_programs(self):
         lvm_shell.run(CREATE, 10, shell=False)
