@@ -83,7 +83,8 @@ drbd_clvm_opts = [
                 deprecated_name='lvm_shell',
                 default=True,
                 help='Whether the privileged daemon types LVM changes '
-                     '(create, extend, change, rename, remove) into one '
+                     '(create, extend, tag, rename, remove; activations '
+                     'always run as programs) into one '
                      'long-lived lvm shell, LVM\'s own, driven through the '
                      'lvmdbusd profile LVM ships, instead of starting an LVM '
                      'program for each: a change then skips LVM\'s start-up '
