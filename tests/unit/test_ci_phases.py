@@ -173,9 +173,9 @@ class MainTest(testtools.TestCase):
         with open(os.path.join(guests.ROOT, '.ci', 'run')) as run_file:
             timed = re.findall(r'run_phase ([\w-]+) ', run_file.read())
         figures = ci_phases.load_figures()
-        # Defined in .ci/run's order, not run in it: the fault campaign runs
-        # beside the Cinder and shared-LUN gates.
-        self.assertEqual({'tests', 'image-wait', 'scenarios',
+        # Defined in .ci/run's order, not run in it: the fault campaign and
+        # the shared-LUN gate run beside the scenarios and the Cinder gate.
+        self.assertEqual({'tests', 'image-wait', 'gate-env', 'scenarios',
                           'fault-campaign', 'cinder-gate', 'shared-lun-gate'},
                          set(timed))
         self.assertEqual(len(timed), len(set(timed)))
