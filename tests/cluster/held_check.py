@@ -22,8 +22,9 @@ flows:
   activate, deactivate, rename, remove) of one LV in turn, the daemon's
   code holds LVM's lock file and types the real command into its LVM shell
   (:mod:`~drbd_clvm_driver.privileged.lvm_shell`; the guests have LVM's
-  profile for it): three seconds later the shell still runs, waiting for
-  that very lock in ``/proc/locks``;
+  profile for it), or, for an activation, starts it as a program: three
+  seconds later it still runs, waiting for that very lock in
+  ``/proc/locks``;
   killed (a refused check), it changed nothing ``lvs`` shows; held again
   and let go, it makes its change;
 - through the privileged daemon the volume service starts
@@ -94,8 +95,9 @@ for argv in (create, ['lvextend', '-L', '8m', lv],
     running = command.running
     seen = {'still_running_after_3_s': running.alive,
             'waiting_for_the_lock': waiting_for_the_lock(running.pid),
-            'typed_into_the_lvm_shell': isinstance(running,
-                                                   lvm_shell.ShellRun)}
+            'typed_unless_an_activation': isinstance(
+                running, lvm_shell.ShellRun) == lvm_shell.takes_exclusive_lock(
+                    argv)}
     command.cancel()
     if argv is create:
         os.unlink(holding)

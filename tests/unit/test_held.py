@@ -225,7 +225,7 @@ class HeldCheckHarnessTest(testtools.TestCase):
     """The Cinder gate's judgement of what the guest reported."""
 
     SEEN = {'still_running_after_3_s': True, 'waiting_for_the_lock': True,
-            'typed_into_the_lvm_shell': True,
+            'typed_unless_an_activation': True,
             'cancelled_changed_nothing': True, 'let_go_changed': True}
     FOUND = dict(dict.fromkeys(held_check._CHANGES, SEEN),
                  lock_dir='/run/lock/lvm',
@@ -267,7 +267,7 @@ class HeldCheckHarnessTest(testtools.TestCase):
                 {'lvchange -aey': dict(self.SEEN,
                                        cancelled_changed_nothing=False)},
                 {'lvremove -y': dict(self.SEEN,
-                                     typed_into_the_lvm_shell=False)},
+                                     typed_unless_an_activation=False)},
                 {'daemon_refused': []}, {'daemon_left_nothing': False}):
             found = dict(self.FOUND, **change)
             error = self.assertRaises(guests.GuestError, held_check.run,
