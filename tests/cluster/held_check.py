@@ -65,9 +65,16 @@ def state():
 
 def waiting_for_the_lock(pid):
     # a blocked flock shows in /proc/locks as "N: -> FLOCK ... PID ..."
-    with open('/proc/locks') as locks:
-        return any(line.split()[1:3] == ['->', 'FLOCK']
-                   and line.split()[5] == str(pid) for line in locks)
+    # (a shell just started may take seconds under TCG to reach it)
+    deadline = time.monotonic() + 20
+    while True:
+        with open('/proc/locks') as locks:
+            if any(line.split()[1:3] == ['->', 'FLOCK']
+                   and line.split()[5] == str(pid) for line in locks):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
 
 
 def held_command(argv):
