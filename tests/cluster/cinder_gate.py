@@ -20,7 +20,7 @@ wheel and configured by ``devstack/lib/drbd_clvm``
 more guest is a compute host. Every request goes through ``cinder-api``
 (:mod:`tests.cluster.api_flows`), once the held start of a change is
 shown on the first node (:mod:`tests.cluster.held_check`), then requests
-that race and a RabbitMQ restart (:mod:`tests.cluster.race_flows`); the
+that race and a consistency check (:mod:`tests.cluster.race_flows`); the
 table of flows, the node that served each and its time is printed and kept
 in ``results/cinder-latest.json``.
 
@@ -202,7 +202,7 @@ def run(logs_dir, log=print, shared_lun=None):
                     flows = api_flows.Flows(cluster, controller, log=log)
                     rows = flows.rows
                     phase('flows through the API', api_flows.run, flows)
-                    phase('a RabbitMQ restart and requests that race',
+                    phase('requests that race, and the consistency check',
                           race_flows.run, flows)
                     phase('Cinder\'s locks went through etcd',
                           check_coordination, controller, log)

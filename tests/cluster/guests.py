@@ -62,9 +62,10 @@ GUEST_FILES = (
 )
 VG_NAME = 'vgc'
 DRBD_RESOURCE = 'r0'
-#: sparse DRBD backing disk: room for Cinder's flows and for Cinder's own
-#: driver, whose sizes are whole GiB, in the benchmark
-DRBD_DISK_SIZE = 8 * 1024 * 1024 * 1024
+#: sparse DRBD backing disk: room for Cinder's flows (twenty 1 GiB clones
+#: of one volume at once among them) and for Cinder's own driver, whose
+#: sizes are whole GiB, in the benchmark
+DRBD_DISK_SIZE = 32 * 1024 * 1024 * 1024
 #: the plain two-node gate's DRBD disk: room for the scenarios (which size
 #: themselves by the VG's free space; 50 concurrent 4 MiB creates a node)
 #: and the fault campaign's volumes (at most about 700 MiB at once); a

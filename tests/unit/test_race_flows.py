@@ -10,15 +10,23 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""What the Cinder gate's races accept as what users expect."""
+"""What the Cinder gate's races accept as what users expect, and its
+consistency check between Cinder's records and the cluster.
+"""
 
+import threading
 import types
+from unittest import mock
 
+import fixtures
 import testtools
 
+from tests.cluster import api_flows
 from tests.cluster import race_flows
 
 REFUSED = 'refused by the API: 400 Invalid volume'
+VOLUME_A = '11111111-aaaa-4aaa-8aaa-111111111111'
+VOLUME_B = '22222222-bbbb-4bbb-8bbb-222222222222'
 
 
 class AcceptedOutcomesTest(testtools.TestCase):
@@ -92,3 +100,180 @@ class ExpectTest(testtools.TestCase):
         self.assertEqual(['failed: not what users expect (copy: available; '
                           'delete: -)', 'failed: FlowError: boom'],
                          [row['status'] for row in self.flows.rows[1:]])
+
+
+class FakeNode:
+    """A guest answering the check's commands from canned outputs."""
+
+    def __init__(self, lvs='', active='', targets=''):
+        self.outputs = {'lv_name,lv_size,lv_tags': lvs,
+                        'lv_active=active': active,
+                        '/sys/kernel/config/target/iscsi': targets}
+
+    def run(self, *argv, timeout=60):
+        for key, output in self.outputs.items():
+            if key in argv:
+                return types.SimpleNamespace(stdout=output, exit_code=0)
+        raise AssertionError('unexpected command %s' % (argv,))
+
+
+def _volume(volume_id, status='available', size=1):
+    return types.SimpleNamespace(id=volume_id, status=status, size=size)
+
+
+class ConsistencyTest(testtools.TestCase):
+
+    def _check(self, volumes, node1, node2=None, dead=()):
+        cinder = types.SimpleNamespace(volumes=types.SimpleNamespace(
+            list=lambda search_opts: volumes))
+        flows = types.SimpleNamespace(
+            nodes={'node1': node1, 'node2': node2 or FakeNode()},
+            cluster_names=['node1', 'node2'], dead=set(dead))
+        return race_flows.consistency(cinder, flows)
+
+    @staticmethod
+    def _lv(volume_id, size='1.00', tags=None):
+        return '  volume-%s %s %s\n' % (
+            volume_id, size, tags or 'cinder-volume:' + volume_id)
+
+    def test_records_and_lvs_that_agree(self):
+        outcome = self._check(
+            [_volume(VOLUME_A), _volume(VOLUME_B, 'in-use', 2)],
+            FakeNode(lvs=self._lv(VOLUME_A) + self._lv(VOLUME_B, '2.00'),
+                     active='  volume-%s\n' % VOLUME_B,
+                     targets='iqn.2010-10.org.openstack:volume-%s\n'
+                     % VOLUME_B))
+        self.assertEqual('2 volumes, 2 LVs: consistent', outcome)
+
+    def test_each_disagreement_is_named(self):
+        error = self.assertRaises(
+            api_flows.FlowError, self._check,
+            [_volume(VOLUME_A, size=2), _volume('gone-with-no-lv')],
+            FakeNode(lvs=self._lv(VOLUME_A) + self._lv(VOLUME_B),
+                     active='  volume-%s\n' % VOLUME_A),
+            FakeNode(targets='iqn.2010-10.org.openstack:volume-%s\n'
+                     % VOLUME_B))
+        self.assertEqual(
+            '%s is 2 GiB, its LV 1.0; gone-with-no-lv (available) has no '
+            'LV; LV volume-%s has no volume in Cinder; node1 keeps '
+            'volume-%s active, not in use; node2 keeps the target '
+            'iqn.2010-10.org.openstack:volume-%s, not in use'
+            % (VOLUME_A, VOLUME_B, VOLUME_A, VOLUME_B), str(error))
+
+    def test_a_missing_tag_and_volumes_in_error_are_told_apart(self):
+        error = self.assertRaises(
+            api_flows.FlowError, self._check,
+            [_volume(VOLUME_A), _volume(VOLUME_B, 'error')],
+            FakeNode(lvs=self._lv(VOLUME_A, tags='other')))
+        self.assertEqual('%s: its LV lacks its tag (other)' % VOLUME_A,
+                         str(error))
+
+    def test_a_dead_node_is_not_asked(self):
+        outcome = self._check([_volume(VOLUME_A)], None,
+                              FakeNode(lvs=self._lv(VOLUME_A)),
+                              dead=['node1'])
+        self.assertEqual('1 volumes, 1 LVs: consistent', outcome)
+
+
+class NotFound(Exception):
+    """cinderclient's NotFound, in a stand-in of its exceptions module."""
+
+
+class FakeManager:
+    """Volumes or snapshots of a stand-in Cinder: available at once, gone
+    once deleted; ``fail_extend`` makes each extend end in error_extending.
+    """
+
+    def __init__(self, cinder, prefix):
+        self.cinder = cinder
+        self.prefix = prefix
+
+    def create(self, *args, **kwargs):
+        with self.cinder.lock:
+            self.cinder.made += 1
+            resource = types.SimpleNamespace(
+                id='%s-%d' % (self.prefix, self.cinder.made),
+                status='available', size=1)
+            self.cinder.resources[resource.id] = resource
+        return resource
+
+    def get(self, resource_id):
+        try:
+            return self.cinder.resources[resource_id]
+        except KeyError:
+            raise NotFound(resource_id)
+
+    def delete(self, resource_id):
+        del self.cinder.resources[resource_id]
+
+    def extend(self, volume_id, size):
+        self.cinder.resources[volume_id].status = (
+            'error_extending' if self.cinder.fail_extend else 'available')
+
+
+class FakeCinder:
+
+    def __init__(self, fail_extend=False):
+        self.lock = threading.Lock()
+        self.made = 0
+        self.resources = {}
+        self.fail_extend = fail_extend
+        self.volumes = FakeManager(self, 'volume')
+        self.volume_snapshots = FakeManager(self, 'snapshot')
+
+
+class StreamTest(testtools.TestCase):
+    """The stream's accounting, on a stand-in Cinder that answers at once."""
+
+    def setUp(self):
+        super().setUp()
+        exceptions = types.ModuleType('cinderclient.exceptions')
+        exceptions.NotFound = NotFound
+        modules = mock.patch.dict('sys.modules', {
+            'cinderclient': types.ModuleType('cinderclient'),
+            'cinderclient.exceptions': exceptions})
+        modules.start()
+        self.addCleanup(modules.stop)
+        self.restarts = []
+        self.lines = []
+
+    def _run(self, cinder, requests=30):
+        self.useFixture(fixtures.MockPatchObject(
+            api_flows, 'client', return_value=cinder))
+        flows = types.SimpleNamespace(
+            cluster_names=['node1', 'node2'], dead=set(), stopped=set(),
+            api_url='http://api', log=self.lines.append,
+            attach=lambda cinder, volume_id, host, instance: (host,
+                                                              volume_id),
+            detach=lambda cinder, attached: None,
+            service=lambda node, action: self.restarts.append(
+                (node, action)),
+            start_service=lambda cinder, node: self.restarts.append(
+                (node, 'started')))
+        stream = race_flows.Stream(flows, race_flows.Races(flows),
+                                   requests=requests, clients=3)
+        return stream, stream.run(cinder)
+
+    def test_every_request_answered_while_each_service_restarts(self):
+        cinder = FakeCinder()
+        stream, outcome = self._run(cinder)
+        self.assertGreaterEqual(len(stream.answers), 30)
+        self.assertEqual({'ok'}, {answer['outcome']
+                                  for answer in stream.answers})
+        self.assertEqual([('node1', 'stop'), ('node1', 'started'),
+                          ('node2', 'stop'), ('node2', 'started')],
+                         self.restarts)
+        self.assertIn('from 3 clients while node1 then node2 restarted: '
+                      'ok %d' % len(stream.answers), outcome)
+        self.assertEqual({}, cinder.resources)
+
+    def test_failed_requests_counted_and_what_they_left_cleaned_up(self):
+        cinder = FakeCinder(fail_extend=True)
+        stream, outcome = self._run(cinder)
+        extends = [answer for answer in stream.answers
+                   if answer['request'] == 'extend']
+        self.assertTrue(extends)
+        self.assertEqual({'failed: FlowError'},
+                         {answer['outcome'] for answer in extends})
+        self.assertIn('failed: FlowError %d' % len(extends), outcome)
+        self.assertEqual('0 left, deleted', stream.clean_up(cinder))
