@@ -79,8 +79,6 @@ for line in sys.stdin:
     if words[0] == 'lvchange' and any(
             word == '--refresh' or word.startswith('-a') for word in words):
         vg_lock = 'sh'
-    with open(modes, 'a') as log:
-        log.write(json.dumps([words[0], vg_lock]) + '\n')
     if words == ['lastlog']:
         if bad_lastlog:
             report.write(json.dumps(['not', 'a', 'log']) + '\n')
@@ -88,6 +86,8 @@ for line in sys.stdin:
         else:
             answer(last)
         continue
+    with open(modes, 'a') as log:
+        log.write(json.dumps([words[0], vg_lock]) + '\n')
     program, code, last = words[0], 1, []
     bad_lastlog = 'badlog' in words
     if 'hang' in words:
