@@ -292,8 +292,8 @@ class Controller:
                 # cinder-rtstool at 10-25 s each (sudo, rootwrap, Python):
                 # over cinder-api's default 60 s wait for the volume service.
                 'rpc_response_timeout': '300',
-                # The races make twenty clones at once: past Cinder's
-                # default quotas of one project (10 volumes, snapshots).
+                # The races make clones at once beside the flows' volumes:
+                # past Cinder's default quotas of one project (10 volumes).
                 'quota_volumes': '-1',
                 'quota_snapshots': '-1',
                 'quota_gigabytes': '-1',

@@ -62,7 +62,7 @@ GUEST_FILES = (
 )
 VG_NAME = 'vgc'
 DRBD_RESOURCE = 'r0'
-#: sparse DRBD backing disk: room for Cinder's flows (twenty 1 GiB clones
+#: sparse DRBD backing disk: room for Cinder's flows (1 GiB clones
 #: of one volume at once among them) and for Cinder's own driver, whose
 #: sizes are whole GiB, in the benchmark
 DRBD_DISK_SIZE = 32 * 1024 * 1024 * 1024

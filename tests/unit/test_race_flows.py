@@ -14,11 +14,8 @@
 consistency check between Cinder's records and the cluster.
 """
 
-import threading
 import types
-from unittest import mock
 
-import fixtures
 import testtools
 
 from tests.cluster import api_flows
@@ -173,107 +170,3 @@ class ConsistencyTest(testtools.TestCase):
                               FakeNode(lvs=self._lv(VOLUME_A)),
                               dead=['node1'])
         self.assertEqual('1 volumes, 1 LVs: consistent', outcome)
-
-
-class NotFound(Exception):
-    """cinderclient's NotFound, in a stand-in of its exceptions module."""
-
-
-class FakeManager:
-    """Volumes or snapshots of a stand-in Cinder: available at once, gone
-    once deleted; ``fail_extend`` makes each extend end in error_extending.
-    """
-
-    def __init__(self, cinder, prefix):
-        self.cinder = cinder
-        self.prefix = prefix
-
-    def create(self, *args, **kwargs):
-        with self.cinder.lock:
-            self.cinder.made += 1
-            resource = types.SimpleNamespace(
-                id='%s-%d' % (self.prefix, self.cinder.made),
-                status='available', size=1)
-            self.cinder.resources[resource.id] = resource
-        return resource
-
-    def get(self, resource_id):
-        try:
-            return self.cinder.resources[resource_id]
-        except KeyError:
-            raise NotFound(resource_id)
-
-    def delete(self, resource_id):
-        del self.cinder.resources[resource_id]
-
-    def extend(self, volume_id, size):
-        self.cinder.resources[volume_id].status = (
-            'error_extending' if self.cinder.fail_extend else 'available')
-
-
-class FakeCinder:
-
-    def __init__(self, fail_extend=False):
-        self.lock = threading.Lock()
-        self.made = 0
-        self.resources = {}
-        self.fail_extend = fail_extend
-        self.volumes = FakeManager(self, 'volume')
-        self.volume_snapshots = FakeManager(self, 'snapshot')
-
-
-class StreamTest(testtools.TestCase):
-    """The stream's accounting, on a stand-in Cinder that answers at once."""
-
-    def setUp(self):
-        super().setUp()
-        exceptions = types.ModuleType('cinderclient.exceptions')
-        exceptions.NotFound = NotFound
-        modules = mock.patch.dict('sys.modules', {
-            'cinderclient': types.ModuleType('cinderclient'),
-            'cinderclient.exceptions': exceptions})
-        modules.start()
-        self.addCleanup(modules.stop)
-        self.restarts = []
-        self.lines = []
-
-    def _run(self, cinder, requests=30):
-        self.useFixture(fixtures.MockPatchObject(
-            api_flows, 'client', return_value=cinder))
-        flows = types.SimpleNamespace(
-            cluster_names=['node1', 'node2'], dead=set(), stopped=set(),
-            api_url='http://api', log=self.lines.append,
-            attach=lambda cinder, volume_id, host, instance: (host,
-                                                              volume_id),
-            detach=lambda cinder, attached: None,
-            service=lambda node, action: self.restarts.append(
-                (node, action)),
-            start_service=lambda cinder, node: self.restarts.append(
-                (node, 'started')))
-        stream = race_flows.Stream(flows, race_flows.Races(flows),
-                                   requests=requests, clients=3)
-        return stream, stream.run(cinder)
-
-    def test_every_request_answered_while_each_service_restarts(self):
-        cinder = FakeCinder()
-        stream, outcome = self._run(cinder)
-        self.assertGreaterEqual(len(stream.answers), 30)
-        self.assertEqual({'ok'}, {answer['outcome']
-                                  for answer in stream.answers})
-        self.assertEqual([('node1', 'stop'), ('node1', 'started'),
-                          ('node2', 'stop'), ('node2', 'started')],
-                         self.restarts)
-        self.assertIn('from 3 clients while node1 then node2 restarted: '
-                      'ok %d' % len(stream.answers), outcome)
-        self.assertEqual({}, cinder.resources)
-
-    def test_failed_requests_counted_and_what_they_left_cleaned_up(self):
-        cinder = FakeCinder(fail_extend=True)
-        stream, outcome = self._run(cinder)
-        extends = [answer for answer in stream.answers
-                   if answer['request'] == 'extend']
-        self.assertTrue(extends)
-        self.assertEqual({'failed: FlowError'},
-                         {answer['outcome'] for answer in extends})
-        self.assertIn('failed: FlowError %d' % len(extends), outcome)
-        self.assertEqual('0 left, deleted', stream.clean_up(cinder))
