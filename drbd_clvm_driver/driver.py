@@ -202,7 +202,8 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             rpc.get_client(oslo_messaging.Target(
                 topic=peer.topic(self.backend_name))),
             peer_call_context,
-            self.configuration.drbd_clvm_peer_call_timeout)
+            self.configuration.drbd_clvm_peer_call_timeout,
+            probe_timeout=self.configuration.drbd_clvm_peer_probe_timeout)
 
     def _start_peer_endpoint(self, local):
         """Serve the other nodes' calls on this backend's topic."""

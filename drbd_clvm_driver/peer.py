@@ -34,8 +34,18 @@ command's ``argv`` and ``stderr``).  Two ways to reach it:
 * :class:`InProcessPeers`: endpoints in this process, for the scenario tests
   and the cluster gate, which drive both real nodes from one process.  It
   stands in for the message bus only; what runs on each node is the same.
+
+A call on the bus is delivered at most once: one that the answering
+service took and then died or restarted with is never answered.  So a
+long call is watched: every :data:`WATCH_INTERVAL` seconds the caller asks
+the peer whether it still works on it (the endpoint knows its calls by the
+request id their context carries), and gives up once the peer says it does
+not know the call or stops answering, instead of waiting out the call's
+whole timeout (an hour, for a copy).
 """
 
+import collections
+import threading
 import time
 
 from oslo_log import log as logging
@@ -48,6 +58,20 @@ LOG = logging.getLogger(__name__)
 
 #: RPC interface version of :class:`MessagingEndpoint`
 VERSION = '1.0'
+#: the step every endpoint answers itself: what it knows of a call
+CALL_STATE = 'call_state'
+#: what :data:`CALL_STATE` answers
+RUNNING, FINISHED, UNKNOWN = 'running', 'finished', 'unknown'
+#: seconds between a long call's checks that its peer still works on it
+WATCH_INTERVAL = 30
+#: checks in a row that make a watched call lost: the peer said it does
+#: not know the call, or did not answer the check at all (a peer loaded
+#: enough to miss one check may still be working)
+LOST_AFTER_UNKNOWN = 2
+LOST_AFTER_SILENT = 3
+#: finished calls an endpoint remembers, so a check that crosses its
+#: call's answer on the bus is not taken for a lost call
+REMEMBERED_CALLS = 1024
 
 
 class Endpoint:
@@ -60,27 +84,64 @@ class Endpoint:
     def __init__(self, node, handlers):
         self.node = node
         self.handlers = dict(handlers)
+        self._lock = threading.Lock()
+        self._running = collections.Counter()
+        self._finished = collections.deque(maxlen=REMEMBERED_CALLS)
 
-    def dispatch(self, method, kwargs):
+    def call_state(self, call_id):
+        """:data:`RUNNING`, :data:`FINISHED` (recently) or :data:`UNKNOWN`:
+        a call this process never took (a restarted service's) is unknown.
+        """
+        with self._lock:
+            if self._running[call_id]:
+                return RUNNING
+            return FINISHED if call_id in self._finished else UNKNOWN
+
+    def dispatch(self, method, kwargs, call_id=None):
         """``{'result': ...}``, or the error's class name, message and
         :func:`~drbd_clvm_driver.exception.attributes` (``{'error': ...,
         'message': ..., 'attributes': ...}``).
+
+        :param call_id: the call's id, for :meth:`call_state`.
         """
+        if method == CALL_STATE:
+            return {'result': self.call_state(**kwargs)}
+        if call_id is None:
+            return self._dispatch(method, kwargs)
+        with self._lock:
+            self._running[call_id] += 1
+        try:
+            return self._dispatch(method, kwargs)
+        finally:
+            with self._lock:
+                self._running[call_id] -= 1
+                if not self._running[call_id]:
+                    del self._running[call_id]
+                self._finished.append(call_id)
+
+    def _dispatch(self, method, kwargs):
         handler = self.handlers.get(method)
         if handler is None:
             return {'error': 'InvalidInput',
                     'message': 'unknown peer call %r' % method}
         LOG.info('Answering peer call %s(%s) on %s', method, kwargs,
                  self.node)
+        started = time.monotonic()
         try:
-            return {'result': handler(**kwargs)}
+            answer = {'result': handler(**kwargs)}
         except exception.DrbdClvmError as error:
-            return {'error': type(error).__name__, 'message': str(error),
-                    'attributes': exception.attributes(error)}
+            answer = {'error': type(error).__name__, 'message': str(error),
+                      'attributes': exception.attributes(error)}
         except Exception as error:
             LOG.exception('Peer call %s failed on %s', method, self.node)
-            return {'error': 'DrbdClvmError',
-                    'message': '%s: %s' % (type(error).__name__, error)}
+            answer = {'error': 'DrbdClvmError',
+                      'message': '%s: %s' % (type(error).__name__, error)}
+        # The answering side's seconds: with the caller's, where a call's
+        # time went (the handler or the bus).
+        LOG.info('Answered peer call %s on %s in %.2f s%s', method,
+                 self.node, time.monotonic() - started,
+                 ' (%s)' % answer['error'] if 'error' in answer else '')
+        return answer
 
 
 def _result(node, method, answer):
@@ -135,7 +196,17 @@ class MessagingEndpoint:
         self.endpoint = endpoint
 
     def peer_call(self, context, step, arguments):
-        return self.endpoint.dispatch(step, arguments)
+        return self.endpoint.dispatch(step, arguments,
+                                      call_id=request_id(context))
+
+
+def request_id(context):
+    """The request id a call's context carries (a Cinder context here, a
+    dict on the bus), which names the call to :data:`CALL_STATE`.
+    """
+    if isinstance(context, dict):
+        return context.get('request_id')
+    return getattr(context, 'request_id', None)
 
 
 def topic(backend_name):
@@ -150,26 +221,91 @@ class MessagingPeers:
         serializer).
     :param context_factory: makes the request context each call carries.
     :param timeout: default seconds a call may take.
+    :param probe_timeout: seconds a watched call's check may take.
+    :param watch_interval: seconds between a watched call's checks; a call
+        whose timeout is under twice this is not watched.
     """
 
-    def __init__(self, client, context_factory, timeout):
+    def __init__(self, client, context_factory, timeout, probe_timeout=15,
+                 watch_interval=WATCH_INTERVAL):
         self.client = client
         self.context_factory = context_factory
         self.timeout = timeout
+        self.probe_timeout = probe_timeout
+        self.watch_interval = watch_interval
 
     def call(self, node, method, timeout=None, **kwargs):
         timeout = timeout or self.timeout
-        prepared = self.client.prepare(server=nodes.address(node),
-                                       timeout=timeout, version=VERSION)
+        context = self.context_factory()
+        call_id = request_id(context)
         started = time.monotonic()
-        try:
-            answer = prepared.call(self.context_factory(), 'peer_call',
-                                   step=method, arguments=kwargs)
-        except oslo_messaging.MessagingTimeout:
-            raise _unavailable(node, method, timeout, 'timed out')
-        except oslo_messaging.MessagingException as error:
-            raise _unavailable(node, method, timeout, error)
+        if call_id is None or timeout < 2 * self.watch_interval:
+            answer = self._call(node, method, timeout, context, kwargs)
+        else:
+            answer = self._watched(node, method, timeout, context, kwargs,
+                                   call_id)
         # With its seconds: the message bus's share of a request.
         LOG.info('Peer call %s to %s answered in %.2f s', method, node,
                  time.monotonic() - started)
         return _result(node, method, answer)
+
+    def _call(self, node, method, timeout, context, kwargs):
+        prepared = self.client.prepare(server=nodes.address(node),
+                                       timeout=timeout, version=VERSION)
+        try:
+            return prepared.call(context, 'peer_call', step=method,
+                                 arguments=kwargs)
+        except oslo_messaging.MessagingTimeout:
+            raise _unavailable(node, method, timeout, 'timed out')
+        except oslo_messaging.MessagingException as error:
+            raise _unavailable(node, method, timeout, error)
+
+    def _watched(self, node, method, timeout, context, kwargs, call_id):
+        """:meth:`_call` in a thread of its own, checked on while it runs.
+
+        :raises PeerUnavailable: the peer lost the call (see
+            :data:`LOST_AFTER_UNKNOWN`, :data:`LOST_AFTER_SILENT`).
+        """
+        outcome = {}
+        done = threading.Event()
+
+        def call():
+            try:
+                outcome['answer'] = self._call(node, method, timeout,
+                                               context, kwargs)
+            except exception.PeerUnavailable as error:
+                outcome['error'] = error
+            finally:
+                done.set()
+
+        threading.Thread(target=call, daemon=True,
+                         name='peer-call-%s' % call_id).start()
+        started = time.monotonic()
+        unknown = silent = 0
+        while not done.wait(self.watch_interval):
+            state = self._state(node, call_id)
+            unknown = unknown + 1 if state == UNKNOWN else 0
+            silent = silent + 1 if state is None else 0
+            if unknown >= LOST_AFTER_UNKNOWN or silent >= LOST_AFTER_SILENT:
+                why = ('it does not know the call: its service restarted '
+                       'or stopped after taking it' if unknown else
+                       'it stopped answering')
+                raise exception.PeerUnavailable(
+                    'The volume service on %s lost %s after %.0f s (%s); '
+                    'it may or may not have run there. %s' % (
+                        node, method, time.monotonic() - started, why,
+                        CHECK_THE_SERVICE))
+        if 'error' in outcome:
+            raise outcome['error']
+        return outcome['answer']
+
+    def _state(self, node, call_id):
+        """What ``node`` knows of ``call_id``; None where it does not
+        answer, :data:`RUNNING` where it cannot tell (an older peer).
+        """
+        try:
+            answer = self._call(node, CALL_STATE, self.probe_timeout,
+                                self.context_factory(), {'call_id': call_id})
+        except exception.PeerUnavailable:
+            return None
+        return answer.get('result', RUNNING)

@@ -25,6 +25,7 @@ consistency check finds nothing lost or half-made.
 
 import concurrent.futures
 import threading
+import time
 import uuid
 
 from tests.cluster import api_flows
@@ -44,6 +45,16 @@ DELETED = 'deleted'
 CONCURRENT_COPIES = 4
 #: seconds the race's second request waits for the first to be under way
 UNDER_WAY_TIMEOUT = 300
+#: requests of the stream across the services' rolling restart, and its
+#: clients
+STREAM_REQUESTS = 100
+STREAM_CLIENTS = 4
+#: seconds a stream request may take to settle (a 1 GiB clone copies in
+#: 45-200 s in CI's emulated guests)
+STREAM_BOUND = 400
+#: seconds the stream's last check waits for each resource: every request
+#: was already waited for by its client
+STREAM_FINAL_BOUND = 30
 #: Cinder's default coordination: a lock directory on each node
 FILE_COORDINATION = 'file:///var/lib/cinder'
 #: what the driver logs at start-up on a file coordination URL
@@ -533,3 +544,210 @@ def consistency(cinder, flows):
         raise api_flows.FlowError('; '.join(problems))
     return Outcome('%d volumes, %d LVs: consistent' % (len(volumes),
                                                        len(lvs)))
+
+
+class Stream:
+    """Mixed requests from several clients at once while the volume
+    services restart one after the other: each client makes a volume,
+    snapshots, clones, extends, attaches (local, on a node of its own),
+    detaches and deletes them, round after round, each request with a
+    request id of its own, until enough requests were made and every
+    service has restarted.
+
+    A resource left in a transitional status fails the stream, unless the
+    request that put it there reached no volume service (no node logged
+    its id): Cinder lost that request on its way, while a service stopped.
+    Those are counted in the outcome, and :meth:`clean_up` resets them as
+    an administrator would before deleting them.
+    """
+
+    def __init__(self, flows, races, requests=STREAM_REQUESTS,
+                 clients=STREAM_CLIENTS):
+        self.flows = flows
+        self.races = races
+        self.requests = requests
+        self.clients = clients
+        self.answers = []
+        self.restarted = []
+        self.left = []
+        #: resource id -> request id of the last request that changed it
+        self.changed_by = {}
+        #: ``(manager, resource id)`` left behind by requests Cinder lost
+        self.lost = []
+        self._lock = threading.Lock()
+        self._current = threading.local()
+
+    def _done(self):
+        with self._lock:
+            return (len(self.answers) >= self.requests and
+                    len(self.restarted) == len(self._nodes()))
+
+    def _nodes(self):
+        return [node for node in self.flows.cluster_names
+                if node not in self.flows.dead]
+
+    def _request(self, label, action, *args, **kwargs):
+        """One request: its final status, or None where it failed (the
+        failure kept as its answer).
+        """
+        request_id = 'req-%s' % uuid.uuid4()
+        self._current.request_id = request_id
+        cinder = api_flows.client(self.flows.api_url, request_id)
+        started = time.monotonic()
+        try:
+            result, outcome = action(cinder, *args, **kwargs), 'ok'
+        except guests.GateTimeout:
+            raise
+        except Exception as error:
+            result, outcome = None, 'failed: %s' % type(error).__name__
+            self.flows.log('stream: %s %s: %.300s' % (label, outcome, error))
+        with self._lock:
+            self.answers.append({'request': label, 'outcome': outcome,
+                                 'seconds': round(time.monotonic() - started,
+                                                  1)})
+        return result
+
+    def _changing(self, resource_id):
+        with self._lock:
+            self.changed_by[resource_id] = self._current.request_id
+
+    def _round(self, client_number):
+        """One round of one client's requests (a volume, its snapshot and
+        clone, the snapshot's delete, an extend, an attach and detach, the
+        deletes), cut short once the stream is done.
+        """
+        flows = self.flows
+        host = flows.cluster_names[client_number % len(flows.cluster_names)]
+        request = self._request
+
+        def create(cinder, **source):
+            return self._settle(cinder, 'volumes',
+                                cinder.volumes.create(1, **source))
+
+        def snapshot(cinder, volume_id):
+            return self._settle(cinder, 'volume_snapshots',
+                                cinder.volume_snapshots.create(volume_id))
+
+        def extend(cinder, volume_id):
+            self._changing(volume_id)
+            cinder.volumes.extend(volume_id, 2)
+            return self._settle(cinder, 'volumes',
+                                cinder.volumes.get(volume_id))
+
+        def delete(cinder, manager, resource_id):
+            self._changing(resource_id)
+            getattr(cinder, manager).delete(resource_id)
+            status = settled(getattr(cinder, manager).get, resource_id,
+                             STREAM_BOUND)
+            if status != DELETED:
+                raise api_flows.FlowError('%s is %s after its delete'
+                                          % (resource_id, status))
+
+        volume = request('create', create)
+        if volume is None:
+            return
+        snap = request('snapshot', snapshot, volume)
+        clone = request('clone', create, source_volid=volume) \
+            if not self._done() else None
+        if snap is not None:
+            request('delete snapshot', delete, 'volume_snapshots', snap)
+        if not self._done():
+            request('extend', extend, volume)
+        attached = None
+        if not self._done():
+            attached = request('attach on %s' % host, flows.attach, volume,
+                               host, str(uuid.uuid4()))
+        if attached is not None:
+            request('detach from %s' % host, flows.detach, attached)
+        for resource_id in (clone, volume):
+            if resource_id is not None:
+                request('delete', delete, 'volumes', resource_id)
+
+    def _settle(self, cinder, manager, resource):
+        self._changing(resource.id)
+        with self._lock:
+            if (manager, resource.id) not in self.left:
+                self.left.append((manager, resource.id))
+        status = settled(getattr(cinder, manager).get, resource.id,
+                         STREAM_BOUND)
+        if status != 'available':
+            raise api_flows.FlowError('%s is %s' % (resource.id, status))
+        return resource.id
+
+    def _client(self, number):
+        while not self._done():
+            self._round(number)
+
+    def _restarts(self):
+        """Each service restarted in turn, once the stream is under way."""
+        flows = self.flows
+        guests.wait_until(lambda: len(self.answers) >= self.clients, 600,
+                          'the stream to be under way')
+        cinder = api_flows.client(flows.api_url)
+        for node in self._nodes():
+            flows.log('stream: restarting cinder-volume on %s after %d '
+                      'requests' % (node, len(self.answers)))
+            flows.stopped.add(node)
+            flows.service(node, 'stop')
+            flows.start_service(cinder, node)
+            with self._lock:
+                self.restarted.append(node)
+
+    def run(self, cinder):
+        """The stream; its counts, once every request and the clean-up
+        ended with nothing left in a transitional status by a request a
+        volume service received.
+        """
+        with concurrent.futures.ThreadPoolExecutor(self.clients + 1) as pool:
+            futures = [pool.submit(self._client, number)
+                       for number in range(self.clients)]
+            futures.append(pool.submit(self._restarts))
+            for future in futures:
+                future.result()
+        stuck = []
+        for manager, resource_id in self.left:
+            get = getattr(cinder, manager).get
+            try:
+                settled(get, resource_id, STREAM_FINAL_BOUND)
+                continue
+            except guests.GuestError:
+                status = get(resource_id).status
+            request_id = self.changed_by.get(resource_id)
+            said = '%s %s (%s)' % (resource_id, status, request_id)
+            if self.flows.served_by(request_id):
+                stuck.append(said)
+            else:
+                self.lost.append((manager, resource_id))
+                self.flows.log('stream: %s: no volume service received the '
+                               'request' % said)
+        counts = {}
+        for answer in self.answers:
+            counts[answer['outcome']] = counts.get(answer['outcome'], 0) + 1
+        said = '%d requests from %d clients while %s restarted: %s' % (
+            len(self.answers), self.clients, ' then '.join(self.restarted),
+            ', '.join('%s %d' % item for item in sorted(counts.items())))
+        if self.lost:
+            said += ('; %d left in a transitional status by requests no '
+                     'volume service received' % len(self.lost))
+        self.flows.log('stream: ' + said)
+        if stuck:
+            raise api_flows.FlowError('%s; stuck after a volume service '
+                                      'took the request: %s' % (
+                                          said, ', '.join(stuck)))
+        return Outcome(said)
+
+    def clean_up(self, cinder):
+        """Delete what the stream's failed rounds left (snapshots first);
+        what Cinder lost is first reset to available, as an administrator
+        does.
+        """
+        for manager, resource_id in self.lost:
+            getattr(cinder, manager).reset_state(resource_id, 'available')
+        deleted = 0
+        for manager, resource_id in sorted(
+                self.left, key=lambda item: item[0] != 'volume_snapshots'):
+            kind = 'snapshot' if manager == 'volume_snapshots' else 'volume'
+            deleted += self.races.delete_left(
+                cinder, resource_id, kind) == DELETED
+        return Outcome('%d left, deleted; %d reset first' % (
+            deleted, len(self.lost)))

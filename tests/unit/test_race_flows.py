@@ -14,8 +14,11 @@
 consistency check between Cinder's records and the cluster.
 """
 
+import threading
 import types
+from unittest import mock
 
+import fixtures
 import testtools
 
 from tests.cluster import api_flows
@@ -170,3 +173,143 @@ class ConsistencyTest(testtools.TestCase):
                               FakeNode(lvs=self._lv(VOLUME_A)),
                               dead=['node1'])
         self.assertEqual('1 volumes, 1 LVs: consistent', outcome)
+
+
+class NotFound(Exception):
+    """cinderclient's NotFound, in a stand-in of its exceptions module."""
+
+
+class FakeManager:
+    """Volumes or snapshots of a stand-in Cinder: available at once, gone
+    once deleted; ``fail_extend`` makes each extend end in error_extending.
+    """
+
+    def __init__(self, cinder, prefix):
+        self.cinder = cinder
+        self.prefix = prefix
+
+    def create(self, *args, **kwargs):
+        with self.cinder.lock:
+            self.cinder.made += 1
+            resource = types.SimpleNamespace(
+                id='%s-%d' % (self.prefix, self.cinder.made),
+                status='available', size=1)
+            self.cinder.resources[resource.id] = resource
+        return resource
+
+    def get(self, resource_id):
+        try:
+            return self.cinder.resources[resource_id]
+        except KeyError:
+            raise NotFound(resource_id)
+
+    def delete(self, resource_id):
+        status = self.cinder.resources[resource_id].status
+        if status in race_flows.TRANSITIONAL:
+            raise ValueError('Invalid volume: status must not be %s'
+                             % status)
+        del self.cinder.resources[resource_id]
+
+    def extend(self, volume_id, size):
+        self.cinder.resources[volume_id].status = (
+            self.cinder.extend_ends_in)
+
+    def reset_state(self, resource_id, state):
+        self.cinder.resources[resource_id].status = state
+
+
+class FakeCinder:
+
+    def __init__(self, extend_ends_in='available'):
+        self.lock = threading.Lock()
+        self.made = 0
+        self.resources = {}
+        self.extend_ends_in = extend_ends_in
+        self.volumes = FakeManager(self, 'volume')
+        self.volume_snapshots = FakeManager(self, 'snapshot')
+
+
+class StreamTest(testtools.TestCase):
+    """The stream's accounting, on a stand-in Cinder that answers at once."""
+
+    def setUp(self):
+        super().setUp()
+        exceptions = types.ModuleType('cinderclient.exceptions')
+        exceptions.NotFound = NotFound
+        modules = mock.patch.dict('sys.modules', {
+            'cinderclient': types.ModuleType('cinderclient'),
+            'cinderclient.exceptions': exceptions})
+        modules.start()
+        self.addCleanup(modules.stop)
+        self.restarts = []
+        self.lines = []
+
+    def _run(self, cinder, requests=30, served_by=()):
+        self.useFixture(fixtures.MockPatchObject(
+            api_flows, 'client', return_value=cinder))
+        for bound in ('STREAM_BOUND', 'STREAM_FINAL_BOUND'):
+            self.useFixture(fixtures.MockPatchObject(race_flows, bound, 0.2))
+        flows = types.SimpleNamespace(
+            cluster_names=['node1', 'node2'], dead=set(), stopped=set(),
+            api_url='http://api', log=self.lines.append,
+            attach=lambda cinder, volume_id, host, instance: (host,
+                                                              volume_id),
+            detach=lambda cinder, attached: None,
+            service=lambda node, action: self.restarts.append(
+                (node, action)),
+            start_service=lambda cinder, node: self.restarts.append(
+                (node, 'started')),
+            served_by=lambda request_id: list(served_by))
+        stream = race_flows.Stream(flows, race_flows.Races(flows),
+                                   requests=requests, clients=3)
+        return stream, stream.run(cinder)
+
+    def test_every_request_answered_while_each_service_restarts(self):
+        cinder = FakeCinder()
+        stream, outcome = self._run(cinder)
+        self.assertGreaterEqual(len(stream.answers), 30)
+        self.assertEqual({'ok'}, {answer['outcome']
+                                  for answer in stream.answers})
+        self.assertEqual([('node1', 'stop'), ('node1', 'started'),
+                          ('node2', 'stop'), ('node2', 'started')],
+                         self.restarts)
+        self.assertIn('from 3 clients while node1 then node2 restarted: '
+                      'ok %d' % len(stream.answers), outcome)
+        self.assertEqual({}, cinder.resources)
+
+    def test_failed_requests_counted_and_what_they_left_cleaned_up(self):
+        cinder = FakeCinder(extend_ends_in='error_extending')
+        stream, outcome = self._run(cinder)
+        extends = [answer for answer in stream.answers
+                   if answer['request'] == 'extend']
+        self.assertTrue(extends)
+        self.assertEqual({'failed: FlowError'},
+                         {answer['outcome'] for answer in extends})
+        self.assertIn('failed: FlowError %d' % len(extends), outcome)
+        self.assertEqual('0 left, deleted; 0 reset first',
+                         stream.clean_up(cinder))
+
+    def test_what_requests_cinder_lost_left_is_counted_then_reset(self):
+        # no volume service logged the extends: Cinder lost them
+        cinder = FakeCinder(extend_ends_in='extending')
+        stream, outcome = self._run(cinder, requests=6)
+        stuck = [resource_id for resource_id, resource in
+                 cinder.resources.items() if resource.status == 'extending']
+        self.assertTrue(stuck)
+        self.assertEqual(sorted(stuck), sorted(
+            resource_id for _, resource_id in stream.lost))
+        self.assertIn('; %d left in a transitional status by requests no '
+                      'volume service received' % len(stuck), outcome)
+        # each names the request that left it so
+        self.assertTrue(all(stream.changed_by[resource_id].startswith('req-')
+                            for resource_id in stuck))
+        self.assertIn('reset first', stream.clean_up(cinder))
+        self.assertEqual({}, cinder.resources)
+
+    def test_a_resource_stuck_after_a_service_took_its_request_fails(self):
+        cinder = FakeCinder(extend_ends_in='extending')
+        error = self.assertRaises(api_flows.FlowError, self._run, cinder,
+                                  requests=6, served_by=['node2'])
+        self.assertIn('stuck after a volume service took the request',
+                      str(error))
+        self.assertIn('extending (req-', str(error))

@@ -14,6 +14,8 @@
 peer calls that carry them."""
 
 import logging
+import threading
+import types
 from unittest import mock
 
 import fixtures
@@ -347,5 +349,111 @@ class MessagingPeersTest(testtools.TestCase):
             'node1', {'use': lambda name: name.upper()}))
         self.assertEqual({'result': 'V'},
                          endpoint.peer_call({}, 'use', {'name': 'v'}))
-        self.assertEqual("Answering peer call use({'name': 'v'}) on node1\n",
-                         logged.output)
+        self.assertRegex(logged.output,
+                         r"^Answering peer call use\({'name': 'v'}\) on "
+                         r"node1\nAnswered peer call use on node1 in "
+                         r"\d+\.\d\d s\n$")
+
+    def test_endpoint_knows_its_calls_by_their_request_id(self):
+        states = []
+        endpoint = peer.Endpoint('node1', {
+            'use': lambda name: states.append(inner.call_state('req-1'))})
+        inner = endpoint
+        messaging = peer.MessagingEndpoint(endpoint)
+        self.assertEqual(peer.UNKNOWN, endpoint.call_state('req-1'))
+        messaging.peer_call({'request_id': 'req-1'}, 'use', {'name': 'v'})
+        self.assertEqual([peer.RUNNING], states)
+        self.assertEqual({'result': peer.FINISHED}, messaging.peer_call(
+            {'request_id': 'req-2'}, peer.CALL_STATE,
+            {'call_id': 'req-1'}))
+        self.assertEqual(peer.UNKNOWN, endpoint.call_state('req-2'))
+
+    def test_a_failed_call_is_finished_too(self):
+        endpoint = peer.Endpoint('node1', {'use': mock.Mock(
+            side_effect=exception.VolumeBusy('busy'))})
+        answer = endpoint.dispatch('use', {}, call_id='req-1')
+        self.assertEqual('VolumeBusy', answer['error'])
+        self.assertEqual(peer.FINISHED, endpoint.call_state('req-1'))
+
+
+#: what an endpoint of an older version answers to a call-state check
+OLDER_PEER = 'older peer'
+
+
+class FakeBus:
+    """An RPC client whose watched call waits until the scripted answers
+    to its checks (``states``: a state, None for no answer, or
+    :data:`OLDER_PEER`) are used up, then answers.
+    """
+
+    def __init__(self, states):
+        self.states = list(states)
+        self.checked = []
+        self.answered = threading.Event()
+
+    def prepare(self, server, timeout, version):
+        return types.SimpleNamespace(
+            call=lambda context, name, step, arguments: self._call(
+                timeout, step, arguments))
+
+    def _call(self, timeout, step, arguments):
+        if step != peer.CALL_STATE:
+            if not self.answered.wait(timeout):
+                raise oslo_messaging.MessagingTimeout()
+            return {'result': 'done'}
+        self.checked.append(arguments['call_id'])
+        state = self.states.pop(0) if self.states else peer.RUNNING
+        if not self.states:
+            self.answered.set()
+        if state is None:
+            raise oslo_messaging.MessagingTimeout()
+        if state == OLDER_PEER:
+            return {'error': 'InvalidInput',
+                    'message': 'unknown peer call %r' % step}
+        return {'result': state}
+
+
+class WatchedCallTest(testtools.TestCase):
+    """A long call whose peer may lose it."""
+
+    def _call(self, states, timeout=60):
+        bus = FakeBus(states)
+        # a lost call's thread ends with the test
+        self.addCleanup(bus.answered.set)
+        ids = iter(range(1000))
+        peers = peer.MessagingPeers(
+            bus, lambda: {'request_id': 'req-%d' % next(ids)}, timeout=60,
+            probe_timeout=1, watch_interval=0.01)
+        return bus, peers, lambda: peers.call('node2', 'run', timeout=timeout,
+                                              operation='clone_volume')
+
+    def test_a_call_its_peer_does_not_know_twice_is_lost(self):
+        bus, _, call = self._call([peer.RUNNING, peer.UNKNOWN, peer.UNKNOWN,
+                                   peer.RUNNING])
+        error = self.assertRaises(exception.PeerUnavailable, call)
+        self.assertIn('The volume service on node2 lost run after', str(error))
+        self.assertIn('it does not know the call', str(error))
+        # the checks name the call by its own request id
+        self.assertEqual(['req-0'] * 3, bus.checked)
+
+    def test_a_peer_silent_three_checks_in_a_row_lost_the_call(self):
+        _, _, call = self._call([None, None, None, peer.RUNNING])
+        error = self.assertRaises(exception.PeerUnavailable, call)
+        self.assertIn('it stopped answering', str(error))
+
+    def test_a_call_answered_after_checks_that_are_not_all_bad_returns(self):
+        bus, _, call = self._call([peer.UNKNOWN, peer.RUNNING, None, None,
+                                   peer.FINISHED, peer.UNKNOWN])
+        self.assertEqual('done', call())
+        self.assertEqual(6, len(bus.checked))
+
+    def test_an_older_peer_that_cannot_say_is_waited_for(self):
+        bus, _, call = self._call([OLDER_PEER] * 4)
+        self.assertEqual('done', call())
+        self.assertEqual(4, len(bus.checked))
+
+    def test_a_short_call_is_not_watched(self):
+        bus, _, call = self._call([peer.UNKNOWN] * 3, timeout=0.015)
+        bus.answered.set()
+        self.assertEqual('done', call())
+        self.assertEqual([], bus.checked)
