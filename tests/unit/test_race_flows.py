@@ -313,3 +313,26 @@ class StreamTest(testtools.TestCase):
         self.assertIn('stuck after a volume service took the request',
                       str(error))
         self.assertIn('extending (req-', str(error))
+
+
+class StepWithOutcomeTest(testtools.TestCase):
+
+    def _flows(self):
+        flows = types.SimpleNamespace(rows=[])
+
+        def step(flow, action, *args):
+            flows.rows.append({'flow': flow})
+            return action(*args)
+        flows.step = step
+        return flows
+
+    def test_a_step_that_passed_keeps_its_outcome(self):
+        flows = self._flows()
+        race_flows.step_with_outcome(
+            flows, 'stream', lambda n: race_flows.Outcome('%d ok' % n), 3)
+        self.assertEqual([{'flow': 'stream', 'outcome': '3 ok'}], flows.rows)
+
+    def test_a_step_that_failed_has_no_outcome(self):
+        flows = self._flows()
+        race_flows.step_with_outcome(flows, 'stream', lambda: None)
+        self.assertEqual([{'flow': 'stream'}], flows.rows)
