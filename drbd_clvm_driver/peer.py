@@ -38,10 +38,13 @@ command's ``argv`` and ``stderr``).  Two ways to reach it:
 A call on the bus is delivered at most once: one that the answering
 service took and then died or restarted with is never answered.  So a
 long call is watched: every :data:`WATCH_INTERVAL` seconds the caller asks
-the peer whether it still works on it (the endpoint knows its calls by the
-request id their context carries), and gives up once the peer says it does
-not know the call or stops answering, instead of waiting out the call's
-whole timeout (an hour, for a copy).
+the peer what it knows of it (the endpoint knows its calls by the request
+id their context carries). Once the peer does not know it twice in a row,
+the caller gives the call up there - the peer then refuses it, should it
+still arrive (a message the dead service held is handed on again) - and
+fails the request instead of waiting out the call's whole timeout (an
+hour, for a copy).  A peer that does not answer at all is waited for: the
+call may still be queued for it, and would run once it is back.
 """
 
 import collections
@@ -60,15 +63,15 @@ LOG = logging.getLogger(__name__)
 VERSION = '1.0'
 #: the step every endpoint answers itself: what it knows of a call
 CALL_STATE = 'call_state'
-#: what :data:`CALL_STATE` answers
-RUNNING, FINISHED, UNKNOWN = 'running', 'finished', 'unknown'
+#: what :data:`CALL_STATE` answers; :data:`GIVEN_UP` where the caller
+#: gave up a call the endpoint did not know
+RUNNING, FINISHED, UNKNOWN, GIVEN_UP = (
+    'running', 'finished', 'unknown', 'given up')
 #: seconds between a long call's checks that its peer still works on it
 WATCH_INTERVAL = 30
-#: checks in a row that make a watched call lost: the peer said it does
-#: not know the call, or did not answer the check at all (a peer loaded
-#: enough to miss one check may still be working)
+#: checks in a row that must not know a call before the caller gives it up
+#: (the first may cross the call on its way to a busy endpoint)
 LOST_AFTER_UNKNOWN = 2
-LOST_AFTER_SILENT = 3
 #: finished calls an endpoint remembers, so a check that crosses its
 #: call's answer on the bus is not taken for a lost call
 REMEMBERED_CALLS = 1024
@@ -87,15 +90,23 @@ class Endpoint:
         self._lock = threading.Lock()
         self._running = collections.Counter()
         self._finished = collections.deque(maxlen=REMEMBERED_CALLS)
+        self._given_up = collections.deque(maxlen=REMEMBERED_CALLS)
 
-    def call_state(self, call_id):
+    def call_state(self, call_id, give_up=False):
         """:data:`RUNNING`, :data:`FINISHED` (recently) or :data:`UNKNOWN`:
         a call this process never took (a restarted service's) is unknown.
+        With ``give_up``, an unknown call is given up (:data:`GIVEN_UP`):
+        it is refused if it arrives later.
         """
         with self._lock:
             if self._running[call_id]:
                 return RUNNING
-            return FINISHED if call_id in self._finished else UNKNOWN
+            if call_id in self._finished:
+                return FINISHED
+            if give_up:
+                self._given_up.append(call_id)
+                return GIVEN_UP
+            return UNKNOWN
 
     def dispatch(self, method, kwargs, call_id=None):
         """``{'result': ...}``, or the error's class name, message and
@@ -109,6 +120,11 @@ class Endpoint:
         if call_id is None:
             return self._dispatch(method, kwargs)
         with self._lock:
+            if call_id in self._given_up:
+                LOG.warning('Refusing peer call %s on %s: its caller gave it '
+                            'up', method, self.node)
+                return {'error': 'PeerUnavailable',
+                        'message': 'the caller gave up %s' % method}
             self._running[call_id] += 1
         try:
             return self._dispatch(method, kwargs)
@@ -263,8 +279,8 @@ class MessagingPeers:
     def _watched(self, node, method, timeout, context, kwargs, call_id):
         """:meth:`_call` in a thread of its own, checked on while it runs.
 
-        :raises PeerUnavailable: the peer lost the call (see
-            :data:`LOST_AFTER_UNKNOWN`, :data:`LOST_AFTER_SILENT`).
+        :raises PeerUnavailable: the peer lost the call, which it now
+            refuses (see :data:`LOST_AFTER_UNKNOWN`).
         """
         outcome = {}
         done = threading.Event()
@@ -281,31 +297,32 @@ class MessagingPeers:
         threading.Thread(target=call, daemon=True,
                          name='peer-call-%s' % call_id).start()
         started = time.monotonic()
-        unknown = silent = 0
+        unknown = 0
         while not done.wait(self.watch_interval):
-            state = self._state(node, call_id)
+            state = self._state(node, call_id,
+                                give_up=unknown + 1 >= LOST_AFTER_UNKNOWN)
             unknown = unknown + 1 if state == UNKNOWN else 0
-            silent = silent + 1 if state is None else 0
-            if unknown >= LOST_AFTER_UNKNOWN or silent >= LOST_AFTER_SILENT:
-                why = ('it does not know the call: its service restarted '
-                       'or stopped after taking it' if unknown else
-                       'it stopped answering')
+            if state == GIVEN_UP:
                 raise exception.PeerUnavailable(
-                    'The volume service on %s lost %s after %.0f s (%s); '
-                    'it may or may not have run there. %s' % (
-                        node, method, time.monotonic() - started, why,
+                    'The volume service on %s lost %s after %.0f s: it does '
+                    'not know the call (its service restarted or stopped '
+                    'after taking it); it may or may not have run there, '
+                    'and will not run now. %s' % (
+                        node, method, time.monotonic() - started,
                         CHECK_THE_SERVICE))
         if 'error' in outcome:
             raise outcome['error']
         return outcome['answer']
 
-    def _state(self, node, call_id):
-        """What ``node`` knows of ``call_id``; None where it does not
-        answer, :data:`RUNNING` where it cannot tell (an older peer).
+    def _state(self, node, call_id, give_up):
+        """What ``node`` knows of ``call_id``; :data:`RUNNING` where it
+        does not answer or cannot tell (an older peer): the call is then
+        waited for.
         """
         try:
             answer = self._call(node, CALL_STATE, self.probe_timeout,
-                                self.context_factory(), {'call_id': call_id})
+                                self.context_factory(),
+                                {'call_id': call_id, 'give_up': give_up})
         except exception.PeerUnavailable:
-            return None
+            return RUNNING
         return answer.get('result', RUNNING)

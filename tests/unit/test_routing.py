@@ -368,6 +368,23 @@ class MessagingPeersTest(testtools.TestCase):
             {'call_id': 'req-1'}))
         self.assertEqual(peer.UNKNOWN, endpoint.call_state('req-2'))
 
+    def test_an_unknown_call_given_up_is_refused_if_it_arrives(self):
+        handler = mock.Mock()
+        endpoint = peer.Endpoint('node1', {'use': handler})
+        self.assertEqual(peer.GIVEN_UP,
+                         endpoint.call_state('req-1', give_up=True))
+        answer = endpoint.dispatch('use', {'name': 'v'}, call_id='req-1')
+        self.assertEqual('PeerUnavailable', answer['error'])
+        handler.assert_not_called()
+
+    def test_a_call_that_ran_is_not_given_up(self):
+        endpoint = peer.Endpoint('node1', {'use': lambda name: name})
+        endpoint.dispatch('use', {'name': 'v'}, call_id='req-1')
+        self.assertEqual(peer.FINISHED,
+                         endpoint.call_state('req-1', give_up=True))
+        self.assertEqual({'result': 'v'}, endpoint.dispatch(
+            'use', {'name': 'v'}, call_id='req-1'))
+
     def test_a_failed_call_is_finished_too(self):
         endpoint = peer.Endpoint('node1', {'use': mock.Mock(
             side_effect=exception.VolumeBusy('busy'))})
@@ -401,7 +418,7 @@ class FakeBus:
             if not self.answered.wait(timeout):
                 raise oslo_messaging.MessagingTimeout()
             return {'result': 'done'}
-        self.checked.append(arguments['call_id'])
+        self.checked.append((arguments['call_id'], arguments['give_up']))
         state = self.states.pop(0) if self.states else peer.RUNNING
         if not self.states:
             self.answered.set()
@@ -410,6 +427,8 @@ class FakeBus:
         if state == OLDER_PEER:
             return {'error': 'InvalidInput',
                     'message': 'unknown peer call %r' % step}
+        if state == peer.UNKNOWN and arguments['give_up']:
+            state = peer.GIVEN_UP
         return {'result': state}
 
 
@@ -427,19 +446,23 @@ class WatchedCallTest(testtools.TestCase):
         return bus, peers, lambda: peers.call('node2', 'run', timeout=timeout,
                                               operation='clone_volume')
 
-    def test_a_call_its_peer_does_not_know_twice_is_lost(self):
+    def test_a_call_its_peer_does_not_know_twice_is_given_up(self):
         bus, _, call = self._call([peer.RUNNING, peer.UNKNOWN, peer.UNKNOWN,
                                    peer.RUNNING])
         error = self.assertRaises(exception.PeerUnavailable, call)
         self.assertIn('The volume service on node2 lost run after', str(error))
         self.assertIn('it does not know the call', str(error))
-        # the checks name the call by its own request id
-        self.assertEqual(['req-0'] * 3, bus.checked)
+        self.assertIn('will not run now', str(error))
+        # the checks name the call by its own request id; the second in a
+        # row that does not know it gives it up
+        self.assertEqual([('req-0', False), ('req-0', False),
+                          ('req-0', True)], bus.checked)
 
-    def test_a_peer_silent_three_checks_in_a_row_lost_the_call(self):
-        _, _, call = self._call([None, None, None, peer.RUNNING])
-        error = self.assertRaises(exception.PeerUnavailable, call)
-        self.assertIn('it stopped answering', str(error))
+    def test_a_silent_peer_is_waited_for(self):
+        # its call may still be queued for it
+        bus, _, call = self._call([None] * 5)
+        self.assertEqual('done', call())
+        self.assertEqual(5, len(bus.checked))
 
     def test_a_call_answered_after_checks_that_are_not_all_bad_returns(self):
         bus, _, call = self._call([peer.UNKNOWN, peer.RUNNING, None, None,
