@@ -259,7 +259,7 @@ class MessagingPeers:
             answer = self._call(node, method, timeout, context, kwargs)
         else:
             answer = self._watched(node, method, timeout, context, kwargs,
-                                   call_id)
+                                   call_id, started)
         # With its seconds: the message bus's share of a request.
         LOG.info('Peer call %s to %s answered in %.2f s', method, node,
                  time.monotonic() - started)
@@ -276,7 +276,8 @@ class MessagingPeers:
         except oslo_messaging.MessagingException as error:
             raise _unavailable(node, method, timeout, error)
 
-    def _watched(self, node, method, timeout, context, kwargs, call_id):
+    def _watched(self, node, method, timeout, context, kwargs, call_id,
+                 started):
         """:meth:`_call` in a thread of its own, checked on while it runs.
 
         :raises PeerUnavailable: the peer lost the call, which it now
@@ -296,7 +297,6 @@ class MessagingPeers:
 
         threading.Thread(target=call, daemon=True,
                          name='peer-call-%s' % call_id).start()
-        started = time.monotonic()
         unknown = 0
         while not done.wait(self.watch_interval):
             state = self._state(node, call_id,
