@@ -233,7 +233,7 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             lvm_timeout=conf.drbd_clvm_lvm_command_timeout,
             check_timeout=conf.drbd_clvm_cluster_check_timeout,
             data_timeout=conf.drbd_clvm_data_copy_timeout,
-            copy_skips_zeros=conf.drbd_clvm_copy_skips_zeros,
+            zero_in_device=conf.drbd_clvm_zero_in_device,
             snapshot_chunk_kib=conf.drbd_clvm_snapshot_chunk_kib,
             names=stack.node_names(self.runner, local,
                                    conf.drbd_clvm_cluster_peer_nodes,

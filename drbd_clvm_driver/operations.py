@@ -143,15 +143,15 @@ class VolumeOperations:
     :param volume_clear: ``'zero'`` or ``'none'``.
     :param volume_clear_size: MiB to wipe, 0 for all.
     :param data_timeout: seconds one dd may take.
-    :param copy_skips_zeros: whether copies zero their target in its device
-        and skip the source's zeros (:func:`~drbd_clvm_driver.data.copy`).
+    :param zero_in_device: whether copies and wipes let the device zero
+        (:func:`~drbd_clvm_driver.data.copy`, :func:`~.data.wipe`).
     :param snapshot_chunk_kib: the copy-on-write unit of users' snapshots
         (:data:`~drbd_clvm_driver.lvm.SNAPSHOT_CHUNKS_KIB`).
     """
 
     def __init__(self, vg, gate, locks, volume_clear='zero',
                  volume_clear_size=0, data_timeout=3600,
-                 copy_skips_zeros=True,
+                 zero_in_device=True,
                  snapshot_chunk_kib=SNAPSHOT_CHUNK_KIB):
         self.vg = vg
         self.gate = gate
@@ -159,7 +159,7 @@ class VolumeOperations:
         self.volume_clear = volume_clear
         self.volume_clear_size = volume_clear_size
         self.data_timeout = data_timeout
-        self.copy_skips_zeros = copy_skips_zeros
+        self.zero_in_device = zero_in_device
         self.snapshot_chunk_kib = snapshot_chunk_kib
 
     @property
@@ -191,6 +191,7 @@ class VolumeOperations:
         while True:
             try:
                 self._change(method, *args)
+                LOG.info('Undid %s', description)
                 return
             except exception.DrbdClvmError as error:
                 if not error.retriable or time.monotonic() >= deadline:
@@ -203,6 +204,23 @@ class VolumeOperations:
                 LOG.warning('Could not undo %s yet (%s); trying again in '
                             '%d s', description, error, UNDO_INTERVAL)
                 time.sleep(UNDO_INTERVAL)
+
+    def _make(self, method, name, *args, **kwargs):
+        """``_change`` of the command that makes LV ``name``, tagged as
+        being made. If the command ran but could not be confirmed, the LV
+        is removed again (once the cluster lets it), not left half-made.
+        """
+        try:
+            return self._change(method, name, *args, **kwargs)
+        except exception.ClusterChangedDuringChange:
+            with excutils.save_and_reraise_exception():
+                self._undo('unconfirmed %s' % name, self._remove_if_present,
+                           name)
+
+    def _remove_if_present(self, name):
+        """Remove LV ``name``; one DRBD's recovery discarded is gone."""
+        if self.vg.find(name) is not None:
+            self.vg.remove(name)
 
     def _creating_tags(self):
         return [CREATING_TAG] + (
@@ -290,7 +308,8 @@ class VolumeOperations:
         path = self._cow_path(lv.name) if lv.is_snapshot else \
             self.vg.lv_path(lv.name)
         LOG.info('Wiping %d MiB of %s', size, path)
-        data.wipe(self.runner, path, size, self.data_timeout)
+        data.wipe(self.runner, path, size, self.data_timeout,
+                  in_device=self.zero_in_device)
 
     def _cow_path(self, name):
         # device-mapper doubles the dashes inside VG and LV names
@@ -364,9 +383,9 @@ class VolumeOperations:
             _check_fits(name, size_mib, origin)
             # Reading the snapshot needs its origin active here.
             with self._exclusive_here(source_name, origin.active_locally):
-                self._change(self.vg.create_snapshot, temporary, source_name,
-                             origin.size_mib, CLONE_SNAPSHOT_CHUNK_KIB,
-                             tags=self._creating_tags())
+                self._make(self.vg.create_snapshot, temporary, source_name,
+                           origin.size_mib, CLONE_SNAPSHOT_CHUNK_KIB,
+                           tags=self._creating_tags())
                 try:
                     self._copy_into_new(name, size_mib, volume_id,
                                         self.vg.logical_volume(temporary))
@@ -406,14 +425,14 @@ class VolumeOperations:
         """Make LV ``name`` and fill it from the active LV ``source``; on
         any failure the new LV is removed again.
         """
-        self._change(self.vg.create, name, size_mib,
-                     tags=[VOLUME_TAG + volume_id] + self._creating_tags(),
-                     activation=lvm.Activation.EXCLUSIVE)
+        self._make(self.vg.create, name, size_mib,
+                   tags=[VOLUME_TAG + volume_id] + self._creating_tags(),
+                   activation=lvm.Activation.EXCLUSIVE)
         try:
             data.copy(self.runner, self.vg.lv_path(source.name),
                       self.vg.lv_path(name), source.size_mib,
                       self.data_timeout, target_mib=size_mib,
-                      skip_zeros=self.copy_skips_zeros)
+                      in_device=self.zero_in_device)
             self._change(self.vg.activate, name, lvm.Activation.INACTIVE)
             self._change(self.vg.change_tags, name,
                          delete=self._creating_tags())

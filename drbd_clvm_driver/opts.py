@@ -106,19 +106,22 @@ drbd_clvm_opts = [
                default=3600,
                min=1,
                help='Seconds one volume copy or wipe (dd) may take.'),
-    cfg.BoolOpt('drbd_clvm_copy_skips_zeros',
-                deprecated_name='copy_skips_zeros',
+    cfg.BoolOpt('drbd_clvm_zero_in_device',
+                deprecated_opts=[
+                    cfg.DeprecatedOpt('drbd_clvm_copy_skips_zeros'),
+                    cfg.DeprecatedOpt('copy_skips_zeros')],
                 default=True,
-                help='Whether a clone or a volume from a snapshot zeroes '
-                     'its new volume in the device first (fallocate '
+                help='Whether volumes are zeroed by their device (fallocate '
                      '--punch-hole: WRITE_ZEROES, which DRBD sends to the '
-                     'peer as one request) and then writes only the '
-                     'source\'s blocks that are not all zeros. Where the '
-                     'device cannot zero itself every block is written '
-                     'anyway. Turn it off if your DRBD backing devices '
-                     'claim zeroing they do not do (DRBD\'s '
-                     'discard-zeroes-if-aligned over devices whose '
-                     'discards do not read back zeros).'),
+                     'peer as one request) instead of by writing zeros: a '
+                     'clone or a volume from a snapshot zeroes its new '
+                     'volume so and then writes only the source\'s blocks '
+                     'that are not all zeros, and volume_clear = zero '
+                     'wipes a deleted volume so. Where the device cannot '
+                     'zero itself the zeros are written anyway. Turn it '
+                     'off if your DRBD backing devices claim zeroing they '
+                     'do not do (DRBD\'s discard-zeroes-if-aligned over '
+                     'devices whose discards do not read back zeros).'),
     cfg.IntOpt('drbd_clvm_snapshot_chunk_kib',
                deprecated_name='snapshot_chunk_kib',
                default=64,

@@ -64,7 +64,7 @@ class NodeStack:
 def build(runner, vg_name, target, lock_manager='lvmlockd',
           lock_path=None, volume_clear='zero', volume_clear_size=0,
           lvm_timeout=120, check_timeout=10, data_timeout=3600,
-          copy_skips_zeros=True,
+          zero_in_device=True,
           snapshot_chunk_kib=operations.SNAPSHOT_CHUNK_KIB, names=None,
           peers=None, peer_timeout=180,
           peer_probe_timeout=15, replication='drbd'):
@@ -85,7 +85,7 @@ def build(runner, vg_name, target, lock_manager='lvmlockd',
         lvm.ClusteredVG(runner, vg_name, lvm_timeout), gate,
         operations.NodeLocks(lock_path, vg_name),
         volume_clear=volume_clear, volume_clear_size=volume_clear_size,
-        data_timeout=data_timeout, copy_skips_zeros=copy_skips_zeros,
+        data_timeout=data_timeout, zero_in_device=zero_in_device,
         snapshot_chunk_kib=snapshot_chunk_kib)
     names = names or nodes.NodeNames(runner.node or 'localhost')
     any_node = routing.AnyNode(

@@ -32,6 +32,10 @@ CI_LIMIT_SECONDS = 5400
 TARGET_SECONDS = 2700
 # A phase more than this much over its figure is flagged.
 GROWTH_FLAGGED_PERCENT = 20
+# What a gate prints when it fails, with the reason (tests/cluster/gate.py).
+GATE_FAILED = '[gate] FAILED: '
+# A failure line is cut here: the table must stay near the end of the log.
+FAILURE_CHARACTERS = 600
 
 
 def load_figures(path=FIGURES_PATH):
@@ -132,16 +136,28 @@ def _budget_line(runs, elapsed):
                 within, TARGET_SECONDS, TARGET_SECONDS // 60))
 
 
+def failures(log_path):
+    """Each gate's failure line in the CI log, cut to FAILURE_CHARACTERS:
+    the table then says why a phase failed, where CI's tail shows it.
+    """
+    with open(log_path, errors='replace') as log_file:
+        return [line.rstrip('\n')[:FAILURE_CHARACTERS] for line in log_file
+                if line.startswith(GATE_FAILED)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Prints .ci/run's phase table.")
     parser.add_argument('timings', help='"phase seconds status" lines')
     parser.add_argument('--figures', default=FIGURES_PATH)
+    parser.add_argument('--log', help="CI's log, for the gates' failures")
     args = parser.parse_args(argv)
     figures = load_figures(args.figures)
     timings, elapsed = read_timings(args.timings)
     runs = phase_runs(timings, figures)
     for line in table_lines(runs, figures, elapsed):
+        print(line)
+    for line in failures(args.log) if args.log else ():
         print(line)
 
 

@@ -42,7 +42,7 @@ DELETED = 'deleted'
 #: copies of one source asked for at once: enough for clones on both
 #: nodes at once. They take turns (each 1 GiB copy reads its whole
 #: source, 45-200 s in CI); twenty took over 900 s there.
-CONCURRENT_COPIES = 4
+CONCURRENT_COPIES = 20
 #: seconds the race's second request waits for the first to be under way
 UNDER_WAY_TIMEOUT = 300
 #: requests of the stream across the services' rolling restart, and its
@@ -52,6 +52,13 @@ STREAM_CLIENTS = 4
 #: seconds a stream request may take to settle (a 1 GiB clone copies in
 #: 45-200 s in CI's emulated guests)
 STREAM_BOUND = 400
+#: seconds after which a stream request whose resource is still
+#: transitional and that no volume service logged is taken as lost by
+#: Cinder, not waited for to STREAM_BOUND (a service restarts in about a
+#: minute; a request queued for it is logged as it starts)
+STREAM_LOST_AFTER = 150
+#: seconds between two looks into the services' logs for such a request
+STREAM_LOST_CHECK = 30
 #: seconds the stream's last check waits for each resource: every request
 #: was already waited for by its client
 STREAM_FINAL_BOUND = 30
@@ -72,9 +79,11 @@ class CopyStarted(threading.Event):
     volume_id = None
 
 
-def settled(get, resource_id, timeout=api_flows.STATUS_TIMEOUT):
+def settled(get, resource_id, timeout=api_flows.STATUS_TIMEOUT,
+            given_up=lambda: False):
     """The resource's status once it is no longer transitional (or
-    :data:`DELETED`).
+    :data:`DELETED`), or its transitional status once ``given_up()`` says
+    the wait is pointless.
     """
     from cinderclient import exceptions
     final = []
@@ -85,7 +94,7 @@ def settled(get, resource_id, timeout=api_flows.STATUS_TIMEOUT):
         except exceptions.NotFound:
             status = DELETED
         final[:] = [status]
-        return status not in TRANSITIONAL
+        return status not in TRANSITIONAL or given_up()
 
     guests.wait_until(done, timeout, '%s to settle' % resource_id)
     return final[0]
@@ -655,8 +664,7 @@ class Stream:
         def delete(cinder, manager, resource_id):
             self._changing(resource_id)
             getattr(cinder, manager).delete(resource_id)
-            status = settled(getattr(cinder, manager).get, resource_id,
-                             STREAM_BOUND)
+            status = self._settled(getattr(cinder, manager).get, resource_id)
             if status != DELETED:
                 raise api_flows.FlowError('%s is %s after its delete'
                                           % (resource_id, status))
@@ -686,11 +694,34 @@ class Stream:
         with self._lock:
             if (manager, resource.id) not in self.left:
                 self.left.append((manager, resource.id))
-        status = settled(getattr(cinder, manager).get, resource.id,
-                         STREAM_BOUND)
+        status = self._settled(getattr(cinder, manager).get, resource.id)
         if status != 'available':
             raise api_flows.FlowError('%s is %s' % (resource.id, status))
         return resource.id
+
+    def _settled(self, get, resource_id):
+        """settled() within STREAM_BOUND, given up once the current
+        request is STREAM_LOST_AFTER s old and no volume service logged it
+        (its resource is then counted by :meth:`run`).
+        """
+        request_id = self._current.request_id
+        made = time.monotonic()
+        looked = [made]
+
+        def lost():
+            now = time.monotonic()
+            if (now - made < STREAM_LOST_AFTER or
+                    now - looked[0] < STREAM_LOST_CHECK):
+                return False
+            looked[0] = now
+            if self.flows.served_by(request_id):
+                return False
+            self.flows.log('stream: %s still transitional %.0f s after %s, '
+                           'which no volume service logged: not waited for'
+                           % (resource_id, now - made, request_id))
+            return True
+
+        return settled(get, resource_id, STREAM_BOUND, lost)
 
     def _client(self, number):
         while not self._done():

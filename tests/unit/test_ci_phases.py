@@ -140,7 +140,7 @@ class MainTest(testtools.TestCase):
         self.stdout = io.StringIO()
         self.useFixture(fixtures.MonkeyPatch('sys.stdout', self.stdout))
 
-    def _main(self, timings_text):
+    def _main(self, timings_text, log_text=None):
         with open(self.timings, 'w') as timings_file:
             timings_file.write(timings_text)
         figures = os.path.join(self.directory, 'figures.json')
@@ -148,8 +148,31 @@ class MainTest(testtools.TestCase):
             json.dump({'source': 'test run', 'phases': {
                 'tests': 180, 'drbd-gate': 2000, 'cinder-gate': 700,
                 'shared-lun-gate': 800}}, figures_file)
-        ci_phases.main([self.timings, '--figures', figures])
+        argv = [self.timings, '--figures', figures]
+        if log_text is not None:
+            log = os.path.join(self.directory, 'ci.log')
+            with open(log, 'w') as log_file:
+                log_file.write(log_text)
+            argv += ['--log', log]
+        ci_phases.main(argv)
         return self.stdout.getvalue().splitlines()
+
+    def test_each_gates_failure_follows_the_table(self):
+        lines = self._main(
+            'tests 175 0\ndrbd-gate 2600 1\ncinder-gate 700 1\n',
+            '[gate] scenario tests FAILED after 3.0 s\n'
+            'flows not ok: extend\n'
+            '[gate] FAILED: fault cases missed: node-dead (2600 s)\n'
+            '[gate] FAILED: flows not ok: %s (700 s)\n' % ('x' * 900))
+        self.assertEqual('[gate] FAILED: fault cases missed: node-dead '
+                         '(2600 s)', lines[-2])
+        self.assertEqual(ci_phases.FAILURE_CHARACTERS, len(lines[-1]))
+        self.assertTrue(lines[-1].startswith('[gate] FAILED: flows not ok: '))
+        self.assertIn('OVER', lines[-3])
+
+    def test_a_log_without_failures_adds_nothing(self):
+        lines = self._main('tests 175 0\n', '[gate] passed in 9 s\n')
+        self.assertTrue(lines[-1].startswith('total 175 s'), lines[-1])
 
     def test_phases_after_a_failure_are_not_run(self):
         lines = self._main('tests 175 0\ndrbd-gate 2600 1\n')

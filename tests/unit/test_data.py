@@ -58,13 +58,13 @@ class CopyTest(testtools.TestCase):
              'iflag=direct', 'oflag=direct', 'conv=fdatasync'],
             commands.seen[-1])
         self.assertIn('/dev/vgc/b cannot zero itself (fallocate: fallocate '
-                      'failed: Operation not supported); copying every '
+                      'failed: Operation not supported); writing every '
                       'block', log.output)
 
     def test_operator_can_have_every_block_written(self):
         commands = _Scripted()
         data.copy(commands, '/dev/vgc/a', '/dev/vgc/b', 16, 60,
-                  skip_zeros=False)
+                  in_device=False)
         self.assertEqual(
             [['dd', 'if=/dev/vgc/a', 'of=/dev/vgc/b', 'bs=1M', 'count=16',
               'iflag=direct', 'oflag=direct', 'conv=fdatasync']],
@@ -83,3 +83,35 @@ class CopyTest(testtools.TestCase):
         self.assertRaises(exception.InvalidInput, data.copy, commands,
                           '/dev/vgc/a', '/dev/vgc/b', 16, 60, target_mib=0)
         self.assertEqual([], commands.seen)
+
+
+class WipeTest(testtools.TestCase):
+
+    def test_device_zeroes_itself_and_nothing_is_written(self):
+        commands = _Scripted()
+        data.wipe(commands, '/dev/vgc/a', 1024, 60)
+        self.assertEqual(
+            [['fallocate', '--punch-hole', '--keep-size', '--offset', '0',
+              '--length', str(1024 * 1024 * 1024), '/dev/vgc/a']],
+            commands.seen)
+
+    def test_device_that_cannot_zero_itself_gets_the_zeros_written(self):
+        commands = _Scripted(fallocate=(
+            1, 'fallocate: fallocate failed: Operation not supported\n'))
+        data.wipe(commands, '/dev/vgc/a', 16, 60)
+        self.assertEqual(
+            ['dd', 'if=/dev/zero', 'of=/dev/vgc/a', 'bs=1M', 'count=16',
+             'oflag=direct', 'conv=fdatasync'], commands.seen[-1])
+
+    def test_operator_can_have_the_zeros_written(self):
+        commands = _Scripted()
+        data.wipe(commands, '/dev/vgc/a', 16, 60, in_device=False)
+        self.assertEqual(
+            [['dd', 'if=/dev/zero', 'of=/dev/vgc/a', 'bs=1M', 'count=16',
+              'oflag=direct', 'conv=fdatasync']], commands.seen)
+
+    def test_failed_wipe_is_an_error(self):
+        commands = _Scripted(fallocate=(1, 'not supported\n'),
+                             dd=(1, 'dd: error writing: I/O error\n'))
+        self.assertRaises(exception.CommandFailed, data.wipe, commands,
+                          '/dev/vgc/a', 16, 60)

@@ -85,6 +85,32 @@ class InterruptedCloneTest(testtools.TestCase):
                          sorted(self.ops2.remove_half_made()))
         self.assertEqual(['source'], self._names())
 
+    def _link_drops_and_comes_back(self):
+        self.cluster.disconnect_drbd()
+        self.cluster.reconnect_drbd()
+
+    def _unconfirmed_clone(self):
+        error = self.assertRaises(exception.ClusterChangedDuringChange,
+                                  self.ops2.clone_volume, 'clone', 8,
+                                  'id-clone', 'source')
+        self.assertIn('may exist only on this node', str(error))
+        self.assertEqual(['source'], self._names())
+        self.assertEqual((), self.ops1.half_made())
+
+    def test_unconfirmed_temporary_snapshot_is_removed(self):
+        self.cluster.before_next(self.node2, 'lvcreate',
+                                 self._link_drops_and_comes_back)
+        self._unconfirmed_clone()
+        self.assertIn('Undid unconfirmed _clone-clone', self.log.output)
+
+    def test_unconfirmed_new_volume_is_removed(self):
+        # the second lvcreate: the clone's own LV, after its snapshot's
+        self.cluster.before_next(
+            self.node2, 'lvcreate', lambda: self.cluster.before_next(
+                self.node2, 'lvcreate', self._link_drops_and_comes_back))
+        self._unconfirmed_clone()
+        self.assertIn('Undid unconfirmed clone', self.log.output)
+
     def test_finished_clone_keeps_no_creating_tags(self):
         self.ops2.clone_volume('clone', 8, 'id-clone', 'source')
         tags = self.ops1.vg.logical_volume('clone').tags
@@ -111,8 +137,8 @@ class InterruptedCloneTest(testtools.TestCase):
         copy = self._clone_commands()[-1]
         self.assertEqual('conv=fdatasync', copy[-1])
 
-    def test_clone_with_copy_skips_zeros_off_writes_every_block(self):
-        self.ops2 = self._ops(self.node2, copy_skips_zeros=False)
+    def test_clone_without_zeroing_in_device_writes_every_block(self):
+        self.ops2 = self._ops(self.node2, zero_in_device=False)
         snapshot, copy = self._clone_commands()
         self.assertEqual('conv=fdatasync', copy[-1])
 

@@ -38,7 +38,7 @@ NOT_THE_DEFAULT = {
     'drbd_clvm_lvm_shell': 'false',
     'drbd_clvm_cluster_check_timeout': '7',
     'drbd_clvm_data_copy_timeout': '700',
-    'drbd_clvm_copy_skips_zeros': 'false',
+    'drbd_clvm_zero_in_device': 'false',
     'drbd_clvm_snapshot_chunk_kib': '16',
     'drbd_clvm_cluster_node_name': 'alpha',
     'drbd_clvm_cluster_peer_nodes': 'beta,gamma',
@@ -46,6 +46,16 @@ NOT_THE_DEFAULT = {
     'drbd_clvm_peer_call_timeout': '70',
     'drbd_clvm_peer_probe_timeout': '5',
 }
+#: options renamed after they were prefixed: every name they had, newest
+#: first
+RENAMED = {
+    'drbd_clvm_zero_in_device': ['drbd_clvm_copy_skips_zeros',
+                                 'copy_skips_zeros'],
+}
+
+
+def _old_names(name):
+    return RENAMED.get(name, [name[len(PREFIX):]])
 
 
 class NamesTest(testtools.TestCase):
@@ -57,14 +67,20 @@ class NamesTest(testtools.TestCase):
             if option.name in ALWAYS_PREFIXED:
                 self.assertEqual([], old_names)
             else:
-                self.assertEqual([option.name[len(PREFIX):]], old_names)
+                self.assertEqual(_old_names(option.name), old_names)
 
     def test_old_names_in_a_config_file_set_the_new_options(self):
+        self._old_names_set_the_new_options(-1)
+
+    def test_renamed_options_take_their_prefixed_old_names(self):
+        self._old_names_set_the_new_options(0)
+
+    def _old_names_set_the_new_options(self, which):
         path = os.path.join(self.useFixture(fixtures.TempDir()).path,
                             'cinder.conf')
         with open(path, 'w') as handle:
             handle.write('[drbd]\n' + ''.join(
-                '%s = %s\n' % (name[len(PREFIX):], value)
+                '%s = %s\n' % (_old_names(name)[which], value)
                 for name, value in NOT_THE_DEFAULT.items()))
         conf = cfg.ConfigOpts()
         conf.register_opts(opts.drbd_clvm_opts, group='drbd')

@@ -244,11 +244,15 @@ class StreamTest(testtools.TestCase):
         self.restarts = []
         self.lines = []
 
-    def _run(self, cinder, requests=30, served_by=()):
+    def _run(self, cinder, requests=30, served_by=(), lost_after=None):
         self.useFixture(fixtures.MockPatchObject(
             api_flows, 'client', return_value=cinder))
         for bound in ('STREAM_BOUND', 'STREAM_FINAL_BOUND'):
             self.useFixture(fixtures.MockPatchObject(race_flows, bound, 0.2))
+        if lost_after is not None:
+            for bound in ('STREAM_LOST_AFTER', 'STREAM_LOST_CHECK'):
+                self.useFixture(fixtures.MockPatchObject(
+                    race_flows, bound, lost_after))
         flows = types.SimpleNamespace(
             cluster_names=['node1', 'node2'], dead=set(), stopped=set(),
             api_url='http://api', log=self.lines.append,
@@ -309,10 +313,22 @@ class StreamTest(testtools.TestCase):
     def test_a_resource_stuck_after_a_service_took_its_request_fails(self):
         cinder = FakeCinder(extend_ends_in='extending')
         error = self.assertRaises(api_flows.FlowError, self._run, cinder,
-                                  requests=6, served_by=['node2'])
+                                  requests=6, served_by=['node2'],
+                                  lost_after=0)
         self.assertIn('stuck after a volume service took the request',
                       str(error))
         self.assertIn('extending (req-', str(error))
+        # a request some service took is waited for to the bound
+        self.assertFalse([line for line in self.lines
+                          if 'not waited for' in line])
+
+    def test_a_request_no_service_logged_is_not_waited_for(self):
+        cinder = FakeCinder(extend_ends_in='extending')
+        stream, _ = self._run(cinder, requests=6, lost_after=0)
+        given_up = [line for line in self.lines if 'not waited for' in line]
+        self.assertEqual(len(stream.lost), len(given_up))
+        for _, resource_id in stream.lost:
+            self.assertTrue(any(resource_id in line for line in given_up))
 
 
 class StepWithOutcomeTest(testtools.TestCase):
