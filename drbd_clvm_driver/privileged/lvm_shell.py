@@ -314,6 +314,11 @@ class Shell:
             return (None, stdout + more_out,
                     stderr + more_err + self._gone(messages))
         entries = messages.get('log', [])
+        # the shell's own words on the command (a shared-lock extend:
+        # "Refreshing LV ... on other hosts..."), where lastlog lacks them
+        entries += [entry for entry in outcome['log']
+                    if entry.get('log_type') != 'status' and
+                    entry not in entries]
         stdout += more_out + ''.join(
             '  %s\n' % entry.get('log_message', '') for entry in entries
             if entry.get('log_type') == 'print')
@@ -404,7 +409,8 @@ def _status(outcome, program):
     """
     try:
         [entry] = [entry for entry in outcome['log']
-                   if entry.get('log_context') == 'shell']
+                   if entry.get('log_context') == 'shell' and
+                   entry.get('log_type') == 'status']
         if entry['log_object_name'] != program:
             return None
         return int(entry['log_ret_code'])

@@ -114,7 +114,12 @@ for line in sys.stdin:
     shell = entry('status', 'success' if code == 1 else 'failure', 'shell',
                   'lvextend' if 'mislabelled' in words else program, code)
     last.append(shell)
-    answer([shell])
+    said = []
+    if 'shupdate' in words:
+        # as LVM 2.03.16 answered a shared-lock extend on the gate
+        said.append(entry('warn', 'Refreshing LV /dev//vgc/a on other '
+                          'hosts...', 'shell', program))
+    answer(said + [shell])
 '''
 
 CREATE = ['lvcreate', '-y', '-an', '-L', '4m', '-n', 'a', 'vgc']
@@ -245,6 +250,15 @@ class ShellTest(testtools.TestCase):
         first, second, third = [change[0] for change in self.shell.changed()]
         self.assertNotEqual(first, second)
         self.assertEqual(second, third)
+
+    def test_the_shells_own_warning_is_part_of_the_answer(self):
+        self.assertEqual(
+            (0, '  Logical volume "a" created.\n',
+             '  WARNING: Logical volume not zeroed.\n'
+             '  Refreshing LV /dev//vgc/a on other hosts...\n'),
+            lvm_shell.run(['lvextend', '-L', '8m', '--lockopt', 'shupdate',
+                           'vgc/a'], 10))
+        self.assertTrue(lvm_shell._shell.alive)
 
     def test_a_failure_keeps_lvms_exit_code_and_words(self):
         self.assertEqual(
