@@ -203,7 +203,9 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
                 topic=peer.topic(self.backend_name))),
             peer_call_context,
             self.configuration.drbd_clvm_peer_call_timeout,
-            probe_timeout=self.configuration.drbd_clvm_peer_probe_timeout)
+            probe_timeout=self.configuration.drbd_clvm_peer_probe_timeout,
+            # read when a call is watched, once the stack below is built
+            departed=lambda node: node in self.any_node.departed_nodes())
 
     def _start_peer_endpoint(self, local):
         """Serve the other nodes' calls on this backend's topic."""

@@ -67,6 +67,8 @@ CALL_STATE = 'call_state'
 #: gave up a call the endpoint did not know
 RUNNING, FINISHED, UNKNOWN, GIVEN_UP = (
     'running', 'finished', 'unknown', 'given up')
+#: what a caller reads of a call whose node has left the cluster
+DEPARTED = 'departed'
 #: seconds between a long call's checks that its peer still works on it
 WATCH_INTERVAL = 30
 #: checks in a row that must not know a call before the caller gives it up
@@ -240,15 +242,19 @@ class MessagingPeers:
     :param probe_timeout: seconds a watched call's check may take.
     :param watch_interval: seconds between a watched call's checks; a call
         whose timeout is under twice this is not watched.
+    :param departed: ``departed(node)`` says whether ``node`` has left the
+        cluster (fenced); a watched call to a node that stops answering
+        and has left is given up, not waited for to its bound.
     """
 
     def __init__(self, client, context_factory, timeout, probe_timeout=15,
-                 watch_interval=WATCH_INTERVAL):
+                 watch_interval=WATCH_INTERVAL, departed=lambda node: False):
         self.client = client
         self.context_factory = context_factory
         self.timeout = timeout
         self.probe_timeout = probe_timeout
         self.watch_interval = watch_interval
+        self.departed = departed
 
     def call(self, node, method, timeout=None, **kwargs):
         timeout = timeout or self.timeout
@@ -302,6 +308,13 @@ class MessagingPeers:
             state = self._state(node, call_id,
                                 give_up=unknown + 1 >= LOST_AFTER_UNKNOWN)
             unknown = unknown + 1 if state == UNKNOWN else 0
+            if state == DEPARTED:
+                raise exception.PeerUnavailable(
+                    '%s left the cluster (fenced) during %s, after %.0f s: '
+                    'the call ended with it. What it had begun there is '
+                    'removed when its volume service starts again; the '
+                    'request can be retried now.' % (
+                        node, method, time.monotonic() - started))
             if state == GIVEN_UP:
                 raise exception.PeerUnavailable(
                     'The volume service on %s lost %s after %.0f s: it does '
@@ -315,14 +328,23 @@ class MessagingPeers:
         return outcome['answer']
 
     def _state(self, node, call_id, give_up):
-        """What ``node`` knows of ``call_id``; :data:`RUNNING` where it
-        does not answer or cannot tell (an older peer): the call is then
-        waited for.
+        """What ``node`` knows of ``call_id``; :data:`DEPARTED` where it
+        does not answer and has left the cluster; :data:`RUNNING` where it
+        does not answer otherwise or cannot tell (an older peer): the call
+        is then waited for.
         """
         try:
             answer = self._call(node, CALL_STATE, self.probe_timeout,
                                 self.context_factory(),
                                 {'call_id': call_id, 'give_up': give_up})
         except exception.PeerUnavailable:
-            return RUNNING
+            return DEPARTED if self._departed(node) else RUNNING
         return answer.get('result', RUNNING)
+
+    def _departed(self, node):
+        try:
+            return self.departed(node)
+        except exception.DrbdClvmError as error:
+            LOG.warning('Cannot tell whether %s has left the cluster: %s',
+                        node, error)
+            return False

@@ -105,6 +105,13 @@ class SetupTest(DriverTestCase):
     def test_healthy(self):
         self.driver.check_for_setup_error()
 
+    def test_calls_over_the_bus_know_which_peers_left_the_cluster(self):
+        self.useFixture(fixtures.MockPatch('cinder.rpc.get_client'))
+        peers = self.driver._peer_client()
+        self.assertFalse(peers.departed('node2'))
+        self.cluster.fence(self.cluster.nodes[1])
+        self.assertTrue(peers.departed('node2'))
+
     def test_missing_vg(self):
         broken = self._driver(self.cluster.nodes[0], volume_group='nope')
         error = self.assertRaises(

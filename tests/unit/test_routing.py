@@ -435,14 +435,14 @@ class FakeBus:
 class WatchedCallTest(testtools.TestCase):
     """A long call whose peer may lose it."""
 
-    def _call(self, states, timeout=60):
+    def _call(self, states, timeout=60, departed=lambda node: False):
         bus = FakeBus(states)
         # a lost call's thread ends with the test
         self.addCleanup(bus.answered.set)
         ids = iter(range(1000))
         peers = peer.MessagingPeers(
             bus, lambda: {'request_id': 'req-%d' % next(ids)}, timeout=60,
-            probe_timeout=1, watch_interval=0.01)
+            probe_timeout=1, watch_interval=0.01, departed=departed)
         return bus, peers, lambda: peers.call('node2', 'run', timeout=timeout,
                                               operation='clone_volume')
 
@@ -463,6 +463,32 @@ class WatchedCallTest(testtools.TestCase):
         bus, _, call = self._call([None] * 5)
         self.assertEqual('done', call())
         self.assertEqual(5, len(bus.checked))
+
+    def test_a_silent_peer_that_left_the_cluster_is_given_up(self):
+        gone = []
+        bus, _, call = self._call([peer.RUNNING, None, None, None],
+                                  departed=lambda node: node in gone)
+        gone.append('node2')  # fenced while its call ran
+        error = self.assertRaises(exception.PeerUnavailable, call)
+        self.assertIn('node2 left the cluster (fenced) during run',
+                      str(error))
+        self.assertIn('can be retried now', str(error))
+        # the first check that found it silent, not the call's bound
+        self.assertEqual(2, len(bus.checked))
+
+    def test_one_that_left_but_answers_is_waited_for(self):
+        # an answering node is not gone, whatever the cluster read said
+        bus, _, call = self._call([peer.RUNNING] * 3,
+                                  departed=lambda node: True)
+        self.assertEqual('done', call())
+
+    def test_departure_that_cannot_be_read_waits(self):
+        def unreadable(node):
+            raise exception.ClusterUnsafe(['corosync does not answer'])
+
+        bus, _, call = self._call([None] * 3, departed=unreadable)
+        self.assertEqual('done', call())
+        self.assertEqual(3, len(bus.checked))
 
     def test_a_call_answered_after_checks_that_are_not_all_bad_returns(self):
         bus, _, call = self._call([peer.UNKNOWN, peer.RUNNING, None, None,
