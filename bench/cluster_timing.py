@@ -119,10 +119,10 @@ def _ms(seconds):
 
 
 def data_rows(ops, bare, prefix, repeats):
-    """The driver's wipe and copy (``data.wipe``/``data.copy``, direct
-    I/O and a final flush, through the operations' runner) against the
-    plainest ``dd`` between the same devices, run by ``bare``; throughput
-    ratio, higher is better.
+    """The driver's wipe and copy (``data.wipe``/``data.copy``: zeroed by
+    the device where it can, else direct I/O and a final flush, through the
+    operations' runner) against the plainest ``dd`` between the same
+    devices, run by ``bare``; throughput ratio, higher is better.
     """
     runner = ops.vg.runner
     source, target = prefix + 'src', prefix + 'dst'

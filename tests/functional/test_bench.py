@@ -104,8 +104,11 @@ class InvocationsTest(testtools.TestCase):
         self.assertEqual(set(invocations.OPERATIONS), set(issued))
         self.assertIn('lvcreate', commands.summary(
             issued[invocations.CREATE])['programs'])
-        self.assertIn('dd', commands.summary(
-            issued[invocations.DELETE_ZERO])['programs'])
+        # the device zeroes it: no dd of zeros
+        zeroing = commands.summary(
+            issued[invocations.DELETE_ZERO])['programs']
+        self.assertIn('fallocate', zeroing)
+        self.assertNotIn('dd', zeroing)
         self.assertNotIn('dd', commands.summary(
             issued[invocations.DELETE])['programs'])
 

@@ -225,12 +225,27 @@ class VolumeTest(DriverTestCase):
         volume = self._volume()
         wiping.create_volume(volume)
         wiping.delete_volume(volume)
-        dd = [argv for node, argv in self.cluster.commands
-              if argv[0] == 'dd']
-        self.assertEqual(1, len(dd))
+        zeroed = [argv for node, argv in self.cluster.commands
+                  if argv[0] in ('dd', 'fallocate')]
+        self.assertEqual([('fallocate', '--punch-hole', '--keep-size',
+                           '--offset', '0', '--length', str(1024 ** 3),
+                           '/dev/%s/%s' % (self.cluster.vg_name,
+                                           volume.name))], zeroed)
+        self.assertNotIn(volume.name, self._lvs())
+
+    def test_wipe_on_delete_writing_the_zeros(self):
+        wiping = self._driver(self.cluster.nodes[0], volume_clear='zero',
+                              volume_clear_size=0,
+                              drbd_clvm_zero_in_device=False)
+        volume = self._volume()
+        wiping.create_volume(volume)
+        wiping.delete_volume(volume)
+        zeroed = [argv for node, argv in self.cluster.commands
+                  if argv[0] in ('dd', 'fallocate')]
+        self.assertEqual(1, len(zeroed))
         self.assertIn('of=/dev/%s/%s' % (self.cluster.vg_name, volume.name),
-                      dd[0])
-        self.assertIn('count=1024', dd[0])
+                      zeroed[0])
+        self.assertIn('count=1024', zeroed[0])
 
     def test_snapshot_revert(self):
         volume = self._volume()
