@@ -314,11 +314,6 @@ class Shell:
             return (None, stdout + more_out,
                     stderr + more_err + self._gone(messages))
         entries = messages.get('log', [])
-        # the shell's own words on the command (a shared-lock extend:
-        # "Refreshing LV ... on other hosts..."), where lastlog lacks them
-        entries += [entry for entry in outcome['log']
-                    if entry.get('log_type') != 'status' and
-                    entry not in entries]
         stdout += more_out + ''.join(
             '  %s\n' % entry.get('log_message', '') for entry in entries
             if entry.get('log_type') == 'print')

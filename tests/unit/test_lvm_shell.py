@@ -116,9 +116,11 @@ for line in sys.stdin:
     last.append(shell)
     said = []
     if 'shupdate' in words:
-        # as LVM 2.03.16 answered a shared-lock extend on the gate
+        # as LVM 2.03.16 answered a shared-lock extend on the gate: its own
+        # warning beside the status, in the answer and in lastlog
         said.append(entry('warn', 'Refreshing LV /dev//vgc/a on other '
                           'hosts...', 'shell', program))
+        last.insert(-1, said[0])
     answer(said + [shell])
 '''
 
