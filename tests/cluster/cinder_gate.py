@@ -217,6 +217,8 @@ def run(logs_dir, log=print, shared_lun=None):
                                 os.path.join(logs_dir, 'host-' + name))
     print(api_flows.format_table(rows), flush=True)
     write_results(rows, shared_lun)
-    failed = [row['flow'] for row in rows if row['status'] != 'ok']
+    failed = ['%s (%.200s)' % (row['flow'], row['status'])
+              for row in rows if row['status'] != 'ok']
     if failed:
-        raise guests.GuestError('flows not ok: %s' % ', '.join(failed))
+        # CI shows this line after its table; the table itself scrolls away
+        raise guests.GuestError('flows not ok: %s' % '; '.join(failed))

@@ -605,6 +605,8 @@ class Stream:
         self.changed_by = {}
         #: ``(manager, resource id)`` left behind by requests Cinder lost
         self.lost = []
+        #: attachments whose detach failed (a service stopped under it)
+        self.still_attached = []
         self._lock = threading.Lock()
         self._current = threading.local()
 
@@ -665,6 +667,10 @@ class Stream:
             return self._settle(cinder, 'volumes',
                                 cinder.volumes.get(volume_id))
 
+        def detach(cinder, attached):
+            flows.detach(cinder, attached)
+            return attached
+
         def delete(cinder, manager, resource_id):
             self._changing(resource_id)
             getattr(cinder, manager).delete(resource_id)
@@ -687,8 +693,10 @@ class Stream:
         if not self._done():
             attached = request('attach on %s' % host, flows.attach, volume,
                                host, str(uuid.uuid4()))
-        if attached is not None:
-            request('detach from %s' % host, flows.detach, attached)
+        if attached is not None and request(
+                'detach from %s' % host, detach, attached) is None:
+            with self._lock:
+                self.still_attached.append(attached)
         for resource_id in (clone, volume):
             if resource_id is not None:
                 request('delete', delete, 'volumes', resource_id)
@@ -792,8 +800,11 @@ class Stream:
     def clean_up(self, cinder):
         """Delete what the stream's failed rounds left (snapshots first);
         what Cinder lost is first reset to error, as an administrator does
-        with a resource whose request went nowhere.
+        with a resource whose request went nowhere, and a detach that failed
+        is asked for again, as Nova does.
         """
+        for attached in self.still_attached:
+            self.flows.detach(cinder, attached)
         for manager, resource_id in self.lost:
             getattr(cinder, manager).reset_state(resource_id, 'error')
         deleted = 0
@@ -802,5 +813,5 @@ class Stream:
             kind = 'snapshot' if manager == 'volume_snapshots' else 'volume'
             deleted += self.races.delete_left(
                 cinder, resource_id, kind) == DELETED
-        return Outcome('%d left, deleted; %d reset first' % (
-            deleted, len(self.lost)))
+        return Outcome('%d left, deleted; %d reset, %d detached first' % (
+            deleted, len(self.lost), len(self.still_attached)))

@@ -205,7 +205,7 @@ class FakeManager:
 
     def delete(self, resource_id):
         status = self.cinder.resources[resource_id].status
-        if status in race_flows.TRANSITIONAL:
+        if status in race_flows.TRANSITIONAL or status == 'in-use':
             raise ValueError('Invalid volume: status must not be %s'
                              % status)
         del self.cinder.resources[resource_id]
@@ -244,7 +244,8 @@ class StreamTest(testtools.TestCase):
         self.restarts = []
         self.lines = []
 
-    def _run(self, cinder, requests=30, served_by=(), lost_after=None):
+    def _run(self, cinder, requests=30, served_by=(), lost_after=None,
+             detach_fails=False):
         self.useFixture(fixtures.MockPatchObject(
             api_flows, 'client', return_value=cinder))
         for bound in ('STREAM_BOUND', 'STREAM_FINAL_BOUND'):
@@ -253,12 +254,27 @@ class StreamTest(testtools.TestCase):
             for bound in ('STREAM_LOST_AFTER', 'STREAM_LOST_CHECK'):
                 self.useFixture(fixtures.MockPatchObject(
                     race_flows, bound, lost_after))
+        detached_once = set()
+
+        def attach(cinder, volume_id, host, instance):
+            volume = cinder.resources[volume_id]
+            if volume.status != 'available':
+                raise ValueError('Invalid volume: status must be available')
+            volume.status = 'in-use'
+            return (host, volume_id)
+
+        def detach(cinder, attached):
+            # with detach_fails, each attachment's first detach fails, as
+            # one served by a stopping service does
+            if detach_fails and attached not in detached_once:
+                detached_once.add(attached)
+                raise RuntimeError('MessagingTimeout')
+            cinder.resources[attached[1]].status = 'available'
+
         flows = types.SimpleNamespace(
             cluster_names=['node1', 'node2'], dead=set(), stopped=set(),
             api_url='http://api', log=self.lines.append,
-            attach=lambda cinder, volume_id, host, instance: (host,
-                                                              volume_id),
-            detach=lambda cinder, attached: None,
+            attach=attach, detach=detach,
             service=lambda node, action: self.restarts.append(
                 (node, action)),
             start_service=lambda cinder, node: self.restarts.append(
@@ -290,8 +306,25 @@ class StreamTest(testtools.TestCase):
         self.assertEqual({'failed: FlowError'},
                          {answer['outcome'] for answer in extends})
         self.assertIn('failed: FlowError %d' % len(extends), outcome)
-        self.assertEqual('0 left, deleted; 0 reset first',
+        self.assertEqual('0 left, deleted; 0 reset, 0 detached first',
                          stream.clean_up(cinder))
+
+    def test_a_failed_detach_is_asked_for_again_before_the_deletes(self):
+        cinder = FakeCinder()
+        stream, outcome = self._run(cinder, detach_fails=True)
+        detaches = [answer['outcome'] for answer in stream.answers
+                    if answer['request'].startswith('detach from')]
+        self.assertTrue(detaches)
+        self.assertEqual({'failed: RuntimeError'}, set(detaches))
+        self.assertEqual(len(detaches), len(stream.still_attached))
+        # the volumes stayed in use, so their deletes failed in the stream
+        self.assertEqual(
+            {'in-use'}, {cinder.resources[volume_id].status
+                         for _, volume_id in stream.still_attached})
+        cleaned = stream.clean_up(cinder)
+        self.assertTrue(cleaned.endswith(
+            '0 reset, %d detached first' % len(detaches)), cleaned)
+        self.assertEqual({}, cinder.resources)
 
     def test_what_requests_cinder_lost_left_is_counted_then_reset(self):
         # no volume service logged the extends: Cinder lost them
@@ -307,7 +340,8 @@ class StreamTest(testtools.TestCase):
         # each names the request that left it so
         self.assertTrue(all(stream.changed_by[resource_id].startswith('req-')
                             for resource_id in stuck))
-        self.assertIn('reset first', stream.clean_up(cinder))
+        self.assertIn('%d reset, 0 detached first' % len(stuck),
+                      stream.clean_up(cinder))
         self.assertEqual({}, cinder.resources)
 
     def test_a_resource_stuck_after_a_service_took_its_request_fails(self):
