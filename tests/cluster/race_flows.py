@@ -636,11 +636,13 @@ class Stream:
             self.flows.log('stream: %s %s: %.300s' % (label, outcome, error))
         with self._lock:
             self.answers.append({'request': label, 'outcome': outcome,
+                                 'request_id': request_id,
                                  'seconds': round(time.monotonic() - started,
                                                   1)})
         return result
 
     def _changing(self, resource_id):
+        # only once the API accepted it: a refused request changed nothing
         with self._lock:
             self.changed_by[resource_id] = self._current.request_id
 
@@ -662,8 +664,8 @@ class Stream:
                                 cinder.volume_snapshots.create(volume_id))
 
         def extend(cinder, volume_id):
-            self._changing(volume_id)
             cinder.volumes.extend(volume_id, 2)
+            self._changing(volume_id)
             return self._settle(cinder, 'volumes',
                                 cinder.volumes.get(volume_id))
 
@@ -672,8 +674,8 @@ class Stream:
             return attached
 
         def delete(cinder, manager, resource_id):
-            self._changing(resource_id)
             getattr(cinder, manager).delete(resource_id)
+            self._changing(resource_id)
             status = self._settled(getattr(cinder, manager).get, resource_id)
             if status != DELETED:
                 raise api_flows.FlowError('%s is %s after its delete'

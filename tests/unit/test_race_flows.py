@@ -337,9 +337,12 @@ class StreamTest(testtools.TestCase):
             resource_id for _, resource_id in stream.lost))
         self.assertIn('; %d left in a transitional status by requests no '
                       'volume service received' % len(stuck), outcome)
-        # each names the request that left it so
-        self.assertTrue(all(stream.changed_by[resource_id].startswith('req-')
-                            for resource_id in stuck))
+        # each names the request that left it so: its extend, not the
+        # delete the API refused afterwards
+        labels = {answer['request_id']: answer['request']
+                  for answer in stream.answers}
+        self.assertEqual({'extend'}, {
+            labels[stream.changed_by[resource_id]] for resource_id in stuck})
         self.assertIn('%d reset, 0 detached first' % len(stuck),
                       stream.clean_up(cinder))
         self.assertEqual({}, cinder.resources)
