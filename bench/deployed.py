@@ -27,6 +27,9 @@ Modes (each prints one JSON object):
   ``dd``; the three again with the daemon's LVM shell turned off (each
   change an LVM program); then the same three operations through Cinder's
   driver.
+- ``data-path``: fio on a volume attached locally through the driver, on
+  the DRBD device and backing disk under it, and as a snapshot's origin
+  (:mod:`bench.data_path`).
 - ``creates N``: N creates one after another (``--bare``: bare
   ``lvcreate``), timed from the moment the file ``--go`` names appears;
   ``GO.NODE.ready`` says the daemon is up, so that the gate can start both
@@ -49,6 +52,7 @@ from oslo_privsep import priv_context
 
 from bench import cinder_on_cluster
 from bench import cluster_timing
+from bench import data_path
 from drbd_clvm_driver import runner as runner_module
 from drbd_clvm_driver import stack
 
@@ -106,6 +110,18 @@ def timing(args, ops):
                                                     args.repeats)}
 
 
+def data_path_rows(args, ops):
+    bare = DirectRunner(node=args.node)
+
+    def run(argv):
+        return bare.run(argv, timeout=data_path.FIO_TIMEOUT).stdout
+
+    backing = run(['drbdadm', 'sh-ll-dev', args.resource]).strip()
+    rows, reports = data_path.measure(
+        ops, run, backing, 'bench%d-' % int(time.time()), args.rounds)
+    return {'data_path': rows, 'fio_reports': reports}
+
+
 def creates(args, ops):
     """Timed creates through the driver, or with ``--bare`` the bare
     ``lvcreate`` (what LVM itself allows two nodes to do at once).
@@ -145,6 +161,9 @@ def main(argv=None):
                         help='times each data operation is timed')
     modes = parser.add_subparsers(dest='mode', required=True)
     modes.add_parser('timing')
+    data_parser = modes.add_parser('data-path')
+    data_parser.add_argument('--rounds', type=int, default=5,
+                             help='times each fio job runs on each device')
     creates_parser = modes.add_parser('creates')
     creates_parser.add_argument('count', type=int)
     creates_parser.add_argument('--go', required=True)
@@ -155,7 +174,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix='bench-locks-') as lock_path:
         args.lock_path = lock_path
         ops = _operations(args)
-        result = {'timing': timing, 'creates': creates}[args.mode](args, ops)
+        result = {'timing': timing, 'creates': creates,
+                  'data-path': data_path_rows}[args.mode](args, ops)
     json.dump(result, sys.stdout)
     print()
 

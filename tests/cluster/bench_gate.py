@@ -30,11 +30,17 @@ import tarfile
 import tempfile
 
 from bench import cluster_timing
+from bench import data_path
 from tests.cluster import cinder_gate
 from tests.cluster import gate
 from tests.cluster import guests
 
 RESULTS = os.path.join(guests.ROOT, 'bench', 'results', 'cluster-latest.json')
+#: fio's reports as the guest printed them (tests/unit/test_data_path.py)
+FIO_RECORDED = os.path.join(guests.ROOT, 'tests', 'unit', 'fixtures',
+                            'recorded', 'fio')
+#: Cinder's coordination for the set-up; no volume service runs here
+UNUSED_COORDINATION = 'file:///var/lib/cinder'
 #: where the benchmark's sources go in the guests
 SOURCES = '/opt/drbd-clvm/src'
 #: creates each node makes for the throughput rows
@@ -45,6 +51,8 @@ REPEATS = 31
 #: the issue's target for creates per second, both nodes over one
 BOTH_NODES_TARGET = 1.9
 BENCH_TIMEOUT = 1800
+#: rounds of the fio jobs (each on every device in turn)
+DATA_PATH_ROUNDS = 5
 #: seconds for a privsep daemon to start through sudo and rootwrap
 DAEMON_TIMEOUT = 300
 
@@ -62,13 +70,14 @@ def _sources_archive():
 
 def set_up(cluster):
     """The driver and Cinder's configuration on both nodes, as for the
-    volume service (its message bus and database are not used here).
+    volume service (its message bus, database and coordination are not
+    used here).
     """
     archive = _sources_archive()
 
     def prepare(node):
         node.runner.run(['drbd-clvm-cinder-node', 'setup', 'rabbit://unused',
-                         'sqlite://'], timeout=600)
+                         'sqlite://', UNUSED_COORDINATION], timeout=600)
         node.runner.run(['python3', '-c',
                          'import base64, io, sys, tarfile; '
                          'tarfile.open(fileobj=io.BytesIO(base64.b64decode('
@@ -132,6 +141,28 @@ def throughput(cluster):
             'bare_ratio': round(bare_both / bare_one, 2)}
 
 
+def record_fio_reports(reports):
+    """What the data path's measure read in the guest, kept as its
+    parsers' fixtures, with an INDEX.md.
+    """
+    os.makedirs(FIO_RECORDED, exist_ok=True)
+    index = ['# fio and LVM reports from `tools/cluster/gate --bench`',
+             '',
+             'Printed in node1 by the data path\'s measure '
+             '(bench/data_path.py): each fio job\'s first report on the '
+             'volume (`%s` with the job\'s options), and LVM\'s reports of '
+             'where its extents lie.' % ' '.join(data_path.fio_argv(
+                 '/dev/vgc/VOLUME', 0, data_path.VOLUME_MIB * 2 ** 20, ())),
+             '', '| file | what |', '|---|---|']
+    for what, output in sorted(reports.items()):
+        name = '%s.json' % what.replace(' ', '-')
+        with open(os.path.join(FIO_RECORDED, name), 'w') as handle:
+            handle.write(output)
+        index.append('| %s | %s |' % (name, what))
+    with open(os.path.join(FIO_RECORDED, 'INDEX.md'), 'w') as handle:
+        handle.write('\n'.join(index) + '\n')
+
+
 def format_rows(result):
     lines = [cluster_timing.format_table(result)]
     throughput = result['throughput']
@@ -157,6 +188,7 @@ def format_rows(result):
                 row['operation'], ours[row['operation']]['driver_median_s'],
                 row['driver_median_s'], row['bare_median_s'], row['ratio'],
                 'met (faster)' if faster else 'MISSED (not faster)'))
+    lines.append(data_path.format_rows(result['data_path']))
     return '\n'.join(lines)
 
 
@@ -171,10 +203,16 @@ def run(logs_dir, log=print):
                            wheels=wheels) as cluster:
             phase('install the driver and the benchmark on both nodes',
                   set_up, cluster)
+            measured = phase(
+                'fio on %s: a volume, the devices under it, a snapshot\'s '
+                'origin' % cluster.nodes[0].name, _deployed, cluster.nodes[0],
+                'data-path', '--rounds', str(DATA_PATH_ROUNDS))
+            record_fio_reports(measured['fio_reports'])
             result = phase('time through the deployed path on %s'
                            % cluster.nodes[0].name, _deployed,
                            cluster.nodes[0], '--repeats', str(REPEATS),
                            'timing')
+            result['data_path'] = measured['data_path']
             result['throughput'] = phase(
                 'creates per second, one node then both', throughput,
                 cluster)

@@ -22,6 +22,7 @@ import fixtures
 import testtools
 
 from bench import cluster_timing
+from bench import data_path
 from drbd_clvm_driver import stack
 from tests.sim import cluster as sim
 
@@ -116,7 +117,12 @@ class BenchGateTableTest(testtools.TestCase):
                            'creates_per_node': 10, 'ratio': 1.93,
                            'target': 1.9, 'met': True,
                            'bare_one_node_per_s': 1.6,
-                           'bare_both_nodes_per_s': 2.4, 'bare_ratio': 1.5}}
+                           'bare_both_nodes_per_s': 2.4, 'bare_ratio': 1.5},
+            'data_path': [data_path.summary(
+                '4k randread qd1', 'us', {
+                    data_path.VOLUME: [320.0], data_path.DRBD: [275.0],
+                    data_path.BACKING: [250.0],
+                    data_path.SNAPSHOT_ORIGIN: [330.0]})]}
         table = bench_gate.format_rows(result)
         self.assertIn('create   ours 0.540 s, Cinder\'s LVMVolumeDriver '
                       '9.000 s', table)
@@ -127,3 +133,5 @@ class BenchGateTableTest(testtools.TestCase):
         self.assertIn('both nodes over one: 1.93 (met >= 1.90); bare '
                       'lvcreate: 1.60 from one node, 2.40 from both, 1.50',
                       table)
+        self.assertIn('4k randread qd1              320.0     275.0     '
+                      '250.0     330.0    0.859 MISSED >= 0.971', table)

@@ -278,6 +278,12 @@ class ResultTablesTest(testtools.TestCase):
                 self.assertIn('%.3f' % row['bare_median_s'], text)
                 self.assertIn('%.2f' % row['ratio'], text)
         self.assertIn(str(document['throughput']['both_nodes_per_s']), text)
+        text = '\n'.join(docgen.data_path_table())
+        for row in document['data_path']:
+            self.assertIn(row['job'], text)
+            for place in docgen.DATA_PATH_PLACES:
+                self.assertIn('%.1f' % row['medians'][place], text)
+            self.assertIn('%.3f' % row['volume_over_drbd'], text)
 
     def test_benchmark_pages_type_no_table_of_their_own(self):
         for page in ('benchmarks.rst', 'faults.rst'):

@@ -217,6 +217,13 @@ TIMING_GROUPS = (
 )
 
 
+#: bench/data_path.py's places, in the table's order
+DATA_PATH_PLACES = ('volume', 'drbd', 'backing', 'snapshot origin')
+DATA_PATH_HEADER = ['job', 'volume (local attach)', 'DRBD device',
+                    'backing disk', 'snapshot\'s origin',
+                    'volume vs DRBD (higher is better)', 'target', 'met']
+
+
 def _spread(values):
     return '%.3f-%.3f' % tuple(values) if values else '-'
 
@@ -264,6 +271,19 @@ def cluster_table(document):
     return lines
 
 
+@_from_results('cluster')
+def data_path_table(document):
+    rows = document['data_path']
+    return list_table(
+        'fio, direct I/O, queue depth 1, median of %s rounds (4k jobs: '
+        'microseconds per I/O, lower is better; 1M jobs: MiB/s)'
+        % rows[0]['rounds'], DATA_PATH_HEADER,
+        [[row['job']] + ['%.1f' % row['medians'][place]
+                         for place in DATA_PATH_PLACES] +
+         ['%.3f' % row['volume_over_drbd'], row['target'],
+          'yes' if row['met'] else 'no'] for row in rows])
+
+
 FAULT_HEADER = ['case', 'fault', 'answers', 'longest s', 'unanswered',
                 'split-brains', 'LVs lost', 'half-made',
                 'acked writes lost', 'survivor I/O pause s',
@@ -303,6 +323,7 @@ TABLES = {
     'cost': cost_table,
     'stats-scale': stats_table,
     'cluster-timing': cluster_table,
+    'data-path': data_path_table,
     'faults': fault_table,
 }
 
