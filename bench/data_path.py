@@ -15,7 +15,7 @@ under it, on the same blocks.
 
 One volume is made by the driver and attached locally the way the driver
 attaches it (``use``: the LV active on this node, its path handed over).
-The same extents are then reached three ways, each job run on each in
+The same extents are then measured four ways, each job run on each in
 turn, round after round, so all of them see the same load:
 
 - ``volume``: the volume's own device, as the instance gets it;
@@ -37,6 +37,8 @@ device on every row.
 
 import json
 import statistics
+
+from drbd_clvm_driver import lvm
 
 #: the volume the jobs run on, MiB
 VOLUME_MIB = 256
@@ -89,27 +91,17 @@ def volume_extents(run, lv):
     """(device under the LV, byte offset of its first extent) of the LV
     ``lv`` (VG/LV), which must lie in one segment.
     """
-    segments = _report(run(['lvs', '--segments', '--reportformat', 'json',
-                            '-o', 'seg_pe_ranges', lv]))
+    segments = lvm._report(run(['lvs', '--segments', '--reportformat',
+                                'json', '-o', 'seg_pe_ranges', lv]), 'seg')
     if len(segments) != 1:
         raise ValueError('%s has %d segments, the bench needs one'
                          % (lv, len(segments)))
     device, extents = segments[0]['seg_pe_ranges'].split(':')
     first = int(extents.split('-')[0])
-    pv = _report(run(['pvs', '--reportformat', 'json', '--units', 'b',
-                      '-o', 'pe_start,vg_extent_size', device]))[0]
-    return device, (_bytes(pv['pe_start']) +
-                    first * _bytes(pv['vg_extent_size']))
-
-
-def _report(output):
-    """The rows of LVM's JSON report (one kind of row per report)."""
-    (rows,) = json.loads(output)['report'][0].values()
-    return rows
-
-
-def _bytes(text):
-    return int(text.rstrip('B'))
+    pv = lvm._report(run(['pvs', '--reportformat', 'json', '--units', 'b',
+                          '-o', 'pe_start,vg_extent_size', device]), 'pv')[0]
+    return device, (lvm._bytes(pv['pe_start']) +
+                    first * lvm._bytes(pv['vg_extent_size']))
 
 
 def summary(name, unit, figures):
@@ -146,12 +138,11 @@ def measure(ops, run, backing_device, prefix, rounds):
     name, snapshot = prefix + 'fio', prefix + 'fio-snap'
     reports = {}
     size = VOLUME_MIB * 2 ** 20
+    lv_path = ops.vg.lv_path(name)
     ops.create_volume(name, VOLUME_MIB, name)
     try:
         ops.use(name)
         try:
-            lv_path = ops.vg.lv_path(name)
-
             def recorded(argv):
                 reports[argv[0]] = output = run(argv)
                 return output
@@ -179,7 +170,7 @@ def measure(ops, run, backing_device, prefix, rounds):
         finally:
             # the backing disk's writes reached this node only: the same
             # blocks zeroed through DRBD make both nodes' copies equal
-            run(['dd', 'if=/dev/zero', 'of=%s' % ops.vg.lv_path(name),
+            run(['dd', 'if=/dev/zero', 'of=%s' % lv_path,
                  'bs=1M', 'count=%d' % VOLUME_MIB, 'oflag=direct'])
             ops.release(name)
     finally:
