@@ -363,10 +363,21 @@ class ReadmeTest(testtools.TestCase):
     def test_ci_figures_are_the_committed_ones(self):
         readme = _read(os.path.join(ROOT, 'README.rst'))
         with open(os.path.join(ROOT, '.ci', 'phase-figures.json')) as handle:
-            figures = json.load(handle)['phases']
-        for phase, seconds in figures.items():
+            committed = json.load(handle)
+        for phase, seconds in committed['phases'].items():
             if seconds:
                 self.assertIn(' %d s' % seconds, readme, phase)
+        cpu = committed['cpu']
+        words = ' '.join(readme.split())
+        self.assertIn('%d-%d %% busy' % tuple(
+            cpu['busy_percent_each_five_minutes_both_lanes']), words)
+        self.assertIn('%d %% over the whole run, sampled every %d s' % (
+            cpu['busy_percent_whole_run'], cpu['sampled_every_seconds']),
+            words)
+        self.assertIn('about {:,} core-seconds'.format(cpu['core_seconds']),
+                      words)
+        self.assertIn('at least {:,} s on two cores'.format(
+            cpu['least_seconds_on_two_cores']), words)
 
     def test_run_tests_builds_the_docs(self):
         script = _read(os.path.join(ROOT, 'tools', 'run-tests'))
