@@ -52,6 +52,8 @@ from drbd_clvm_driver import stack
 from tests.cluster import guests
 
 BLOCK = 4096
+#: an instance's volume: blocks for the longest case at :data:`PACE`
+INSTANCE_MIB = 64
 #: seconds a case's operations may take before they count as unanswered:
 #: the longest command bound (lvm 120 s) plus the agent's margin
 ANSWER_BOUND = 180
@@ -98,41 +100,120 @@ print(bad)
 """
 
 
+#: run in a guest: an instance's stand-in. Writes :func:`pattern` to
+#: blocks 0, 1, 2... of a device, each write direct and synchronous,
+#: ``PACE`` seconds apart, until the stop file exists; after each write that
+#: returned, one ``ACK_MARK LABEL BLOCK BOOTTIME`` line on the console,
+#: which qemu copies to the host's console log at once and which outlives
+#: the guest (argv: the mark, the console, device, label, blocks, stop
+#: file, running file, pace)
+_WRITE = """
+import mmap, os, sys, time
+mark, console, path, label, blocks, stop, running, pace = sys.argv[1:9]
+console = os.open(console, os.O_WRONLY | os.O_NOCTTY | os.O_APPEND)
+open(running, 'w').close()
+try:
+    fd = os.open(path, os.O_WRONLY | os.O_DIRECT | os.O_DSYNC)
+    buffer = mmap.mmap(-1, 4096)
+    for block in range(int(blocks)):
+        if os.path.exists(stop):
+            break
+        buffer[:] = ('%s block %d ' % (label, block)).ljust(4096, '.').encode()
+        os.pwrite(fd, buffer, block * 4096)
+        os.write(console, ('\\n%s %s %d %.3f\\n' % (
+            mark, label, block,
+            time.clock_gettime(time.CLOCK_BOOTTIME))).encode())
+        time.sleep(float(pace))
+finally:
+    os.unlink(running)
+"""
+#: what starts each of :data:`_WRITE`'s console lines
+ACK_MARK = 'drbd-clvm-ack'
+#: seconds between an instance's stand-in's writes
+PACE = 0.1
+#: seconds between the host's reads of a console log
+CONSOLE_READ = 0.2
+
+
 class Writer(threading.Thread):
-    """An instance on ``node`` writing numbered blocks to ``path``, each
-    one a direct, synchronous write; a block counts once ``dd`` returned.
+    """An instance on ``node`` writing numbered blocks to ``path``: one
+    process in the guest (:data:`_WRITE`), whose acknowledgements the host
+    reads from the node's console log; a block counts once its line is
+    there. A program started per write cost the emulated guest about a
+    third of a CPU-second each, which was most of the campaign's CPU.
     """
 
-    def __init__(self, node, path, label, blocks=4096):
+    #: the guest's console, and where the writer's files live there
+    console = '/dev/console'
+    run_dir = '/run/drbd-clvm'
+
+    def __init__(self, node, path, label, blocks):
         super().__init__(name='writer-%s' % node.name, daemon=True)
         self.node = node
         self.path = path
         self.label = label
         self.blocks = blocks
         self.acknowledged = []
-        self.ack_times = []
+        #: the guest's boot clock at each acknowledged write
+        self._written = []
+        #: host monotonic minus guest boot clock: the least seen, each line
+        #: being read after it was written
+        self._offset = None
+        self._partial = b''
+        self._line = re.compile(r'%s %s (\d+) ([0-9.]+)$' % (
+            ACK_MARK, re.escape(label)))
+        files = os.path.join(self.run_dir, 'writer-%s' % label)
+        self._stop_file = files + '.stop'
+        self._running_file = files + '.running'
         self.stopping = threading.Event()
-        self.stopped_by = None
+
+    @property
+    def ack_times(self):
+        """Each acknowledgement's time on the host's monotonic clock."""
+        return [written + self._offset for written in self._written]
 
     def run(self):
-        for block in range(self.blocks):
-            if self.stopping.is_set():
-                return
+        with open(self.node.console_log, 'rb') as console:
+            console.seek(0, os.SEEK_END)
             try:
-                result = self.node.io.run(
-                    ['sh', '-c', 'printf %s "$0" | dd of="$1" bs=4096 '
-                     'seek="$2" count=1 oflag=direct,dsync conv=notrunc '
-                     'status=none', pattern(self.label, block), self.path,
-                     str(block)], timeout=ANSWER_BOUND, check=False)
-            except (guests.GuestError, exception.DrbdClvmError) as error:
-                self.stopped_by = str(error)
-                return
-            if result.exit_code != 0:
-                self.stopped_by = result.stderr.strip() or 'dd failed'
-                return
-            self.acknowledged.append(block)
-            self.ack_times.append(time.monotonic())
-            self.stopping.wait(0.1)
+                self.node.io.run(
+                    ['sh', '-c', 'python3 -c "$0" "$@" >/dev/null 2>&1 &',
+                     _WRITE, ACK_MARK, self.console, self.path, self.label,
+                     str(self.blocks), self._stop_file, self._running_file,
+                     str(PACE)], check=False)
+            except (guests.GuestError, exception.DrbdClvmError):
+                return  # the node went first: nothing written
+            while not self.stopping.wait(CONSOLE_READ):
+                self._read(console)
+            self._stop_writing()
+            self._read(console)
+
+    def _stop_writing(self):
+        """Ask the guest's writer to stop and wait until it has (at once on
+        a node that booted again since: its /run is new).
+        """
+        try:
+            self.node.io.run(
+                ['sh', '-c', 'touch "$0"; for i in $(seq 600); do '
+                 '[ -e "$1" ] || exit 0; sleep 0.1; done',
+                 self._stop_file, self._running_file],
+                timeout=ANSWER_BOUND, check=False)
+        except (guests.GuestError, exception.DrbdClvmError):
+            pass  # the node is off: so is its writer
+
+    def _read(self, console):
+        lines = (self._partial + console.read()).split(b'\n')
+        seen = time.monotonic()
+        self._partial = lines.pop()
+        for line in lines:
+            ack = self._line.search(line.decode('utf-8', 'replace').rstrip())
+            if ack:
+                written = float(ack.group(2))
+                self.acknowledged.append(int(ack.group(1)))
+                self._written.append(written)
+                offset = seen - written
+                if self._offset is None or offset < self._offset:
+                    self._offset = offset
 
     def longest_wait(self, since):
         """Longest gap between acknowledgements after ``since``."""
@@ -463,9 +544,10 @@ class Campaign:
         for node in self.cluster.nodes:
             ops = stacks[node.name].ops
             name = self.name('instance-%s' % node.name)
-            ops.create_volume(name, 32, name)
+            ops.create_volume(name, INSTANCE_MIB, name)
             ops.use(name)
-            writers.append(Writer(node, ops.vg.lv_path(name), name))
+            writers.append(Writer(node, ops.vg.lv_path(name), name,
+                                  INSTANCE_MIB * 1024 * 1024 // BLOCK))
         return writers
 
     def check_writes(self, stacks, writers):

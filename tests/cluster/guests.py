@@ -195,6 +195,12 @@ class RealNode:
                                      '%s.%s' % (name, port)), name)
             for port in ('io', 'operator'))
 
+    @property
+    def console_log(self):
+        """The host's copy of the guest's console, every boot appended."""
+        return os.path.join(os.path.dirname(self.agent_path),
+                            '%s.console.log' % self.name)
+
     def run(self, *argv, timeout=60):
         return self.runner.run(argv, timeout=timeout, check=False)
 

@@ -12,9 +12,11 @@
 
 """The fault campaign's own bookkeeping (tests/cluster/faults.py)."""
 
+import io
 import json
 import logging
 import os
+import subprocess
 import threading
 import time
 import types
@@ -69,6 +71,100 @@ class _Instant(runner.CommandRunner):
 
     def _execute(self, argv, timeout):
         return 0, '', ''
+
+
+class _Local(runner.CommandRunner):
+    """Runs the commands a guest would, here."""
+
+    def _execute(self, argv, timeout):
+        done = subprocess.run(argv, capture_output=True, text=True,
+                              timeout=timeout)
+        return done.returncode, done.stdout, done.stderr
+
+
+class _Off(runner.CommandRunner):
+
+    def _execute(self, argv, timeout):
+        raise guests.GuestError('guest agent hung up')
+
+
+class WriterTest(testtools.TestCase):
+    """The instance's stand-in: its guest script run for real here, on a
+    file for the device and one for the console, the host's side reading
+    the acknowledgements back from that console.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.directory = self.useFixture(fixtures.TempDir()).path
+        self.device = os.path.join(self.directory, 'device')
+        with open(self.device, 'wb') as handle:
+            handle.truncate(64 * faults.BLOCK)
+        self.node = types.SimpleNamespace(
+            name='node1', io=_Local(),
+            console_log=os.path.join(self.directory, 'console.log'))
+        with open(self.node.console_log, 'w') as handle:
+            handle.write('an earlier boot\n%s lab-x 7 1.000\n'
+                         % faults.ACK_MARK)
+        self.useFixture(fixtures.MockPatchObject(
+            faults.Writer, 'console', self.node.console_log))
+        self.useFixture(fixtures.MockPatchObject(
+            faults.Writer, 'run_dir', self.directory))
+
+    def _written(self, writer):
+        with open(self.device, 'rb') as handle:
+            data = handle.read()
+        return [block for block in range(64)
+                if data[block * faults.BLOCK:(block + 1) * faults.BLOCK] ==
+                faults.pattern(writer.label, block).encode()]
+
+    def test_acknowledged_blocks_are_written_and_read_back(self):
+        writer = faults.Writer(self.node, self.device, 'lab-x', 64)
+        writer.start()
+        guests.wait_until(lambda: len(writer.acknowledged) >= 3, 30,
+                          'three acknowledgements')
+        writer.stopping.set()
+        writer.join(30)
+        self.assertFalse(writer.is_alive())
+        # in order, from block 0, no line of an earlier boot among them
+        self.assertEqual(list(range(len(writer.acknowledged))),
+                         writer.acknowledged)
+        self.assertEqual(writer.acknowledged, self._written(writer))
+        # the guest's process ended before the last read
+        self.assertFalse(os.path.exists(writer._running_file))
+        times = writer.ack_times
+        self.assertEqual(times, sorted(times))
+        self.assertLess(abs(times[-1] - time.monotonic()), 5)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        self.assertGreaterEqual(min(gaps), faults.PACE * 0.9)
+        self.assertAlmostEqual(max(gaps), writer.longest_wait(times[0]))
+
+    def test_lines_cut_by_kernel_messages_or_of_another_writer(self):
+        writer = faults.Writer(self.node, self.device, 'lab-x', 64)
+        console = io.BytesIO(
+            b'[ 12.3] drbd r0: conn( Connected )\n'
+            b'drbd-clvm-ack lab-y 0 10.000\n'
+            b'drbd-clvm-ack lab-x 0 10.100\n'
+            b'drbd-clvm-ack lab-x 1 10.2')
+        writer._read(console)
+        self.assertEqual([0], writer.acknowledged)
+        console = io.BytesIO(b'00\n[ 13.0] block: kernel\ndrbd-clvm-ack l')
+        writer._read(console)
+        self.assertEqual([0, 1], writer.acknowledged)
+        self.assertEqual(2, len(writer.ack_times))
+
+    def test_a_node_that_is_off_at_the_stop(self):
+        writer = faults.Writer(self.node, self.device, 'lab-x', 64)
+        writer.start()
+        guests.wait_until(lambda: writer.acknowledged, 30, 'a write')
+        self.node.io = _Off()
+        # the guest's process goes with its node
+        with open(writer._stop_file, 'w'):
+            pass
+        writer.stopping.set()
+        writer.join(30)
+        self.assertFalse(writer.is_alive())
+        self.assertEqual(writer.acknowledged, self._written(writer))
 
 
 class SlowCommandsTest(testtools.TestCase):
