@@ -17,7 +17,11 @@ a phase's growth shows long before the limit is reached.
 .ci/run appends "phase seconds status" to a file as each phase ends, and
 "elapsed seconds" once every phase has ended (phases may run side by side,
 so the run's own clock, not the sum, is what CI's limit counts), then runs
-``python3 tools/ci_phases.py TIMINGS_FILE``. Standard library only.
+``python3 tools/ci_phases.py TIMINGS_FILE``. It also records the host's
+``cpu`` line of /proc/stat at its start and end ("cpu-start ..." and
+"cpu-end ..."): the table's last line says how busy the host's cores were,
+which tells a run bound by the emulated guests' CPU from one that waits.
+Standard library only.
 """
 
 import argparse
@@ -36,6 +40,8 @@ GROWTH_FLAGGED_PERCENT = 20
 GATE_FAILED = '[gate] FAILED: '
 # A failure line is cut here: the table must stay near the end of the log.
 FAILURE_CHARACTERS = 600
+# .ci/run's /proc/stat lines, at its start and at its end
+CPU_MARKS = ('cpu-start', 'cpu-end')
 
 
 def load_figures(path=FIGURES_PATH):
@@ -55,12 +61,43 @@ def read_timings(path):
     with open(path) as timings_file:
         for line in timings_file:
             fields = line.split()
+            if fields and fields[0] in CPU_MARKS:
+                continue
             if len(fields) == 2 and fields[0] == 'elapsed':
                 elapsed = int(fields[1])
             elif fields:
                 phase, seconds, status = fields
                 timings[phase] = (int(seconds), int(status))
     return timings, elapsed
+
+
+def read_cpu(path):
+    """(busy, all) clock ticks of the host's cores between .ci/run's
+    "cpu-start" and "cpu-end" lines, or None without both.
+    """
+    marks = {}
+    with open(path) as timings_file:
+        for line in timings_file:
+            fields = line.split()
+            if fields and fields[0] in CPU_MARKS:
+                # "cpu-start cpu user nice system idle iowait irq ..."
+                ticks = [int(field) for field in fields[2:]]
+                marks[fields[0]] = (sum(ticks) - ticks[3] - ticks[4],
+                                    sum(ticks))
+    if len(marks) != len(CPU_MARKS):
+        return None
+    (busy_start, all_start), (busy_end, all_end) = (
+        marks[mark] for mark in CPU_MARKS)
+    return busy_end - busy_start, all_end - all_start
+
+
+def cpu_line(busy, total, ticks_per_second):
+    """The host's cores over the run: their busy share and core-seconds."""
+    return ('host CPU over the run: %d %% of every core busy, %d '
+            'core-seconds (near 100 %%: the emulated guests\' CPU bounds '
+            'the run, not its waits)' % (
+                round(busy * 100 / total) if total else 0,
+                round(busy / ticks_per_second)))
 
 
 def phase_runs(timings, figures):
@@ -157,6 +194,9 @@ def main(argv=None):
     runs = phase_runs(timings, figures)
     for line in table_lines(runs, figures, elapsed):
         print(line)
+    cpu = read_cpu(args.timings)
+    if cpu:
+        print(cpu_line(*cpu, os.sysconf('SC_CLK_TCK')))
     for line in failures(args.log) if args.log else ():
         print(line)
 

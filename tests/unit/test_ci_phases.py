@@ -209,3 +209,49 @@ class MainTest(testtools.TestCase):
         with open(os.path.join(guests.ROOT, '.ci', 'run')) as run_file:
             self.assertIn('echo "elapsed $SECONDS" >>"$timings"',
                           run_file.read())
+
+
+class CpuTest(testtools.TestCase):
+    """The host's cores over the run, from .ci/run's two /proc/stat lines."""
+
+    def setUp(self):
+        super().setUp()
+        self.timings = os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'timings')
+
+    def _write(self, text):
+        with open(self.timings, 'w') as timings_file:
+            timings_file.write(text)
+
+    def test_busy_and_all_ticks_between_start_and_end(self):
+        # user nice system idle iowait irq softirq steal guest guest_nice
+        self._write('cpu-start cpu  100 0 50 1000 10 0 5 0 0 0\n'
+                    'tests 175 0\n'
+                    'elapsed 3000\n'
+                    'cpu-end cpu  1100 0 450 1200 30 0 105 0 0 0\n')
+        # busy 1655 - 155 = 1500, all 2885 - 1165 = 1720
+        self.assertEqual((1500, 1720), ci_phases.read_cpu(self.timings))
+        timings, elapsed = ci_phases.read_timings(self.timings)
+        self.assertEqual({'tests': (175, 0)}, timings)
+        self.assertEqual(3000, elapsed)
+
+    def test_no_line_without_both_marks(self):
+        self._write('cpu-start cpu  100 0 50 1000 10 0 5 0 0 0\n'
+                    'tests 175 0\n')
+        self.assertIsNone(ci_phases.read_cpu(self.timings))
+
+    def test_the_line_gives_the_share_and_core_seconds(self):
+        line = ci_phases.cpu_line(1500, 1720, 100)
+        self.assertIn(' 87 % of every core busy', line)
+        self.assertIn(' 15 core-seconds', line)
+
+    def test_main_prints_it_after_the_budget_line(self):
+        self._write('cpu-start cpu  0 0 0 0 0 0 0 0 0 0\n'
+                    'tests 175 0\n'
+                    'cpu-end cpu  9000 0 0 1000 0 0 0 0 0 0\n')
+        stdout = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', stdout))
+        ci_phases.main([self.timings])
+        lines = stdout.getvalue().splitlines()
+        self.assertTrue(lines[-2].startswith('total 175 s'), lines[-2])
+        self.assertIn('90 % of every core busy', lines[-1])
