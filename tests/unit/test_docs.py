@@ -286,7 +286,7 @@ class ResultTablesTest(testtools.TestCase):
             self.assertIn('%.3f' % row['volume_over_drbd'], text)
 
     def test_benchmark_pages_type_no_table_of_their_own(self):
-        for page in ('benchmarks.rst', 'faults.rst'):
+        for page in ('benchmarks.rst', 'faults.rst', 'cinder-flows.rst'):
             text = _read(os.path.join(DOC, 'reference', page))
             self.assertNotIn('list-table', text, page)
             self.assertIsNone(re.search(r'^=+ +=+', text, re.MULTILINE),
@@ -332,6 +332,44 @@ class ResultTablesTest(testtools.TestCase):
             ['node-dead-for-good', 'node2 off', 'ok 40, refused 2', '12.2',
              '0', '0', '0', '0', '0 of 900', '6.5', '14.0', '38 / 2',
              'node2', '700', 'yes'], rows[1])
+
+    def test_cinder_flow_table_of_a_run(self):
+        # As tests/cluster/cinder_gate.py writes it.
+        run = {'date': '2026-12-06T08:00:00Z',
+               'command': 'tools/cluster/gate --cinder',
+               'rows': [{'flow': 'attach on node1, in use on node2',
+                         'served_by': 'node1', 'seconds': 12.34,
+                         'status': 'ok', 'request_id': 'req-1',
+                         'peer_calls': ['node1>node2 use 0.31 s',
+                                        'node1>node2 run 1.05 s']},
+                        {'flow': 'stream', 'served_by': 'node1,node2',
+                         'seconds': 300.0, 'status': 'ok',
+                         'request_id': 'req-2', 'peer_calls': [],
+                         'outcome': '5 requests from 4 clients: ok 5'}]}
+        with tempfile.TemporaryDirectory() as directory:
+            with open(os.path.join(directory, 'cinder-latest.json'),
+                      'w') as handle:
+                json.dump(run, handle)
+            self.patch(docgen, 'RESULTS', directory)
+            lines = docgen.cinder_flow_table()
+        self.assertIn('2026-12-06T08:00:00Z', lines[0])
+        rows = _list_table_rows(lines)
+        self.assertEqual(docgen.CINDER_FLOW_HEADER, rows[0])
+        self.assertEqual(['attach on node1, in use on node2', 'node1',
+                          '12.3', 'ok', '-',
+                          'node1>node2 use, node1>node2 run'], rows[1])
+        self.assertEqual('5 requests from 4 clients: ok 5', rows[2][4])
+        self.assertEqual('-', rows[2][5])
+
+    def test_cinder_flow_table_from_the_committed_run_or_a_note(self):
+        lines = docgen.cinder_flow_table()
+        if not os.path.exists(docgen.result_path('cinder')):
+            self.assertIn(docgen.NO_RUN, '\n'.join(lines))
+            return
+        document = self._json('cinder-latest.json')
+        rows = _list_table_rows(lines)
+        self.assertEqual([row['flow'] for row in document['rows']],
+                         [row[0] for row in rows[1:]])
 
 
 class ReadmeTest(testtools.TestCase):

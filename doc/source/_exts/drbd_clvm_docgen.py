@@ -40,6 +40,7 @@ RESULT_FILES = {
     'bench': 'latest.json',
     'cluster': 'cluster-latest.json',
     'faults': 'faults-latest.json',
+    'cinder': 'cinder-latest.json',
 }
 
 #: options of Cinder and oslo that the configuration pages name; anything
@@ -319,7 +320,30 @@ def fault_table(document):
                       fault_rows(document))
 
 
+CINDER_FLOW_HEADER = ['flow', 'served by', 'seconds', 'status', 'outcome',
+                      'peer calls']
+
+
+def _peer_call_names(calls):
+    """``node1>node2 use 0.31 s`` items as ``node1>node2 use`` (their
+    seconds are in the gate's log).
+    """
+    return ', '.join(call.rsplit(' ', 2)[0] for call in calls) or '-'
+
+
+@_from_results('cinder')
+def cinder_flow_table(document):
+    return list_table(
+        'Real Cinder\'s flows through cinder-api, in the order they ran',
+        CINDER_FLOW_HEADER,
+        [[row['flow'], row['served_by'], '%.1f' % row['seconds'],
+          row['status'], row.get('outcome', '-'),
+          _peer_call_names(row.get('peer_calls', []))]
+         for row in document['rows']])
+
+
 TABLES = {
+    'cinder-flows': cinder_flow_table,
     'cost': cost_table,
     'stats-scale': stats_table,
     'cluster-timing': cluster_table,

@@ -4,7 +4,8 @@ Directives:
 
 ``.. drbd-clvm-table:: NAME``
     a table from the committed results (``cost``, ``stats-scale``,
-    ``cluster-timing``, ``faults``), or a note that none is committed; or
+    ``cluster-timing``, ``data-path``, ``faults``, ``cinder-flows``), or a
+    note that none is committed; or
     the DevStack plugin's settings (``devstack-settings``).
 ``.. drbd-clvm-cinder-conf::``
     a cinder.conf example (the directive's content) as a literal block,
