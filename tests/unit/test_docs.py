@@ -242,6 +242,15 @@ class ResultTablesTest(testtools.TestCase):
         with open(os.path.join(RESULTS, name)) as handle:
             return json.load(handle)
 
+    def _table_of(self, run, name, table):
+        """``table``'s lines with ``run`` as the committed result ``name``."""
+        with tempfile.TemporaryDirectory() as directory:
+            with open(os.path.join(directory, docgen.RESULT_FILES[name]),
+                      'w') as handle:
+                json.dump(run, handle)
+            self.patch(docgen, 'RESULTS', directory)
+            return table()
+
     def test_cost_table_is_the_committed_counts(self):
         document = self._json('latest.json')
         lines = docgen.cost_table()
@@ -320,12 +329,7 @@ class ResultTablesTest(testtools.TestCase):
                    'accepted_while_away': 38, 'accepted_after_return': 2,
                    'fenced': ['node2'], 'healed_after_seconds': 700.4,
                    'met': True}]}
-        with tempfile.TemporaryDirectory() as directory:
-            with open(os.path.join(directory, 'faults-latest.json'),
-                      'w') as handle:
-                json.dump(run, handle)
-            self.patch(docgen, 'RESULTS', directory)
-            lines = docgen.fault_table()
+        lines = self._table_of(run, 'faults', docgen.fault_table)
         self.assertIn('2026-12-04T06:00:00Z', lines[0])
         rows = _list_table_rows(lines)
         self.assertEqual(
@@ -346,12 +350,7 @@ class ResultTablesTest(testtools.TestCase):
                          'seconds': 300.0, 'status': 'ok',
                          'request_id': 'req-2', 'peer_calls': [],
                          'outcome': '5 requests from 4 clients: ok 5'}]}
-        with tempfile.TemporaryDirectory() as directory:
-            with open(os.path.join(directory, 'cinder-latest.json'),
-                      'w') as handle:
-                json.dump(run, handle)
-            self.patch(docgen, 'RESULTS', directory)
-            lines = docgen.cinder_flow_table()
+        lines = self._table_of(run, 'cinder', docgen.cinder_flow_table)
         self.assertIn('2026-12-06T08:00:00Z', lines[0])
         rows = _list_table_rows(lines)
         self.assertEqual(docgen.CINDER_FLOW_HEADER, rows[0])
