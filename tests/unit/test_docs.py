@@ -416,6 +416,22 @@ class ReadmeTest(testtools.TestCase):
         self.assertIn('at least {:,} s on two cores'.format(
             cpu['least_seconds_on_two_cores']), words)
 
+    def test_stream_figures_are_the_committed_run(self):
+        with open(os.path.join(RESULTS, 'cinder-latest.json')) as handle:
+            rows = json.load(handle)['rows']
+        stream, = [row for row in rows
+                   if row['flow'].endswith('rolling restart')]
+        outcome = stream['outcome']
+        requests = int(re.match(r'(\d+) requests', outcome).group(1))
+        succeeded = int(re.search(r'\bok (\d+)', outcome).group(1))
+        lost = re.search(r'; (\d+) left in a transitional status', outcome)
+        words = ' '.join(_read(os.path.join(ROOT, 'README.rst')).split())
+        self.assertIn('%d of %d succeeded' % (succeeded, requests), words)
+        said = re.search(r'(\d+) (?:requests? )?reached no volume service',
+                         words)
+        self.assertEqual(int(lost.group(1)) if lost else 0,
+                         int(said.group(1)))
+
     def test_run_tests_builds_the_docs(self):
         script = _read(os.path.join(ROOT, 'tools', 'run-tests'))
         envs = re.search(r'TOX_ENVS:-([^}]+)}', script).group(1).split(',')
