@@ -93,10 +93,6 @@ CONTEXT_IDS = re.compile(r'\[(\S+) (req-\S+) ')
 #: before the broker sees that connection dead and hands it to a survivor
 #: (oslo.messaging's heartbeat_timeout_threshold)
 SURVIVOR_BOUND = 30 + 60
-#: seconds for a repaired node's stack to be ready: it resyncs what changed
-#: while it was away first, longer than a boot on a busy host (458 s seen in
-#: CI beside the fault campaign's full sync); the fault campaign's bound
-REJOIN_TIMEOUT = 1200
 
 
 class FlowError(Exception):
@@ -616,7 +612,8 @@ class Flows:
         """
         self.cluster.fence_device.repair(node)
         self.dead.discard(node)
-        guests.wait_ready([self.nodes[node]], timeout=REJOIN_TIMEOUT)
+        guests.wait_ready([self.nodes[node]],
+                          timeout=guests.REJOIN_TIMEOUT)
         self.start_service(cinder, node)
 
     def kill_during_clone(self, cinder, source_id):

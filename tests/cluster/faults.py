@@ -62,7 +62,7 @@ ANSWER_BOUND = 180
 #: its activity log's extents while the survivor's instance writes, which
 #: DRBD throttles the resync for: 400-480 KiB/s measured, and 212 MB to
 #: resync after dlm_controld-killed once took over 600 s)
-RECOVERY_BOUND = 1200
+RECOVERY_BOUND = guests.REJOIN_TIMEOUT
 #: the README's promise: the survivor's instances write again within this
 STATED_IO_PAUSE = 30
 SPLIT_BRAIN = re.compile(r'Split-Brain detected')

@@ -83,6 +83,11 @@ SHARED_LUN_DEVICE = ('/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_%s'
                      % SHARED_LUN_SERIAL)
 #: seconds for both guests to boot and bring the stack up
 READY_TIMEOUT = 420
+#: seconds for a node that was away (fenced, killed, repaired) to reboot,
+#: rejoin and resync what it missed: longer than a boot on a busy host
+#: (tests/cluster/faults.py's recovery; a repaired Cinder node took 458 s
+#: in CI beside the fault campaign's full sync)
+REJOIN_TIMEOUT = 1200
 #: The emulated CPU without ERMS/FSRM: with them the kernel and glibc copy
 #: memory with ``rep movsb``, which TCG runs a byte at a time (dd from
 #: /dev/zero: 2.9 s with them, 0.45 s without).
