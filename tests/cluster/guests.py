@@ -57,6 +57,8 @@ GUEST_FILES = (
     ('tools/cluster/cinder-node', '/usr/sbin/drbd-clvm-cinder-node',
      '0100755'),
     ('tools/cluster/brick', '/opt/drbd-clvm/brick', '0100755'),
+    ('tools/cluster/cinder-volume', '/opt/drbd-clvm/cinder-volume',
+     '0100755'),
     ('etc/drbd_clvm_driver/rootwrap.d/drbd_clvm.filters',
      '/opt/drbd-clvm/drbd_clvm.filters', '0100644'),
 )
