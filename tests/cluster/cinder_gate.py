@@ -144,12 +144,9 @@ def results_path(shared_lun=None):
 
 def write_results(rows, shared_lun=None):
     path = results_path(shared_lun)
-    command = 'tools/cluster/gate --cinder'
-    if shared_lun:
-        command += ' --shared-lun ' + shared_lun
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as handle:
-        json.dump(dict(guests.provenance(), command=command, rows=rows),
+        json.dump(dict(guests.provenance(), rows=rows),
                   handle, indent=1, sort_keys=True)
         handle.write('\n')
 

@@ -881,7 +881,6 @@ def write_results(results, path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as handle:
         json.dump(dict(guests.provenance(),
-                       command='tools/cluster/gate --faults',
                        stated_io_pause_seconds=STATED_IO_PAUSE,
                        cases=results), handle, indent=1, sort_keys=True)
         handle.write('\n')

@@ -29,9 +29,11 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -591,13 +593,15 @@ class GateTimeout(Exception):
 
 
 def provenance():
-    """When, at which commit and on what machine a gate's result was made,
-    for the JSON it writes (the docs print them beside its tables).
+    """When, at which commit, by which command line of the gate and on what
+    machine a gate's result was made, for the JSON it writes (the docs print
+    them beside its tables).
     """
     commit = subprocess.run(['git', '-C', ROOT, 'rev-parse', 'HEAD'],
                             capture_output=True, text=True).stdout.strip()
     return {'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
             'commit': commit or None,
+            'command': shlex.join(['tools/cluster/gate'] + sys.argv[1:]),
             'machine': {'host': platform.node(), 'cpus': os.cpu_count(),
                         'kernel': platform.release(),
                         'guests': 'qemu TCG'}}

@@ -164,3 +164,15 @@ class LockDisciplineTest(testtools.TestCase):
             'group...\r\n')
         self.assertEqual([], guests.shared_lock_commits([clean]))
         guests.check_lock_discipline([clean])
+
+
+class ProvenanceTest(testtools.TestCase):
+
+    def test_the_gates_command_line_as_run(self):
+        argv = ['/repo/tests/cluster/gate.py', '--no-scenarios', '--logs',
+                'results/gate faults']
+        with mock.patch('sys.argv', argv):
+            command = guests.provenance()['command']
+        self.assertEqual(
+            "tools/cluster/gate --no-scenarios --logs 'results/gate faults'",
+            command)
