@@ -168,6 +168,14 @@ class ConfigureNodeTest(testtools.TestCase):
                               'drbd.d', 'r7.res')
             self.assertIn(expected, text)
 
+    def test_drbd_activity_log_default_and_setting(self):
+        for settings, expected in (({}, 'al-extents 1237;'),
+                                   ({'DRBD_CLVM_AL_EXTENTS': '257'},
+                                    'al-extents 257;')):
+            text = self._read(self._configure('lvmlockd', **settings), 'etc',
+                              'drbd.d', 'r7.res')
+            self.assertIn(expected, text)
+
     def test_lvm_for_lvmlockd(self):
         text = self._read(self._configure('lvmlockd'), 'etc', 'lvm',
                           'lvm.conf')
