@@ -160,21 +160,15 @@ class ConfigureNodeTest(testtools.TestCase):
             self.assertIn(expected, text)
         self.assertEqual(text.count('{'), text.count('}'))
 
-    def test_drbd_ping_timeout_default_and_setting(self):
-        for settings, expected in (({}, 'ping-timeout 5;'),
-                                   ({'DRBD_CLVM_PING_TIMEOUT': '20'},
-                                    'ping-timeout 20;')):
-            text = self._read(self._configure('lvmlockd', **settings), 'etc',
-                              'drbd.d', 'r7.res')
-            self.assertIn(expected, text)
-
-    def test_drbd_activity_log_default_and_setting(self):
-        for settings, expected in (({}, 'al-extents 1237;'),
-                                   ({'DRBD_CLVM_AL_EXTENTS': '257'},
-                                    'al-extents 257;')):
-            text = self._read(self._configure('lvmlockd', **settings), 'etc',
-                              'drbd.d', 'r7.res')
-            self.assertIn(expected, text)
+    def test_drbd_settings_default_and_overridden(self):
+        for setting, keyword, default, value in (
+                ('DRBD_CLVM_PING_TIMEOUT', 'ping-timeout', '5', '20'),
+                ('DRBD_CLVM_AL_EXTENTS', 'al-extents', '1237', '257')):
+            for settings, expected in (({}, default),
+                                       ({setting: value}, value)):
+                text = self._read(self._configure('lvmlockd', **settings),
+                                  'etc', 'drbd.d', 'r7.res')
+                self.assertIn('%s %s;' % (keyword, expected), text)
 
     def test_lvm_for_lvmlockd(self):
         text = self._read(self._configure('lvmlockd'), 'etc', 'lvm',
