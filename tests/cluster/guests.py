@@ -89,8 +89,8 @@ SHARED_LUN_DEVICE = ('/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_%s'
 READY_TIMEOUT = 420
 #: seconds for a node that was away (fenced, killed, repaired) to reboot,
 #: rejoin and resync what it missed: longer than a boot on a busy host
-#: (tests/cluster/faults.py's recovery; a repaired Cinder node took 458 s
-#: in CI beside the fault campaign's full sync)
+#: (tests/cluster/faults.py's recovery; a repaired Cinder node timed out
+#: at a boot's 420 s in CI while it resynced its 4.8 GiB activity log)
 REJOIN_TIMEOUT = 1200
 #: The emulated CPU without ERMS/FSRM: with them the kernel and glibc copy
 #: memory with ``rep movsb``, which TCG runs a byte at a time (dd from
