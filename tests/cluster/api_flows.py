@@ -643,16 +643,18 @@ class Flows:
                                       'lv_tags', lv, timeout=60)
         return 'cinder-state:creating' in result.stdout
 
-    def fill(self, cinder, volume_id):
-        """Data in every MiB of the volume, written through the first
-        node's device (activated for it and released after); that node.
+    def fill(self, cinder, volume_id, mib=None):
+        """Data in every MiB of the volume (or of its first ``mib``),
+        written through the first node's device (activated for it and
+        released after); that node.
         """
         node = self.nodes[self.cluster_names[0]]
         lv = 'vgc/volume-%s' % volume_id
-        gib = cinder.volumes.get(volume_id).size
+        if mib is None:
+            mib = cinder.volumes.get(volume_id).size * 1024
         for argv in (['lvchange', '-aey', lv],
                      ['python3', '-c', _MARK_EVERY_MIB, '/dev/' + lv,
-                      str(gib * 1024)],
+                      str(mib)],
                      ['lvchange', '-an', lv]):
             result = node.run(*argv, timeout=300)
             if result.exit_code != 0:

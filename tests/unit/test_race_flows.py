@@ -64,6 +64,42 @@ class AcceptedOutcomesTest(testtools.TestCase):
             ('creating', 'restarted in 9 s')))
 
 
+class DeleteDuringCopyTest(testtools.TestCase):
+    """The source's delete counts only if the copy was still being made."""
+
+    def delete_during(self, copy_status):
+        # cinderclient is the Cinder gate's, not the unit tests'
+        self.useFixture(fixtures.MockPatchObject(
+            race_flows, 'refused_by_api', side_effect=lambda call: call()))
+        self.useFixture(fixtures.MockPatchObject(
+            race_flows, 'settled', return_value=race_flows.DELETED))
+        volumes = types.SimpleNamespace(
+            deleted=[], delete=lambda volume_id: volumes.deleted.append(
+                volume_id),
+            get=lambda volume_id: types.SimpleNamespace(status=copy_status))
+        started = race_flows.CopyStarted()
+        started.volume_id = VOLUME_B
+        started.set()
+        races = race_flows.Races(flows=None)
+        outcome = races.delete_during(types.SimpleNamespace(volumes=volumes),
+                                      started, 'volume', VOLUME_A)
+        self.assertEqual([VOLUME_A], volumes.deleted)
+        return outcome
+
+    def test_a_delete_sent_while_the_copy_is_made(self):
+        outcome = self.delete_during('creating')
+        self.assertEqual(race_flows.DELETED, outcome)
+        self.assertTrue(race_flows.copy_race_as_expected(
+            ('available', outcome)))
+
+    def test_a_delete_sent_once_the_copy_ended_fails_the_race(self):
+        outcome = self.delete_during('available')
+        self.assertEqual(race_flows.AFTER_THE_COPY + race_flows.DELETED,
+                         outcome)
+        self.assertFalse(race_flows.copy_race_as_expected(
+            ('available', outcome)))
+
+
 class ExpectTest(testtools.TestCase):
 
     def setUp(self):
