@@ -70,8 +70,8 @@ STREAM_BOUND = 400
 STREAM_LOST_AFTER = 150
 #: seconds between two looks into the services' logs for such a request
 STREAM_LOST_CHECK = 30
-#: seconds the stream's last check waits for each resource: every request
-#: was already waited for by its client
+#: seconds the stream's last check waits for its resources to settle, all
+#: of them at once: every request was already waited for by its client
 STREAM_FINAL_BOUND = 30
 #: Cinder's default coordination: a lock directory on each node
 FILE_COORDINATION = 'file:///var/lib/cinder'
@@ -90,22 +90,28 @@ class CopyStarted(threading.Event):
     volume_id = None
 
 
+def status_of(get, resource_id):
+    """The resource's status, or :data:`DELETED` once Cinder has it no
+    more.
+    """
+    from cinderclient import exceptions
+    try:
+        return get(resource_id).status
+    except exceptions.NotFound:
+        return DELETED
+
+
 def settled(get, resource_id, timeout=api_flows.STATUS_TIMEOUT,
             given_up=lambda: False):
     """The resource's status once it is no longer transitional (or
     :data:`DELETED`), or its transitional status once ``given_up()`` says
     the wait is pointless.
     """
-    from cinderclient import exceptions
     final = []
 
     def done():
-        try:
-            status = get(resource_id).status
-        except exceptions.NotFound:
-            status = DELETED
-        final[:] = [status]
-        return status not in TRANSITIONAL or given_up()
+        final[:] = [status_of(get, resource_id)]
+        return final[0] not in TRANSITIONAL or given_up()
 
     guests.wait_until(done, timeout, '%s to settle' % resource_id)
     return final[0]
@@ -777,14 +783,22 @@ class Stream:
             futures.append(pool.submit(self._restarts))
             for future in futures:
                 future.result()
+        left = list(self.left)
+
+        def settled_all():
+            left[:] = [(manager, resource_id) for manager, resource_id in left
+                       if status_of(getattr(cinder, manager).get,
+                                    resource_id) in TRANSITIONAL]
+            return not left
+
+        try:
+            guests.wait_until(settled_all, STREAM_FINAL_BOUND,
+                              "the stream's resources to settle")
+        except guests.GuestError:
+            pass  # each one still transitional is told apart below
         stuck = []
-        for manager, resource_id in self.left:
-            get = getattr(cinder, manager).get
-            try:
-                settled(get, resource_id, STREAM_FINAL_BOUND)
-                continue
-            except guests.GuestError:
-                status = get(resource_id).status
+        for manager, resource_id in left:
+            status = status_of(getattr(cinder, manager).get, resource_id)
             request_id = self.changed_by.get(resource_id)
             said = '%s %s (%s)' % (resource_id, status, request_id)
             if self.flows.served_by(request_id):
