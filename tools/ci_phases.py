@@ -14,9 +14,11 @@
 figure last measured for it, and the whole run against CI's limit, so that
 a phase's growth shows long before the limit is reached.
 
-.ci/run appends "phase seconds status" to a file as each phase ends, and
-"elapsed seconds" once every phase has ended (phases may run side by side,
-so the run's own clock, not the sum, is what CI's limit counts), then runs
+.ci/run appends "phase seconds status core-seconds" to a file as each
+phase ends (core-seconds: the CPU its processes used, the emulated guests
+among them), and "elapsed seconds" once every phase has ended (phases may
+run side by side, so the run's own clock, not the sum, is what CI's limit
+counts), then runs
 ``python3 tools/ci_phases.py TIMINGS_FILE``. It also records the host's
 ``cpu`` line of /proc/stat at its start and end ("cpu-start ..." and
 "cpu-end ..."): the table's last line says how busy the host's cores were,
@@ -66,9 +68,22 @@ def read_timings(path):
             if len(fields) == 2 and fields[0] == 'elapsed':
                 elapsed = int(fields[1])
             elif fields:
-                phase, seconds, status = fields
+                phase, seconds, status = fields[:3]
                 timings[phase] = (int(seconds), int(status))
     return timings, elapsed
+
+
+def read_phase_cpu(path):
+    """{phase: core-seconds} for each phase whose line in .ci/run's
+    timings file has them.
+    """
+    cpu = {}
+    with open(path) as timings_file:
+        for line in timings_file:
+            fields = line.split()
+            if len(fields) == 4 and fields[0] not in CPU_MARKS:
+                cpu[fields[0]] = int(fields[3])
+    return cpu
 
 
 def read_cpu(path):
@@ -115,7 +130,7 @@ def grew_too_much(seconds, reference):
     return seconds * 100 > reference * (100 + GROWTH_FLAGGED_PERCENT)
 
 
-def _row(phase, seconds, status, reference):
+def _row(phase, seconds, status, reference, core_seconds):
     notes = []
     if seconds is None:
         notes.append('not run')
@@ -132,24 +147,28 @@ def _row(phase, seconds, status, reference):
             '-' if seconds is None else str(seconds),
             '-' if reference is None else str(reference),
             growth,
+            '-' if core_seconds is None else str(core_seconds),
             '; '.join(notes))
 
 
-def table_lines(runs, figures, elapsed=None):
+def table_lines(runs, figures, elapsed=None, phase_cpu=None):
     """The table's lines for runs [(phase, seconds or None, exit status)]
     against figures as load_figures() returns them; ``elapsed`` the run's
-    own seconds where phases ran side by side.
+    own seconds where phases ran side by side; ``phase_cpu`` each phase's
+    core-seconds where known.
     """
-    rows = [('phase', 'seconds', 'figure', 'growth', '')]
-    rows += [_row(phase, seconds, status, figures['phases'].get(phase))
+    phase_cpu = phase_cpu or {}
+    rows = [('phase', 'seconds', 'figure', 'growth', 'core-s', '')]
+    rows += [_row(phase, seconds, status, figures['phases'].get(phase),
+                  phase_cpu.get(phase))
              for phase, seconds, status in runs]
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]
     lines = ['CI phases against the %s:' % figures['source']]
     for row in rows:
         cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(row[1:4],
+        cells += [cell.rjust(width) for cell, width in zip(row[1:5],
                                                            widths[1:])]
-        lines.append('  '.join(cells + [row[4]]).rstrip())
+        lines.append('  '.join(cells + [row[5]]).rstrip())
     lines.append(_budget_line(runs, elapsed))
     return lines
 
@@ -192,7 +211,8 @@ def main(argv=None):
     figures = load_figures(args.figures)
     timings, elapsed = read_timings(args.timings)
     runs = phase_runs(timings, figures)
-    for line in table_lines(runs, figures, elapsed):
+    for line in table_lines(runs, figures, elapsed,
+                            read_phase_cpu(args.timings)):
         print(line)
     cpu = read_cpu(args.timings)
     if cpu:

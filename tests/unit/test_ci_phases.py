@@ -45,9 +45,9 @@ class TableTest(testtools.TestCase):
     def test_each_phase_with_its_seconds_and_figure(self):
         lines = ci_phases.table_lines(
             [('tests', 104, 0), ('drbd-gate', 987, 0)], FIGURES)
-        self.assertEqual(['tests', '104', '100', '+4', '%'],
+        self.assertEqual(['tests', '104', '100', '+4', '%', '-'],
                          _row(lines, 'tests').split())
-        self.assertEqual(['drbd-gate', '987', '1000', '-1', '%'],
+        self.assertEqual(['drbd-gate', '987', '1000', '-1', '%', '-'],
                          _row(lines, 'drbd-gate').split())
         self.assertIn('test run', lines[0])
 
@@ -77,13 +77,24 @@ class TableTest(testtools.TestCase):
     def test_a_phase_that_did_not_run_shows_so(self):
         lines = ci_phases.table_lines(
             [('tests', 90, 1), ('drbd-gate', None, None)], FIGURES)
-        self.assertEqual(['drbd-gate', '-', '1000', '-', 'not', 'run'],
+        self.assertEqual(['drbd-gate', '-', '1000', '-', '-', 'not', 'run'],
                          _row(lines, 'drbd-gate').split())
 
     def test_a_phase_without_a_figure_shows_so(self):
         lines = ci_phases.table_lines([('new-gate', 50, 0)], FIGURES)
-        self.assertEqual(['new-gate', '50', '-', '-', 'no', 'figure', 'yet'],
-                         _row(lines, 'new-gate').split())
+        self.assertEqual(
+            ['new-gate', '50', '-', '-', '-', 'no', 'figure', 'yet'],
+            _row(lines, 'new-gate').split())
+
+    def test_each_phase_s_core_seconds_where_known(self):
+        lines = ci_phases.table_lines(
+            [('tests', 104, 0), ('drbd-gate', 987, 0)], FIGURES,
+            phase_cpu={'drbd-gate': 1650})
+        self.assertEqual('-', _row(lines, 'tests').split()[5])
+        self.assertEqual('1650', _row(lines, 'drbd-gate').split()[5])
+        header = lines[1]
+        self.assertEqual(header.index('core-s') + len('core-s'),
+                         _row(lines, 'drbd-gate').index('1650') + 4)
 
     def test_budget_line_total_and_percentage(self):
         lines = ci_phases.table_lines(
@@ -170,13 +181,19 @@ class MainTest(testtools.TestCase):
         self.assertTrue(lines[-1].startswith('[gate] FAILED: flows not ok: '))
         self.assertIn('OVER', lines[-3])
 
+    def test_core_seconds_read_from_the_timings(self):
+        lines = self._main('tests 175 0 260\ndrbd-gate 2600 1 2900\n')
+        self.assertEqual(['tests', '175', '180', '-3', '%', '260'],
+                         _row(lines, 'tests').split())
+        self.assertEqual('2900', _row(lines, 'drbd-gate').split()[5])
+
     def test_a_log_without_failures_adds_nothing(self):
         lines = self._main('tests 175 0\n', '[gate] passed in 9 s\n')
         self.assertTrue(lines[-1].startswith('total 175 s'), lines[-1])
 
     def test_phases_after_a_failure_are_not_run(self):
         lines = self._main('tests 175 0\ndrbd-gate 2600 1\n')
-        self.assertEqual(['tests', '175', '180', '-3', '%'],
+        self.assertEqual(['tests', '175', '180', '-3', '%', '-'],
                          _row(lines, 'tests').split())
         self.assertIn('failed, exit 1', _row(lines, 'drbd-gate'))
         self.assertIn('GREW', _row(lines, 'drbd-gate'))
