@@ -415,6 +415,9 @@ class ReadmeTest(testtools.TestCase):
                       words)
         self.assertIn('at least {:,} s on two cores'.format(
             cpu['least_seconds_on_two_cores']), words)
+        for phase, core_seconds in cpu['core_seconds_by_phase'].items():
+            if core_seconds >= 100:
+                self.assertIn(' {:,}'.format(core_seconds), words, phase)
 
     def test_stream_figures_are_the_committed_run(self):
         with open(os.path.join(RESULTS, 'cinder-latest.json')) as handle:
