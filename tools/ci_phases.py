@@ -18,12 +18,11 @@ a phase's growth shows long before the limit is reached.
 phase ends (core-seconds: the CPU its processes used, the emulated guests
 among them), and "elapsed seconds" once every phase has ended (phases may
 run side by side, so the run's own clock, not the sum, is what CI's limit
-counts), then runs
-``python3 tools/ci_phases.py TIMINGS_FILE``. It also records the host's
-``cpu`` line of /proc/stat at its start and end ("cpu-start ..." and
-"cpu-end ..."): the table's last line says how busy the host's cores were,
-which tells a run bound by the emulated guests' CPU from one that waits.
-Standard library only.
+counts), then runs ``python3 tools/ci_phases.py TIMINGS_FILE``. It also
+records the host's ``cpu`` line of /proc/stat at its start and end
+("cpu-start ..." and "cpu-end ..."): the table's last line says how busy
+the host's cores were, which tells a run bound by the emulated guests' CPU
+from one that waits. Standard library only.
 """
 
 import argparse
