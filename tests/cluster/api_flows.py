@@ -62,6 +62,8 @@ for mib in range(int(sys.argv[2])):
     os.pwritev(fd, [block], mib << 20)
 os.fsync(fd)
 """
+#: a resource's status once Cinder has it no more
+DELETED = 'deleted'
 #: the backend section both services serve, and their Cinder cluster
 BACKEND = 'drbd'
 CLUSTER = 'drbdgate@' + BACKEND
@@ -221,11 +223,20 @@ def _wait_status(get, resource_id, wanted, timeout=STATUS_TIMEOUT):
     return get(resource_id)
 
 
-def _gone(get, resource_id):
+def status_of(get, resource_id):
+    """The resource's status, or :data:`DELETED` once Cinder has it no
+    more.
+    """
     from cinderclient import exceptions
     try:
-        status = get(resource_id).status
+        return get(resource_id).status
     except exceptions.NotFound:
+        return DELETED
+
+
+def _gone(get, resource_id):
+    status = status_of(get, resource_id)
+    if status == DELETED:
         return True
     if status.startswith('error'):
         raise FlowError('%s is %s while being deleted'

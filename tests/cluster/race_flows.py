@@ -38,7 +38,7 @@ TRANSITIONAL = frozenset((
     'backing-up', 'restoring-backup', 'reverting', 'managing',
     'unmanaging', 'awaiting-transfer'))
 #: what :func:`settled` says of a resource that no longer exists
-DELETED = 'deleted'
+DELETED = api_flows.DELETED
 #: copies of one source asked for at once: enough for both nodes to serve
 #: some. They take turns (Cinder's lock on the source, or the driver's on
 #: the node holding it), each reading the whole 1 GiB source and writing
@@ -90,17 +90,6 @@ class CopyStarted(threading.Event):
     volume_id = None
 
 
-def status_of(get, resource_id):
-    """The resource's status, or :data:`DELETED` once Cinder has it no
-    more.
-    """
-    from cinderclient import exceptions
-    try:
-        return get(resource_id).status
-    except exceptions.NotFound:
-        return DELETED
-
-
 def settled(get, resource_id, timeout=api_flows.STATUS_TIMEOUT,
             given_up=lambda: False):
     """The resource's status once it is no longer transitional (or
@@ -110,7 +99,7 @@ def settled(get, resource_id, timeout=api_flows.STATUS_TIMEOUT,
     final = []
 
     def done():
-        final[:] = [status_of(get, resource_id)]
+        final[:] = [api_flows.status_of(get, resource_id)]
         return final[0] not in TRANSITIONAL or given_up()
 
     guests.wait_until(done, timeout, '%s to settle' % resource_id)
@@ -787,8 +776,8 @@ class Stream:
 
         def settled_all():
             left[:] = [(manager, resource_id) for manager, resource_id in left
-                       if status_of(getattr(cinder, manager).get,
-                                    resource_id) in TRANSITIONAL]
+                       if api_flows.status_of(getattr(cinder, manager).get,
+                                              resource_id) in TRANSITIONAL]
             return not left
 
         try:
@@ -798,7 +787,8 @@ class Stream:
             pass  # each one still transitional is told apart below
         stuck = []
         for manager, resource_id in left:
-            status = status_of(getattr(cinder, manager).get, resource_id)
+            status = api_flows.status_of(getattr(cinder, manager).get,
+                                         resource_id)
             request_id = self.changed_by.get(resource_id)
             said = '%s %s (%s)' % (resource_id, status, request_id)
             if self.flows.served_by(request_id):
