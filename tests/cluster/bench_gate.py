@@ -26,11 +26,14 @@ import concurrent.futures
 import io
 import json
 import os
+import re
 import tarfile
 import tempfile
+import time
 
 from bench import cluster_timing
 from bench import data_path
+from bench import drbd_settings
 from tests.cluster import cinder_gate
 from tests.cluster import gate
 from tests.cluster import guests
@@ -39,6 +42,11 @@ RESULTS = os.path.join(guests.ROOT, 'bench', 'results', 'cluster-latest.json')
 #: fio's reports as the guest printed them (tests/unit/test_data_path.py)
 FIO_RECORDED = os.path.join(guests.ROOT, 'tests', 'unit', 'fixtures',
                             'recorded', 'fio')
+#: /proc/drbd and drbdsetup show as the DRBD settings' measure read them
+DRBD_SETTINGS_RECORDED = os.path.join(guests.ROOT, 'tests', 'unit',
+                                      'fixtures', 'recorded', 'drbd-settings')
+#: the volume the DRBD settings' writes go to
+DRBD_SETTINGS_LV = 'bench-drbd-settings'
 #: Cinder's coordination for the set-up; no volume service runs here
 UNUSED_COORDINATION = 'file:///var/lib/cinder'
 #: where the benchmark's sources go in the guests
@@ -163,6 +171,141 @@ def record_fio_reports(reports):
         handle.write('\n'.join(index) + '\n')
 
 
+class DrbdSettings:
+    """:mod:`bench.drbd_settings` on the pair: node1 writes, node2 is the
+    resync's target. Run last: it leaves node2 resyncing the whole device
+    when the guests stop.
+    """
+
+    def __init__(self, cluster):
+        self.node1, self.node2 = cluster.nodes
+        self.path = '/dev/%s/%s' % (guests.VG_NAME, DRBD_SETTINGS_LV)
+        self.size = drbd_settings.AL_SPREAD_MIB * 2 ** 20
+        #: what was read, by moment, to keep as recordings
+        self.recorded = {}
+
+    def _run(self, node, argv, timeout=120):
+        return node.runner.run(argv, timeout=timeout).stdout
+
+    def _read(self, moment, node, argv):
+        output = self._run(node, argv)
+        self.recorded.setdefault(moment, (argv, output))
+        return output
+
+    def _proc(self, moment):
+        return self._read(moment, self.node1, ['cat', '/proc/drbd'])
+
+    def _settings(self, moment):
+        return drbd_settings.shown_settings(self._read(
+            moment, self.node1, ['drbdsetup', 'show', guests.DRBD_RESOURCE]))
+
+    def _disk_options(self, *options):
+        self._run(self.node1, ['drbdadm', 'disk-options'] + list(options) +
+                  [guests.DRBD_RESOURCE])
+
+    def _write_us(self, seconds=drbd_settings.WINDOW_SECONDS):
+        return data_path.job_figure(self._run(
+            self.node1, drbd_settings.writes_argv(self.path, self.size,
+                                                  seconds),
+            timeout=seconds + 60), 'us')
+
+    def activity_log(self):
+        counts = (drbd_settings.SMALL_AL_EXTENTS,
+                  drbd_settings.PLUGIN_AL_EXTENTS)
+        write_us = {str(count): [] for count in counts}
+        log_writes = {str(count): [] for count in counts}
+        settings = {}
+        for _ in range(drbd_settings.ROUNDS):
+            for count in counts:
+                self._disk_options('--al-extents=%d' % count)
+                settings[str(count)] = self._settings(
+                    'settings, al-extents %d' % count)
+                self._write_us(drbd_settings.AL_WARM_SECONDS)
+                before = drbd_settings.activity_log_writes(
+                    self._proc('activity log, before'))
+                figure = self._write_us()
+                after = drbd_settings.activity_log_writes(
+                    self._proc('activity log, after'))
+                write_us[str(count)].append(figure)
+                ios = drbd_settings.WINDOW_SECONDS * 1e6 / figure
+                log_writes[str(count)].append((after - before) * 1000 / ios)
+        self._disk_options()  # back to the resource file's
+        return drbd_settings.al_row(write_us, log_writes, settings)
+
+    def _window(self, moment, writes):
+        """One window: the resync's rate (KiB/s), and the time per write
+        if ``writes``.
+        """
+        resource = guests.DRBD_RESOURCE
+        before = drbd_settings.out_of_sync_kib(self._proc(moment), resource)
+        started = time.monotonic()
+        if writes:
+            write_us = self._write_us()
+        else:
+            time.sleep(drbd_settings.WINDOW_SECONDS)
+            write_us = None
+        after = drbd_settings.out_of_sync_kib(self._proc(moment), resource)
+        return (before - after) / (time.monotonic() - started), write_us
+
+    def resync(self):
+        resource = guests.DRBD_RESOURCE
+        self._run(self.node2, ['drbdadm', 'invalidate', resource])
+        guests.wait_until(
+            lambda: 'SyncSource' in self._run(self.node1,
+                                              ['cat', '/proc/drbd']),
+            60, 'node2 to resync from node1')
+        settings = {drbd_settings.PLUGIN: self._settings(
+            'settings, the plugin\'s')}
+        time.sleep(drbd_settings.SETTLE_SECONDS)
+        rate, _ = self._window('resync, no writes', writes=False)
+        rates = {drbd_settings.NO_WRITES: [rate], drbd_settings.DEFAULTS: [],
+                 drbd_settings.PLUGIN: []}
+        writes = {drbd_settings.PAUSED: [], drbd_settings.DEFAULTS: [],
+                  drbd_settings.PLUGIN: []}
+        for _ in range(drbd_settings.ROUNDS):
+            self._run(self.node1, ['drbdadm', 'pause-sync', resource])
+            _, write_us = self._window('resync, paused', writes=True)
+            writes[drbd_settings.PAUSED].append(write_us)
+            self._run(self.node1, ['drbdadm', 'resume-sync', resource])
+            for name in (drbd_settings.DEFAULTS, drbd_settings.PLUGIN):
+                if name == drbd_settings.DEFAULTS:
+                    self._disk_options(*drbd_settings.DRBD_DEFAULTS)
+                    settings[name] = self._settings('settings, DRBD\'s '
+                                                    'defaults')
+                else:
+                    self._disk_options()
+                time.sleep(drbd_settings.SETTLE_SECONDS)
+                rate, write_us = self._window('resync, ' + name, writes=True)
+                rates[name].append(rate)
+                writes[name].append(write_us)
+        return drbd_settings.resync_row(writes, rates, settings)
+
+    def run(self):
+        self._run(self.node1, ['lvcreate', '-y', '-aey', '-L', '%dm'
+                               % drbd_settings.AL_SPREAD_MIB, '-n',
+                               DRBD_SETTINGS_LV, guests.VG_NAME])
+        return {'activity_log': self.activity_log(),
+                'resync': self.resync()}
+
+    def record(self):
+        """What was read, kept as the parsers' fixtures with an INDEX.md."""
+        os.makedirs(DRBD_SETTINGS_RECORDED, exist_ok=True)
+        index = ['# DRBD readings from `tools/cluster/gate --bench`', '',
+                 'Read on node1 by the DRBD settings\' measure '
+                 '(bench/drbd_settings.py), the first of each moment.', '',
+                 '| file | command | moment |', '|---|---|---|']
+        for moment, (argv, output) in sorted(self.recorded.items()):
+            name = re.sub(r'[^a-z0-9]+', '-', moment.lower()).strip('-')
+            with open(os.path.join(DRBD_SETTINGS_RECORDED, name),
+                      'w') as handle:
+                handle.write(output)
+            index.append('| %s | `%s` | %s |'
+                         % (name, ' '.join(argv), moment))
+        with open(os.path.join(DRBD_SETTINGS_RECORDED, 'INDEX.md'),
+                  'w') as handle:
+            handle.write('\n'.join(index) + '\n')
+
+
 def format_rows(result):
     lines = [cluster_timing.format_table(result)]
     throughput = result['throughput']
@@ -189,6 +332,9 @@ def format_rows(result):
                 row['driver_median_s'], row['bare_median_s'], row['ratio'],
                 'met (faster)' if faster else 'MISSED (not faster)'))
     lines.append(data_path.format_rows(result['data_path']))
+    lines.append(drbd_settings.format_rows(
+        result['drbd_settings']['activity_log'],
+        result['drbd_settings']['resync']))
     return '\n'.join(lines)
 
 
@@ -216,6 +362,11 @@ def run(logs_dir, log=print):
             result['throughput'] = phase(
                 'creates per second, one node then both', throughput,
                 cluster)
+            settings = DrbdSettings(cluster)
+            result['drbd_settings'] = phase(
+                'DRBD\'s activity log and resync controller, the plugin\'s '
+                'settings against DRBD\'s defaults', settings.run)
+            settings.record()
     result.update(guests.provenance())
     print(format_rows(result), flush=True)
     with open(RESULTS, 'w') as handle:

@@ -285,6 +285,43 @@ def data_path_table(document):
           'yes' if row['met'] else 'no'] for row in rows])
 
 
+@_from_results('cluster')
+def drbd_settings_table(document):
+    settings = document.get('drbd_settings')
+    if not settings:
+        return ['The committed run predates this measure.']
+    al, resync = settings['activity_log'], settings['resync']
+    counts = sorted(al['write_us'], key=int)
+    lines = list_table(
+        'al-extents: 4 KiB random writes at queue depth 1 over 4 GiB, '
+        'median of %s rounds' % al['rounds'],
+        ['al-extents', 'us per write', 'activity-log writes per 1000',
+         'MiB to resync after a crash, at most', 'the plugin\'s'],
+        [[count, al['write_us'][count], al['log_writes_per_1000'][count],
+          al['crash_resync_mib'][count],
+          'yes' if count == al['chosen'] else '-'] for count in counts])
+    writes, rates = resync['write_us'], resync['resync_kib_s']
+    lines += list_table(
+        'A whole-device resync while node1 writes (4 KiB random, queue '
+        'depth 1), median of %s rounds' % resync['rounds'],
+        ['resync', 'us per write', 'resync KiB/s'],
+        [['paused', writes['paused'], '-'],
+         ['DRBD\'s defaults', writes['drbd defaults'],
+          rates['drbd defaults']],
+         ['the plugin\'s settings', writes['plugin'], rates['plugin']],
+         ['the plugin\'s settings, no writes', '-', rates['no writes']]])
+    lines += list_table(
+        'Targets', ['target', 'measured', 'goal', 'met'],
+        [['the plugin\'s al-extents no slower than %s' % counts[0],
+          '%s against %s us' % (al['write_us'][al['chosen']],
+                                al['write_us'][counts[0]]), '<=',
+          'yes' if al['met'] else 'no'],
+         ['the resync while writing over the resync without',
+          _ratio(resync['plugin_over_no_writes']),
+          '>= %s' % resync['target'], 'yes' if resync['met'] else 'no']])
+    return lines
+
+
 FAULT_HEADER = ['case', 'fault', 'answers', 'longest s', 'unanswered',
                 'split-brains', 'LVs lost', 'half-made',
                 'acked writes lost', 'survivor I/O pause s',
@@ -348,6 +385,7 @@ TABLES = {
     'stats-scale': stats_table,
     'cluster-timing': cluster_table,
     'data-path': data_path_table,
+    'drbd-settings': drbd_settings_table,
     'faults': fault_table,
 }
 
