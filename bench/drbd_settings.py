@@ -58,8 +58,8 @@ SETTLE_SECONDS = 3
 ROUNDS = 3
 #: DRBD 8.4's defaults (drbd_limits.h): 100 sectors in flight, 250 KiB/s
 #: kept while the application writes, 100 MiB/s at most
-DRBD_DEFAULTS = ('--c-fill-target=100', '--c-min-rate=250',
-                 '--c-max-rate=102400')
+DRBD_DEFAULTS = ('--c-fill-target=50k', '--c-min-rate=250k',
+                 '--c-max-rate=100M')
 #: the plugin's resync while writing, over the resync without writes
 RESYNC_TARGET = 0.8
 WRITES = ('--rw=randwrite', '--bs=4k')

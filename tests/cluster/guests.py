@@ -94,7 +94,9 @@ READY_TIMEOUT = 420
 REJOIN_TIMEOUT = 1200
 #: The emulated CPU without ERMS/FSRM: with them the kernel and glibc copy
 #: memory with ``rep movsb``, which TCG runs a byte at a time (dd from
-#: /dev/zero: 2.9 s with them, 0.45 s without).
+#: /dev/zero: 2.9 s with them, 0.45 s without). Without AVX, or as
+#: ``qemu64``, the guests were no faster (importing Cinder 12.7 s here,
+#: 16.7 and 14.2 s; five ``lvs`` 1.40, 1.56 and 1.43 s).
 TCG_CPU = 'max,-erms,-fsrm'
 #: No Spectre/Meltdown mitigations in the emulated guests (retpolines, RSB
 #: fills): nothing else runs in them; boot 54 -> 45 s, ``lvs`` 0.41 -> 0.25 s.
