@@ -34,6 +34,7 @@ gate's guests (``drbdadm disk-options`` applies the file); what ran is
 read back from ``drbdsetup show``.
 """
 
+import json
 import re
 import statistics
 
@@ -102,6 +103,12 @@ def shown_settings(show):
 
 def writes_argv(path, size, seconds):
     return data_path.fio_argv(path, 0, size, WRITES, seconds=seconds)
+
+
+def writes_done(output):
+    """(microseconds per write, writes made) of the writes' fio report."""
+    return (data_path.job_figure(output, 'us'),
+            json.loads(output)['jobs'][0]['write']['total_ios'])
 
 
 def _medians(figures):

@@ -203,11 +203,12 @@ class DrbdSettings:
         self._run(self.node1, ['drbdadm', 'disk-options'] + list(options) +
                   [guests.DRBD_RESOURCE])
 
-    def _write_us(self, seconds=drbd_settings.WINDOW_SECONDS):
-        return data_path.job_figure(self._run(
+    def _writes(self, seconds):
+        """fio's writes for ``seconds``: (us per write, writes made)."""
+        return drbd_settings.writes_done(self._run(
             self.node1, drbd_settings.writes_argv(self.path, self.size,
                                                   seconds),
-            timeout=seconds + 60), 'us')
+            timeout=seconds + 60))
 
     def activity_log(self):
         counts = (drbd_settings.SMALL_AL_EXTENTS,
@@ -220,14 +221,13 @@ class DrbdSettings:
                 self._disk_options('--al-extents=%d' % count)
                 settings[str(count)] = self._settings(
                     'settings, al-extents %d' % count)
-                self._write_us(drbd_settings.AL_WARM_SECONDS)
+                self._writes(drbd_settings.AL_WARM_SECONDS)
                 before = drbd_settings.activity_log_writes(
                     self._proc('activity log, before'))
-                figure = self._write_us()
+                figure, ios = self._writes(drbd_settings.WINDOW_SECONDS)
                 after = drbd_settings.activity_log_writes(
                     self._proc('activity log, after'))
                 write_us[str(count)].append(figure)
-                ios = drbd_settings.WINDOW_SECONDS * 1e6 / figure
                 log_writes[str(count)].append((after - before) * 1000 / ios)
         self._disk_options()  # back to the resource file's
         return drbd_settings.al_row(write_us, log_writes, settings)
@@ -240,7 +240,7 @@ class DrbdSettings:
         before = drbd_settings.out_of_sync_kib(self._proc(moment), resource)
         started = time.monotonic()
         if writes:
-            write_us = self._write_us()
+            write_us, _ = self._writes(drbd_settings.WINDOW_SECONDS)
         else:
             time.sleep(drbd_settings.WINDOW_SECONDS)
             write_us = None

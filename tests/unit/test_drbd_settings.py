@@ -15,6 +15,7 @@ guests, its rows, and that the settings it compares are the ones the
 DevStack plugin and the gate write.
 """
 
+import json
 import os
 import re
 
@@ -99,3 +100,15 @@ class RowsTest(testtools.TestCase):
                                  {'257': [700], '1237': [150]}, {}), slow)
         self.assertIn('0.70 (MISSED >= 0.80)', text)
         self.assertIn('1237: 5000 us, 150 log writes per 1000', text)
+
+
+class WritesDoneTest(testtools.TestCase):
+
+    def test_a_recorded_fio_report_of_random_writes(self):
+        output = _read(recorded.FIXTURES, 'fio', '4k-randwrite-qd1.json')
+        write_us, writes = drbd_settings.writes_done(output)
+        self.assertEqual(
+            json.loads(output)['jobs'][0]['write']['total_ios'], writes)
+        self.assertGreater(writes, 0)
+        self.assertAlmostEqual(
+            1e6 / json.loads(output)['jobs'][0]['write']['iops'], write_us)
