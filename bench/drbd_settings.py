@@ -101,6 +101,22 @@ def shown_settings(show):
     return found
 
 
+def check_controller(name, shown):
+    """``shown`` (:func:`shown_settings`) is the resync controller that
+    ``name`` stands for: DRBD's defaults show none of its settings, the
+    plugin's shows each.
+
+    :raises ValueError: it is not, and the window would measure another.
+    """
+    controller = {setting for setting in shown if setting.startswith('c-')
+                  and setting != 'c-plan-ahead'}
+    wanted = set() if name == DEFAULTS else {'c-fill-target', 'c-min-rate',
+                                             'c-max-rate'}
+    if controller != wanted:
+        raise ValueError('the resync controller for %s shows %s'
+                         % (name, shown))
+
+
 def writes_argv(path, size, seconds):
     return data_path.fio_argv(path, 0, size, WRITES, seconds=seconds)
 

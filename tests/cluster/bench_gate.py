@@ -199,9 +199,19 @@ class DrbdSettings:
         return drbd_settings.shown_settings(self._read(
             moment, self.node1, ['drbdsetup', 'show', guests.DRBD_RESOURCE]))
 
-    def _disk_options(self, *options):
-        self._run(self.node1, ['drbdadm', 'disk-options'] + list(options) +
-                  [guests.DRBD_RESOURCE])
+    def _set(self, moment, *options):
+        """DRBD's disk options ``options`` on node1, or with none the
+        resource file's again (``drbdadm adjust``: ``disk-options`` alone
+        leaves what the command line set); what ``drbdsetup show`` then
+        gives.
+        """
+        resource = guests.DRBD_RESOURCE
+        if options:
+            argv = ['drbdadm', 'disk-options'] + list(options) + [resource]
+        else:
+            argv = ['drbdadm', 'adjust', resource]
+        self._run(self.node1, argv)
+        return self._settings(moment)
 
     def _writes(self, seconds):
         """fio's writes for ``seconds``: (us per write, writes made)."""
@@ -218,9 +228,9 @@ class DrbdSettings:
         settings = {}
         for _ in range(drbd_settings.ROUNDS):
             for count in counts:
-                self._disk_options('--al-extents=%d' % count)
-                settings[str(count)] = self._settings(
-                    'settings, al-extents %d' % count)
+                settings[str(count)] = self._set(
+                    'settings, al-extents %d' % count,
+                    '--al-extents=%d' % count)
                 self._writes(drbd_settings.AL_WARM_SECONDS)
                 before = drbd_settings.activity_log_writes(
                     self._proc('activity log, before'))
@@ -229,7 +239,7 @@ class DrbdSettings:
                     self._proc('activity log, after'))
                 write_us[str(count)].append(figure)
                 log_writes[str(count)].append((after - before) * 1000 / ios)
-        self._disk_options()  # back to the resource file's
+        self._set('settings, the resource file\'s')
         return drbd_settings.al_row(write_us, log_writes, settings)
 
     def _window(self, moment, writes):
@@ -254,8 +264,9 @@ class DrbdSettings:
             lambda: 'SyncSource' in self._run(self.node1,
                                               ['cat', '/proc/drbd']),
             60, 'node2 to resync from node1')
-        settings = {drbd_settings.PLUGIN: self._settings(
-            'settings, the plugin\'s')}
+        settings = {}
+        drbd_settings.check_controller(
+            drbd_settings.PLUGIN, self._settings('settings, the plugin\'s'))
         time.sleep(drbd_settings.SETTLE_SECONDS)
         rate, _ = self._window('resync, no writes', writes=False)
         rates = {drbd_settings.NO_WRITES: [rate], drbd_settings.DEFAULTS: [],
@@ -269,11 +280,12 @@ class DrbdSettings:
             self._run(self.node1, ['drbdadm', 'resume-sync', resource])
             for name in (drbd_settings.DEFAULTS, drbd_settings.PLUGIN):
                 if name == drbd_settings.DEFAULTS:
-                    self._disk_options(*drbd_settings.DRBD_DEFAULTS)
-                    settings[name] = self._settings('settings, DRBD\'s '
-                                                    'defaults')
+                    shown = self._set('settings, DRBD\'s defaults',
+                                      *drbd_settings.DRBD_DEFAULTS)
                 else:
-                    self._disk_options()
+                    shown = self._set('settings, the plugin\'s')
+                drbd_settings.check_controller(name, shown)
+                settings[name] = shown
                 time.sleep(drbd_settings.SETTLE_SECONDS)
                 rate, write_us = self._window('resync, ' + name, writes=True)
                 rates[name].append(rate)
