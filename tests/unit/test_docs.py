@@ -294,6 +294,16 @@ class ResultTablesTest(testtools.TestCase):
                 self.assertIn('%.1f' % row['medians'][place], text)
             self.assertIn('%.3f' % row['volume_over_drbd'], text)
 
+    def test_drbd_settings_table_is_the_committed_run(self):
+        settings = self._json('cluster-latest.json')['drbd_settings']
+        text = '\n'.join(docgen.drbd_settings_table())
+        for count, write_us in settings['activity_log']['write_us'].items():
+            self.assertIn(str(write_us), text, count)
+        for name, rate in settings['resync']['resync_kib_s'].items():
+            self.assertIn(str(rate), text, name)
+        self.assertIn('%.2f' % settings['resync']['plugin_over_no_writes'],
+                      text)
+
     def test_benchmark_pages_type_no_table_of_their_own(self):
         for page in ('benchmarks.rst', 'faults.rst', 'cinder-flows.rst'):
             text = _read(os.path.join(DOC, 'reference', page))

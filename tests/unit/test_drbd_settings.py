@@ -112,3 +112,64 @@ class WritesDoneTest(testtools.TestCase):
         self.assertGreater(writes, 0)
         self.assertAlmostEqual(
             1e6 / json.loads(output)['jobs'][0]['write']['iops'], write_us)
+
+
+class RecordedDuringTheBenchTest(testtools.TestCase):
+    """What DRBD printed on node1 while the bench measured
+    (tests/unit/fixtures/recorded/drbd-settings).
+    """
+
+    def _recorded(self, name):
+        return _read(recorded.FIXTURES, 'drbd-settings', name)
+
+    def test_the_controller_shown_with_each_setting(self):
+        plugin = drbd_settings.shown_settings(
+            self._recorded('settings-the-plugin-s'))
+        # the gate's resource file: its al-extents, the plugin's controller
+        self.assertEqual({'al-extents': '257', 'c-fill-target': '2048s',
+                          'c-min-rate': '20480k', 'c-max-rate': '1048576k'},
+                         plugin)
+        drbd_settings.check_controller(drbd_settings.PLUGIN, plugin)
+        defaults = drbd_settings.shown_settings(
+            self._recorded('settings-drbd-s-defaults'))
+        drbd_settings.check_controller(drbd_settings.DEFAULTS, defaults)
+        self.assertRaises(ValueError, drbd_settings.check_controller,
+                          drbd_settings.DEFAULTS, plugin)
+        self.assertRaises(ValueError, drbd_settings.check_controller,
+                          drbd_settings.PLUGIN, defaults)
+        small = drbd_settings.shown_settings(
+            self._recorded('settings-al-extents-257'))
+        self.assertEqual('257', small['al-extents'])
+
+    def test_a_resync_paused_and_running_is_read(self):
+        for name in ('resync-paused', 'resync-plugin',
+                     'resync-drbd-defaults', 'resync-no-writes'):
+            text = self._recorded(name)
+            self.assertIn('SyncS', text, name)
+            self.assertGreater(drbd_settings.out_of_sync_kib(text, 'r0'), 0)
+            self.assertGreater(drbd_settings.activity_log_writes(text), 0)
+
+
+class CommittedResultTest(testtools.TestCase):
+    """bench/results/cluster-latest.json holds both rows, each figure its
+    table and the docs read (a bench that lost one fails here, in CI).
+    """
+
+    def test_both_rows_with_every_figure(self):
+        with open(os.path.join(ROOT, 'bench', 'results',
+                               'cluster-latest.json')) as handle:
+            settings = json.load(handle)['drbd_settings']
+        al, resync = settings['activity_log'], settings['resync']
+        counts = {str(drbd_settings.SMALL_AL_EXTENTS),
+                  str(drbd_settings.PLUGIN_AL_EXTENTS)}
+        for figures in ('write_us', 'log_writes_per_1000',
+                        'crash_resync_mib'):
+            self.assertEqual(counts, set(al[figures]), figures)
+        self.assertEqual({drbd_settings.PAUSED, drbd_settings.DEFAULTS,
+                          drbd_settings.PLUGIN}, set(resync['write_us']))
+        self.assertEqual({drbd_settings.NO_WRITES, drbd_settings.DEFAULTS,
+                          drbd_settings.PLUGIN}, set(resync['resync_kib_s']))
+        self.assertEqual(drbd_settings.RESYNC_TARGET, resync['target'])
+        for row in (al, resync):
+            self.assertIsInstance(row['met'], bool)
+            self.assertEqual(drbd_settings.ROUNDS, row['rounds'])

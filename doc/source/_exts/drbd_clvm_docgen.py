@@ -395,7 +395,7 @@ _SELECTOR = re.compile(r'^(?P<list>\w+)\[(?P<key>\w+)=(?P<value>[^\]]+)\]$')
 
 def result_value(spec):
     """The value at ``NAME:key.key.N`` in a committed result, as text: a
-    part that is a number indexes a list, ``list[key=value]`` picks the one
+    part on a list is an index, ``list[key=value]`` picks the one
     item of a list whose ``key`` is ``value``. A ``KeyError`` where there is
     none.
     """
@@ -415,7 +415,8 @@ def result_value(spec):
                     len(matches), key, wanted, selector.group('list')))
             value = matches[0]
         else:
-            value = value[int(part)] if part.isdigit() else value[part]
+            value = (value[int(part)] if isinstance(value, list)
+                     else value[part])
     if isinstance(value, float):
         return ('%.3f' % value).rstrip('0').rstrip('.')
     return str(value)
