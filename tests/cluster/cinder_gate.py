@@ -66,11 +66,9 @@ def build_driver_wheel(directory):
 
 def start_volume_services(cluster, controller):
     """Set up and start every node's service at once (each set-up is
-    minutes of emulated pip and Python start-up), with Cinder's locks on
-    its file default: :func:`race_flows.run_on_file_locks` runs first.
+    minutes of emulated pip and Python start-up).
     """
     urls = list(controller.guest_urls())
-    urls[2] = race_flows.FILE_COORDINATION
 
     def start(node):
         node.runner.run(['drbd-clvm-cinder-node', 'setup'] + urls +
@@ -200,9 +198,6 @@ def run(logs_dir, log=print, shared_lun=None):
                           held_check.run, cluster, log)
                     flows = api_flows.Flows(cluster, controller, log=log)
                     rows = flows.rows
-                    phase('requests that race on Cinder\'s file default, '
-                          'then the services on etcd\'s locks',
-                          race_flows.run_on_file_locks, flows)
                     phase('flows through the API', api_flows.run, flows)
                     phase('requests that race, and the consistency check',
                           race_flows.run, flows)

@@ -231,7 +231,8 @@ class Races:
         ``url``; each must warn of a file URL at start-up.
         """
         flows = self.flows
-        nodes = self._running()
+        nodes = [node for node in flows.cluster_names
+                 if node not in flows.dead]
         warned = {node: self._warnings(node) for node in nodes}
         for node in nodes:
             flows.stopped.add(node)
@@ -243,31 +244,13 @@ class Races:
                             for node in nodes]:
                 started.result()
         if url.startswith('file:'):
-            self._check_warned(warned)
+            silent = [node for node in nodes
+                      if self._warnings(node) <= warned[node]]
+            if silent:
+                raise api_flows.FlowError(
+                    'no warning of the file coordination URL on %s'
+                    % ', '.join(silent))
         return Outcome('%s on %s' % (', '.join(nodes), url))
-
-    def file_locks_warned(self, cinder):
-        """Every running volume service, started on Cinder's file default,
-        warned of it.
-        """
-        nodes = self._running()
-        self._check_warned(dict.fromkeys(nodes, 0))
-        return Outcome('%s on %s' % (', '.join(nodes), FILE_COORDINATION))
-
-    def _running(self):
-        return [node for node in self.flows.cluster_names
-                if node not in self.flows.dead]
-
-    def _check_warned(self, warned_before):
-        """Each node (of ``warned_before``: its count of the file URL's
-        warning before) logged the warning again since.
-        """
-        silent = [node for node, before in warned_before.items()
-                  if self._warnings(node) <= before]
-        if silent:
-            raise api_flows.FlowError(
-                'no warning of the file coordination URL on %s'
-                % ', '.join(silent))
 
     def _warnings(self, node):
         result = self.flows.nodes[node].run(
@@ -507,31 +490,21 @@ def races_once(flows, races, when):
     copies_at_once(flows, races, when)
 
 
-def run_on_file_locks(flows):
-    """Every race on Cinder's per-node file default, which the volume
-    services start on (each must warn of it), to show what etcd's locks
-    buy; then every service restarted on etcd's locks, where the flows and
-    :func:`run` go on. Racing on the file default first costs one restart
-    of the services, not two.
-    """
-    races = Races(flows)
-    flows.step('volume services on file locks (Cinder\'s default)',
-               races.file_locks_warned)
-    races_once(flows, races, ', file locks')
-    flows.step('volume services on etcd locks', races.coordinate,
-               flows.controller.guest_urls()[2])
-
-
 def run(flows):
-    """The bus restart; every race on etcd's locks (as
-    :func:`run_on_file_locks` ran them on the file default); the stream of
-    mixed requests across a rolling restart, on etcd only (no two of its
+    """The bus restart; every race on etcd's locks, then on Cinder's file
+    default, to show what the distributed locks buy; the stream of mixed
+    requests across a rolling restart, on etcd only (no two of its
     requests touch one resource, so Cinder's locks decide nothing in it);
     the consistency check.
     """
     races = Races(flows)
     bus_restart(flows, races)
     races_once(flows, races, ', etcd locks')
+    etcd = flows.controller.guest_urls()[2]
+    flows.step('volume services on file locks (Cinder\'s default)',
+               races.coordinate, FILE_COORDINATION)
+    races_once(flows, races, ', file locks')
+    flows.step('volume services back on etcd locks', races.coordinate, etcd)
     stream = Stream(flows, races)
     step_with_outcome(flows, '%d mixed requests from %d clients, rolling '
                       'restart' % (stream.requests, stream.clients),

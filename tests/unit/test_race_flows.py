@@ -211,40 +211,6 @@ class ConsistencyTest(testtools.TestCase):
         self.assertEqual('1 volumes, 1 LVs: consistent', outcome)
 
 
-class FileLocksWarnedTest(testtools.TestCase):
-    """The services' start on Cinder's file default is checked for its
-    warning in each running node's log.
-    """
-
-    def _races(self, counts, dead=()):
-        def node(count):
-            run = mock.Mock(return_value=types.SimpleNamespace(
-                stdout='%d\n' % count, exit_code=0 if count else 1))
-            return types.SimpleNamespace(run=run)
-
-        flows = types.SimpleNamespace(
-            nodes={name: node(count) for name, count in counts.items()},
-            cluster_names=sorted(counts), dead=set(dead))
-        return race_flows.Races(flows)
-
-    def test_every_running_node_warned(self):
-        races = self._races({'node1': 1, 'node2': 2, 'node3': 0},
-                            dead=['node3'])
-        self.assertEqual('node1, node2 on %s' % race_flows.FILE_COORDINATION,
-                         races.file_locks_warned(None))
-        races.flows.nodes['node1'].run.assert_called_once_with(
-            'grep', '-c', '-F', race_flows.FILE_COORDINATION_WARNING,
-            api_flows.SERVICE_LOG, timeout=30)
-        races.flows.nodes['node3'].run.assert_not_called()
-
-    def test_a_node_that_did_not_warn_is_named(self):
-        races = self._races({'node1': 1, 'node2': 0})
-        error = self.assertRaises(api_flows.FlowError,
-                                  races.file_locks_warned, None)
-        self.assertEqual('no warning of the file coordination URL on node2',
-                         str(error))
-
-
 class NotFound(Exception):
     """cinderclient's NotFound, in a stand-in of its exceptions module."""
 
