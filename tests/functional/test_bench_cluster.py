@@ -23,6 +23,7 @@ import testtools
 
 from bench import cluster_timing
 from bench import data_path
+from bench import drbd_settings
 from drbd_clvm_driver import stack
 from tests.sim import cluster as sim
 
@@ -122,7 +123,18 @@ class BenchGateTableTest(testtools.TestCase):
                 '4k randread qd1', 'us', {
                     data_path.VOLUME: [320.0], data_path.DRBD: [275.0],
                     data_path.BACKING: [250.0],
-                    data_path.SNAPSHOT_ORIGIN: [330.0]})]}
+                    data_path.SNAPSHOT_ORIGIN: [330.0]})],
+            'drbd_settings': {
+                'activity_log': drbd_settings.al_row(
+                    {'257': [6000.0], '1237': [5000.0]},
+                    {'257': [700.0], '1237': [100.0]}, {}),
+                'resync': drbd_settings.resync_row(
+                    {drbd_settings.PAUSED: [4000.0],
+                     drbd_settings.DEFAULTS: [5000.0],
+                     drbd_settings.PLUGIN: [6000.0]},
+                    {drbd_settings.NO_WRITES: [40000.0],
+                     drbd_settings.DEFAULTS: [10000.0],
+                     drbd_settings.PLUGIN: [20000.0]}, {})}}
         table = bench_gate.format_rows(result)
         self.assertIn('create   ours 0.540 s, Cinder\'s LVMVolumeDriver '
                       '9.000 s', table)
@@ -135,3 +147,6 @@ class BenchGateTableTest(testtools.TestCase):
                       table)
         self.assertIn('4k randread qd1              320.0     275.0     '
                       '250.0     330.0    0.859 MISSED >= 0.971', table)
+        self.assertIn('the plugin\'s 1237: met (no slower)', table)
+        self.assertIn('the plugin\'s resync over the resync without '
+                      'writes: 0.50 (MISSED >= 0.80)', table)
