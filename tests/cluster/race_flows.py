@@ -233,26 +233,36 @@ class Races:
         flows = self.flows
         nodes = [node for node in flows.cluster_names
                  if node not in flows.dead]
-        warned = {node: self._warnings(node) for node in nodes}
+        warned = {node: self.warnings(node) for node in nodes}
         for node in nodes:
-            flows.stopped.add(node)
-            flows.service(node, 'stop')
-            flows.nodes[node].runner.run(
-                ['drbd-clvm-cinder-node', 'coordination', url], timeout=60)
+            self.stop_onto(node, url)
         with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
             for started in [pool.submit(flows.start_service, cinder, node)
                             for node in nodes]:
                 started.result()
         if url.startswith('file:'):
             silent = [node for node in nodes
-                      if self._warnings(node) <= warned[node]]
+                      if self.warnings(node) <= warned[node]]
             if silent:
                 raise api_flows.FlowError(
                     'no warning of the file coordination URL on %s'
                     % ', '.join(silent))
         return Outcome('%s on %s' % (', '.join(nodes), url))
 
-    def _warnings(self, node):
+    def stop_onto(self, node, url):
+        """Stop ``node``'s volume service (SIGTERM, as systemd stops it)
+        and point its Cinder locks at ``url`` for its next start.
+        """
+        flows = self.flows
+        flows.stopped.add(node)
+        flows.service(node, 'stop')
+        flows.nodes[node].runner.run(
+            ['drbd-clvm-cinder-node', 'coordination', url], timeout=60)
+
+    def warnings(self, node):
+        """How many times ``node``'s volume service warned at start-up
+        that its Cinder locks are a directory of that node only.
+        """
         result = self.flows.nodes[node].run(
             'grep', '-c', '-F', FILE_COORDINATION_WARNING,
             api_flows.SERVICE_LOG, timeout=30)
@@ -493,9 +503,10 @@ def races_once(flows, races, when):
 def run(flows):
     """The bus restart; every race on etcd's locks, then on Cinder's file
     default, to show what the distributed locks buy; the stream of mixed
-    requests across a rolling restart, on etcd only (no two of its
-    requests touch one resource, so Cinder's locks decide nothing in it);
-    the consistency check.
+    requests across a rolling restart that brings the services back onto
+    etcd, as an operator moves a cloud's locks (no two of the stream's
+    requests touch one resource, so Cinder's locks decide nothing in it,
+    and a restart apiece is all the move costs); the consistency check.
     """
     races = Races(flows)
     bus_restart(flows, races)
@@ -504,8 +515,7 @@ def run(flows):
     flows.step('volume services on file locks (Cinder\'s default)',
                races.coordinate, FILE_COORDINATION)
     races_once(flows, races, ', file locks')
-    flows.step('volume services back on etcd locks', races.coordinate, etcd)
-    stream = Stream(flows, races)
+    stream = Stream(flows, races, etcd)
     step_with_outcome(flows, '%d mixed requests from %d clients, rolling '
                       'restart' % (stream.requests, stream.clients),
                       stream.run)
@@ -597,10 +607,12 @@ class Stream:
     an administrator would before deleting them.
     """
 
-    def __init__(self, flows, races, requests=STREAM_REQUESTS,
+    def __init__(self, flows, races, coordination, requests=STREAM_REQUESTS,
                  clients=STREAM_CLIENTS):
         self.flows = flows
         self.races = races
+        #: where each service's Cinder locks are once it has restarted
+        self.coordination = coordination
         self.requests = requests
         self.clients = clients
         self.answers = []
@@ -614,8 +626,12 @@ class Stream:
         self.still_attached = []
         self._lock = threading.Lock()
         self._current = threading.local()
+        #: the clients stop at once: no restart is left to wait for
+        self._restarts_failed = threading.Event()
 
     def _done(self):
+        if self._restarts_failed.is_set():
+            return True
         with self._lock:
             return (len(self.answers) >= self.requests and
                     len(self.restarted) == len(self._nodes()))
@@ -747,7 +763,16 @@ class Stream:
             self._round(number)
 
     def _restarts(self):
-        """Each service restarted in turn, once the stream is under way."""
+        """Each service restarted in turn onto :attr:`coordination`, once
+        the stream is under way.
+        """
+        try:
+            self._restart_each()
+        except BaseException:
+            self._restarts_failed.set()
+            raise
+
+    def _restart_each(self):
         flows = self.flows
         guests.wait_until(lambda: len(self.answers) >= self.clients, 600,
                           'the stream to be under way')
@@ -755,9 +780,13 @@ class Stream:
         for node in self._nodes():
             flows.log('stream: restarting cinder-volume on %s after %d '
                       'requests' % (node, len(self.answers)))
-            flows.stopped.add(node)
-            flows.service(node, 'stop')
+            warned = self.races.warnings(node)
+            self.races.stop_onto(node, self.coordination)
             flows.start_service(cinder, node)
+            if self.races.warnings(node) > warned:
+                raise api_flows.FlowError(
+                    '%s warned of a file coordination URL after its restart '
+                    'onto %s' % (node, self.coordination))
             with self._lock:
                 self.restarted.append(node)
 

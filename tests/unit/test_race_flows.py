@@ -265,6 +265,35 @@ class FakeCinder:
         self.volume_snapshots = FakeManager(self, 'snapshot')
 
 
+#: where the stream's rolling restart moves the services' Cinder locks
+ETCD = 'etcd3+http://10.0.2.2:2379'
+
+
+class FakeServiceNode:
+    """A node's volume service as the stream restarts it: its runner
+    records the coordination URL it is given, and its log has warned of a
+    file URL once per start on one.
+    """
+
+    def __init__(self, name, restarts, url='file:///var/lib/cinder'):
+        self.name = name
+        self.restarts = restarts
+        self.url = url
+        self.warned = 1
+        self.runner = types.SimpleNamespace(run=self._configure)
+
+    def _configure(self, argv, timeout):
+        self.url = argv[-1]
+        self.restarts.append((self.name, 'coordination ' + self.url))
+
+    def start(self):
+        self.restarts.append((self.name, 'started'))
+        self.warned += self.url.startswith('file:')
+
+    def run(self, *argv, timeout):
+        return types.SimpleNamespace(stdout='%d\n' % self.warned)
+
+
 class StreamTest(testtools.TestCase):
     """The stream's accounting, on a stand-in Cinder that answers at once."""
 
@@ -281,7 +310,7 @@ class StreamTest(testtools.TestCase):
         self.lines = []
 
     def _run(self, cinder, requests=30, served_by=(), lost_after=None,
-             detach_fails=False):
+             detach_fails=False, onto=ETCD):
         self.useFixture(fixtures.MockPatchObject(
             api_flows, 'client', return_value=cinder))
         for bound in ('STREAM_BOUND', 'STREAM_FINAL_BOUND'):
@@ -307,16 +336,17 @@ class StreamTest(testtools.TestCase):
                 raise RuntimeError('MessagingTimeout')
             cinder.resources[attached[1]].status = 'available'
 
+        nodes = {name: FakeServiceNode(name, self.restarts)
+                 for name in ('node1', 'node2')}
         flows = types.SimpleNamespace(
             cluster_names=['node1', 'node2'], dead=set(), stopped=set(),
             api_url='http://api', log=self.lines.append,
-            attach=attach, detach=detach,
+            attach=attach, detach=detach, nodes=nodes,
             service=lambda node, action: self.restarts.append(
                 (node, action)),
-            start_service=lambda cinder, node: self.restarts.append(
-                (node, 'started')),
+            start_service=lambda cinder, node: nodes[node].start(),
             served_by=lambda request_id: list(served_by))
-        stream = race_flows.Stream(flows, race_flows.Races(flows),
+        stream = race_flows.Stream(flows, race_flows.Races(flows), onto,
                                    requests=requests, clients=3)
         return stream, stream.run(cinder)
 
@@ -326,12 +356,21 @@ class StreamTest(testtools.TestCase):
         self.assertGreaterEqual(len(stream.answers), 30)
         self.assertEqual({'ok'}, {answer['outcome']
                                   for answer in stream.answers})
-        self.assertEqual([('node1', 'stop'), ('node1', 'started'),
-                          ('node2', 'stop'), ('node2', 'started')],
-                         self.restarts)
+        self.assertEqual(
+            [('node1', 'stop'), ('node1', 'coordination ' + ETCD),
+             ('node1', 'started'),
+             ('node2', 'stop'), ('node2', 'coordination ' + ETCD),
+             ('node2', 'started')], self.restarts)
         self.assertIn('from 3 clients while node1 then node2 restarted: '
                       'ok %d' % len(stream.answers), outcome)
         self.assertEqual({}, cinder.resources)
+
+    def test_a_service_restarted_still_on_file_locks_fails_it(self):
+        error = self.assertRaises(
+            api_flows.FlowError, self._run, FakeCinder(),
+            onto='file:///elsewhere')
+        self.assertIn('node1 warned of a file coordination URL after its '
+                      'restart onto file:///elsewhere', str(error))
 
     def test_failed_requests_counted_and_what_they_left_cleaned_up(self):
         cinder = FakeCinder(extend_ends_in='error_extending')
