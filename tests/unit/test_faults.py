@@ -67,6 +67,40 @@ class AwaitAnswersTest(testtools.TestCase):
         self.assertEqual(2, len(quick.answers))
 
 
+class PaceTest(testtools.TestCase):
+
+    def _starts(self, pace, action):
+        starts = []
+
+        def timed(ops, name):
+            starts.append(time.monotonic())
+            return action()
+
+        worker = _worker(timed, limit=3)
+        worker.pace = pace
+        worker.start()
+        worker.join(5)
+        return [later - earlier for earlier, later in zip(starts, starts[1:])]
+
+    def test_accepted_operations_start_a_pace_apart(self):
+        for gap in self._starts(0.3, lambda: None):
+            self.assertGreaterEqual(gap, 0.29)
+
+    def test_back_to_back_without_a_pace(self):
+        for gap in self._starts(0, lambda: None):
+            self.assertLess(gap, 0.2)
+
+    def test_stopping_ends_the_wait_for_the_next_one(self):
+        worker = _worker(lambda ops, name: None, limit=2)
+        worker.pace = 30
+        worker.start()
+        time.sleep(0.1)
+        worker.stopping.set()
+        worker.join(2)
+        self.assertFalse(worker.is_alive())
+        self.assertEqual(1, len(worker.answers))
+
+
 class _Instant(runner.CommandRunner):
 
     def _execute(self, argv, timeout):
