@@ -30,6 +30,8 @@ Modes (each prints one JSON object):
 - ``data-path``: fio on a volume attached locally through the driver, on
   the DRBD device and backing disk under it, and as a snapshot's origin
   (:mod:`bench.data_path`).
+- ``scale``: start-up, stats refresh and the manageable listing with
+  hundreds of volumes in use (:mod:`bench.scale_on_cluster`).
 - ``creates N``: N creates one after another (``--bare``: bare
   ``lvcreate``), timed from the moment the file ``--go`` names appears;
   ``GO.NODE.ready`` says the daemon is up, so that the gate can start both
@@ -53,6 +55,7 @@ from oslo_privsep import priv_context
 from bench import cinder_on_cluster
 from bench import cluster_timing
 from bench import data_path
+from bench import scale_on_cluster
 from drbd_clvm_driver import runner as runner_module
 from drbd_clvm_driver import stack
 
@@ -122,6 +125,11 @@ def data_path_rows(args, ops):
     return {'data_path': rows, 'fio_reports': reports}
 
 
+def scale(args, ops):
+    return scale_on_cluster.measure(args.vg, cfg.CONF.enabled_backends[0],
+                                    args.node, args.sizes)
+
+
 def creates(args, ops):
     """Timed creates through the driver, or with ``--bare`` the bare
     ``lvcreate`` (what LVM itself allows two nodes to do at once).
@@ -164,6 +172,10 @@ def main(argv=None):
     data_parser = modes.add_parser('data-path')
     data_parser.add_argument('--rounds', type=int, default=5,
                              help='times each fio job runs on each device')
+    scale_parser = modes.add_parser('scale')
+    scale_parser.add_argument('--sizes', type=int, nargs='+',
+                              default=scale_on_cluster.SIZES,
+                              help='volumes in the VG at each measurement')
     creates_parser = modes.add_parser('creates')
     creates_parser.add_argument('count', type=int)
     creates_parser.add_argument('--go', required=True)
@@ -174,8 +186,9 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix='bench-locks-') as lock_path:
         args.lock_path = lock_path
         ops = _operations(args)
-        result = {'timing': timing, 'creates': creates,
-                  'data-path': data_path_rows}[args.mode](args, ops)
+        mode = {'timing': timing, 'creates': creates,
+                'data-path': data_path_rows, 'scale': scale}[args.mode]
+        result = mode(args, ops)
     json.dump(result, sys.stdout)
     print()
 

@@ -253,6 +253,11 @@ def main(argv=None):
                              '(privsep) against bare LVM and dd, and '
                              'against Cinder\'s LVM driver '
                              '(tests/cluster/bench_gate.py)')
+    parser.add_argument('--bench-scale', action='store_true',
+                        help='instead: only the bench\'s start-up, stats '
+                             'refresh and manageable listing with hundreds '
+                             'of volumes in use, into the committed bench '
+                             'result beside its other rows')
     parser.add_argument('--faults', nargs='+', metavar='CASE',
                         help='run only these cases of the fault campaign '
                              '(tests/cluster/faults.py)')
@@ -300,6 +305,9 @@ def main(argv=None):
         elif args.bench:
             from tests.cluster import bench_gate
             bench_gate.run(args.logs, log=log)
+        elif args.bench_scale:
+            from tests.cluster import bench_gate
+            bench_gate.run_scale(args.logs, log=log)
         elif args.shared_lun is not None:
             from tests.cluster import shared_lun_gate
             shared_lun_gate.run(args)

@@ -322,6 +322,40 @@ def drbd_settings_table(document):
     return lines
 
 
+SCALE_FIGURES = (('start_up_s', 'start-up'),
+                 ('stats_refresh_s', 'stats refresh'),
+                 ('manageable_s', 'manageable listing'))
+
+
+@_from_results('cluster')
+def scale_table(document):
+    scale = document.get('scale')
+    if not scale:
+        return ['The committed run predates this measure.']
+    names = dict(SCALE_FIGURES)
+    lines = []
+    measured = scale.get('measured')
+    if measured:
+        lines += ['These rows: ``%s`` at commit %s, %s; the other tables\' '
+                  'rows come from the run above.' % (
+                      measured['command'], (measured['commit'] or '?')[:7],
+                      measured['date']), '']
+    lines += list_table(
+        'node1 with this many volumes in use, seconds',
+        ['volumes in use'] + [name for _, name in SCALE_FIGURES],
+        [[row['volumes']] + ['%.3f' % row[key] for key, _ in SCALE_FIGURES]
+         for row in scale['rows']])
+    lines += list_table(
+        'Targets', ['target', 'seconds', 'ms more per volume', 'met'],
+        [['%s at %d volumes in at most %.0f s%s' % (
+            names[target['figure']], target['volumes'], target['target_s'],
+            ' (fitted line)' if target['projected'] else ''),
+          '%.2f' % target['seconds'], '%.2f' % target['ms_per_volume'],
+          'yes' if target['met'] else 'no']
+         for target in scale['targets']])
+    return lines
+
+
 FAULT_HEADER = ['case', 'fault', 'answers', 'longest s', 'unanswered',
                 'split-brains', 'LVs lost', 'half-made',
                 'acked writes lost', 'survivor I/O pause s',
@@ -386,6 +420,7 @@ TABLES = {
     'cluster-timing': cluster_table,
     'data-path': data_path_table,
     'drbd-settings': drbd_settings_table,
+    'scale-on-nodes': scale_table,
     'faults': fault_table,
 }
 
