@@ -52,6 +52,8 @@ DRBD_SETTINGS_LV = 'bench-drbd-settings'
 UNUSED_COORDINATION = 'file:///var/lib/cinder'
 #: where the benchmark's sources go in the guests
 SOURCES = '/opt/drbd-clvm/src'
+SERVICE_PATH = '/opt/cinder/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:' \
+    '/usr/bin:/sbin:/bin'
 #: creates each node makes for the throughput rows
 CREATES = 10
 #: times each LVM operation is timed: the emulated guests' noise (one
@@ -105,9 +107,12 @@ def set_up(cluster):
 
 
 def _deployed(node, *args):
+    # Cinder's own programs (cinder-rtstool) on the path, as the volume
+    # service has them
     result = node.runner.run(
-        ['env', 'PYTHONPATH=%s' % SOURCES, '/opt/cinder/bin/python', '-m',
-         'bench.deployed', '--node', node.name] + list(args),
+        ['env', 'PYTHONPATH=%s' % SOURCES, 'PATH=%s' % SERVICE_PATH,
+         '/opt/cinder/bin/python', '-m', 'bench.deployed', '--node',
+         node.name] + list(args),
         timeout=BENCH_TIMEOUT)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
