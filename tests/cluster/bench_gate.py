@@ -448,6 +448,8 @@ def run_scale(logs_dir, log=print):
     """
     with _bench_pair(logs_dir, log) as cluster:
         scale = _scale(cluster)
+        # before the guests' last checks, which may still fail the run
+        print(json.dumps(scale), flush=True)
     scale['measured'] = guests.provenance()
     with open(RESULTS) as handle:
         result = json.load(handle)
