@@ -304,6 +304,15 @@ class ResultTablesTest(testtools.TestCase):
         self.assertIn('%.2f' % settings['resync']['plugin_over_no_writes'],
                       text)
 
+    def test_scale_table_is_the_committed_run(self):
+        scale = self._json('cluster-latest.json')['scale']
+        text = '\n'.join(docgen.scale_table())
+        for row in scale['rows']:
+            for key, _ in docgen.SCALE_FIGURES:
+                self.assertIn('%.3f' % row[key], text)
+        for target in scale['targets']:
+            self.assertIn('%.2f' % target['ms_per_volume'], text)
+
     def test_benchmark_pages_type_no_table_of_their_own(self):
         for page in ('benchmarks.rst', 'faults.rst', 'cinder-flows.rst'):
             text = _read(os.path.join(DOC, 'reference', page))
