@@ -68,7 +68,7 @@ REMOVE_CHUNK = 50
 LVM_SHELL_TIMEOUT = 1800
 
 
-def _lvm_shell(vg, lines):
+def _lvm_shell(lines):
     """``lines`` (LVM commands without the ``lvm`` word) through one LVM
     shell: one start of LVM for all of them.
     """
@@ -94,11 +94,11 @@ def fill(vg, count):
     have = len(_names(vg))
     ids = [ID_PREFIX + str(uuid.uuid4())[len(ID_PREFIX):]
            for _ in range(count - have)]
-    said = _lvm_shell(vg, [
+    said = _lvm_shell([
         'lvcreate -y -an -L %dm -n volume-%s --addtag %s%s %s' % (
             VOLUME_MIB, volume_id, operations.VOLUME_TAG, volume_id, vg)
         for volume_id in ids])
-    _lvm_shell(vg, ['lvchange -asy --select lv_name=~^%s %s' % (PREFIX, vg)])
+    _lvm_shell(['lvchange -asy --select lv_name=~^%s %s' % (PREFIX, vg)])
     made = _names(vg)
     if len(made) != count:
         raise RuntimeError('the VG holds %d of the %d volumes asked for: %s'
@@ -116,7 +116,7 @@ def remove_all(vg):
     names = ['%s/%s' % (vg, name) for name in _names(vg)]
     chunks = [' '.join(names[start:start + REMOVE_CHUNK])
               for start in range(0, len(names), REMOVE_CHUNK)]
-    _lvm_shell(vg, ['lvchange -an %s' % chunk for chunk in chunks] +
+    _lvm_shell(['lvchange -an %s' % chunk for chunk in chunks] +
                ['lvremove -y %s' % chunk for chunk in chunks])
     left = _names(vg)
     if left:
