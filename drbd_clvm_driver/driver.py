@@ -264,10 +264,6 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         vg = self.ops.vg.volume_group()
         self.lock_manager.check_setup(vg)
         _warn_of_file_coordination()
-        refreshed = self.ops.refresh_active()
-        if refreshed:
-            LOG.info('Refreshed the devices of the volumes active here: %s',
-                     ', '.join(refreshed))
         reasons = self.gate.reasons()
         if reasons:
             LOG.warning('Cluster is not safe at start-up, LVM changes will be '
@@ -283,6 +279,18 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
                         'remove them with lvremove after checking.',
                         operations.CREATING_TAG, vg.name,
                         ', '.join(half_made))
+        # Last: the listing it reads serves the ensure_export calls next.
+        refreshed = self.ops.refresh_active()
+        if refreshed:
+            LOG.info('Refreshed the devices of the %d volumes active here: '
+                     '%s', len(refreshed), ', '.join(refreshed))
+
+    def set_initialized(self):
+        """Cinder's start-up is over (every in-use volume ensured): from now
+        on each use of a volume reads its LV again.
+        """
+        super().set_initialized()
+        self.ops.started()
 
     # Volumes.
 

@@ -55,7 +55,7 @@ SHAPES = {
         % (_SIZE, _NAME, _TAG, _LV),
         r'lvextend\x00-L\x00%s(?:\x00--lockopt\x00shupdate)?\x00%s'
         % (_SIZE, _LV),
-        r'lvchange\x00--refresh\x00' + _LV,
+        r'lvchange\x00--refresh(?:\x00%s)+' % _LV,
         r'lvchange\x00-a(?:ey|sy|n)\x00' + _LV,
         r'lvchange(?:\x00--(?:add|del)tag\x00%s)+\x00%s' % (_TAG, _LV),
         r'lvremove\x00-y\x00' + _LV,

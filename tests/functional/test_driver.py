@@ -379,6 +379,85 @@ class ExportTest(DriverTestCase):
             self.assertIsNone(self.driver.ensure_export(self.context, volume))
         self.assertIn('not Connected', str(warning.call_args))
 
+    def _in_use_on_node1(self, volume):
+        attachment = mock.Mock(
+            attach_status='attached', connector={'host': 'node1'},
+            connection_info={'driver_volume_type': 'local',
+                             'drbd_clvm_node': 'node1'})
+        in_use = mock.Mock(volume_attachment=[attachment])
+        in_use.name = volume.name
+        self.driver.create_export(self.context, volume, {'host': 'node1'})
+        return in_use
+
+    def _restarted_node1(self):
+        """node1's driver as its volume service starts again, up to the
+        ensure_export calls.
+        """
+        restarted = self._driver(self.cluster.nodes[0])
+        restarted.check_for_setup_error()
+        return restarted
+
+    def _commands_since(self, mark):
+        return [argv for node, argv in self.cluster.commands[mark:]
+                if node == 'node1']
+
+    def test_start_up_reads_and_refreshes_in_use_volumes_at_once(self):
+        others = [self._volume() for _ in range(2)]
+        for volume in others:
+            self.driver.create_volume(volume)
+        in_use = [self._in_use_on_node1(volume)
+                  for volume in [self.volume] + others]
+        mark = len(self.cluster.commands)
+        restarted = self._restarted_node1()
+        for volume in in_use:
+            restarted.ensure_export(self.context, volume)
+        ran = self._commands_since(mark)
+        refreshes = [argv for argv in ran if '--refresh' in argv]
+        self.assertEqual(
+            [['lvchange', '--refresh'] + sorted(
+                '%s/%s' % (self.cluster.vg_name, volume.name)
+                for volume in in_use)],
+            [list(argv[:2]) + sorted(argv[2:]) for argv in refreshes])
+        # no LV read alone: the start-up's listing said each is active here
+        self.assertEqual([], [argv for argv in ran if argv[0] == 'lvs'
+                              and '/' in argv[-1]])
+        mark = len(self.cluster.commands)
+        restarted.set_initialized()
+        restarted.ensure_export(self.context, in_use[0])
+        self.assertIn(('lvs', '%s/%s' % (self.cluster.vg_name,
+                                         self.volume.name)),
+                      [(argv[0], argv[-1])
+                       for argv in self._commands_since(mark)])
+
+    def test_a_change_at_start_up_makes_each_use_read_again(self):
+        in_use = self._in_use_on_node1(self.volume)
+        restarted = self._restarted_node1()
+        # A peer call, answered while node1 still starts: the volume's
+        # instance left node1.
+        restarted.ops.release(self.volume.name)
+        self.assertIsNone(self._active_on(0))
+        restarted.ensure_export(self.context, in_use)
+        self.assertEqual('sy', self._active_on(0))
+
+    def test_start_up_refresh_that_fails_names_the_volume(self):
+        other = self._volume()
+        self.driver.create_volume(other)
+        for volume in (self.volume, other):
+            self._in_use_on_node1(volume)
+        refresh = self.driver.ops.vg.refresh
+
+        def refresh_but_other(*names):
+            if other.name in names:
+                raise exception.DrbdClvmError('Failed to find %s' % other.name)
+            refresh(*names)
+
+        with mock.patch.object(self.driver.ops.vg, 'refresh',
+                               side_effect=refresh_but_other), \
+                mock.patch.object(driver.operations.LOG, 'error') as error:
+            self.assertEqual([self.volume.name],
+                             self.driver.ops.refresh_active())
+        self.assertEqual(other.name, error.call_args[0][1])
+
     def test_validate_connector(self):
         self.assertTrue(self.driver.validate_connector({'host': 'node2'}))
         self.assertRaises(cinder_exception.InvalidConnectorException,

@@ -648,6 +648,8 @@ class SimulatedCluster:
 
     def _cmd_lvchange(self, node, args):
         options, positional = self._options(args, ('--addtag', '--deltag'))
+        if '--refresh' in options:
+            return self._refresh(node, positional)
         view, name = self._target(node, positional[-1])
         lv = view.lvs[name]
         for tag in options.get('--addtag', []):
@@ -664,13 +666,28 @@ class SimulatedCluster:
                           'its origin %s/%s. Proceed? [y/n]: [n]' % (
                               self.vg_name, lv.name, self.vg_name,
                               lv.origin))
-        if '--refresh' in options:
-            if node.name in lv.device_mib:
-                lv.device_mib[node.name] = lv.size_mib
-        elif modes:
+        if modes:
             self._activate(node, view, lv, modes[0])
         else:
             self._changed(node)
+        return '', ''
+
+    def _refresh(self, node, specs):
+        """Each LV named, as LVM does: past one it cannot find, failing
+        at the end.
+        """
+        missing = []
+        for spec in specs:
+            try:
+                view, name = self._target(node, spec)
+            except Refused as refusal:
+                missing.append(refusal)
+                continue
+            lv = view.lvs[name]
+            if node.name in lv.device_mib:
+                lv.device_mib[node.name] = lv.size_mib
+        if missing:
+            raise missing[0]
         return '', ''
 
     def _activate(self, node, view, lv, mode):

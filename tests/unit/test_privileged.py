@@ -93,6 +93,7 @@ class DriverCommandsPassTest(testtools.TestCase):
         vg.extend('volume-1', 2048)
         vg.extend('volume-1', 4096, shared=True)
         vg.refresh('volume-1')
+        vg.refresh('volume-1', 'volume-2')
         for mode in (lvm.Activation.EXCLUSIVE, lvm.Activation.SHARED,
                      lvm.Activation.INACTIVE):
             vg.activate('volume-1', mode)
@@ -146,6 +147,8 @@ class RefusedInTheDaemonTest(testtools.TestCase):
     def test_bad_names(self):
         for name in ('../etc', '..', '-rf', 'a b', 'x' * 121, 'a;b', ''):
             self._refused(root.lvm, ['lvremove', '-y', 'vgc/%s' % name])
+            self._refused(root.lvm, ['lvchange', '--refresh', 'vgc/lv',
+                                     'vgc/%s' % name])
             self._refused(root.lvm, ['lvcreate', '-y', '-an', '-L', '4m',
                                      '-n', name, 'vgc'])
 
@@ -159,6 +162,7 @@ class RefusedInTheDaemonTest(testtools.TestCase):
         self._refused(root.lvm, ['lvremove', '-ff', 'vgc/lv'])
         self._refused(root.lvm, ['vgremove', 'vgc'])
         self._refused(root.lvm, ['lvchange', '-ay', 'vgc/lv'])
+        self._refused(root.lvm, ['lvchange', '--refresh'])
 
     def test_the_shell_flag_is_a_bool(self):
         for entry_point, args in (
