@@ -282,8 +282,9 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
         # Last: the listing it reads serves the ensure_export calls next.
         refreshed = self.ops.refresh_active()
         if refreshed:
-            LOG.info('Refreshed the devices of the %d volumes active here: '
-                     '%s', len(refreshed), ', '.join(refreshed))
+            LOG.info('Refreshed %d devices here that another node grew '
+                     'while this service was down: %s', len(refreshed),
+                     ', '.join(refreshed))
 
     def set_initialized(self):
         """Cinder's start-up is over (every in-use volume ensured): from now

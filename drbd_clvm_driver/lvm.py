@@ -205,6 +205,30 @@ def parse_vg_with_lvs_json(text):
     return _volume_group(rows[0]), [_logical_volume(row) for row in rows]
 
 
+#: bytes of a device-mapper sector
+SECTOR = 512
+
+
+def device_mapper_name(vg_name, lv_name):
+    """The kernel's name of an LV's device: each name's dashes doubled,
+    one dash between them.
+    """
+    return '%s-%s' % (vg_name.replace('-', '--'), lv_name.replace('-', '--'))
+
+
+def parse_dmsetup_table(text):
+    """``{device name: bytes}`` from ``dmsetup table``: a line per segment
+    (``NAME: START LENGTH TARGET ...``, in sectors), summed per device.
+    """
+    sizes = {}
+    for line in text.splitlines():
+        name, colon, table = line.partition(': ')
+        fields = table.split()
+        if colon and len(fields) >= 3 and fields[1].isdigit():
+            sizes[name] = sizes.get(name, 0) + int(fields[1]) * SECTOR
+    return sizes
+
+
 #: LVM's exit code for a command it refused while processing it
 #: (ECMD_FAILED), as a program and in its shell: every recorded refusal
 #: below. LVM has no code or report field per refusal, so which one it was
@@ -310,6 +334,17 @@ class ClusteredVG:
         return parse_lvs_json(self._lvm(
             'lvs', '--reportformat', 'json', '--units', 'b',
             '-o', _LV_FIELDS, self.vg_name))
+
+    def device_sizes(self, names):
+        """``{LV name: bytes}`` of the devices of the LVs ``names`` that
+        this node has, as its kernel has them now (not the metadata's
+        size), in one command.
+        """
+        sizes = parse_dmsetup_table(self._lvm('dmsetup', 'table'))
+        devices = {name: device_mapper_name(self.vg_name, name)
+                   for name in names}
+        return {name: sizes[device] for name, device in devices.items()
+                if device in sizes}
 
     def logical_volume(self, name):
         rows = parse_lvs_json(self._lvm(

@@ -491,13 +491,15 @@ class VolumeOperations:
             self._refresh(name)
 
     def refresh_active(self):
-        """Reload the device of every LV active on this node.
+        """Reload the device of every LV active on this node whose size
+        the LVM metadata no longer has.
 
         Another node may have grown one while this node's service was down
-        (it could not be asked then).  Run at service start, with one LV
-        listing and one ``lvchange --refresh`` for each
-        :data:`REFRESH_CHUNK` LVs: per LV, the start-up of a node with
-        hundreds in use took minutes (each command reads the whole VG).
+        (it could not be asked then).  Run at service start: one LV listing,
+        one reading of the kernel's device sizes, and one ``lvchange
+        --refresh`` for each :data:`REFRESH_CHUNK` LVs behind (each
+        refresh reloads its device, about 0.2 s on the gate's guests: a
+        start-up that refreshed hundreds of volumes in use took a minute).
         What the listing shows active here, :meth:`use` takes as such
         until :meth:`started` or the next LVM change. An LV that cannot be
         refreshed is logged and the service still starts.
@@ -508,8 +510,16 @@ class VolumeOperations:
         self._active_at_start_up = frozenset(
             lv.name for lv in listing if lv.active_locally)
         # A snapshot's device follows its origin's refresh.
-        names = [lv.name for lv in listing
-                 if lv.active_locally and not lv.is_snapshot]
+        active = [lv for lv in listing
+                  if lv.active_locally and not lv.is_snapshot]
+        try:
+            sizes = self.vg.device_sizes(lv.name for lv in active)
+        except exception.DrbdClvmError as error:
+            LOG.warning('Could not read the device sizes here (%s); '
+                        'refreshing every active volume', error)
+            sizes = {}
+        names = [lv.name for lv in active
+                 if sizes.get(lv.name) != lv.size_bytes]
         refreshed = []
         for start in range(0, len(names), REFRESH_CHUNK):
             chunk = names[start:start + REFRESH_CHUNK]

@@ -66,6 +66,7 @@ SHAPES = {
         r'lvs\x00%s\x00(?:%s|%s)' % (_REPORT, _NAME, _LV),
         r'vgs\x00%s\x00%s' % (_REPORT, _NAME),
         r'lvmconfig\x00global/locking_type',
+        r'dmsetup\x00table',
     ),
     'cluster_state': (
         r'cat\x00/proc/drbd',

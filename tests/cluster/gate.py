@@ -109,8 +109,28 @@ ACTIVE_ACTIVE_RECORDING = [
     (1, ['lvchange', '-an', _SHARED_LV]),
     (0, ['lvchange', '-an', _SHARED_LV]),
     (0, ['lvremove', '-y', _SHARED_LV])]
+_GROWN_LV = 'vgc/rec-grown'
+#: what a restarted volume service reads to find the devices it must
+#: refresh: node1's device of an LV node2 grew, an origin with its
+#: snapshot, one exclusive LV, and every LV and device-mapper table
+START_UP_RECORDING = [
+    (0, ['lvcreate', '-y', '-an', '-L', '8m', '-n', 'rec-grown', 'vgc']),
+    (0, ['lvchange', '-asy', _GROWN_LV]),
+    (1, ['lvchange', '-asy', _GROWN_LV]),
+    (1, ['lvextend', '-L', '16m', '--lockopt', 'shupdate', _GROWN_LV]),
+    (0, ['lvcreate', '-y', '-aey', '-L', '8m', '-n', 'rec-origin', 'vgc']),
+    (0, ['lvcreate', '-y', '-s', '-L', '8m', '-n', '_snap-origin',
+         'vgc/rec-origin']),
+    (0, ['lvcreate', '-y', '-aey', '-L', '12m', '-n', 'rec-plain', 'vgc']),
+    (0, _LV_QUERY),
+    (0, ['dmsetup', 'table']),
+    (1, ['lvchange', '-an', _GROWN_LV]),
+    (0, ['lvchange', '-an', _GROWN_LV, 'vgc/rec-origin', 'vgc/rec-plain']),
+    (0, ['lvremove', '-y', 'vgc/_snap-origin', 'vgc/rec-origin',
+         'vgc/rec-plain', _GROWN_LV])]
 #: fixture directory name -> what the gate runs and records there
-RECORDINGS = {'gate': RECORDING, 'gate-active-active': ACTIVE_ACTIVE_RECORDING}
+RECORDINGS = {'gate': RECORDING, 'gate-active-active': ACTIVE_ACTIVE_RECORDING,
+              'gate-start-up': START_UP_RECORDING}
 #: fixture directory of what the fault campaign's survivors print
 FAULT_RECORDING = 'gate-faults'
 

@@ -30,6 +30,7 @@ import json
 import re
 import threading
 
+from drbd_clvm_driver import lvm
 from drbd_clvm_driver import runner
 
 EXCLUSIVE, SHARED = 'ey', 'sy'
@@ -784,6 +785,19 @@ class SimulatedCluster:
             raise Refused(1, 'md5sum: %s: No such file or directory' % args[0])
         digest = hashlib.md5(lv.content.encode()).hexdigest()
         return '%s  %s\n' % (digest, args[0]), ''
+
+    def _cmd_dmsetup(self, node, args):
+        """``dmsetup table``: a linear segment per device this node has,
+        of its device's size (which only its refresh brings up to date).
+        """
+        sectors = 1024 * 1024 // 512
+        view = self._views[node.name]
+        lines = ['%s: 0 %d linear 147:0 2048\n' % (
+            lvm.device_mapper_name(self.vg_name, lv.name),
+            lv.device_mib[node.name] * sectors)
+            for lv in sorted(view.lvs.values(), key=lambda lv: lv.name)
+            if node.name in lv.device_mib]
+        return ''.join(lines) or 'No devices found\n', ''
 
     def _cmd_blockdev(self, node, args):
         lv = self._device(node, args[-1])

@@ -13,6 +13,8 @@
 """The clustered VG layer: reports and refusals recorded on the lab
 cluster, and the input checks that run before any command."""
 
+import dataclasses
+
 import testtools
 
 from drbd_clvm_driver import exception
@@ -51,6 +53,41 @@ class ReportTest(testtools.TestCase):
         error = self.assertRaises(exception.DrbdClvmError, lvm.parse_lvs_json,
                                   '  Reading VG vgc without a lock.')
         self.assertIn('Reading VG vgc without a lock', str(error))
+
+
+class DeviceSizeTest(testtools.TestCase):
+    """node1 after node2 grew an LV both had active (gate-start-up)."""
+
+    LISTING = ('gate-start-up/node1-08-lvs_reportformat_json_units_b_o_'
+               'lv_name_lv_attr_lv_size_lv_t.txt')
+    TABLE = 'gate-start-up/node1-09-dmsetup_table.txt'
+
+    def test_table_summed_per_device(self):
+        sizes = lvm.parse_dmsetup_table(recorded.load(self.TABLE).output)
+        self.assertEqual(8 * lvm.MIB, sizes['vgc-rec--grown'])
+        self.assertEqual(12 * lvm.MIB, sizes['vgc-rec--plain'])
+        self.assertIn('vgc-rec--origin-real', sizes)
+        self.assertEqual({}, lvm.parse_dmsetup_table('No devices found\n'))
+
+    def test_names_with_dashes(self):
+        self.assertEqual('my--vg-_snap--a--b',
+                         lvm.device_mapper_name('my-vg', '_snap-a-b'))
+
+    def test_the_grown_lv_is_the_one_behind(self):
+        listing = recorded.load(self.LISTING)
+        # LVM warned on stderr that the device no longer matches
+        report, warning = listing.output.split('  WARNING: ')
+        self.assertIn('Cannot find matching striped segment', warning)
+        runner = recorded.ReplayRunner(
+            dataclasses.replace(listing, output=report),
+            recorded.load(self.TABLE))
+        vg = lvm.ClusteredVG(runner, 'vgc')
+        lvs = vg.logical_volumes()
+        sizes = vg.device_sizes(lv.name for lv in lvs)
+        self.assertEqual(['rec-grown'], [
+            lv.name for lv in lvs
+            if not lv.is_snapshot and sizes[lv.name] != lv.size_bytes])
+        self.assertEqual({}, vg.device_sizes(['not-active-here']))
 
 
 class NameTest(testtools.TestCase):
