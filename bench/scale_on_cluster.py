@@ -28,7 +28,9 @@ than what is measured.
   ``init_host`` does;
 - stats refresh: ``get_volume_stats(refresh=True)``, the median of a few;
 - manageable listing: ``get_manageable_volumes`` over every LV, none of
-  them Cinder's (each one is read and judged), the median of a few.
+  them Cinder's (each one is read and judged), the median of a few;
+- the VG read alone: ``vgs`` with VG columns only, run as a program, the
+  median of a few: what any report of the VG pays LVM before a column.
 
 Each figure's growth per volume is the least-squares slope over the sizes;
 where the lab holds fewer volumes than a target names, the figure at the
@@ -125,6 +127,12 @@ def remove_all(vg):
         raise RuntimeError('%d volumes were left in %s' % (len(left), vg))
 
 
+def read_vg(vg):
+    """The VG's own fields alone, as a program: LVM's floor for a report."""
+    subprocess.run(['vgs', '-o', 'vg_name,vg_size,vg_free', vg], check=True,
+                   capture_output=True, timeout=600)
+
+
 def _in_use_here(ctx, name, node):
     """The Cinder volume behind LV ``name``, attached (local) on ``node``."""
     volume_id = name[len('volume-'):]
@@ -173,10 +181,12 @@ def measure_size(ctx, vg, backend, node, count):
             [], None, count + 100, 0, ['size'], ['desc'])
 
     manageable = [_timed(listing) for _ in range(REPEATS)]
+    vg_read = [_timed(read_vg, vg) for _ in range(REPEATS)]
     reported = volume_driver.get_volume_stats()['pools'][0]['total_volumes']
     return {'volumes': count, 'start_up_s': start_up,
             'stats_refresh_s': statistics.median(stats),
             'manageable_s': statistics.median(manageable),
+            'vg_read_s': statistics.median(vg_read),
             'listed': len([entry for entry in listed
                            if entry['reference']['source-name'].startswith(
                                PREFIX)]),

@@ -216,13 +216,17 @@ class ScaleOnClusterTest(testtools.TestCase):
             scale_on_cluster, 'fill', fill))
         self.useFixture(fixtures.MockPatchObject(
             scale_on_cluster, 'remove_all', lambda vg: None))
+        read_vg = self.useFixture(fixtures.MockPatchObject(
+            scale_on_cluster, 'read_vg')).mock
         result = scale_on_cluster.measure(cluster.vg_name, 'drbd', 'node1',
                                           sizes=(3, 6))
+        self.assertEqual(2 * scale_on_cluster.REPEATS, read_vg.call_count)
         self.assertEqual([3, 6], [row['volumes'] for row in result['rows']])
         for row in result['rows']:
             self.assertEqual(row['volumes'], row['listed'])
             self.assertEqual(row['volumes'], row['reported_volumes'])
-            for key in ('start_up_s', 'stats_refresh_s', 'manageable_s'):
+            for key in ('start_up_s', 'stats_refresh_s', 'manageable_s',
+                        'vg_read_s'):
                 self.assertGreater(row[key], 0)
         # each start-up read every device's size in one command, and none
         # needed a refresh
