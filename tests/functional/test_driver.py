@@ -449,6 +449,19 @@ class ExportTest(DriverTestCase):
         restarted.ensure_export(self.context, in_use)
         self.assertEqual('sy', self._active_on(0))
 
+    def test_start_up_without_device_sizes_refreshes_every_volume(self):
+        self._in_use_on_node1(self.volume)
+        with mock.patch.object(
+                self.driver.ops.vg, 'device_sizes',
+                side_effect=exception.CommandFailed(
+                    ['dmsetup', 'table'], 1, '', 'no dm')), \
+                mock.patch.object(driver.operations.LOG,
+                                  'warning') as warning:
+            self.assertEqual([self.volume.name],
+                             self.driver.ops.refresh_active())
+        self.assertIn('refreshing every active volume',
+                      warning.call_args[0][0])
+
     def test_start_up_refresh_that_fails_names_the_volume(self):
         other = self._volume()
         self.driver.create_volume(other)

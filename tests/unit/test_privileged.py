@@ -94,6 +94,7 @@ class DriverCommandsPassTest(testtools.TestCase):
         vg.extend('volume-1', 4096, shared=True)
         vg.refresh('volume-1')
         vg.refresh('volume-1', 'volume-2')
+        vg.device_sizes(['volume-1'])
         for mode in (lvm.Activation.EXCLUSIVE, lvm.Activation.SHARED,
                      lvm.Activation.INACTIVE):
             vg.activate('volume-1', mode)
