@@ -36,6 +36,9 @@ Modes (each prints one JSON object):
   ``lvcreate``), timed from the moment the file ``--go`` names appears;
   ``GO.NODE.ready`` says the daemon is up, so that the gate can start both
   nodes at once.
+- ``hand-over STEP VOLUME``: one step of a volume's move between the nodes
+  on this node (``make``, ``use``, ``release``, ``delete``), with ``--go``
+  as for ``creates`` (:mod:`bench.hand_over`).
 """
 
 import argparse
@@ -60,6 +63,8 @@ from drbd_clvm_driver import runner as runner_module
 from drbd_clvm_driver import stack
 
 CINDER_CONF = '/etc/cinder/cinder.conf'
+#: the moving volume's size: room for the writer's 64 MiB
+HAND_OVER_MIB = 128
 
 
 class DirectRunner(runner_module.CommandRunner):
@@ -158,6 +163,33 @@ def creates(args, ops):
             'bare': args.bare}
 
 
+def hand_over(args, ops):
+    """One step of a volume's move between the nodes, on this node: make
+    it and use it here, use it here (join), release it here (leave), or
+    delete it. With ``--go``, the step waits for that file first (its
+    ready file says the driver is warm).
+
+    :returns: the step's seconds.
+    """
+    def make(name):
+        ops.create_volume(name, HAND_OVER_MIB, name)
+        ops.use(name)
+
+    def delete(name):
+        ops.release(name)
+        ops.delete_volume(name)
+
+    step = {'make': make, 'use': ops.use, 'release': ops.release,
+            'delete': delete}[args.step]
+    if args.go:
+        open('%s.%s.ready' % (args.go, args.node), 'w').close()
+        while not os.path.exists(args.go):
+            time.sleep(0.01)
+    started = time.monotonic()
+    step(args.volume)
+    return {'step': args.step, 'seconds': time.monotonic() - started}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--vg', default='vgc')
@@ -181,13 +213,19 @@ def main(argv=None):
     creates_parser.add_argument('--go', required=True)
     creates_parser.add_argument('--bare', action='store_true',
                                 help='bare lvcreate instead of the driver')
+    hand_over_parser = modes.add_parser('hand-over')
+    hand_over_parser.add_argument('step', choices=('make', 'use', 'release',
+                                                   'delete'))
+    hand_over_parser.add_argument('volume')
+    hand_over_parser.add_argument('--go', help='wait for this file first')
     args = parser.parse_args(argv)
     _configure()
     with tempfile.TemporaryDirectory(prefix='bench-locks-') as lock_path:
         args.lock_path = lock_path
         ops = _operations(args)
         mode = {'timing': timing, 'creates': creates,
-                'data-path': data_path_rows, 'scale': scale}[args.mode]
+                'data-path': data_path_rows, 'scale': scale,
+                'hand-over': hand_over}[args.mode]
         result = mode(args, ops)
     json.dump(result, sys.stdout)
     print()

@@ -35,6 +35,7 @@ import time
 from bench import cluster_timing
 from bench import data_path
 from bench import drbd_settings
+from bench import hand_over
 from tests.cluster import cinder_gate
 from tests.cluster import gate
 from tests.cluster import guests
@@ -54,6 +55,8 @@ UNUSED_COORDINATION = 'file:///var/lib/cinder'
 SOURCES = '/opt/drbd-clvm/src'
 SERVICE_PATH = '/opt/cinder/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:' \
     '/usr/bin:/sbin:/bin'
+#: the file whose appearance starts the nodes' waiting benchmark steps
+GO = '/run/drbd-clvm/bench-go'
 #: creates each node makes for the throughput rows
 CREATES = 10
 #: times each LVM operation is timed: the emulated guests' noise (one
@@ -117,28 +120,36 @@ def _deployed(node, *args):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def throughput(cluster):
-    """Creates per second from node1 alone, then from both nodes at once
-    (each starts its daemon first; the go file starts them together). The
-    benchmark holds each node's command agent; the files go through its
-    second agent.
+def _await_ready(cluster, nodes):
+    """Until each of ``nodes``' benchmark has its driver warm and waits
+    for :data:`GO` (the benchmark holds each node's command agent; the
+    files go through its second agent).
     """
-    go = '/run/drbd-clvm/bench-go'
-
     def ready(node):
-        return node.io.run(['test', '-e', '%s.%s.ready' % (go, node.name)],
+        return node.io.run(['test', '-e', '%s.%s.ready' % (GO, node.name)],
                            check=False).exit_code == 0
 
+    guests.wait_until(lambda: all(map(ready, nodes)), DAEMON_TIMEOUT,
+                      'the benchmark\'s privsep daemons started')
+
+
+def _clear_go(cluster):
+    for node in cluster.nodes:
+        node.io.run(['sh', '-c', 'rm -f %s %s.*' % (GO, GO)])
+
+
+def throughput(cluster):
+    """Creates per second from node1 alone, then from both nodes at once
+    (each starts its daemon first; the go file starts them together).
+    """
     def creates(nodes, *options):
-        for node in cluster.nodes:
-            node.io.run(['sh', '-c', 'rm -f %s %s.*' % (go, go)])
+        _clear_go(cluster)
         with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
             runs = [pool.submit(_deployed, node, 'creates', str(CREATES),
-                                '--go', go, *options) for node in nodes]
-            guests.wait_until(lambda: all(map(ready, nodes)), DAEMON_TIMEOUT,
-                              'the benchmark\'s privsep daemons started')
+                                '--go', GO, *options) for node in nodes]
+            _await_ready(cluster, nodes)
             with concurrent.futures.ThreadPoolExecutor(len(nodes)) as touch:
-                list(touch.map(lambda node: node.io.run(['touch', go]),
+                list(touch.map(lambda node: node.io.run(['touch', GO]),
                                nodes))
             return [run.result() for run in runs]
 
@@ -159,6 +170,48 @@ def throughput(cluster):
             'bare_one_node_per_s': round(bare_one, 2),
             'bare_both_nodes_per_s': round(bare_both, 2),
             'bare_ratio': round(bare_both / bare_one, 2)}
+
+
+def _step_while_writing(cluster, stepper, step, writer, path, volume):
+    """``step`` of the hand-over on ``stepper`` while the instance's
+    stand-in writes to ``path`` on ``writer``: (the step's seconds, the
+    longest write in ms).
+    """
+    _clear_go(cluster)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        stepping = pool.submit(_deployed, stepper, 'hand-over', step,
+                               volume, '--go', GO)
+        _await_ready(cluster, [stepper])
+        writing = pool.submit(writer.io.run, hand_over.writer_argv(path),
+                              timeout=hand_over.FIO_TIMEOUT)
+        time.sleep(hand_over.STEP_AFTER)
+        stepper.io.run(['touch', GO])
+        seconds = stepping.result()['seconds']
+        return seconds, hand_over.longest_write_ms(writing.result().stdout)
+
+
+def hand_over_pause(cluster):
+    """The longest write of an instance on node1 while node2 joins its
+    volume, then on node2 while node1 leaves it, and on node2 alone
+    (:mod:`bench.hand_over`).
+    """
+    node1, node2 = cluster.nodes[:2]
+    volume = 'bench%d-move' % int(time.time())
+    path = '/dev/vgc/%s' % volume
+    _deployed(node1, 'hand-over', 'make', volume)
+    longest, seconds = {}, {}
+    try:
+        for name, stepper, step, writer in (
+                ('node2_joins', node2, 'use', node1),
+                ('node1_leaves', node1, 'release', node2)):
+            seconds[name], longest[name] = _step_while_writing(
+                cluster, stepper, step, writer, path, volume)
+        longest['baseline'] = hand_over.longest_write_ms(node2.io.run(
+            hand_over.writer_argv(path),
+            timeout=hand_over.FIO_TIMEOUT).stdout)
+    finally:
+        _deployed(node2, 'hand-over', 'delete', volume)
+    return hand_over.row(longest, seconds)
 
 
 def record_fio_reports(reports):
@@ -360,6 +413,7 @@ def format_rows(result):
         result['drbd_settings']['activity_log'],
         result['drbd_settings']['resync']))
     lines.append(format_scale(result['scale']))
+    lines.append(hand_over.format_row(result['hand_over']))
     return '\n'.join(lines)
 
 
@@ -409,6 +463,19 @@ def _scale(cluster):
         cluster.nodes[0], 'scale')
 
 
+def _hand_over(cluster):
+    return gate.phase(
+        'an instance\'s writes while its volume moves from %s to %s'
+        % tuple(node.name for node in cluster.nodes[:2]), hand_over_pause,
+        cluster)
+
+
+#: the rows a run may measure alone (--bench-scale, --bench-hand-over):
+#: key in the result, how they are measured, how they are printed
+PARTS = {'scale': (_scale, format_scale),
+         'hand_over': (_hand_over, hand_over.format_row)}
+
+
 def _write(result):
     with open(RESULTS, 'w') as handle:
         json.dump(result, handle, indent=1, sort_keys=True)
@@ -431,6 +498,7 @@ def run(logs_dir, log=print):
         result['throughput'] = phase(
             'creates per second, one node then both', throughput, cluster)
         result['scale'] = _scale(cluster)
+        result['hand_over'] = _hand_over(cluster)
         settings = DrbdSettings(cluster)
         result['drbd_settings'] = phase(
             'DRBD\'s activity log and resync controller, the plugin\'s '
@@ -442,18 +510,20 @@ def run(logs_dir, log=print):
     return result
 
 
-def run_scale(logs_dir, log=print):
-    """Only the scale rows, into the committed result beside the rows of
-    the whole run it holds; they keep their own date and commit.
+def run_part(key, logs_dir, log=print):
+    """Only the rows under ``key`` (:data:`PARTS`), into the committed
+    result beside the rows of the whole run it holds; they keep their own
+    date and commit.
     """
+    measure, show = PARTS[key]
     with _bench_pair(logs_dir, log) as cluster:
-        scale = _scale(cluster)
+        rows = measure(cluster)
         # before the guests' last checks, which may still fail the run
-        print(json.dumps(scale), flush=True)
-    scale['measured'] = guests.provenance()
+        print(json.dumps(rows), flush=True)
+    rows['measured'] = guests.provenance()
     with open(RESULTS) as handle:
         result = json.load(handle)
-    result['scale'] = scale
-    print(format_scale(scale), flush=True)
+    result[key] = rows
+    print(show(rows), flush=True)
     _write(result)
     return result

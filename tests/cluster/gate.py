@@ -278,6 +278,11 @@ def main(argv=None):
                              'refresh and manageable listing with hundreds '
                              'of volumes in use, into the committed bench '
                              'result beside its other rows')
+    parser.add_argument('--bench-hand-over', action='store_true',
+                        help='instead: only the bench\'s instance writes '
+                             'while its volume moves between the nodes (a '
+                             'live migration\'s hand-over), into the '
+                             'committed bench result beside its other rows')
     parser.add_argument('--faults', nargs='+', metavar='CASE',
                         help='run only these cases of the fault campaign '
                              '(tests/cluster/faults.py)')
@@ -325,9 +330,10 @@ def main(argv=None):
         elif args.bench:
             from tests.cluster import bench_gate
             bench_gate.run(args.logs, log=log)
-        elif args.bench_scale:
+        elif args.bench_scale or args.bench_hand_over:
             from tests.cluster import bench_gate
-            bench_gate.run_scale(args.logs, log=log)
+            bench_gate.run_part('scale' if args.bench_scale else 'hand_over',
+                                args.logs, log=log)
         elif args.shared_lun is not None:
             from tests.cluster import shared_lun_gate
             shared_lun_gate.run(args)

@@ -24,6 +24,7 @@ import testtools
 from bench import cluster_timing
 from bench import data_path
 from bench import drbd_settings
+from bench import hand_over
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import stack
 from tests.sim import cluster as sim
@@ -142,7 +143,11 @@ class BenchGateTableTest(testtools.TestCase):
                 'targets': [{'figure': 'start_up_s', 'volumes': 300,
                              'target_s': 60.0, 'seconds': 62.5,
                              'projected': True, 'ms_per_volume': 208.3,
-                             'met': False}]}}
+                             'met': False}]},
+            'hand_over': hand_over.row(
+                {'node2_joins': 40.0, 'node1_leaves': 1250.5,
+                 'baseline': 35.0}, {'node2_joins': 0.4,
+                                     'node1_leaves': 0.3})}
         table = bench_gate.format_rows(result)
         self.assertIn('create   ours 0.540 s, Cinder\'s LVMVolumeDriver '
                       '9.000 s', table)
@@ -162,6 +167,11 @@ class BenchGateTableTest(testtools.TestCase):
                       '0.300', table)
         self.assertIn('start-up at 300 volumes: 62.50 s on the fitted line, '
                       '208.30 ms more per volume (MISSED <= 60 s)', table)
+        self.assertIn('  node1 leaves, node2 writing       1250.5  (the '
+                      'step took 0.30 s)', table)
+        self.assertIn('  nothing else, node2 writing         35.0\n', table)
+        self.assertIn('longest write while the volume moved: 1250.5 ms '
+                      '(MISSED < 1000 ms)', table)
 
 
 class ScaleOnClusterTest(testtools.TestCase):

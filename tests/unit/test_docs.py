@@ -313,6 +313,18 @@ class ResultTablesTest(testtools.TestCase):
         for target in scale['targets']:
             self.assertIn('%.2f' % target['ms_per_volume'], text)
 
+    def test_hand_over_table_is_the_committed_run_or_a_note(self):
+        text = '\n'.join(docgen.hand_over_table())
+        moved = self._json('cluster-latest.json').get('hand_over')
+        if moved is None:
+            self.assertIn('The committed run predates this measure.',
+                          text)
+            return
+        for step in moved['steps']:
+            self.assertIn(step['what'], text)
+            self.assertIn('%.1f' % step['longest_write_ms'], text)
+        self.assertIn('%.1f' % moved['pause_ms'], text)
+
     def test_benchmark_pages_type_no_table_of_their_own(self):
         for page in ('benchmarks.rst', 'faults.rst', 'cinder-flows.rst'):
             text = _read(os.path.join(DOC, 'reference', page))

@@ -333,13 +333,7 @@ def scale_table(document):
     if not scale:
         return ['The committed run predates this measure.']
     names = dict(SCALE_FIGURES)
-    lines = []
-    measured = scale.get('measured')
-    if measured:
-        lines += ['These rows: ``%s`` at commit %s, %s; the other tables\' '
-                  'rows come from the run above.' % (
-                      measured['command'], (measured['commit'] or '?')[:7],
-                      measured['date']), '']
+    lines = _measured_alone(scale)
     lines += list_table(
         'node1 with this many volumes in use, seconds',
         ['volumes in use'] + [name for _, name in SCALE_FIGURES],
@@ -354,6 +348,33 @@ def scale_table(document):
           'yes' if target['met'] else 'no']
          for target in scale['targets']])
     return lines
+
+
+def _measured_alone(rows):
+    """The line naming the run that measured ``rows`` alone, if one did."""
+    measured = rows.get('measured')
+    if not measured:
+        return []
+    return ['These rows: ``%s`` at commit %s, %s; the other tables\' rows '
+            'come from the run above.' % (
+                measured['command'], (measured['commit'] or '?')[:7],
+                measured['date']), '']
+
+
+@_from_results('cluster')
+def hand_over_table(document):
+    moved = document.get('hand_over')
+    if not moved:
+        return ['The committed run predates this measure.']
+    return _measured_alone(moved) + list_table(
+        'The longest 4 KiB direct write while each step ran',
+        ['while', 'longest write ms', 'the step took s'],
+        [[step['what'], '%.1f' % step['longest_write_ms'],
+          '-' if step['step_seconds'] is None
+          else '%.2f' % step['step_seconds']]
+         for step in moved['steps']] +
+        [['the volume moved: at most %.0f ms' % moved['target_ms'],
+          '%.1f' % moved['pause_ms'], 'met' if moved['met'] else 'missed']])
 
 
 FAULT_HEADER = ['case', 'fault', 'answers', 'longest s', 'unanswered',
@@ -421,6 +442,7 @@ TABLES = {
     'data-path': data_path_table,
     'drbd-settings': drbd_settings_table,
     'scale-on-nodes': scale_table,
+    'hand-over': hand_over_table,
     'faults': fault_table,
 }
 
