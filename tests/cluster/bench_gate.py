@@ -120,7 +120,7 @@ def _deployed(node, *args):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _await_ready(cluster, nodes):
+def _await_ready(nodes):
     """Until each of ``nodes``' benchmark has its driver warm and waits
     for :data:`GO` (the benchmark holds each node's command agent; the
     files go through its second agent).
@@ -147,7 +147,7 @@ def throughput(cluster):
         with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
             runs = [pool.submit(_deployed, node, 'creates', str(CREATES),
                                 '--go', GO, *options) for node in nodes]
-            _await_ready(cluster, nodes)
+            _await_ready(nodes)
             with concurrent.futures.ThreadPoolExecutor(len(nodes)) as touch:
                 list(touch.map(lambda node: node.io.run(['touch', GO]),
                                nodes))
@@ -181,7 +181,7 @@ def _step_while_writing(cluster, stepper, step, writer, path, volume):
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         stepping = pool.submit(_deployed, stepper, 'hand-over', step,
                                volume, '--go', GO)
-        _await_ready(cluster, [stepper])
+        _await_ready([stepper])
         writing = pool.submit(writer.io.run, hand_over.writer_argv(path),
                               timeout=hand_over.FIO_TIMEOUT)
         time.sleep(hand_over.STEP_AFTER)
