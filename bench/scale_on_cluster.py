@@ -65,6 +65,11 @@ PREFIX = 'volume-' + ID_PREFIX
 START_UP_TARGET = (300, 60.0)
 STATS_TARGET = (3000, 1.0)
 MANAGEABLE_TARGET = (3000, 2.0)
+#: each figure a target judges: its key in a row, what tables call it,
+#: its target
+FIGURES = (('start_up_s', 'start-up', START_UP_TARGET),
+           ('stats_refresh_s', 'stats refresh', STATS_TARGET),
+           ('manageable_s', 'manageable listing', MANAGEABLE_TARGET))
 #: volumes named in one LVM command of the clean-up
 REMOVE_CHUNK = 50
 #: seconds an LVM shell may take over one size's fill or the clean-up
@@ -210,13 +215,12 @@ def verdicts(rows):
     held that many, else the fitted line's), the growth per volume, met.
     """
     out = []
-    for key, (volumes, bound) in (('start_up_s', START_UP_TARGET),
-                                  ('stats_refresh_s', STATS_TARGET),
-                                  ('manageable_s', MANAGEABLE_TARGET)):
+    for key, what, (volumes, bound) in FIGURES:
         per, base = slope(rows, key)
         measured = [row[key] for row in rows if row['volumes'] == volumes]
         at_target = measured[0] if measured else base + per * volumes
-        out.append({'figure': key, 'volumes': volumes, 'target_s': bound,
+        out.append({'figure': key, 'what': what, 'volumes': volumes,
+                    'target_s': bound,
                     'seconds': round(at_target, 3),
                     'projected': not measured,
                     'ms_per_volume': round(per * 1000, 3),
