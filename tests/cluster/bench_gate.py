@@ -66,10 +66,6 @@ REPEATS = 31
 #: fast as one (a metadata change holds the VG's lock across the cluster,
 #: so the second node adds room outside the lock only)
 BOTH_NODES_TARGET = 1.0
-#: the scale rows' figures, as the table names them
-SCALE_FIGURES = {'start_up_s': 'start-up',
-                 'stats_refresh_s': 'stats refresh',
-                 'manageable_s': 'manageable listing'}
 BENCH_TIMEOUT = 1800
 #: rounds of the fio jobs (each on every device in turn)
 DATA_PATH_ROUNDS = 5
@@ -429,7 +425,7 @@ def format_scale(scale):
     for target in scale['targets']:
         lines.append('%s at %d volumes: %.2f s%s, %.2f ms more per volume '
                      '(%s <= %.0f s)' % (
-                         SCALE_FIGURES[target['figure']], target['volumes'],
+                         target['what'], target['volumes'],
                          target['seconds'],
                          ' on the fitted line' if target['projected']
                          else '', target['ms_per_volume'],

@@ -140,7 +140,8 @@ class BenchGateTableTest(testtools.TestCase):
             'scale': {
                 'rows': [{'volumes': 100, 'start_up_s': 20.0,
                           'stats_refresh_s': 0.5, 'manageable_s': 0.3}],
-                'targets': [{'figure': 'start_up_s', 'volumes': 300,
+                'targets': [{'figure': 'start_up_s', 'what': 'start-up',
+                             'volumes': 300,
                              'target_s': 60.0, 'seconds': 62.5,
                              'projected': True, 'ms_per_volume': 208.3,
                              'met': False}]},

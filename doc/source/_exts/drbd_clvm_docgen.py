@@ -322,31 +322,27 @@ def drbd_settings_table(document):
     return lines
 
 
-SCALE_FIGURES = (('start_up_s', 'start-up'),
-                 ('stats_refresh_s', 'stats refresh'),
-                 ('manageable_s', 'manageable listing'))
-
-
 @_from_results('cluster')
 def scale_table(document):
     scale = document.get('scale')
     if not scale:
         return ['The committed run predates this measure.']
-    names = dict(SCALE_FIGURES)
+    targets = scale['targets']
     lines = _measured_alone(scale)
     lines += list_table(
         'node1 with this many volumes in use, seconds',
-        ['volumes in use'] + [name for _, name in SCALE_FIGURES],
-        [[row['volumes']] + ['%.3f' % row[key] for key, _ in SCALE_FIGURES]
+        ['volumes in use'] + [target['what'] for target in targets],
+        [[row['volumes']] + ['%.3f' % row[target['figure']]
+                             for target in targets]
          for row in scale['rows']])
     lines += list_table(
         'Targets', ['target', 'seconds', 'ms more per volume', 'met'],
         [['%s at %d volumes in at most %.0f s%s' % (
-            names[target['figure']], target['volumes'], target['target_s'],
+            target['what'], target['volumes'], target['target_s'],
             ' (fitted line)' if target['projected'] else ''),
           '%.2f' % target['seconds'], '%.2f' % target['ms_per_volume'],
           'yes' if target['met'] else 'no']
-         for target in scale['targets']])
+         for target in targets])
     return lines
 
 
