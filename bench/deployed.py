@@ -135,6 +135,15 @@ def scale(args, ops):
                                     args.node, args.sizes)
 
 
+def _wait_for_go(args):
+    """Say this node is ready (``GO.NODE.ready``), then wait for the file
+    ``--go`` names, which the gate makes to start the nodes together.
+    """
+    open('%s.%s.ready' % (args.go, args.node), 'w').close()
+    while not os.path.exists(args.go):
+        time.sleep(0.01)
+
+
 def creates(args, ops):
     """Timed creates through the driver, or with ``--bare`` the bare
     ``lvcreate`` (what LVM itself allows two nodes to do at once).
@@ -150,9 +159,7 @@ def creates(args, ops):
     else:
         def create(name):
             ops.create_volume(name, cluster_timing.SIZE_MIB, name)
-    open('%s.%s.ready' % (args.go, args.node), 'w').close()
-    while not os.path.exists(args.go):
-        time.sleep(0.01)
+    _wait_for_go(args)
     started = time.monotonic()
     for name in names:
         create(name)
@@ -182,9 +189,7 @@ def hand_over(args, ops):
     step = {'make': make, 'use': ops.use, 'release': ops.release,
             'delete': delete}[args.step]
     if args.go:
-        open('%s.%s.ready' % (args.go, args.node), 'w').close()
-        while not os.path.exists(args.go):
-            time.sleep(0.01)
+        _wait_for_go(args)
     started = time.monotonic()
     step(args.volume)
     return {'step': args.step, 'seconds': time.monotonic() - started}

@@ -319,9 +319,8 @@ class VolumeOperations:
                   in_device=self.zero_in_device)
 
     def _cow_path(self, name):
-        # device-mapper doubles the dashes inside VG and LV names
-        return '/dev/mapper/%s-%s-cow' % (self.vg.vg_name.replace('-', '--'),
-                                          name.replace('-', '--'))
+        return '/dev/mapper/%s-cow' % lvm.device_mapper_name(self.vg.vg_name,
+                                                             name)
 
     # Snapshots.
 

@@ -790,7 +790,7 @@ class SimulatedCluster:
         """``dmsetup table``: a linear segment per device this node has,
         of its device's size (which only its refresh brings up to date).
         """
-        sectors = 1024 * 1024 // 512
+        sectors = lvm.MIB // lvm.SECTOR
         view = self._views[node.name]
         lines = ['%s: 0 %d linear 147:0 2048\n' % (
             lvm.device_mapper_name(self.vg_name, lv.name),
