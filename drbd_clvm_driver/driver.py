@@ -536,10 +536,23 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
             reasons.append(str(error))
         else:
             gib = float(1024 ** 3)
+            if capacity.metadata_nearly_full:
+                LOG.warning(
+                    'Backend %s offers no free space: the metadata area of '
+                    'VG %s has %d of its %d bytes left, and LVM refuses '
+                    'every create once it is full (see "The VG\'s metadata '
+                    'area" in the admin guide)', self.backend_name,
+                    self.ops.vg.vg_name, capacity.metadata_free_bytes,
+                    capacity.metadata_area_bytes)
+            if capacity.metadata_free_bytes is not None:
+                pool['metadata_area_free_bytes'] = (
+                    capacity.metadata_free_bytes)
             pool.update(
                 total_capacity_gb=round(capacity.total_bytes / gib, 2),
-                # Nothing can be created while changes are refused.
-                free_capacity_gb=0 if reasons else round(
+                # Nothing can be created while changes are refused, nor
+                # once the metadata has no room for another volume.
+                free_capacity_gb=0 if (
+                    reasons or capacity.metadata_nearly_full) else round(
                     capacity.free_bytes / gib, 2),
                 provisioned_capacity_gb=round(
                     (capacity.total_bytes - capacity.free_bytes) / gib, 2),

@@ -149,6 +149,12 @@ class InsufficientSpace(DrbdClvmError):
     """The volume group has not enough free space for the request."""
 
 
+class MetadataAreaFull(DrbdClvmError):
+    """The VG's metadata has no room left in its metadata area: LVM
+    refused the change and made nothing.
+    """
+
+
 class LockedByOtherNode(DrbdClvmError):
     """The other node holds an LVM lock that this operation needs.
 

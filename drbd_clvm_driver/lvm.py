@@ -22,6 +22,7 @@ locale, so it prints them in these words on any node).
 import dataclasses
 import json
 import re
+import typing
 
 from drbd_clvm_driver import exception
 
@@ -39,7 +40,7 @@ MAX_NAME_LENGTH = 120
 _TAG = re.compile(r'[A-Za-z0-9_+.:=/!&#-]+')
 
 _VG_FIELDS = ('vg_name,vg_attr,vg_size,vg_free,vg_extent_size,lv_count,'
-              'lock_type,vg_uuid')
+              'lock_type,vg_uuid,vg_mda_size,vg_mda_free')
 _LV_FIELDS = ('lv_name,lv_attr,lv_size,lv_tags,origin,lv_active_locally,'
               'lv_active_remotely,lv_active_exclusively,lv_device_open')
 
@@ -112,6 +113,11 @@ class VolumeGroup:
     lv_count: int
     lock_type: str
     uuid: str
+    #: the size of the metadata area, and how much of the VG's metadata
+    #: may still grow before LVM refuses every change (None where the
+    #: report lacks them)
+    metadata_area_bytes: typing.Optional[int] = None
+    metadata_free_bytes: typing.Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,13 +167,19 @@ def _report(text, kind):
                                       '%r' % (kind, error, text[:300]))
 
 
+def _optional_bytes(value):
+    return None if value is None else _bytes(value)
+
+
 def _volume_group(row):
     return VolumeGroup(
         name=row['vg_name'], attr=row['vg_attr'],
         size_bytes=_bytes(row['vg_size']), free_bytes=_bytes(row['vg_free']),
         extent_bytes=_bytes(row['vg_extent_size']),
         lv_count=int(row.get('lv_count') or 0),
-        lock_type=row.get('vg_lock_type', ''), uuid=row.get('vg_uuid', ''))
+        lock_type=row.get('vg_lock_type', ''), uuid=row.get('vg_uuid', ''),
+        metadata_area_bytes=_optional_bytes(row.get('vg_mda_size')),
+        metadata_free_bytes=_optional_bytes(row.get('vg_mda_free')))
 
 
 def _logical_volume(row):
@@ -244,6 +256,10 @@ _REFUSALS = (
      'exclusively on one node or inactive for this'),
     ('insufficient free space', exception.InsufficientSpace,
      'the volume group is too full'),
+    ('exceeds maximum metadata size', exception.MetadataAreaFull,
+     'the VG\'s metadata area is full: no more LVs fit in it, whatever the '
+     'free space (delete volumes, or see "The VG\'s metadata area" in the '
+     'admin guide)'),
     ('due to failed lock', exception.LockManagerUnavailable,
      'the LVM lock manager refused the VG lock'),
     ('Global lock failed', exception.LockManagerUnavailable,

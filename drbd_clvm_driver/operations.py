@@ -41,6 +41,7 @@ the LV, LVM refuses with :class:`~.exception.LockedByOtherNode` and
 import contextlib
 import dataclasses
 import time
+import typing
 
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
@@ -95,12 +96,26 @@ def _check_fits(name, size_mib, source):
             % (name, size_mib, source.name, source.size_mib))
 
 
+#: room in the VG's metadata area (bytes) below which the pool offers no
+#: free space: about 150 more volumes (each takes about 400 bytes of it),
+#: so that the scheduler stops sending creates before LVM refuses them
+METADATA_RESERVE_BYTES = 64 * 1024
+
+
 @dataclasses.dataclass(frozen=True)
 class Capacity:
     total_bytes: int
     free_bytes: int
     volume_count: int
     half_made: tuple
+    #: the VG's metadata area and the room left in it (None: not reported)
+    metadata_area_bytes: typing.Optional[int] = None
+    metadata_free_bytes: typing.Optional[int] = None
+
+    @property
+    def metadata_nearly_full(self):
+        return (self.metadata_free_bytes is not None and
+                self.metadata_free_bytes < METADATA_RESERVE_BYTES)
 
 
 class NodeLocks:
@@ -589,7 +604,8 @@ class VolumeOperations:
         cinder_volumes = [lv for lv in volumes
                           if lv.tag_value(VOLUME_TAG) is not None]
         return Capacity(vg.size_bytes, vg.free_bytes, len(cinder_volumes),
-                        _half_made(volumes))
+                        _half_made(volumes), vg.metadata_area_bytes,
+                        vg.metadata_free_bytes)
 
     def half_made(self):
         """Names of LVs an interrupted operation left behind (one lvs)."""

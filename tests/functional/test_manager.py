@@ -109,6 +109,35 @@ class ManagerTestCase(test.TestCase):
         self.assertEqual(64.0, pool['total_capacity_gb'])
         self.assertEqual('DRBD_CLVM', pool['pool_name'])
 
+    def test_metadata_area_full(self):
+        # room for two more volumes: 1280 + 2 * 406 bytes of metadata
+        self.cluster.set_metadata_area(2 * (1280 + 2 * 406 + 768 + 100))
+        with self.assertLogs('drbd_clvm_driver.driver', 'WARNING') as logs:
+            stats = self.node2.driver.get_volume_stats(refresh=True)
+        pool, = stats['pools']
+        self.assertEqual('up', stats['backend_state'])
+        self.assertEqual(0, pool['free_capacity_gb'])
+        self.assertEqual(2 * 406 + 100, pool['metadata_area_free_bytes'])
+        self.assertIn('metadata area of VG vgc has 912 of its 5920 bytes '
+                      'left', logs.output[0])
+        made = [self._volume(), self._volume()]
+        for volume in made:
+            self.node1.create_volume(self.context, volume)
+        refused = self._volume()
+        error = self.assertRaises(
+            cinder_exception.VolumeBackendAPIException,
+            self.node2.create_volume, self.context, refused)
+        self.assertIn('metadata area is full', str(error))
+        refused.refresh()
+        self.assertEqual('error', refused.status)
+        self.assertEqual({volume.name for volume in made},
+                         set(self._lv_names(0)))
+        self.node2.delete_volume(self.context, made[0])
+        again = self._volume()
+        self.node2.create_volume(self.context, again)
+        again.refresh()
+        self.assertEqual('available', again.status)
+
     def test_delete_of_volume_open_on_other_node_is_busy(self):
         volume = self._volume()
         self.node1.create_volume(self.context, volume)

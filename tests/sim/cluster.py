@@ -67,13 +67,37 @@ class _LV:
     device_mib: dict = dataclasses.field(default_factory=dict)
 
 
+#: LVM's default metadata area, and the most metadata it holds, as the gate
+#: cluster reported them (vgs -o vg_mda_size; lvcreate's refusal)
+DEFAULT_METADATA_AREA_BYTES = 1044480
+_METADATA_LIMIT_OF_AREA = {DEFAULT_METADATA_AREA_BYTES: 521472}
+#: the metadata of an empty VG, and what each Cinder volume adds to it
+#: (gate cluster: 1,279 LVs filled the default area)
+_EMPTY_VG_METADATA_BYTES = 1280
+_METADATA_BYTES_PER_LV = 406
+
+
 class _VolumeGroup:
     """One node's view of the VG metadata (shared while DRBD connects)."""
 
-    def __init__(self, size_mib, extent_mib):
+    def __init__(self, size_mib, extent_mib,
+                 metadata_area_bytes=DEFAULT_METADATA_AREA_BYTES):
         self.size_mib = size_mib
         self.extent_mib = extent_mib
         self.lvs = {}
+        self.metadata_area_bytes = metadata_area_bytes
+
+    @property
+    def metadata_limit_bytes(self):
+        """The largest metadata the area takes (about half: LVM writes the
+        new copy beside the old one).
+        """
+        return _METADATA_LIMIT_OF_AREA.get(
+            self.metadata_area_bytes, self.metadata_area_bytes // 2 - 768)
+
+    def metadata_bytes(self, lv_count=None):
+        count = len(self.lvs) if lv_count is None else lv_count
+        return _EMPTY_VG_METADATA_BYTES + _METADATA_BYTES_PER_LV * count
 
     def extents(self, size_mib):
         return -(-size_mib // self.extent_mib)
@@ -172,6 +196,11 @@ class SimulatedCluster:
         #: (node, snapshot) removed by another node while this node had its
         #: origin active: a device-mapper table out of step with LVM
         self.stale_snapshots = []
+
+    def set_metadata_area(self, area_bytes):
+        """The VG's metadata area, as ``vgcreate --metadatasize`` made it."""
+        for view in set(self._views.values()):
+            view.metadata_area_bytes = area_bytes
 
     # Faults, as the tests inject them.
 
@@ -439,7 +468,10 @@ class SimulatedCluster:
             'vg_extent_size': '%dB' % (view.extent_mib * mib),
             'lv_count': str(len(view.lvs)),
             'vg_lock_type': self.lock_type if self.lock_type == 'dlm' else '',
-            'vg_uuid': '2jmccK-pFQ6-CN30-iAsG-4cB3-olpN-tF3S7o'}
+            'vg_uuid': '2jmccK-pFQ6-CN30-iAsG-4cB3-olpN-tF3S7o',
+            'vg_mda_size': '%dB' % view.metadata_area_bytes,
+            'vg_mda_free': '%dB' % max(
+                0, view.metadata_limit_bytes - view.metadata_bytes())}
         keys = {'lock_type': 'vg_lock_type'}
         fields = [keys.get(field, field) for field in fields]
         if not any(field.startswith('lv_') and field != 'lv_count' or
@@ -548,6 +580,13 @@ class SimulatedCluster:
                           '(%d extents): %d required.' % (
                               self.vg_name, view.free_extents(),
                               view.extents(size_mib)))
+        grown = view.metadata_bytes(len(view.lvs) + 1)
+        if grown > view.metadata_limit_bytes:
+            raise Refused(5, 'VG %s %d metadata on /dev/drbd0 (%d bytes) '
+                          'exceeds maximum metadata size (%d bytes)' % (
+                              self.vg_name, len(view.lvs) + 4, grown,
+                              view.metadata_limit_bytes),
+                          'Failed to write VG %s.' % self.vg_name)
         lv = _LV(name, size_mib, list(options.get('--addtag', [])))
         stderr = ''
         if '-aey' in options:

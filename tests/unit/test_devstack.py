@@ -490,6 +490,35 @@ class AttachDrbdTest(testtools.TestCase):
                       'not touching it', result.stderr)
 
 
+class CreateVgTest(testtools.TestCase):
+    """The VG's metadata area is sized when it is made: it cannot grow."""
+
+    def _vgcreate(self, lock_manager, **settings):
+        directory = self.useFixture(fixtures.TempDir()).path
+        calls = os.path.join(directory, 'calls')
+        stand_ins(directory, calls, {'vgcreate': ''})
+        env = dict(os.environ, PATH=directory + os.pathsep +
+                   os.environ['PATH'], DRBD_CLVM_LOCK_MANAGER=lock_manager,
+                   **dict(SETTINGS, **settings))
+        result = subprocess.run(['bash', '-c', 'source "$0" && '
+                                 'drbd_clvm_create_vg', LIB], env=env,
+                                capture_output=True, text=True)
+        self.assertEqual(0, result.returncode, result.stderr)
+        with open(calls) as handle:
+            return handle.read()
+
+    def test_default_holds_thousands_of_volumes(self):
+        self.assertEqual(
+            'vgcreate --shared --lock-type dlm --metadatasize 64m '
+            'cinder-drbd /dev/drbd7\n', self._vgcreate('lvmlockd'))
+
+    def test_set_by_the_operator(self):
+        self.assertEqual(
+            'vgcreate --clustered y --metadatasize 256m cinder-drbd '
+            '/dev/drbd7\n',
+            self._vgcreate('clvmd', DRBD_CLVM_METADATA_SIZE='256m'))
+
+
 #: stand-ins for the stack's programs, each logging its command line;
 #: corosync is quorate only where QUORATE=yes
 STACK_PROGRAMS = {

@@ -23,6 +23,7 @@ from tests.unit import recorded
 
 VGS = ('node1-14-vgs_reportformat_json_units_b_o_vg_name_vg_attr_vg_size_'
        'vg_f.txt')
+METADATA_FULL = 'gate-metadata-full/'
 LVS = ('node1-23-lvs_reportformat_json_units_b_o_lv_name_vg_name_lv_attr_'
        'lv_s.txt')
 
@@ -48,6 +49,19 @@ class ReportTest(testtools.TestCase):
         self.assertFalse(first.open)
         self.assertFalse(first.is_snapshot)
         self.assertEqual((), second.tags)
+
+    def test_metadata_area_full(self):
+        vg, = lvm.parse_vgs_json(recorded.load(
+            METADATA_FULL + 'node1-01-vgs_reportformat_json_units_b_o_vg_'
+                            'name_vg_attr_vg_size_vg_f.txt').output)
+        self.assertEqual(1279, vg.lv_count)
+        self.assertEqual(1044480, vg.metadata_area_bytes)
+        self.assertEqual(0, vg.metadata_free_bytes)
+
+    def test_metadata_area_not_reported(self):
+        vg, = lvm.parse_vgs_json(recorded.load(VGS).output)
+        self.assertIsNone(vg.metadata_area_bytes)
+        self.assertIsNone(vg.metadata_free_bytes)
 
     def test_not_json_is_quoted(self):
         error = self.assertRaises(exception.DrbdClvmError, lvm.parse_lvs_json,
@@ -154,6 +168,19 @@ class RefusalTest(testtools.TestCase):
         error = self.assertRaises(exception.InsufficientSpace, vg.create,
                                   'too-big', 102400)
         self.assertIn('insufficient free space (53 extents)', str(error))
+
+    def test_metadata_area_full(self):
+        name = 'volume-5ca1e000-0000-4000-8000-00000000ff01'
+        tag = 'cinder-volume:5ca1e000-0000-4000-8000-00000000ff01'
+        vg = self._vg(['lvcreate', '-y', '-an', '-L', '4m', '-n', name,
+                       '--addtag', tag, 'vgc'],
+                      METADATA_FULL + 'node1-02-lvcreate_y_an_L_4m_n_volume_'
+                                      '5ca1e000_0000_4000_8000_00000000.txt')
+        error = self.assertRaises(exception.MetadataAreaFull, vg.create,
+                                  name, 4, tags=[tag])
+        self.assertIn('metadata area is full', str(error))
+        self.assertIn('exceeds maximum metadata size (521472 bytes)',
+                      str(error))
 
     def test_lock_manager_down(self):
         vg = self._vg(['lvcreate', '-y', '-an', '-L', '8m', '-n', 'no-lockd',
