@@ -69,7 +69,7 @@ def _parsers(drbd_resource, minor):
             return drbd.parse_proc_drbd(text, minor, drbd_resource)
 
     return {
-        'vgs': lvm.parse_vg_with_lvs_json,
+        'vgs': lvm.parse_vg_with_tags_json,
         'lvs': lvm.parse_lvs_json,
         'corosync-quorumtool': cluster_module.parse_quorumtool,
         'cat /proc/drbd': proc_drbd,

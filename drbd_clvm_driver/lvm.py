@@ -151,8 +151,15 @@ class LogicalVolume:
 
     def tag_value(self, prefix):
         """The part after ``prefix`` of the first tag that starts with it."""
-        return next((tag[len(prefix):] for tag in self.tags
-                     if tag.startswith(prefix)), None)
+        return tag_value(self.tags, prefix)
+
+
+def tag_value(tags, prefix):
+    """The part after ``prefix`` of the first of ``tags`` that starts with
+    it, or None.
+    """
+    return next((tag[len(prefix):] for tag in tags
+                 if tag.startswith(prefix)), None)
 
 
 def _bytes(value):
@@ -182,11 +189,14 @@ def _volume_group(row):
         metadata_free_bytes=_optional_bytes(row.get('vg_mda_free')))
 
 
+def _tags(row):
+    return tuple(tag for tag in row.get('lv_tags', '').split(',') if tag)
+
+
 def _logical_volume(row):
     return LogicalVolume(
         name=row['lv_name'], attr=row['lv_attr'],
-        size_bytes=_bytes(row['lv_size']),
-        tags=tuple(tag for tag in row.get('lv_tags', '').split(',') if tag),
+        size_bytes=_bytes(row['lv_size']), tags=_tags(row),
         origin=row.get('origin', ''),
         active_locally=bool(row.get('lv_active_locally')),
         active_remotely=bool(row.get('lv_active_remotely')),
@@ -206,15 +216,16 @@ def parse_lvs_json(text):
     return [_logical_volume(row) for row in _report(text, 'lv')]
 
 
-def parse_vg_with_lvs_json(text):
-    """``(VolumeGroup or None, [LogicalVolume])`` from a ``vgs`` report with
-    LV columns: one row per LV, each carrying the VG's fields, and no row
-    at all for a VG without LVs (both recorded on the gate cluster).
+def parse_vg_with_tags_json(text):
+    """``(VolumeGroup or None, {LV name: its tags})`` from a ``vgs`` report
+    with LV columns: one row per LV, each carrying the VG's fields, and no
+    row at all for a VG without LVs (both recorded on the gate cluster).
     """
     rows = _report(text, 'vg')
     if not rows:
-        return None, []
-    return _volume_group(rows[0]), [_logical_volume(row) for row in rows]
+        return None, {}
+    return _volume_group(rows[0]), {row['lv_name']: _tags(row)
+                                    for row in rows}
 
 
 #: bytes of a device-mapper sector
@@ -337,12 +348,15 @@ class ClusteredVG:
                     self.vg_name, self.runner.node or 'this node'))
         return rows[0]
 
-    def volume_group_and_volumes(self):
-        """The VG's report and its LVs, in one command while it has LVs."""
-        vg, volumes = parse_vg_with_lvs_json(self._lvm(
+    def volume_group_and_tags(self):
+        """The VG's report and ``{LV name: its tags}``, in one command while
+        it has LVs. No column of an LV's device: LVM then asks the kernel
+        nothing per LV (a stats refresh at thousands of LVs).
+        """
+        vg, tags = parse_vg_with_tags_json(self._lvm(
             'vgs', '--reportformat', 'json', '--units', 'b',
-            '-o', '%s,%s' % (_VG_FIELDS, _LV_FIELDS), self.vg_name))
-        return vg or self.volume_group(), volumes
+            '-o', '%s,lv_name,lv_tags' % _VG_FIELDS, self.vg_name))
+        return vg or self.volume_group(), tags
 
     def logical_volumes(self):
         """Every LV of the VG, read in one command.

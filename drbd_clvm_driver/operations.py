@@ -600,16 +600,17 @@ class VolumeOperations:
         """The VG's size and what is in it: one LVM command whatever the
         number of volumes (two for an empty VG).
         """
-        vg, volumes = self.vg.volume_group_and_volumes()
-        cinder_volumes = [lv for lv in volumes
-                          if lv.tag_value(VOLUME_TAG) is not None]
+        vg, tags = self.vg.volume_group_and_tags()
+        cinder_volumes = [name for name, lv_tags in tags.items()
+                          if lvm.tag_value(lv_tags, VOLUME_TAG) is not None]
         return Capacity(vg.size_bytes, vg.free_bytes, len(cinder_volumes),
-                        _half_made(volumes), vg.metadata_area_bytes,
+                        _half_made(tags), vg.metadata_area_bytes,
                         vg.metadata_free_bytes)
 
     def half_made(self):
         """Names of LVs an interrupted operation left behind (one lvs)."""
-        return _half_made(self.vg.logical_volumes())
+        return _half_made({lv.name: lv.tags
+                           for lv in self.vg.logical_volumes()})
 
     def remove_half_made(self):
         """Remove the LVs this node's own interrupted operations left.
@@ -645,5 +646,7 @@ class VolumeOperations:
         return removed
 
 
-def _half_made(volumes):
-    return tuple(lv.name for lv in volumes if CREATING_TAG in lv.tags)
+def _half_made(tags):
+    """Names of the LVs whose tags (``{LV name: tags}``) say half-made."""
+    return tuple(name for name, lv_tags in tags.items()
+                 if CREATING_TAG in lv_tags)

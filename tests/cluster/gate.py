@@ -54,7 +54,7 @@ RECORDING = (
         ['lvmconfig', 'global/locking_type'],
         _VG_QUERY,
         ['vgs', '--reportformat', 'json', '--units', 'b', '-o',
-         '%s,%s' % (lvm._VG_FIELDS, lvm._LV_FIELDS), 'vgc'])]
+         '%s,lv_name,lv_tags' % lvm._VG_FIELDS, 'vgc'])]
     + [(0, ['lvcreate', '-y', '-an', '-L', '8m', '-n', 'rec-volume',
             '--addtag', 'cinder-volume:rec', 'vgc']),
        (0, ['lvchange', '-aey', 'vgc/rec-volume']),

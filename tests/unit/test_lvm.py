@@ -357,20 +357,18 @@ class GateRecordingTest(testtools.TestCase):
                           'rec-volume', 16)
 
 
-class VolumeGroupWithVolumesTest(testtools.TestCase):
+class VolumeGroupWithTagsTest(testtools.TestCase):
     """One vgs with LV columns, as the gate cluster printed it."""
 
     def test_rows_per_lv_carry_the_vg(self):
-        vg, volumes = lvm.parse_vg_with_lvs_json(recorded.load(
+        vg, tags = lvm.parse_vg_with_tags_json(recorded.load(
             'gate/node1-34-vgs_with_lv_columns.txt').output)
         self.assertEqual('vgc', vg.name)
         self.assertEqual(1052770304, vg.free_bytes)
-        self.assertEqual(['one', 'snap'], [lv.name for lv in volumes])
-        self.assertEqual('one', volumes[1].origin)
-        self.assertEqual(('cinder-volume:1',), volumes[0].tags)
+        self.assertEqual({'one': ('cinder-volume:1',), 'snap': ()}, tags)
 
     def test_empty_vg_has_no_row(self):
-        self.assertEqual((None, []), lvm.parse_vg_with_lvs_json(
+        self.assertEqual((None, {}), lvm.parse_vg_with_tags_json(
             recorded.load('gate/node1-33-vgs_with_lv_columns_empty_vg.txt'
                           ).output))
 

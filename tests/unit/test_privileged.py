@@ -109,7 +109,7 @@ class DriverCommandsPassTest(testtools.TestCase):
                      lvm._LV_FIELDS, 'cinder-volumes/volume-1'])
         # (no VG in this capture's answers: both vgs forms are sent)
         self.assertRaises(exception.VolumeGroupNotFound,
-                          vg.volume_group_and_volumes)
+                          vg.volume_group_and_tags)
         data.copy(capture, '/dev/cinder-volumes/a', '/dev/cinder-volumes/b',
                   1024, 60, target_mib=2048)
         capture.failing.add('fallocate')
