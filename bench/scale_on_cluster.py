@@ -54,7 +54,7 @@ from drbd_clvm_driver import peer
 
 #: volumes in the VG at each measurement (past the 1,280 that LVM's
 #: default metadata area holds)
-SIZES = (100, 500, 1500)
+SIZES = (100, 300, 1500)
 #: refreshes and listings timed at each size
 REPEATS = 3
 VOLUME_MIB = 4
