@@ -25,6 +25,7 @@ import sys
 from oslo_config import cfg
 
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import operations
 from drbd_clvm_driver import opts
 from drbd_clvm_driver.replication import base as replication_base
 from drbd_clvm_driver import runner as runner_module
@@ -64,6 +65,14 @@ def report(node, out):
                      'lock type %s' % (vg.name, vg.size_bytes / 1024 ** 3,
                                        vg.free_bytes / 1024 ** 3,
                                        vg.lv_count, vg.lock_type or 'none'))
+        if vg.metadata_free_bytes is not None:
+            lines.append('metadata area: %d of %d KiB left%s' % (
+                vg.metadata_free_bytes // 1024,
+                vg.metadata_area_bytes // 1024,
+                ' - nearly full: creates will be refused (see "The VG\'s '
+                'metadata area" in the admin guide)'
+                if vg.metadata_free_bytes < operations.METADATA_RESERVE_BYTES
+                else ''))
         half_made = node.ops.half_made()
         lines.append('half-made LVs: %s' % (', '.join(half_made) or 'none'))
     except exception.DrbdClvmError as error:

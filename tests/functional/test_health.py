@@ -57,6 +57,15 @@ class HealthCommandTest(testtools.TestCase):
         self.assertIn('verdict: changes allowed', text)
         self.assertIn('lock type dlm', text)
 
+    def test_metadata_area_left(self):
+        status, text = self._run()
+        self.assertIn('metadata area: 508 of 1020 KiB left\n', text)
+        self.cluster.set_metadata_area(120 * 1024)
+        status, text = self._run()
+        self.assertEqual(health.SAFE, status, text)
+        self.assertIn('metadata area: 58 of 120 KiB left - nearly full: '
+                      'creates will be refused', text)
+
     def test_cinder_conf_from_before_the_prefix(self):
         # A resource other than the option's default, which only the old
         # name can set.
