@@ -540,10 +540,9 @@ class DrbdClvmVolumeDriver(driver.VolumeDriver):
                 LOG.warning(
                     'Backend %s offers no free space: the metadata area of '
                     'VG %s has %d of its %d bytes left, and LVM refuses '
-                    'every create once it is full (see "The VG\'s metadata '
-                    'area" in the admin guide)', self.backend_name,
+                    'every create once it is full (%s)', self.backend_name,
                     self.ops.vg.vg_name, capacity.metadata_free_bytes,
-                    capacity.metadata_area_bytes)
+                    capacity.metadata_area_bytes, lvm.METADATA_AREA_ADVICE)
             if capacity.metadata_free_bytes is not None:
                 pool['metadata_area_free_bytes'] = (
                     capacity.metadata_free_bytes)

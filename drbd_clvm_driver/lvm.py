@@ -252,6 +252,9 @@ def parse_dmsetup_table(text):
     return sizes
 
 
+#: where an operator reads what to do about a VG's full metadata area
+METADATA_AREA_ADVICE = 'see "The VG\'s metadata area" in the admin guide'
+
 #: LVM's exit code for a command it refused while processing it
 #: (ECMD_FAILED), as a program and in its shell: every recorded refusal
 #: below. LVM has no code or report field per refusal, so which one it was
@@ -269,8 +272,7 @@ _REFUSALS = (
      'the volume group is too full'),
     ('exceeds maximum metadata size', exception.MetadataAreaFull,
      'the VG\'s metadata area is full: no more LVs fit in it, whatever the '
-     'free space (delete volumes, or see "The VG\'s metadata area" in the '
-     'admin guide)'),
+     'free space (delete volumes, or %s)' % METADATA_AREA_ADVICE),
     ('due to failed lock', exception.LockManagerUnavailable,
      'the LVM lock manager refused the VG lock'),
     ('Global lock failed', exception.LockManagerUnavailable,

@@ -114,8 +114,14 @@ class Capacity:
 
     @property
     def metadata_nearly_full(self):
-        return (self.metadata_free_bytes is not None and
-                self.metadata_free_bytes < METADATA_RESERVE_BYTES)
+        return metadata_nearly_full(self.metadata_free_bytes)
+
+
+def metadata_nearly_full(free_bytes):
+    """Whether ``free_bytes`` of room in the VG's metadata area (None: not
+    reported) is under :data:`METADATA_RESERVE_BYTES`.
+    """
+    return free_bytes is not None and free_bytes < METADATA_RESERVE_BYTES
 
 
 class NodeLocks:

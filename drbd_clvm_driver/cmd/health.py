@@ -25,6 +25,7 @@ import sys
 from oslo_config import cfg
 
 from drbd_clvm_driver import exception
+from drbd_clvm_driver import lvm
 from drbd_clvm_driver import operations
 from drbd_clvm_driver import opts
 from drbd_clvm_driver.replication import base as replication_base
@@ -69,9 +70,9 @@ def report(node, out):
             lines.append('metadata area: %d of %d KiB left%s' % (
                 vg.metadata_free_bytes // 1024,
                 vg.metadata_area_bytes // 1024,
-                ' - nearly full: creates will be refused (see "The VG\'s '
-                'metadata area" in the admin guide)'
-                if vg.metadata_free_bytes < operations.METADATA_RESERVE_BYTES
+                ' - nearly full: creates will be refused (%s)'
+                % lvm.METADATA_AREA_ADVICE
+                if operations.metadata_nearly_full(vg.metadata_free_bytes)
                 else ''))
         half_made = node.ops.half_made()
         lines.append('half-made LVs: %s' % (', '.join(half_made) or 'none'))

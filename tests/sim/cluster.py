@@ -67,10 +67,9 @@ class _LV:
     device_mib: dict = dataclasses.field(default_factory=dict)
 
 
-#: LVM's default metadata area, and the most metadata it holds, as the gate
-#: cluster reported them (vgs -o vg_mda_size; lvcreate's refusal)
+#: LVM's default metadata area, as the gate cluster reported it (vgs -o
+#: vg_mda_size)
 DEFAULT_METADATA_AREA_BYTES = 1044480
-_METADATA_LIMIT_OF_AREA = {DEFAULT_METADATA_AREA_BYTES: 521472}
 #: the metadata of an empty VG, and what each Cinder volume adds to it
 #: (gate cluster: 1,279 LVs filled the default area)
 _EMPTY_VG_METADATA_BYTES = 1280
@@ -90,10 +89,10 @@ class _VolumeGroup:
     @property
     def metadata_limit_bytes(self):
         """The largest metadata the area takes (about half: LVM writes the
-        new copy beside the old one).
+        new copy beside the old one); 521472 bytes of the default area, as
+        the gate cluster's lvcreate refusal said.
         """
-        return _METADATA_LIMIT_OF_AREA.get(
-            self.metadata_area_bytes, self.metadata_area_bytes // 2 - 768)
+        return self.metadata_area_bytes // 2 - 768
 
     def metadata_bytes(self, lv_count=None):
         count = len(self.lvs) if lv_count is None else lv_count
