@@ -26,7 +26,10 @@ than what is measured.
   refreshes the device of every LV active here), then ``ensure_export`` of
   every volume and ``set_initialized``, as a volume service's
   ``init_host`` does;
-- stats refresh: ``get_volume_stats(refresh=True)``, the median of a few;
+- stats refresh: ``get_volume_stats(refresh=True)`` after a change (a tag
+  added to one volume: every node's refresh then reads the VG again), the
+  median of a few; and without one (the PVs' headers show no commit, the
+  report read before is kept);
 - manageable listing: ``get_manageable_volumes`` over every LV, none of
   them Cinder's (each one is read and judged), the median of a few;
 - the VG read alone: ``vgs`` with VG columns only, run as a program, the
@@ -137,6 +140,14 @@ def remove_all(vg):
         raise RuntimeError('%d volumes were left in %s' % (len(left), vg))
 
 
+def commit_a_change(vg, name, number):
+    """One commit of the VG's metadata (a tag on LV ``name``), as any
+    node's change makes one.
+    """
+    _lvm_shell(['lvchange --addtag bench-change-%d %s/%s'
+                % (number, vg, name)])
+
+
 def read_vg(vg):
     """The VG's own fields alone, as a program: LVM's floor for a report."""
     subprocess.run(['vgs', '-o', 'vg_name,vg_size,vg_free', vg], check=True,
@@ -182,8 +193,14 @@ def measure_size(ctx, vg, backend, node, count):
         volume_driver.ensure_export(ctx, volume)
     volume_driver.set_initialized()
     start_up = time.monotonic() - started
-    stats = [_timed(volume_driver.get_volume_stats, True)
-             for _ in range(REPEATS)]
+
+    def refresh_after_a_change(number):
+        commit_a_change(vg, names[0], number)
+        return _timed(volume_driver.get_volume_stats, True)
+
+    stats = [refresh_after_a_change(number) for number in range(REPEATS)]
+    unchanged = [_timed(volume_driver.get_volume_stats, True)
+                 for _ in range(REPEATS)]
     listed = []
 
     def listing():
@@ -198,6 +215,7 @@ def measure_size(ctx, vg, backend, node, count):
             'metadata_area_bytes': vg_report.metadata_area_bytes,
             'metadata_free_bytes': vg_report.metadata_free_bytes,
             'stats_refresh_s': statistics.median(stats),
+            'stats_unchanged_s': statistics.median(unchanged),
             'manageable_s': statistics.median(manageable),
             'vg_read_s': statistics.median(vg_read),
             'listed': len([entry for entry in listed

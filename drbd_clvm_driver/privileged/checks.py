@@ -65,6 +65,8 @@ SHAPES = {
         r'lvconvert\x00-y\x00--merge\x00' + _LV,
         r'lvs\x00%s\x00(?:%s|%s)' % (_REPORT, _NAME, _LV),
         r'vgs\x00%s\x00%s' % (_REPORT, _NAME),
+        r'pvs\x00' + _REPORT,
+        r'pvck\x00--dump\x00headers\x00/dev(?:/[A-Za-z0-9_:.+-]+)+',
         r'lvmconfig\x00global/locking_type',
         r'dmsetup\x00table',
     ),

@@ -417,10 +417,13 @@ def format_scale(scale):
     """The scale rows (seconds at each count of volumes in use) and each
     target's verdict, on its measured or its fitted figure.
     """
-    lines = ['volumes in use  start-up s  stats refresh s  manageable s']
+    lines = ['volumes in use  start-up s  stats refresh s  unchanged s  '
+             'manageable s']
     for row in scale['rows']:
-        lines.append('%14d  %10.2f  %15.3f  %12.3f' % (
+        unchanged = row.get('stats_unchanged_s')
+        lines.append('%14d  %10.2f  %15.3f  %11s  %12.3f' % (
             row['volumes'], row['start_up_s'], row['stats_refresh_s'],
+            '-' if unchanged is None else '%.3f' % unchanged,
             row['manageable_s']))
     for target in scale['targets']:
         lines.append('%s at %d volumes: %.2f s%s, %.2f ms more per volume '

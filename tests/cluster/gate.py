@@ -128,9 +128,24 @@ START_UP_RECORDING = [
     (0, ['lvchange', '-an', _GROWN_LV, 'vgc/rec-origin', 'vgc/rec-plain']),
     (0, ['lvremove', '-y', 'vgc/_snap-origin', 'vgc/rec-origin',
          'vgc/rec-plain', _GROWN_LV])]
+_PVCK = ['pvck', '--dump', 'headers', '/dev/drbd0']
+#: what tells a stats refresh that no node committed since its last read:
+#: the VG's PVs, and their headers on each node before and after the other
+#: node's commits
+COMMIT_RECORDING = [
+    (0, ['pvs', '--reportformat', 'json', '--units', 'b', '-o',
+         'pv_name,vg_name']),
+    (0, _PVCK),
+    (1, _PVCK),
+    (1, ['lvcreate', '-y', '-an', '-L', '8m', '-n', 'rec-commit', 'vgc']),
+    (0, _PVCK),
+    (1, _PVCK),
+    (1, ['lvremove', '-y', 'vgc/rec-commit']),
+    (0, _PVCK)]
 #: fixture directory name -> what the gate runs and records there
 RECORDINGS = {'gate': RECORDING, 'gate-active-active': ACTIVE_ACTIVE_RECORDING,
-              'gate-start-up': START_UP_RECORDING}
+              'gate-start-up': START_UP_RECORDING,
+              'gate-commit': COMMIT_RECORDING}
 #: fixture directory of what the fault campaign's survivors print
 FAULT_RECORDING = 'gate-faults'
 

@@ -139,7 +139,8 @@ class BenchGateTableTest(testtools.TestCase):
                      drbd_settings.PLUGIN: [20000.0]}, {})},
             'scale': {
                 'rows': [{'volumes': 100, 'start_up_s': 20.0,
-                          'stats_refresh_s': 0.5, 'manageable_s': 0.3}],
+                          'stats_refresh_s': 0.5, 'stats_unchanged_s': 0.05,
+                          'manageable_s': 0.3}],
                 'targets': [{'figure': 'start_up_s', 'what': 'start-up',
                              'volumes': 300,
                              'target_s': 60.0, 'seconds': 62.5,
@@ -164,8 +165,8 @@ class BenchGateTableTest(testtools.TestCase):
         self.assertIn('the plugin\'s 1237: met (no slower)', table)
         self.assertIn('the plugin\'s resync over the resync without '
                       'writes: 0.50 (MISSED >= 0.80)', table)
-        self.assertIn('           100       20.00            0.500         '
-                      '0.300', table)
+        self.assertIn('           100       20.00            0.500        '
+                      '0.050         0.300', table)
         self.assertIn('start-up at 300 volumes: 62.50 s on the fitted line, '
                       '208.30 ms more per volume (MISSED <= 60 s)', table)
         self.assertIn('  node1 leaves, node2 writing       1250.5  (the '
@@ -227,17 +228,31 @@ class ScaleOnClusterTest(testtools.TestCase):
             scale_on_cluster, 'fill', fill))
         self.useFixture(fixtures.MockPatchObject(
             scale_on_cluster, 'remove_all', lambda vg: None))
+
+        def commit_a_change(vg, name, number):
+            drivers[0].ops.vg.change_tags(name, add=['change-%d' % number])
+
+        self.useFixture(fixtures.MockPatchObject(
+            scale_on_cluster, 'commit_a_change', commit_a_change))
         read_vg = self.useFixture(fixtures.MockPatchObject(
             scale_on_cluster, 'read_vg')).mock
         result = scale_on_cluster.measure(cluster.vg_name, 'drbd', 'node1',
                                           sizes=(3, 6))
         self.assertEqual(2 * scale_on_cluster.REPEATS, read_vg.call_count)
+        # each refresh after a change read the VG, none of those after it
+        reads = ['vgs' if argv[0] == 'vgs' else argv[0]
+                 for _, argv in cluster.commands
+                 if argv[0] == 'pvck' or argv[0] == 'vgs' and 'lv_tags' in
+                 argv[argv.index('-o') + 1]]
+        expected = (['pvck', 'vgs'] * scale_on_cluster.REPEATS +
+                    ['pvck'] * scale_on_cluster.REPEATS)
+        self.assertEqual(expected, reads[-len(expected):])
         self.assertEqual([3, 6], [row['volumes'] for row in result['rows']])
         for row in result['rows']:
             self.assertEqual(row['volumes'], row['listed'])
             self.assertEqual(row['volumes'], row['reported_volumes'])
-            for key in ('start_up_s', 'stats_refresh_s', 'manageable_s',
-                        'vg_read_s'):
+            for key in ('start_up_s', 'stats_refresh_s', 'stats_unchanged_s',
+                        'manageable_s', 'vg_read_s'):
                 self.assertGreater(row[key], 0)
         # each start-up read every device's size in one command, and none
         # needed a refresh

@@ -109,6 +109,28 @@ class ManagerTestCase(test.TestCase):
         self.assertEqual(64.0, pool['total_capacity_gb'])
         self.assertEqual('DRBD_CLVM', pool['pool_name'])
 
+    def _vg_reads(self, node):
+        return len([argv for name, argv in self.cluster.commands
+                    if name == node and argv[0] == 'vgs'])
+
+    def test_stats_follow_the_other_node_changes(self):
+        before, = self.node1.driver.get_volume_stats(refresh=True)['pools']
+        volume = self._volume()
+        self.node2.create_volume(self.context, volume)
+        after, = self.node1.driver.get_volume_stats(refresh=True)['pools']
+        self.assertEqual(before['total_volumes'] + 1, after['total_volumes'])
+        self.assertLess(after['free_capacity_gb'],
+                        before['free_capacity_gb'])
+        # nothing committed since: the PVs' headers say so, no VG read
+        reads = self._vg_reads('node1')
+        self.assertEqual(after, self.node1.driver.get_volume_stats(
+            refresh=True)['pools'][0])
+        self.assertEqual(reads, self._vg_reads('node1'))
+        self.node2.delete_volume(self.context, volume)
+        again, = self.node1.driver.get_volume_stats(refresh=True)['pools']
+        self.assertEqual(before['total_volumes'], again['total_volumes'])
+        self.assertGreater(self._vg_reads('node1'), reads)
+
     def test_metadata_area_full(self):
         # room for two more volumes: 1280 + 2 * 406 bytes of metadata
         self.cluster.set_metadata_area(2 * (1280 + 2 * 406 + 768 + 100))

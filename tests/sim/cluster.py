@@ -29,6 +29,7 @@ import itertools
 import json
 import re
 import threading
+import zlib
 
 from drbd_clvm_driver import lvm
 from drbd_clvm_driver import runner
@@ -36,7 +37,9 @@ from drbd_clvm_driver import runner
 EXCLUSIVE, SHARED = 'ey', 'sy'
 _LVM_CHANGES = ('lvcreate', 'lvextend', 'lvremove', 'lvrename', 'lvchange',
                 'lvconvert')
-_LVM = _LVM_CHANGES + ('lvs', 'vgs')
+_LVM = _LVM_CHANGES + ('lvs', 'vgs', 'pvs', 'pvck')
+#: the VG's one PV, as on the gate's DRBD pair
+PV = '/dev/drbd0'
 _VALID_NAME = re.compile(r'[A-Za-z0-9+_.][A-Za-z0-9+_.-]*')
 #: the current generation UUID both gate nodes had while healthy
 _FIRST_GENERATION = 0x7E3173C55CA44047
@@ -85,6 +88,8 @@ class _VolumeGroup:
         self.extent_mib = extent_mib
         self.lvs = {}
         self.metadata_area_bytes = metadata_area_bytes
+        #: LVM's sequence number of the metadata: one more at each change
+        self.seqno = 1
 
     @property
     def metadata_limit_bytes(self):
@@ -319,6 +324,8 @@ class SimulatedCluster:
                 stdout, stderr = handler(node, list(argv[1:]))
             except Refused as refusal:
                 return refusal.exit_code, '', refusal.stderr
+            if program in _LVM_CHANGES:
+                self._views[node.name].seqno += 1
             return 0, stdout, stderr
 
     def _other(self, node):
@@ -483,6 +490,34 @@ class SimulatedCluster:
                 for lv in sorted(view.lvs.values(), key=lambda lv: lv.name)]
         stdout, _ = self._report('vg', rows)
         return stdout, self._reading_warning(node)
+
+    def _cmd_pvs(self, node, args):
+        fields = args[args.index('-o') + 1].split(',')
+        values = {'pv_name': PV, 'vg_name': self.vg_name}
+        return self._report('pv', [{field: values[field]
+                                    for field in fields}])
+
+    def _cmd_pvck(self, node, args):
+        """``pvck --dump headers``: the lines of the committed copy
+        (gate-commit), its checksum over what the VG holds.
+        """
+        if args[-1] != PV:
+            raise Refused(5, 'Cannot use %s: device not found' % args[-1])
+        view = self._views[node.name]
+        held = sorted((lv.name, lv.size_mib, tuple(lv.tags), lv.origin)
+                      for lv in view.lvs.values())
+        checksum = zlib.crc32(repr((view.seqno, view.metadata_area_bytes,
+                                    view.size_mib, held)).encode())
+        offset = 1536 + view.seqno * 512 % (view.metadata_area_bytes // 2)
+        return (
+            '  mda_header_1 at 4096 # metadata area\n'
+            '  mda_header_1.raw_locn[0] at 4136 # commit\n'
+            '  mda_header_1.raw_locn[0].offset %d\n'
+            '  mda_header_1.raw_locn[0].size %d\n'
+            '  mda_header_1.raw_locn[0].checksum 0x%x\n'
+            '  metadata text at %d crc 0x%x # vgname %s seqno %d\n' % (
+                offset, view.metadata_bytes(), checksum, 4096 + offset,
+                checksum, self.vg_name, view.seqno)), ''
 
     def _lv_values(self, node, view, lv):
         holder = view.holder(lv)

@@ -394,3 +394,90 @@ class RemovePlainTest(testtools.TestCase):
     def test_origin_snapshot_and_missing_left_alone(self):
         for name in ('rec-origin', 'rec-snap', 'rec-missing'):
             self.assertFalse(self._removed(name), name)
+
+
+COMMIT = 'gate-commit/'
+PVCK = 'pvck_dump_headers_dev_drbd0.txt'
+
+
+def _commit_seen(filename):
+    return lvm.parse_pvck_commit(recorded.load(COMMIT + filename).output,
+                                 'vgc')
+
+
+class LastCommitTest(testtools.TestCase):
+    """The PVs' headers as the gate's two nodes printed them around the
+    other node's commits.
+    """
+
+    def test_both_nodes_see_one_commit(self):
+        self.assertIsNotNone(_commit_seen('node1-02-' + PVCK))
+        self.assertEqual(_commit_seen('node1-02-' + PVCK),
+                         _commit_seen('node2-03-' + PVCK))
+        self.assertEqual(_commit_seen('node1-05-' + PVCK),
+                         _commit_seen('node2-06-' + PVCK))
+
+    def test_each_commit_of_the_other_node_shows(self):
+        seen = [_commit_seen(name) for name in (
+            'node1-02-' + PVCK, 'node1-05-' + PVCK, 'node1-08-' + PVCK)]
+        self.assertEqual(3, len(set(seen)))
+
+    def test_another_vg_or_no_header_tells_nothing(self):
+        text = recorded.load(COMMIT + 'node1-02-' + PVCK).output
+        self.assertIsNone(lvm.parse_pvck_commit(text, 'other'))
+        self.assertIsNone(lvm.parse_pvck_commit(
+            '  Cannot use /dev/drbd0: device not found\n', 'vgc'))
+
+    def test_pvs_of_the_vg(self):
+        self.assertEqual(['/dev/drbd0'], lvm.parse_pvs_json(
+            recorded.load(COMMIT + 'node1-01-pvs_reportformat_json_units_b_o_'
+                          'pv_name_vg_name.txt').output, 'vgc'))
+
+
+class VolumeGroupReadAgainTest(testtools.TestCase):
+    """The stats refresh's read is skipped while no commit shows."""
+
+    PVCK = ('pvck', '--dump', 'headers', '/dev/drbd0')
+    VGS = ('vgs', '--reportformat', 'json', '--units', 'b', '-o',
+           '%s,lv_name,lv_tags' % lvm._VG_FIELDS, 'vgc')
+
+    def setUp(self):
+        super().setUp()
+        self.runner = recorded.ReplayRunner(recorded.load(
+            COMMIT + 'node1-01-pvs_reportformat_json_units_b_o_pv_name_vg_'
+            'name.txt'))
+        self.runner.serve(self.VGS, recorded.load(
+            'gate/node1-34-vgs_with_lv_columns.txt'))
+        self.runner.serve(self.PVCK, recorded.load(COMMIT + 'node1-02-' +
+                                                   PVCK))
+        self.vg = lvm.ClusteredVG(self.runner, 'vgc')
+
+    def _reads(self):
+        return self.runner.calls.count(self.VGS)
+
+    def test_no_commit_no_read(self):
+        first = self.vg.volume_group_and_tags()
+        self.assertEqual(first, self.vg.volume_group_and_tags())
+        self.assertEqual(1, self._reads())
+        self.assertEqual({'one': ('cinder-volume:1',), 'snap': ()}, first[1])
+
+    def test_a_commit_reads_again(self):
+        self.vg.volume_group_and_tags()
+        self.runner.serve(self.PVCK, recorded.load(COMMIT + 'node1-05-' +
+                                                   PVCK))
+        self.vg.volume_group_and_tags()
+        self.vg.volume_group_and_tags()
+        self.assertEqual(2, self._reads())
+
+    def test_headers_that_tell_nothing_read_every_time(self):
+        self.runner.serve(self.PVCK, recorded.Recording(
+            ' '.join(self.PVCK), 'node1', 5,
+            '  Cannot use /dev/drbd0: device not found\n'))
+        self.vg.volume_group_and_tags()
+        self.vg.volume_group_and_tags()
+        self.assertEqual(2, self._reads())
+
+    def test_callers_cannot_change_what_is_kept(self):
+        self.vg.volume_group_and_tags()[1]['one'] = ('changed',)
+        self.assertEqual(('cinder-volume:1',),
+                         self.vg.volume_group_and_tags()[1]['one'])

@@ -77,7 +77,8 @@ class Capture(runner.CommandRunner):
                 'data_gen_id.txt').output, ''
         if argv[:2] == ('drbdadm', 'sh-minor'):
             return 0, '0\n', ''
-        return 0, '{"report": [{"lv": [], "vg": []}]}', ''
+        return 0, ('{"report": [{"lv": [], "vg": [], "pv": [{"pv_name": '
+                   '"/dev/drbd0", "vg_name": "cinder-volumes"}]}]}'), ''
 
 
 class DriverCommandsPassTest(testtools.TestCase):
@@ -127,6 +128,8 @@ class DriverCommandsPassTest(testtools.TestCase):
             nodes.NodeNames('node1', ['node2']))
         capture.run(['lvmconfig', 'global/locking_type'])
         self.assertGreater(len(capture.seen), 30)
+        self.assertIn(['pvck', '--dump', 'headers', '/dev/drbd0'],
+                      capture.seen)
         for argv in capture.seen:
             family = checks.family_of(argv)
             self.assertIsNotNone(family, argv)
@@ -164,6 +167,14 @@ class RefusedInTheDaemonTest(testtools.TestCase):
         self._refused(root.lvm, ['vgremove', 'vgc'])
         self._refused(root.lvm, ['lvchange', '-ay', 'vgc/lv'])
         self._refused(root.lvm, ['lvchange', '--refresh'])
+        # pvck only dumps a device's headers: no repair, no file
+        self._refused(root.lvm, ['pvck', '--repair', '/dev/drbd0'])
+        self._refused(root.lvm, ['pvck', '--dump', 'metadata_search',
+                                 '/dev/drbd0'])
+        self._refused(root.lvm, ['pvck', '--dump', 'headers', '/etc/shadow'])
+        self._refused(root.lvm, ['pvck', '--dump', 'headers',
+                                 '/dev/../etc/shadow'])
+        self._refused(root.lvm, ['pvs', '-o', 'pv_name', '--select', 'x'])
 
     def test_the_shell_flag_is_a_bool(self):
         for entry_point, args in (
