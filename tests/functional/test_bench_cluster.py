@@ -260,7 +260,8 @@ class ScaleOnClusterTest(testtools.TestCase):
         self.assertEqual(2, ran.count(('dmsetup', 'table')))
         self.assertEqual([], [argv for argv in ran if '--refresh' in argv])
         targets = {target['figure']: target for target in result['targets']}
-        self.assertEqual({'start_up_s', 'stats_refresh_s', 'manageable_s'},
+        self.assertEqual({'start_up_s', 'stats_refresh_s',
+                          'stats_unchanged_s', 'manageable_s'},
                          set(targets))
         for target in targets.values():
             self.assertTrue(target['projected'])
@@ -270,9 +271,9 @@ class ScaleOnClusterTest(testtools.TestCase):
     def test_fitted_line_and_measured_figures(self):
         from bench import scale_on_cluster
         rows = [{'volumes': 100, 'start_up_s': 20.0, 'stats_refresh_s': 0.5,
-                 'manageable_s': 0.3},
+                 'stats_unchanged_s': 0.2, 'manageable_s': 0.3},
                 {'volumes': 300, 'start_up_s': 70.0, 'stats_refresh_s': 0.7,
-                 'manageable_s': 0.5}]
+                 'stats_unchanged_s': 0.2, 'manageable_s': 0.5}]
         per, base = scale_on_cluster.slope(rows, 'start_up_s')
         self.assertAlmostEqual(0.25, per)
         self.assertAlmostEqual(-5.0, base)
@@ -287,3 +288,12 @@ class ScaleOnClusterTest(testtools.TestCase):
         self.assertEqual((3.4, True, False, 1.0),
                          (stats['seconds'], stats['projected'], stats['met'],
                           stats['ms_per_volume']))
+        unchanged = verdicts['stats_unchanged_s']
+        self.assertEqual((0.2, True, True, 0.0),
+                         (unchanged['seconds'], unchanged['projected'],
+                          unchanged['met'], unchanged['ms_per_volume']))
+        # rows measured before a figure existed judge the others only
+        older = [{key: value for key, value in row.items()
+                  if key != 'stats_unchanged_s'} for row in rows]
+        self.assertNotIn('stats_unchanged_s', [
+            target['figure'] for target in scale_on_cluster.verdicts(older)])
