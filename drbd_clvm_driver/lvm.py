@@ -389,7 +389,10 @@ class ClusteredVG:
     def last_commit(self):
         """A value that changes with every commit of the VG's metadata, by
         any node, read from its PVs' headers (``pvck``: no VG lock, no
-        metadata parsed, direct I/O); None when they do not tell it.
+        metadata parsed, direct I/O); None when they do not tell it (an LVM
+        without ``pvck --dump``, a PV gone).
+
+        :raises CommandTimeout: the headers could not be read in time.
         """
         try:
             if self._pvs is None:
@@ -399,6 +402,8 @@ class ClusteredVG:
             commits = tuple(parse_pvck_commit(
                 self._lvm('pvck', '--dump', 'headers', pv), self.vg_name)
                 for pv in self._pvs)
+        except exception.CommandTimeout:
+            raise  # the VG's read would hang the same: one bound, not two
         except exception.DrbdClvmError:
             commits = ()
         if not commits or None in commits:

@@ -477,6 +477,13 @@ class VolumeGroupReadAgainTest(testtools.TestCase):
         self.vg.volume_group_and_tags()
         self.assertEqual(2, self._reads())
 
+    def test_headers_that_hang_end_the_refresh(self):
+        self.runner.serve(self.PVCK, recorded.Recording(
+            ' '.join(self.PVCK), 'node1', None, ''))
+        self.assertRaises(exception.CommandTimeout,
+                          self.vg.volume_group_and_tags)
+        self.assertEqual(0, self._reads())
+
     def test_callers_cannot_change_what_is_kept(self):
         self.vg.volume_group_and_tags()[1]['one'] = ('changed',)
         self.assertEqual(('cinder-volume:1',),
