@@ -406,6 +406,9 @@ class Flows:
         cinder.volumes.revert_to_snapshot(
             volume, cinder.volume_snapshots.get(snapshot_id))
         _wait_status(cinder.volumes.get, volume_id, 'available')
+        # Cinder's manager makes the snapshot available after the volume:
+        # a flow that uses it at once met it still restoring.
+        _wait_status(cinder.volume_snapshots.get, snapshot_id, 'available')
 
     def unmanage(self, cinder, volume_id):
         cinder.volumes.unmanage(volume_id)
