@@ -218,6 +218,12 @@ class RefusedInTheDaemonTest(testtools.TestCase):
                       "volume's device", str(error))
         self.popen.assert_not_called()
 
+    def test_headers_of_a_shared_lun(self):
+        # the path pvs names on the shared-LUN labs' nodes
+        argv = ['pvck', '--dump', 'headers',
+                '/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drbdclvmlun']
+        self.assertEqual(argv, checks.check('lvm', argv))
+
     def test_families_do_not_mix(self):
         self._refused(root.lvm, ['dd', 'if=/dev/zero', 'of=/dev/vgc/lv',
                                  'bs=1M', 'count=4', 'oflag=direct',
