@@ -164,8 +164,7 @@ def measure(sizes=SIZES):
 
 def goals(rows):
     """The issue's two goals, each with whether it is met and why."""
-    counts = {(row['commands'], row.get('commands_unchanged'))
-              for row in rows}
+    counts = {(row['commands'], row['commands_unchanged']) for row in rows}
     ratios = [row['per_volume_ratio'] for row in rows
               if row['per_volume_ratio'] is not None]
     return {
@@ -176,7 +175,7 @@ def goals(rows):
                           ', '.join('%d at %d volumes' % (
                               row['commands'], row['volumes'])
                               for row in rows),
-                          ', '.join(str(row.get('commands_unchanged'))
+                          ', '.join(str(row['commands_unchanged'])
                                     for row in rows),
                           ', '.join(str(row['trips']) for row in rows))},
         'parse_time_at_most_linear': {

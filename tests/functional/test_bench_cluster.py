@@ -240,8 +240,7 @@ class ScaleOnClusterTest(testtools.TestCase):
                                           sizes=(3, 6))
         self.assertEqual(2 * scale_on_cluster.REPEATS, read_vg.call_count)
         # each refresh after a change read the VG, none of those after it
-        reads = ['vgs' if argv[0] == 'vgs' else argv[0]
-                 for _, argv in cluster.commands
+        reads = [argv[0] for _, argv in cluster.commands
                  if argv[0] == 'pvck' or argv[0] == 'vgs' and 'lv_tags' in
                  argv[argv.index('-o') + 1]]
         expected = (['pvck', 'vgs'] * scale_on_cluster.REPEATS +
