@@ -447,6 +447,18 @@ class ReadmeTest(testtools.TestCase):
         for phase, core_seconds in cpu['core_seconds_by_phase'].items():
             if core_seconds >= 100:
                 self.assertIn(' {:,}'.format(core_seconds), words, phase)
+        for run in committed.get('fresh_runs', ()):
+            self.assertIn('took %d s, %d passed' % (
+                run['seconds'], run['passed']), words)
+            self.assertIn('over the target by %d s' % (
+                run['seconds'] - 2700), words)
+            self.assertIn('{:,} core-seconds (the tests phase alone {:,} '
+                          'against {:,}'.format(
+                              run['core_seconds'], run['tests_core_seconds'],
+                              cpu['core_seconds_by_phase']['tests']), words)
+            self.assertIn('cores %d %% busy (%d-%d %% in every five minutes)'
+                          % ((run['busy_percent_whole_run'],) + tuple(
+                              run['busy_percent_each_five_minutes'])), words)
 
     def test_stream_figures_are_the_committed_run(self):
         with open(os.path.join(RESULTS, 'cinder-latest.json')) as handle:
