@@ -12,6 +12,8 @@
 
 """The gate's guest agent: every request is answered within its bound."""
 
+import io
+import json
 import subprocess
 import time
 
@@ -43,3 +45,23 @@ class GuestAgentRunTest(testtools.TestCase):
     def test_a_missing_program_is_an_answer(self):
         answer = agent.run({'argv': ['/nonexistent/program'], 'timeout': 5})
         self.assertEqual(127, answer['exit_code'])
+
+
+class GuestAgentServeTest(testtools.TestCase):
+
+    def test_tells_whether_a_connection_brought_requests(self):
+        reader = io.BytesIO(b'\n{"id": 7, "argv": ["true"], "timeout": 5}\n')
+        writer = io.BytesIO()
+        self.assertTrue(agent.serve(reader, writer))
+        self.assertEqual(7, json.loads(writer.getvalue())['id'])
+        self.assertFalse(agent.serve(io.BytesIO(b'\n'), io.BytesIO()))
+
+    def test_an_unconnected_port_is_looked_at_less_and_less_often(self):
+        first, longest = agent.LOOK_AGAIN
+        pauses = [first]
+        for _ in range(6):
+            pauses.append(agent.next_look(pauses[-1], served=False))
+        self.assertEqual(sorted(pauses), pauses)
+        self.assertLess(first, pauses[2])
+        self.assertEqual(longest, pauses[-1])
+        self.assertEqual(first, agent.next_look(longest, served=True))

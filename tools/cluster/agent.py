@@ -34,6 +34,11 @@ import time
 PORT_NAME = 'agent'
 #: seconds a killed command has to end before it is answered for unended
 KILL_WAIT = 5
+#: seconds between looks at a port the host has not connected to, first
+#: and at most: such a port reads end-of-file at once, so the agent can only
+#: look again later, and every look wakes the emulated guest (two idle
+#: agents looking twice a second cost each guest ~1 % of a core)
+LOOK_AGAIN = (0.5, 4)
 
 
 def find_port(name=PORT_NAME):
@@ -77,10 +82,12 @@ def run(request):
 
 
 def serve(reader, writer):
-    """Answer requests until the reader closes."""
+    """Answer requests until the reader closes; whether any came."""
+    served = False
     for line in reader:
         if not line.strip():
             continue
+        served = True
         try:
             request = json.loads(line)
             answer = run(request)
@@ -95,17 +102,28 @@ def serve(reader, writer):
         while pending:
             pending = pending[writer.write(pending):]
         writer.flush()
+    return served
+
+
+def next_look(pause, served):
+    """Seconds until the next look at the port: the first pause again after
+    a connection that brought requests, else twice the last, up to the
+    longest.
+    """
+    first, longest = LOOK_AGAIN
+    return first if served else min(pause * 2, longest)
 
 
 def main():
     path = find_port(sys.argv[1] if len(sys.argv) > 1 else PORT_NAME)
+    pause = LOOK_AGAIN[0]
     while True:
         # The port reads end-of-file while the host is not connected;
         # reopen and wait for the next connection.
         # A virtio port opens once: one unbuffered handle both ways.
         with open(path, 'r+b', buffering=0) as port:
-            serve(port, port)
-        time.sleep(0.5)
+            pause = next_look(pause, serve(port, port))
+        time.sleep(pause)
 
 
 if __name__ == '__main__':
