@@ -959,13 +959,15 @@ class _InVictim(Case):
     command = ()
 
     def inject(self, campaign, stacks):
-        self.victim_node(campaign).io.run(list(self.command), check=False)
+        # A fault that was not made fails the case: a link named wrongly
+        # once left link-cut "met" with nothing cut.
+        self.victim_node(campaign).io.run(list(self.command))
 
 
 class LinkCut(_InVictim):
     name = 'link-cut'
     fault = "node2's interface down during creates on both nodes"
-    command = ('ip', 'link', 'set', 'ens3', 'down')
+    command = ('ip', 'link', 'set', guests.WIRE_NIC, 'down')
 
 
 class CorosyncKilled(_InVictim):
@@ -1105,12 +1107,12 @@ class SlowDiskDuringWipe(Case):
 
     def inject(self, campaign, stacks):
         self.victim_node(campaign).io.run(
-            ['tc', 'qdisc', 'add', 'dev', 'ens3', 'root', 'netem', 'delay',
-             '100ms'])
+            ['tc', 'qdisc', 'add', 'dev', guests.WIRE_NIC, 'root', 'netem',
+             'delay', '100ms'])
 
     def after(self, campaign, stacks):
         self.victim_node(campaign).io.run(
-            ['tc', 'qdisc', 'del', 'dev', 'ens3', 'root'])
+            ['tc', 'qdisc', 'del', 'dev', guests.WIRE_NIC, 'root'])
 
 
 class SurvivorSteps:

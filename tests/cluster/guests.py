@@ -111,6 +111,9 @@ TCG_KERNEL_ARGS = ('mitigations=off tsc=reliable transparent_hugepage=never '
 #: No devices but those the gate names (no CD-ROM polled for media, no
 #: floppy or VGA) and no HPET to emulate.
 TCG_MACHINE = ['-nodefaults', '-machine', 'pc,hpet=off']
+#: the cluster wire's interface in a guest, as tools/cluster/guest-init
+#: names it
+WIRE_NIC = 'wire'
 #: seconds for both agents to answer (the kernel found our init)
 AGENT_TIMEOUT = 150
 
