@@ -622,16 +622,27 @@ def provenance():
                         'guests': 'qemu TCG'}}
 
 
+#: seconds between two looks of :func:`wait_until`, first and at most: a
+#: look is an API call or a program started in an emulated guest, and the
+#: gates' long waits (copies, boots, resyncs) looked twice a second for
+#: minutes while the host's cores were all busy
+POLL_FIRST, POLL_LONGEST = 0.5, 2.0
+
+
 def wait_until(predicate, timeout, what):
-    """Poll ``predicate`` twice a second until it is true; after ``timeout``
-    seconds raise :class:`GuestError` naming ``what``.
+    """Poll ``predicate`` until it is true, every :data:`POLL_FIRST`
+    seconds at first and half as often again each look after, up to every
+    :data:`POLL_LONGEST`; after ``timeout`` seconds raise
+    :class:`GuestError` naming ``what``.
     """
     deadline = time.monotonic() + timeout
+    pause = POLL_FIRST
     while not predicate():
         if time.monotonic() > deadline:
             raise GuestError('timed out after %d s waiting for %s'
                              % (timeout, what))
-        time.sleep(0.5)
+        time.sleep(pause)
+        pause = min(pause * 1.5, POLL_LONGEST)
 
 
 def _stack_state(node):

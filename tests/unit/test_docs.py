@@ -389,6 +389,24 @@ class ResultTablesTest(testtools.TestCase):
         self.assertEqual('5 requests from 4 clients: ok 5', rows[2][4])
         self.assertEqual('-', rows[2][5])
 
+    def test_ci_phase_table_is_the_committed_figures(self):
+        with open(docgen.CI_FIGURES) as handle:
+            figures = json.load(handle)
+        lines = docgen.ci_phase_table()
+        self.assertIn(figures['source'], lines[0])
+        phases = _list_table_rows(lines)
+        by_phase = figures['cpu']['core_seconds_by_phase']
+        self.assertEqual(
+            [[phase, str(seconds), str(by_phase.get(phase, '-'))]
+             for phase, seconds in figures['phases'].items()], phases[1:])
+        second = lines.index('', lines.index(
+            '   * - %s' % phases[-1][0])) + 1
+        runs = _list_table_rows(lines[second:])
+        self.assertEqual([[run['source'], str(run['seconds']),
+                           str(run['passed'])]
+                          for run in figures['fresh_runs']],
+                         [row[:3] for row in runs[1:]])
+
     def test_cinder_flow_table_from_the_committed_run_or_a_note(self):
         lines = docgen.cinder_flow_table()
         if not os.path.exists(docgen.result_path('cinder')):

@@ -176,3 +176,29 @@ class ProvenanceTest(testtools.TestCase):
         self.assertEqual(
             "tools/cluster/gate --no-scenarios --logs 'results/gate faults'",
             command)
+
+
+class WaitUntilTest(testtools.TestCase):
+
+    def test_looks_less_often_the_longer_it_waits(self):
+        looks = []
+        pauses = []
+        self.useFixture(fixtures.MockPatch(
+            'tests.cluster.guests.time.sleep', pauses.append))
+
+        def tenth_look():
+            looks.append(None)
+            return len(looks) == 10
+
+        guests.wait_until(tenth_look, 60, 'the tenth look')
+        self.assertEqual(9, len(pauses))
+        self.assertEqual(guests.POLL_FIRST, pauses[0])
+        self.assertEqual(sorted(pauses), pauses)
+        self.assertEqual(guests.POLL_LONGEST, pauses[-1])
+
+    def test_names_what_it_waited_for_when_time_runs_out(self):
+        self.useFixture(fixtures.MockPatch(
+            'tests.cluster.guests.time.sleep'))
+        error = self.assertRaises(guests.GuestError, guests.wait_until,
+                                  lambda: False, -1, 'a sign of life')
+        self.assertIn('a sign of life', str(error))

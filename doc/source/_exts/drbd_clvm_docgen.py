@@ -60,6 +60,8 @@ OTHER_OPTIONS = frozenset([
 ])
 
 NO_RUN = 'No run is committed yet'
+#: the CI phases' committed figures (tools/ci_phases.py reads them too)
+CI_FIGURES = os.path.join(REPO, '.ci', 'phase-figures.json')
 
 
 # Committed results.
@@ -430,7 +432,33 @@ def cinder_flow_table(document):
          for row in document['rows']])
 
 
+def ci_phase_table():
+    """CI's phases in the run ``.ci/phase-figures.json`` keeps as the
+    figures each run is set against, then every fresh machine's run.
+    """
+    with open(CI_FIGURES) as handle:
+        figures = json.load(handle)
+    by_phase = figures['cpu']['core_seconds_by_phase']
+    lines = ['Source: ``.ci/phase-figures.json``: %s.' % figures['source'],
+             '']
+    lines += list_table(
+        'CI\'s phases (three lanes side by side after the first three)',
+        ['phase', 'seconds', 'core-seconds'],
+        [[phase, seconds, by_phase.get(phase, '-')]
+         for phase, seconds in figures['phases'].items()])
+    lines += list_table(
+        'Clean-clone runs on a fresh machine (image cache removed)',
+        ['run', 'seconds', 'tests passed', 'core-seconds', 'cores busy'],
+        [[run['source'], run['seconds'], run['passed'],
+          run['core_seconds'], '%d %% (%d-%d %% each five minutes)' % (
+              (run['busy_percent_whole_run'],)
+              + tuple(run['busy_percent_each_five_minutes']))]
+         for run in figures.get('fresh_runs', [])])
+    return lines
+
+
 TABLES = {
+    'ci-phases': ci_phase_table,
     'cinder-flows': cinder_flow_table,
     'cost': cost_table,
     'stats-scale': stats_table,

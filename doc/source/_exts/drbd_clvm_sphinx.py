@@ -5,7 +5,7 @@ Directives:
 ``.. drbd-clvm-table:: NAME``
     a table from the committed results (``cost``, ``stats-scale``,
     ``cluster-timing``, ``data-path``, ``faults``, ``cinder-flows``), or a
-    note that none is committed; or
+    note that none is committed; CI's phases (``ci-phases``); or
     the DevStack plugin's settings (``devstack-settings``).
 ``.. drbd-clvm-cinder-conf::``
     a cinder.conf example (the directive's content) as a literal block,
@@ -78,6 +78,7 @@ class TableDirective(_Generated):
             return []
         for result in docgen.RESULT_FILES:
             self.note_result(result)
+        self.state.document.settings.env.note_dependency(docgen.CI_FIGURES)
         return self.parsed(docgen.TABLES[name]())
 
 
