@@ -655,6 +655,8 @@ class Campaign:
                 (p for p in pauses if p is not None), default=0), 1),
             'survivor_kept_writing': bool(survivors),
             'fenced': fenced,
+            'fence_expected': (case.victim_node(self).name
+                               if case.fences_victim else None),
             'removed_at_start_up': removed,
             'healed_after_seconds': round(
                 time.monotonic() - self.fault_at, 1),
@@ -798,6 +800,8 @@ def _met(result):
         result['first_accepted_seconds'] is not None
         and result['first_accepted_seconds'] <= STATED_IO_PAUSE
         and result['accepted_after_return'] > 0)
+    if result.get('fence_expected') not in [None] + result.get('fenced', []):
+        return False
     return (served and _stale_victim_met(result) and _resync_met(result)
             and _full_sync_met(result)
             and result['split_brains'] == 0
@@ -923,6 +927,9 @@ class Case:
     recorded_while_away = False
     #: the node the fault hits
     victim = 1
+    #: whether the fault leaves the victim to be fenced: the proof that it
+    #: was made at all, where nothing else in the counts would miss it
+    fences_victim = False
 
     def victim_node(self, campaign):
         return campaign.cluster.nodes[self.victim]
@@ -954,9 +961,12 @@ class Case:
 
 
 class _InVictim(Case):
-    """A fault made by one command in the victim node."""
+    """A fault made by one command in the victim node: the node's cluster
+    stack or its wire gone, the survivor fences it.
+    """
 
     command = ()
+    fences_victim = True
 
     def inject(self, campaign, stacks):
         # A fault that was not made fails the case: a link named wrongly

@@ -348,6 +348,17 @@ class ServedAloneTest(testtools.TestCase):
         self.assertTrue(faults._met(dict(result, serves_alone_target=False,
                                          first_accepted_seconds=None)))
 
+    def test_met_needs_the_fence_a_fault_in_the_victim_leads_to(self):
+        # A cut that cut nothing looks like an uneventful run in the counts.
+        result = dict(_SERVED_ALONE, serves_alone_target=False,
+                      first_accepted_seconds=None, fenced=[],
+                      fence_expected='node2')
+        self.assertFalse(faults._met(result))
+        self.assertTrue(faults._met(dict(result, fenced=['node2'])))
+        self.assertTrue(faults._met(dict(result, fence_expected=None)))
+        self.assertTrue(faults.LinkCut.fences_victim)
+        self.assertFalse(faults.SlowDiskDuringWipe.fences_victim)
+
     def test_where_the_fence_fails_changes_are_due_from_the_confirmation(
             self):
         campaign = self._campaign(90)
