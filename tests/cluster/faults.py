@@ -781,6 +781,12 @@ def _resync_met(result):
         and result['victim_serves_again_seconds'] is not None)
 
 
+def _fence_met(result):
+    """A fault made in the victim: the survivor fenced the victim."""
+    expected = result.get('fence_expected')
+    return expected is None or expected in result.get('fenced', [])
+
+
 def _full_sync_met(result):
     """A replaced node: its blank disk fully synced from the survivor
     (which showed it Inconsistent while it ran), and it served again.
@@ -800,10 +806,8 @@ def _met(result):
         result['first_accepted_seconds'] is not None
         and result['first_accepted_seconds'] <= STATED_IO_PAUSE
         and result['accepted_after_return'] > 0)
-    if result.get('fence_expected') not in [None] + result.get('fenced', []):
-        return False
     return (served and _stale_victim_met(result) and _resync_met(result)
-            and _full_sync_met(result)
+            and _full_sync_met(result) and _fence_met(result)
             and result['split_brains'] == 0
             and result['lvs_lost'] == 0
             and not result['lv_lists_differ']
