@@ -28,6 +28,7 @@ run as the DevStack plugin configures them.
 
 import collections
 import concurrent.futures
+import datetime
 import json
 import re
 import time
@@ -75,6 +76,10 @@ PROJECT_ID = '0123456789abcdef0123456789abcdef'
 RPC_READY = 'Driver post RPC initialization completed successfully'
 #: seconds for a volume service to start (Python start-up in TCG)
 SERVICE_START_TIMEOUT = 600
+#: seconds the operator's two views may take to agree: Cinder's default
+#: ``service_down_time``, by which a heartbeat late on a loaded host is
+#: a service down by Cinder's own measure
+OPERATOR_VIEW_SETTLE = 60
 #: the first node's domain in its volume service's host (RFC 2606's
 #: .test: a name nothing resolves)
 LAB_DOMAIN = 'gate.test'
@@ -185,6 +190,21 @@ def parse_cluster_list(output):
         if len(fields) >= 6 and len(counts) == 2:
             clusters[fields[0], fields[1]] = (fields[3], counts[0], counts[1])
     return clusters
+
+
+def heartbeat_age(service, now=None):
+    """How long before ``now`` (UTC) the service last reported, as the
+    operator would reckon it from ``updated_at``: with a guest's clock
+    behind the host's, an age past ``service_down_time`` while the
+    service runs.
+    """
+    if not service.updated_at:
+        return 'never'
+    reported = datetime.datetime.fromisoformat(
+        service.updated_at.replace('Z', '')).replace(tzinfo=None)
+    now = now or datetime.datetime.now(datetime.timezone.utc).replace(
+        tzinfo=None)
+    return '%.0f s ago' % (now - reported).total_seconds()
 
 
 def client(api_url, request_id=None):
@@ -525,15 +545,30 @@ class Flows:
         """What ``openstack volume service list`` and ``cinder-manage
         cluster list`` show: each node's volume service in the cluster, up
         unless it is in ``down``; the cluster up while one service is, with
-        its hosts and down hosts counted.
+        its hosts and down hosts counted. Read again while either view
+        differs, for up to :data:`OPERATOR_VIEW_SETTLE` s: the two are
+        read seconds apart, and a heartbeat may fall due between them.
         """
+        deadline = time.monotonic() + OPERATOR_VIEW_SETTLE
+        while True:
+            try:
+                return self._operator_view_once(cinder, down)
+            except FlowError as error:
+                if time.monotonic() > deadline:
+                    raise
+                self.log('%s; reading both again' % error)
+                time.sleep(5)
+
+    def _operator_view_once(self, cinder, down):
         wanted = {self.service_host(node): 'down' if node in down else 'up'
                   for node in self.cluster_names}
+        services = cinder.services.list(binary='cinder-volume')
         listed = {service.host: (service.state, service.cluster)
-                  for service in cinder.services.list(binary='cinder-volume')}
+                  for service in services}
         self.log('volume services: %s' % ', '.join(
-            '%s %s' % (host, state)
-            for host, (state, _cluster) in sorted(listed.items())))
+            '%s %s (heartbeat %s)' % (service.host, service.state,
+                                      heartbeat_age(service))
+            for service in sorted(services, key=lambda s: s.host)))
         if listed != {host: (state, CLUSTER)
                       for host, state in wanted.items()}:
             raise FlowError('volume service list shows %s, wanted %s in %s'

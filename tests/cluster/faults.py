@@ -666,7 +666,8 @@ class Campaign:
         }
         result.update(self._served_alone(case, answers))
         result.update(case.measure(self, answers, listings))
-        result['met'] = _met(result)
+        result['missed'] = _missed(result)
+        result['met'] = not result['missed']
         self.results.append(result)
         for worker in workers:
             self.log('[faults]   %s answered (s): %s' % (
@@ -797,24 +798,40 @@ def _full_sync_met(result):
         and result['victim_serves_again_seconds'] is not None)
 
 
-def _met(result):
-    if 'accepted_before_confirm' in result and (
-            result['accepted_before_confirm']
-            or not result['refusals_naming_the_fence']):
-        return False
+def _missed(result):
+    """The names of the criteria ``result`` missed, in the table's order:
+    what a failed CI run's last lines say even when its table scrolled
+    away.
+    """
     served = not result.get('serves_alone_target') or (
         result['first_accepted_seconds'] is not None
         and result['first_accepted_seconds'] <= STATED_IO_PAUSE
         and result['accepted_after_return'] > 0)
-    return (served and _stale_victim_met(result) and _resync_met(result)
-            and _full_sync_met(result) and _fence_met(result)
-            and result['split_brains'] == 0
-            and result['lvs_lost'] == 0
-            and not result['lv_lists_differ']
-            and result['acknowledged_writes_lost'] == 0
-            and result['unanswered'] == 0 and not result['half_made']
-            and result['survivor_kept_writing']
-            and result['survivor_io_pause_seconds'] <= STATED_IO_PAUSE)
+    criteria = [
+        ('confirmed before accepted',
+         'accepted_before_confirm' not in result or (
+             not result['accepted_before_confirm']
+             and result['refusals_naming_the_fence'])),
+        ('served alone within %d s' % STATED_IO_PAUSE, served),
+        ('stale victim', _stale_victim_met(result)),
+        ('resync', _resync_met(result)),
+        ('full sync', _full_sync_met(result)),
+        ('fence', _fence_met(result)),
+        ('no split-brain', result['split_brains'] == 0),
+        ('no LV lost', result['lvs_lost'] == 0),
+        ('LV lists agree', not result['lv_lists_differ']),
+        ('no acknowledged write lost',
+         result['acknowledged_writes_lost'] == 0),
+        ('every request answered', result['unanswered'] == 0),
+        ('nothing half-made', not result['half_made']),
+        ('survivor kept writing', result['survivor_kept_writing']),
+        ('I/O pause within %d s' % STATED_IO_PAUSE,
+         result['survivor_io_pause_seconds'] <= STATED_IO_PAUSE)]
+    return [name for name, met in criteria if not met]
+
+
+def _met(result):
+    return not _missed(result)
 
 
 def _case_summary(result):

@@ -223,7 +223,8 @@ def run_faults(cluster, names, record_dir):
     print(faults.format_table(results), flush=True)
     faults.write_results(results, os.path.join(
         guests.ROOT, 'results', 'faults-latest.json'))
-    missed = [result['case'] for result in results if not result['met']]
+    missed = ['%s (missed: %s)' % (result['case'], ', '.join(
+        result['missed'])) for result in results if not result['met']]
     if missed:
         raise guests.GuestError('fault cases missed their targets: %s'
                                 % ', '.join(missed))

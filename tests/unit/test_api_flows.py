@@ -14,6 +14,7 @@
 cluster list``, recorded from the real control plane) and keeps its rows.
 """
 
+import datetime
 import threading
 import types
 from unittest import mock
@@ -47,6 +48,50 @@ class ClusterListTest(testtools.TestCase):
     def test_header_only_is_no_cluster(self):
         self.assertEqual({}, api_flows.parse_cluster_list(
             'Name Binary Status State Heartbeat Hosts Down Hosts\n'))
+
+
+class HeartbeatAgeTest(testtools.TestCase):
+
+    NOW = datetime.datetime(2026, 12, 7, 17, 42, 30)
+
+    def _age(self, updated_at):
+        return api_flows.heartbeat_age(
+            types.SimpleNamespace(updated_at=updated_at), self.NOW)
+
+    def test_age_from_cinders_updated_at(self):
+        self.assertEqual('25 s ago', self._age('2026-12-07T17:42:05.000000'))
+
+    def test_a_clock_ahead_of_the_host_reads_negative(self):
+        self.assertEqual('-10 s ago', self._age('2026-12-07T17:42:40'))
+
+    def test_a_service_that_never_reported(self):
+        self.assertEqual('never', self._age(None))
+
+
+class OperatorViewTest(testtools.TestCase):
+    """Both views read again while they differ, for a bounded time."""
+
+    def setUp(self):
+        super().setUp()
+        self.flows = mock.Mock(spec=api_flows.Flows)
+        self.flows.log = mock.Mock()
+        self.useFixture(fixtures.MockPatch('time.sleep'))
+        self.clock = self.useFixture(fixtures.MockPatch(
+            'time.monotonic', side_effect=[0, 10, 20])).mock
+
+    def test_a_view_that_agrees_after_a_late_heartbeat(self):
+        self.flows._operator_view_once.side_effect = [
+            api_flows.FlowError('1 down'), None]
+        api_flows.Flows.operator_view(self.flows, 'cinder')
+        self.assertEqual(2, self.flows._operator_view_once.call_count)
+
+    def test_a_view_that_stays_wrong_fails_after_the_bound(self):
+        self.clock.side_effect = [0, api_flows.OPERATOR_VIEW_SETTLE + 1]
+        self.flows._operator_view_once.side_effect = api_flows.FlowError(
+            '1 down')
+        self.assertRaises(api_flows.FlowError,
+                          api_flows.Flows.operator_view, self.flows, 'cinder')
+        self.assertEqual(1, self.flows._operator_view_once.call_count)
 
 
 class AtOnceTest(testtools.TestCase):

@@ -675,6 +675,16 @@ class CaseTargetsTest(testtools.TestCase):
     def test_other_cases_need_neither(self):
         self.assertTrue(faults._met(_CLEAN))
 
+    def test_missed_names_each_criterion_a_case_missed(self):
+        self.assertEqual([], faults._missed(_CLEAN))
+        self.assertEqual(
+            ['I/O pause within %d s' % faults.STATED_IO_PAUSE],
+            faults._missed(dict(_CLEAN, survivor_io_pause_seconds=31)))
+        self.assertEqual(
+            ['resync', 'every request answered'],
+            faults._missed(dict(self.RESYNC, unanswered=1,
+                                resync_seconds=None)))
+
     def _summary(self, result):
         return faults._summary(dict(
             result, outcomes={'refused': 12}, met=True,
