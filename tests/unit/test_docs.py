@@ -433,8 +433,10 @@ class ReadmeTest(testtools.TestCase):
                       ci)
         self.assertIn('python -m tests.cluster.gate {posargs}',
                       _read(os.path.join(ROOT, 'tox.ini')))
-        gates = [phase.replace('"${gate[@]}"', 'tools/cluster/gate')
-                 for phase in phases if 'gate' in phase]
+        self.assertIn('yielding=(nice -n 5 "${gate[@]}")', ci)
+        gates = [phase for phase in (
+            re.sub(r'"\$\{(gate|yielding)\[@\]\}"', 'tools/cluster/gate',
+                   phase) for phase in phases) if 'gate' in phase]
         # CI runs the two-node gate's scenarios and its fault campaign apart
         halves = ['tools/cluster/gate --no-faults',
                   'tools/cluster/gate --no-scenarios']
