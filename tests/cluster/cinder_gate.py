@@ -19,8 +19,10 @@ wheel and configured by ``devstack/lib/drbd_clvm``
 (``tools/cluster/cinder-node``), every service in one Cinder cluster; one
 more guest is a compute host. Every request goes through ``cinder-api``
 (:mod:`tests.cluster.api_flows`), once the held start of a change is
-shown on the first node (:mod:`tests.cluster.held_check`), then requests
-that race and a consistency check (:mod:`tests.cluster.race_flows`); the
+shown on the first node (:mod:`tests.cluster.held_check`): requests that
+race on Cinder's default file locks and a stream of requests across the
+rolling restart that moves them onto etcd, then the flows, then the races
+again and a consistency check (:mod:`tests.cluster.race_flows`); the
 table of flows, the node that served each and its time is printed and kept
 in ``results/cinder-latest.json``.
 
@@ -66,9 +68,13 @@ def build_driver_wheel(directory):
 
 def start_volume_services(cluster, controller):
     """Set up and start every node's service at once (each set-up is
-    minutes of emulated pip and Python start-up).
+    minutes of emulated pip and Python start-up), Cinder's locks on its
+    default, a directory of each node: the races run on it first, and the
+    stream's rolling restart then moves them onto etcd
+    (:func:`tests.cluster.race_flows.on_file_locks`).
     """
-    urls = list(controller.guest_urls())
+    transport, database, _etcd = controller.guest_urls()
+    urls = [transport, database, race_flows.FILE_COORDINATION]
 
     def start(node):
         node.runner.run(['drbd-clvm-cinder-node', 'setup'] + urls +
@@ -198,9 +204,12 @@ def run(logs_dir, log=print, shared_lun=None):
                           held_check.run, cluster, log)
                     flows = api_flows.Flows(cluster, controller, log=log)
                     rows = flows.rows
+                    phase('requests that race on file locks, the stream '
+                          'onto etcd', race_flows.on_file_locks, flows)
                     phase('flows through the API', api_flows.run, flows)
-                    phase('requests that race, and the consistency check',
-                          race_flows.run, flows)
+                    phase('requests that race on etcd, and the '
+                          'consistency check', race_flows.on_etcd_locks,
+                          flows)
                     phase('Cinder\'s locks went through etcd',
                           check_coordination, controller, log)
                 finally:

@@ -226,28 +226,19 @@ class Races:
             raise api_flows.FlowError('volume services started again: %s '
                                       'before, %s now' % (ready, now))
 
-    def coordinate(self, cinder, url):
-        """Every running volume service restarted with Cinder's locks on
-        ``url``; each must warn of a file URL at start-up.
+    def warned_of_file_locks(self, cinder):
+        """Every running volume service warned at start-up that its
+        Cinder locks are a directory of that node only.
         """
         flows = self.flows
         nodes = [node for node in flows.cluster_names
                  if node not in flows.dead]
-        warned = {node: self.warnings(node) for node in nodes}
-        for node in nodes:
-            self.stop_onto(node, url)
-        with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
-            for started in [pool.submit(flows.start_service, cinder, node)
-                            for node in nodes]:
-                started.result()
-        if url.startswith('file:'):
-            silent = [node for node in nodes
-                      if self.warnings(node) <= warned[node]]
-            if silent:
-                raise api_flows.FlowError(
-                    'no warning of the file coordination URL on %s'
-                    % ', '.join(silent))
-        return Outcome('%s on %s' % (', '.join(nodes), url))
+        silent = [node for node in nodes if not self.warnings(node)]
+        if silent:
+            raise api_flows.FlowError(
+                'no warning of the file coordination URL on %s'
+                % ', '.join(silent))
+        return Outcome('%s warned' % ', '.join(nodes))
 
     def stop_onto(self, node, url):
         """Stop ``node``'s volume service (SIGTERM, as systemd stops it)
@@ -500,26 +491,34 @@ def races_once(flows, races, when):
     copies_at_once(flows, races, when)
 
 
-def run(flows):
-    """The bus restart; every race on etcd's locks, then on Cinder's file
-    default, to show what the distributed locks buy; the stream of mixed
-    requests across a rolling restart that brings the services back onto
-    etcd, as an operator moves a cloud's locks (no two of the stream's
-    requests touch one resource, so Cinder's locks decide nothing in it,
-    and a restart apiece is all the move costs); the consistency check.
+def on_file_locks(flows):
+    """While the volume services run on Cinder's default, a lock directory
+    of each node (they are set up on it, and each must have warned of it at
+    start-up): every race, to show what the distributed locks buy; then the
+    stream of mixed requests across a rolling restart that moves the
+    services onto etcd, as an operator moves a cloud's locks (no two of the
+    stream's requests touch one resource, so Cinder's locks decide nothing
+    in it, and a restart apiece is all the move costs). The move is the
+    only restart: the flows after it run on etcd.
+    """
+    races = Races(flows)
+    flows.step('every volume service warned of its file locks',
+               races.warned_of_file_locks)
+    races_once(flows, races, ', file locks')
+    stream = Stream(flows, races, flows.controller.guest_urls()[2])
+    step_with_outcome(flows, '%d mixed requests from %d clients, rolling '
+                      'restart onto etcd' % (stream.requests, stream.clients),
+                      stream.run)
+    step_with_outcome(flows, 'delete what the stream left', stream.clean_up)
+
+
+def on_etcd_locks(flows):
+    """Once the services' locks are on etcd: the bus restart; every race
+    again; the consistency check over everything the gate did.
     """
     races = Races(flows)
     bus_restart(flows, races)
     races_once(flows, races, ', etcd locks')
-    etcd = flows.controller.guest_urls()[2]
-    flows.step('volume services on file locks (Cinder\'s default)',
-               races.coordinate, FILE_COORDINATION)
-    races_once(flows, races, ', file locks')
-    stream = Stream(flows, races, etcd)
-    step_with_outcome(flows, '%d mixed requests from %d clients, rolling '
-                      'restart' % (stream.requests, stream.clients),
-                      stream.run)
-    step_with_outcome(flows, 'delete what the stream left', stream.clean_up)
     step_with_outcome(flows, 'Cinder and the cluster agree', consistency,
                       flows)
 
