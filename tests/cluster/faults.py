@@ -657,6 +657,13 @@ class Campaign:
             'fenced': fenced,
             'fence_expected': (case.victim_node(self).name
                                if case.fences_victim else None),
+            'refusal_expected': case.refusal_showing_the_fault,
+            'refusals_showing_the_fault': sum(
+                answer['node'] == case.victim_node(self).name
+                and answer['outcome'] == 'refused'
+                and case.refusal_showing_the_fault in answer['detail']
+                for answer in answers
+            ) if case.refusal_showing_the_fault else None,
             'removed_at_start_up': removed,
             'healed_after_seconds': round(
                 time.monotonic() - self.fault_at, 1),
@@ -788,6 +795,12 @@ def _fence_met(result):
     return expected is None or expected in result.get('fenced', [])
 
 
+def _refusal_met(result):
+    """A fault no fence follows: the victim refused a change naming it."""
+    return not result.get('refusal_expected') or bool(
+        result['refusals_showing_the_fault'])
+
+
 def _full_sync_met(result):
     """A replaced node: its blank disk fully synced from the survivor
     (which showed it Inconsistent while it ran), and it served again.
@@ -817,6 +830,7 @@ def _missed(result):
         ('resync', _resync_met(result)),
         ('full sync', _full_sync_met(result)),
         ('fence', _fence_met(result)),
+        ('refusal naming the fault', _refusal_met(result)),
         ('no split-brain', result['split_brains'] == 0),
         ('no LV lost', result['lvs_lost'] == 0),
         ('LV lists agree', not result['lv_lists_differ']),
@@ -951,6 +965,9 @@ class Case:
     #: whether the fault leaves the victim to be fenced: the proof that it
     #: was made at all, where nothing else in the counts would miss it
     fences_victim = False
+    #: where no fence follows, what the victim's refusal of a change must
+    #: name instead: the same proof
+    refusal_showing_the_fault = None
 
     def victim_node(self, campaign):
         return campaign.cluster.nodes[self.victim]
@@ -1056,6 +1073,10 @@ class LvmlockdKilledDuringClone(_Clones, _InVictim):
     name = 'lvmlockd-killed'
     fault = 'lvmlockd SIGKILL on node2 during a clone there'
     command = ('pkill', '-9', '-x', 'lvmlockd')
+    # Restarted, lvmlockd takes its lockspace back: no node is fenced (none
+    # in any real run); node2 refuses a change while it is gone.
+    fences_victim = False
+    refusal_showing_the_fault = 'lvmlockd is not running'
 
     def inject(self, campaign, stacks):
         super().inject(campaign, stacks)

@@ -359,6 +359,19 @@ class ServedAloneTest(testtools.TestCase):
         self.assertTrue(faults.LinkCut.fences_victim)
         self.assertFalse(faults.SlowDiskDuringWipe.fences_victim)
 
+    def test_a_fault_without_a_fence_needs_the_victims_refusal(self):
+        # lvmlockd killed and restarted: nobody is fenced, and a case that
+        # killed nothing would look the same but for node2's refusal.
+        result = dict(_SERVED_ALONE, serves_alone_target=False,
+                      first_accepted_seconds=None, fenced=[],
+                      refusal_expected='lvmlockd is not running',
+                      refusals_showing_the_fault=0)
+        self.assertEqual(['refusal naming the fault'],
+                         faults._missed(result))
+        self.assertTrue(faults._met(dict(result,
+                                         refusals_showing_the_fault=1)))
+        self.assertFalse(faults.LvmlockdKilledDuringClone.fences_victim)
+
     def test_where_the_fence_fails_changes_are_due_from_the_confirmation(
             self):
         campaign = self._campaign(90)
