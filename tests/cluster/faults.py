@@ -50,6 +50,7 @@ from drbd_clvm_driver import peer
 from drbd_clvm_driver import runner
 from drbd_clvm_driver import stack
 from tests.cluster import guests
+from tests import leftovers
 
 BLOCK = 4096
 #: an instance's volume: blocks for the longest case at :data:`PACE`
@@ -587,9 +588,8 @@ class Campaign:
                     mine[lv.name] = lv
                     if lv.active_locally and not lv.is_snapshot:
                         stacks[node.name].ops.release(lv.name)
-        ops = stacks[self.cluster.nodes[0].name].ops
-        for name in sorted(mine, key=lambda n: not mine[n].is_snapshot):
-            ops.delete_volume(name)
+        leftovers.remove(self.cluster.nodes[0], self.cluster.vg_name,
+                         list(mine.values()))
 
     def run_case(self, case):
         """One case, from a healthy cluster back to a healthy cluster."""

@@ -26,6 +26,7 @@ from drbd_clvm_driver import lvm
 from drbd_clvm_driver import nodes
 from drbd_clvm_driver import peer
 from drbd_clvm_driver import stack
+from tests import leftovers
 
 STATE_VARIABLE = 'DRBD_CLVM_CLUSTER_STATE'
 
@@ -155,8 +156,6 @@ class TwoNodeTestCase(testtools.TestCase):
                 if (self.prefix in lv.name and lv.active_locally
                         and not lv.is_snapshot):
                     ops.release(lv.name)
-        mine = [lv for lv in self.ops_a.vg.logical_volumes()
-                if self.prefix in lv.name]
-        # Snapshots first: removing an origin would take them along.
-        for lv in sorted(mine, key=lambda lv: not lv.is_snapshot):
-            self.ops_a.delete_volume(lv.name)
+        leftovers.remove(self.node_a, self.cluster.vg_name, [
+            lv for lv in self.ops_a.vg.logical_volumes()
+            if self.prefix in lv.name])

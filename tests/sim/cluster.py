@@ -672,7 +672,11 @@ class SimulatedCluster:
     def _cmd_lvremove(self, node, args):
         if '-S' in args:
             return self._remove_selected(node, args)
-        view, name = self._target(node, args[-1])
+        return ''.join(self._remove_one(node, target)[0] for target in
+                       args if not target.startswith('-')), ''
+
+    def _remove_one(self, node, target):
+        view, name = self._target(node, target)
         lv = view.lvs[name]
         holder = view.holder(lv)
         other = self._other(node).name
@@ -704,8 +708,7 @@ class SimulatedCluster:
         lv = view.lvs.get(match.group(1))
         if lv is None or lv.origin or view.snapshots_of(lv.name):
             return '', ''
-        return self._cmd_lvremove(node, ['-y', '%s/%s' % (self.vg_name,
-                                                          lv.name)])
+        return self._remove_one(node, '%s/%s' % (self.vg_name, lv.name))
 
     def _cmd_lvrename(self, node, args):
         view, old = self._target(node, '%s/%s' % (args[0], args[1]))

@@ -423,7 +423,7 @@ class ReadmeTest(testtools.TestCase):
     def test_set_up_commands_are_what_ci_runs(self):
         readme = _read(os.path.join(ROOT, 'README.rst'))
         ci = _read(os.path.join(ROOT, '.ci', 'run'))
-        phases = re.findall(r'run_phase \S+ (.+?)(?: &&| \|\||;| \\|$)',
+        phases = re.findall(r'run_phase \S+ (.+?)(?: &&| \|\||;| \\|\)|$)',
                             ci, re.MULTILINE)
         self.assertIn('tools/run-tests', phases)
         self.assertIn('\n    tools/run-tests\n', readme)
