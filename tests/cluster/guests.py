@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 
+from drbd_clvm_driver import exception
 from drbd_clvm_driver import runner
 from tests.cluster.hub import UdpHub
 
@@ -646,9 +647,13 @@ def wait_until(predicate, timeout, what):
 
 
 def _stack_state(node):
+    """What the node's stack says of itself; nothing while it cannot say
+    (a guest still booting may not answer within 10 s on a busy host: four
+    lanes' guests booting at once on two cores).
+    """
     try:
         return node.run('cat', '/run/drbd-clvm/state', timeout=10).stdout
-    except (GuestError, OSError):
+    except (GuestError, OSError, exception.CommandTimeout):
         return ''
 
 

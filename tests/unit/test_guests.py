@@ -22,6 +22,7 @@ from unittest import mock
 import fixtures
 import testtools
 
+from drbd_clvm_driver import exception
 from tests.cluster import guests
 from tests.unit import recorded
 
@@ -202,3 +203,30 @@ class WaitUntilTest(testtools.TestCase):
         error = self.assertRaises(guests.GuestError, guests.wait_until,
                                   lambda: False, -1, 'a sign of life')
         self.assertIn('a sign of life', str(error))
+
+
+class WaitReadyTest(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.MockPatch(
+            'tests.cluster.guests.time.sleep'))
+
+    def test_a_guest_too_busy_to_answer_is_not_ready_yet(self):
+        node = mock.Mock()
+        node.name = 'node2'
+        node.run.side_effect = [
+            mock.Mock(stdout='booting'),
+            exception.CommandTimeout(['cat', '/run/drbd-clvm/state'], 10,
+                                     'node2'),
+            mock.Mock(stdout='ready')]
+        guests.wait_ready([node], timeout=60)
+        self.assertEqual(3, node.run.call_count)
+
+    def test_a_failed_stack_ends_the_wait(self):
+        node = mock.Mock()
+        node.name = 'node2'
+        node.run.return_value = mock.Mock(stdout='failed: corosync')
+        error = self.assertRaises(guests.GuestError, guests.wait_ready,
+                                  [node], timeout=60)
+        self.assertIn('cluster stack failed', str(error))
