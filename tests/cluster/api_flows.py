@@ -194,9 +194,8 @@ def parse_cluster_list(output):
 
 def heartbeat_age(service, now=None):
     """How long before ``now`` (UTC) the service last reported, as the
-    operator would reckon it from ``updated_at``: with a guest's clock
-    behind the host's, an age past ``service_down_time`` while the
-    service runs.
+    operator would reckon it from ``updated_at``: past
+    ``service_down_time``, Cinder lists the service down, running or not.
     """
     if not service.updated_at:
         return 'never'

@@ -658,12 +658,9 @@ class Campaign:
             'fence_expected': (case.victim_node(self).name
                                if case.fences_victim else None),
             'refusal_expected': case.refusal_showing_the_fault,
-            'refusals_showing_the_fault': sum(
-                answer['node'] == case.victim_node(self).name
-                and answer['outcome'] == 'refused'
-                and case.refusal_showing_the_fault in answer['detail']
-                for answer in answers
-            ) if case.refusal_showing_the_fault else None,
+            'refusals_showing_the_fault': _refusals_naming(
+                case.refusal_showing_the_fault, case.victim_node(self).name,
+                answers),
             'removed_at_start_up': removed,
             'healed_after_seconds': round(
                 time.monotonic() - self.fault_at, 1),
@@ -756,6 +753,16 @@ def _count(items):
     for item in items:
         counts[item] = counts.get(item, 0) + 1
     return counts
+
+
+def _refusals_naming(words, node_name, answers):
+    """How many of ``node_name``'s answers refused with ``words`` in their
+    detail; None where a case names no words.
+    """
+    if not words:
+        return None
+    return sum(answer['node'] == node_name and answer['outcome'] == 'refused'
+               and words in answer['detail'] for answer in answers)
 
 
 def _stale_victim_met(result):

@@ -246,9 +246,9 @@ def run_cluster(args):
         for name, recording in sorted(RECORDINGS.items()):
             if args.no_scenarios or not _recorded(args, name, RECORDINGS):
                 continue
-            phase('record real outputs into %s' % os.path.join(
-                RECORDED, name), cluster.record,
-                os.path.join(RECORDED, name), recording)
+            directory = os.path.join(RECORDED, name)
+            phase('record real outputs into %s' % directory, cluster.record,
+                  directory, recording)
         if not args.no_scenarios:
             phase('clear what the recordings left mapped on %s'
                   % cluster.nodes[0].name, clear_recorded_leftovers,

@@ -372,6 +372,15 @@ class ServedAloneTest(testtools.TestCase):
                                          refusals_showing_the_fault=1)))
         self.assertFalse(faults.LvmlockdKilledDuringClone.fences_victim)
 
+    def test_only_the_victims_refusals_naming_the_fault_count(self):
+        words = 'lvmlockd is not running'
+        answers = [_answer('node2', 'refused', 1, 1, 'node2: %s' % words),
+                   _answer('node1', 'refused', 2, 1, 'node1: %s' % words),
+                   _answer('node2', 'refused', 3, 1, 'corosync is gone'),
+                   _answer('node2', 'ok', 4, 1, words)]
+        self.assertEqual(1, faults._refusals_naming(words, 'node2', answers))
+        self.assertIsNone(faults._refusals_naming(None, 'node2', answers))
+
     def test_where_the_fence_fails_changes_are_due_from_the_confirmation(
             self):
         campaign = self._campaign(90)
