@@ -456,7 +456,7 @@ class ReadmeTest(testtools.TestCase):
         cpu = committed['cpu']
         words = ' '.join(readme.split())
         self.assertIn('%d-%d %% busy' % tuple(
-            cpu['busy_percent_each_five_minutes_both_lanes']), words)
+            cpu['busy_percent_each_five_minutes_every_lane']), words)
         self.assertIn('%d %% over the whole run, sampled every %d s' % (
             cpu['busy_percent_whole_run'], cpu['sampled_every_seconds']),
             words)
@@ -467,18 +467,15 @@ class ReadmeTest(testtools.TestCase):
         for phase, core_seconds in cpu['core_seconds_by_phase'].items():
             if core_seconds >= 100:
                 self.assertIn(' {:,}'.format(core_seconds), words, phase)
-        for run in committed.get('fresh_runs', ()):
-            self.assertIn('took %d s, %d passed' % (
-                run['seconds'], run['passed']), words)
-            self.assertIn('over the target by %d s' % (
-                run['seconds'] - 2700), words)
-            self.assertIn('{:,} core-seconds (the tests phase alone {:,} '
-                          'against {:,}'.format(
-                              run['core_seconds'], run['tests_core_seconds'],
-                              cpu['core_seconds_by_phase']['tests']), words)
-            self.assertIn('cores %d %% busy (%d-%d %% in every five minutes)'
-                          % ((run['busy_percent_whole_run'],) + tuple(
-                              run['busy_percent_each_five_minutes'])), words)
+        # The run the figures are: the README cites it; every fresh
+        # machine's run is tabled in the contributor guide (ci-phases).
+        self.assertIn('took %d s, %d passed' % (
+            committed['seconds'], committed['passed']), words)
+        target = source_file.load(
+            'ci_phases', 'tools', 'ci_phases.py').TARGET_SECONDS
+        self.assertIn('%s the target by %d s' % (
+            'within' if committed['seconds'] <= target else 'over',
+            abs(committed['seconds'] - target)), words)
 
     def test_stream_figures_are_the_committed_run(self):
         with open(os.path.join(RESULTS, 'cinder-latest.json')) as handle:
