@@ -115,9 +115,9 @@ TCG_MACHINE = ['-nodefaults', '-machine', 'pc,hpet=off']
 #: the cluster wire's interface in a guest, as tools/cluster/guest-init
 #: names it
 WIRE_NIC = 'wire'
-#: seconds for every agent to answer (the kernel found our init): a
-#: yielding lane's guests, booting at nice 5 beside the six of CI's other
-#: lanes on two cores, had not reached their initramfs after 150 s
+#: seconds for every agent to answer (the kernel found our init): guests
+#: booting at nice 5 beside others on two cores (ten at once in a CI
+#: layout tried) had not reached their initramfs after 150 s
 AGENT_TIMEOUT = 420
 
 
@@ -650,8 +650,8 @@ def wait_until(predicate, timeout, what):
 
 def _stack_state(node):
     """What the node's stack says of itself; nothing while it cannot say
-    (a guest still booting may not answer within 10 s on a busy host: four
-    lanes' guests booting at once on two cores).
+    (a guest still booting may not answer within 10 s on a busy host: seen
+    with ten guests booting at once on two cores).
     """
     try:
         return node.run('cat', '/run/drbd-clvm/state', timeout=10).stdout
