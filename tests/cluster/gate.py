@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 from drbd_clvm_driver import lvm
 from tests.cluster import guests
@@ -365,6 +366,13 @@ def main(argv=None):
             subprocess.CalledProcessError) as error:
         print('[gate] FAILED: %s (%.0f s)' % (error,
                                               time.monotonic() - started))
+        return 1
+    except Exception as error:
+        # Not a gate's own failure (the driver's error, a bug): its
+        # traceback, then the failure line CI's phase table repeats.
+        traceback.print_exc()
+        print('[gate] FAILED: %s: %s (%.0f s)' % (
+            type(error).__name__, error, time.monotonic() - started))
         return 1
     finally:
         signal.alarm(0)
