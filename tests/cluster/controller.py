@@ -37,6 +37,8 @@ from tests.cluster import guests
 #: the address the guests use for the host's services
 GUEST_SIDE_ADDRESS = '10.0.2.100'
 DATABASE_PASSWORD = 'gate'
+#: MariaDB's max_connections, as DevStack sets it
+DATABASE_CONNECTIONS = 1024
 PACKAGES = {'mariadbd': 'mariadb-server', 'rabbitmq-server': 'rabbitmq-server',
             'etcd': 'etcd-server', 'socat': 'socat'}
 #: the port the guests reach etcd on (etcd's own), as DevStack's ETCD_PORT
@@ -203,6 +205,10 @@ class Controller:
             '--datadir=' + datadir, '--socket=' + socket_path,
             '--port=%d' % self.database_port, '--bind-address=127.0.0.1',
             '--skip-name-resolve', '--innodb-buffer-pool-size=64M',
+            # MariaDB's own 151 is less than four services' connection
+            # pools may open at once (oslo.db: 5, and 50 more under load,
+            # each).
+            '--max-connections=%d' % DATABASE_CONNECTIONS,
             '--log-error=' + self.log_path('mariadb')])
         self._wait_listening('mariadb', self.database_port)
         sql = ("CREATE DATABASE cinder; CREATE USER 'cinder'@'%%' "
