@@ -338,6 +338,29 @@ class WaitTest(testtools.TestCase):
                       result.stderr)
 
 
+class StartWaitTest(testtools.TestCase):
+    """Waits for the node's own daemons follow DRBD_CLVM_START_WAIT."""
+
+    def _bound_of_dlm_wait(self, **settings):
+        env = {name: value for name, value in os.environ.items()
+               if name != 'DRBD_CLVM_START_WAIT'}
+        env.update(settings)
+        result = subprocess.run(
+            ['bash', '-c', 'source "$0" && function dlm_controld { true; } '
+             '&& function drbd_clvm_wait { echo "$1 $2"; } && '
+             'drbd_clvm_start_dlm', LIB],
+            env=env, capture_output=True, text=True, check=True)
+        return result.stdout.strip()
+
+    def test_a_minute_unless_set(self):
+        self.assertEqual('60 dlm_controld quorate',
+                         self._bound_of_dlm_wait())
+
+    def test_set_by_the_operator(self):
+        self.assertEqual('240 dlm_controld quorate', self._bound_of_dlm_wait(
+            DRBD_CLVM_START_WAIT='240'))
+
+
 class PeerWaitTest(testtools.TestCase):
     """Waiting for what only the peer brings, in rounds."""
 
