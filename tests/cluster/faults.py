@@ -58,6 +58,10 @@ INSTANCE_MIB = 64
 #: seconds a case's operations may take before they count as unanswered:
 #: the longest command bound (lvm 120 s) plus the agent's margin
 ANSWER_BOUND = 180
+#: tries to clear a case's LVs after it, CLEANUP_PAUSE seconds apart: one
+#: clean-up's failure once ended the whole campaign
+CLEANUP_TRIES = 3
+CLEANUP_PAUSE = 10
 #: seconds for the cluster to heal by itself after a fault (a fenced TCG
 #: guest reboots and rejoins in about 75 s, then resyncs what it missed and
 #: its activity log's extents while the survivor's instance writes, which
@@ -581,6 +585,22 @@ class Campaign:
         return lost
 
     def cleanup(self, stacks):
+        """Clear the case's LVs, trying again after a failure; the last
+        failure's message if it never succeeded (the campaign goes on).
+        """
+        for attempt in range(CLEANUP_TRIES):
+            if attempt:
+                time.sleep(CLEANUP_PAUSE)
+            try:
+                self._clear(stacks)
+                return None
+            except (guests.GuestError, exception.DrbdClvmError) as error:
+                failure = '%s: %s' % (type(error).__name__, error)
+                self.log('[faults]   clean-up failed (try %d of %d): %s'
+                         % (attempt + 1, CLEANUP_TRIES, failure))
+        return failure
+
+    def _clear(self, stacks):
         mine = {}
         for node in self.cluster.nodes:
             for lv in stacks[node.name].ops.vg.logical_volumes():
@@ -670,6 +690,7 @@ class Campaign:
         }
         result.update(self._served_alone(case, answers))
         result.update(case.measure(self, answers, listings))
+        result['clean_up_failure'] = self.cleanup(stacks)
         result['missed'] = _missed(result)
         result['met'] = not result['missed']
         self.results.append(result)
@@ -686,7 +707,6 @@ class Campaign:
                          ' (started %(at)s s from the fault): %(detail).200s'
                          % answer)
         self.log('[faults] %s: %s' % (case.name, _summary(result)))
-        self.cleanup(stacks)
         result['case_seconds'] = round(time.monotonic() - started, 1)
         self.log('[faults] %s: %.0f s from a healthy cluster to one again'
                  % (case.name, result['case_seconds']))
@@ -845,6 +865,7 @@ def _missed(result):
          result['acknowledged_writes_lost'] == 0),
         ('every request answered', result['unanswered'] == 0),
         ('nothing half-made', not result['half_made']),
+        ('cleared after', not result.get('clean_up_failure')),
         ('survivor kept writing', result['survivor_kept_writing']),
         ('I/O pause within %d s' % STATED_IO_PAUSE,
          result['survivor_io_pause_seconds'] <= STATED_IO_PAUSE)]

@@ -310,6 +310,49 @@ def _answer(node, outcome, at, seconds, detail=''):
             'detail': detail}
 
 
+class CleanupTest(testtools.TestCase):
+    """A case's clean-up is tried again, and a failure is the case's."""
+
+    def setUp(self):
+        super().setUp()
+        self.logged = []
+        self.campaign = faults.Campaign(
+            types.SimpleNamespace(nodes=[]), log=self.logged.append)
+        self.pauses = []
+        self.useFixture(fixtures.MockPatch(
+            'tests.cluster.faults.time.sleep', self.pauses.append))
+
+    def _clear_failing(self, times):
+        failures = [exception.CommandFailed(
+            ['lvchange', '-an', 'vgc/x'], 5, '', 'Logical volume in use')
+        ] * times
+        calls = []
+
+        def clear(stacks):
+            calls.append(stacks)
+            if len(calls) <= len(failures):
+                raise failures[len(calls) - 1]
+        self.campaign._clear = clear
+        return calls
+
+    def test_a_failure_that_passes_is_tried_again(self):
+        calls = self._clear_failing(1)
+        self.assertIsNone(self.campaign.cleanup({}))
+        self.assertEqual(2, len(calls))
+        self.assertEqual([faults.CLEANUP_PAUSE], self.pauses)
+        self.assertIn('clean-up failed (try 1 of %d)' % faults.CLEANUP_TRIES,
+                      self.logged[0])
+
+    def test_a_lasting_failure_is_said_and_misses_the_case(self):
+        calls = self._clear_failing(faults.CLEANUP_TRIES)
+        failure = self.campaign.cleanup({})
+        self.assertEqual(faults.CLEANUP_TRIES, len(calls))
+        self.assertIn('CommandFailed: lvchange -an vgc/x failed', failure)
+        self.assertIn('Logical volume in use', failure)
+        self.assertEqual(['cleared after'], faults._missed(
+            dict(_CLEAN, clean_up_failure=failure)))
+
+
 class ServedAloneTest(testtools.TestCase):
     """How soon and how much the survivor accepted after the fault."""
 
