@@ -169,9 +169,10 @@ def check_coordination(controller, log):
             'take their locks there')
 
 
-def run(logs_dir, log=print, shared_lun=None):
+def run(logs_dir, log=print, shared_lun=None, full_races=False):
     """The flows on the DRBD pair, or on the shared-LUN lab with the lock
-    manager ``shared_lun`` names.
+    manager ``shared_lun`` names; ``full_races``: the races' full counts
+    (:mod:`~tests.cluster.race_flows`), not CI's.
     """
     phase = gate.phase
     lab = {}
@@ -205,11 +206,12 @@ def run(logs_dir, log=print, shared_lun=None):
                     flows = api_flows.Flows(cluster, controller, log=log)
                     rows = flows.rows
                     phase('requests that race on file locks, the stream '
-                          'onto etcd', race_flows.on_file_locks, flows)
+                          'onto etcd', race_flows.on_file_locks, flows,
+                          full_races)
                     phase('flows through the API', api_flows.run, flows)
                     phase('requests that race on etcd, and the '
                           'consistency check', race_flows.on_etcd_locks,
-                          flows)
+                          flows, full_races)
                     phase('Cinder\'s locks went through etcd',
                           check_coordination, controller, log)
                 finally:

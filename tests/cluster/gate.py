@@ -321,6 +321,10 @@ def main(argv=None):
                              'host (tests/cluster/cinder_gate.py); with '
                              '--shared-lun LOCK on the three nodes of that '
                              'lab')
+    parser.add_argument('--full-races', action='store_true',
+                        help='with --cinder: twenty clones of one volume '
+                             'at once and a stream of 100 requests, not '
+                             'CI\'s four and 48 (tools/cluster/nightly)')
     parser.add_argument('--shared-lun', nargs='*',
                         choices=('lvmlockd', 'sanlock'),
                         help='instead: three guests on one shared disk '
@@ -349,7 +353,8 @@ def main(argv=None):
             labs = [None] if args.shared_lun is None else (
                 args.shared_lun or shared_lun_gate.LOCK_MANAGERS)
             for lab in labs:
-                cinder_gate.run(args.logs, log=log, shared_lun=lab)
+                cinder_gate.run(args.logs, log=log, shared_lun=lab,
+                                full_races=args.full_races)
         elif args.bench:
             from tests.cluster import bench_gate
             bench_gate.run(args.logs, log=log)

@@ -464,3 +464,39 @@ class StepWithOutcomeTest(testtools.TestCase):
         flows = self._flows()
         race_flows.step_with_outcome(flows, 'stream', lambda: None)
         self.assertEqual([{'flow': 'stream'}], flows.rows)
+
+
+class FullCountsTest(testtools.TestCase):
+    """CI's counts by default, the issue's with ``full``."""
+
+    def setUp(self):
+        super().setUp()
+        for name in ('delete_source_during_copy', 'extend_during_attach',
+                     'two_attachments_at_once', 'Races',
+                     'step_with_outcome'):
+            self.useFixture(fixtures.MockPatch(
+                'tests.cluster.race_flows.' + name))
+        self.copies = self.useFixture(fixtures.MockPatch(
+            'tests.cluster.race_flows.copies_at_once')).mock
+        self.stream = self.useFixture(fixtures.MockPatch(
+            'tests.cluster.race_flows.Stream')).mock
+
+    def test_copies_at_once(self):
+        race_flows.races_once(mock.Mock(), mock.Mock(), ', etcd locks',
+                              full=True)
+        race_flows.races_once(mock.Mock(), mock.Mock(), ', etcd locks')
+        self.assertEqual(
+            [race_flows.FULL_CONCURRENT_COPIES, race_flows.CONCURRENT_COPIES],
+            [call.kwargs['count'] for call in self.copies.call_args_list])
+        self.assertEqual((20, 4), (race_flows.FULL_CONCURRENT_COPIES,
+                                   race_flows.CONCURRENT_COPIES))
+
+    def test_stream_requests(self):
+        race_flows.on_file_locks(mock.MagicMock(), full=True)
+        race_flows.on_file_locks(mock.MagicMock())
+        self.assertEqual(
+            [race_flows.FULL_STREAM_REQUESTS, race_flows.STREAM_REQUESTS],
+            [call.args[3] for call in self.stream.call_args_list])
+        self.assertEqual(
+            [race_flows.FULL_CONCURRENT_COPIES, race_flows.CONCURRENT_COPIES],
+            [call.kwargs['count'] for call in self.copies.call_args_list])
