@@ -224,8 +224,11 @@ def run_faults(cluster, names, record_dir):
     print(faults.format_table(results), flush=True)
     faults.write_results(results, os.path.join(
         guests.ROOT, 'results', 'faults-latest.json'))
-    missed = ['%s (missed: %s)' % (result['case'], ', '.join(
-        result['missed'])) for result in results if not result['met']]
+    missed = ['%s (missed: %s%s)' % (
+        result['case'], ', '.join(result['missed']),
+        '; clean-up: %.300s' % result['clean_up_failure']
+        if result.get('clean_up_failure') else '')
+        for result in results if not result['met']]
     if missed:
         raise guests.GuestError('fault cases missed their targets: %s'
                                 % ', '.join(missed))

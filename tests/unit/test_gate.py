@@ -58,3 +58,25 @@ class GateMainTest(testtools.TestCase):
         self.assertRegex(self.out.getvalue(),
                          r'\[gate\] FAILED: DrbdClvmError: Logical volume '
                          r'in use \(\d+ s\)\n$')
+
+
+class RunFaultsTest(testtools.TestCase):
+
+    def test_a_missed_case_names_its_criteria_and_its_clean_up_failure(self):
+        results = [{'case': 'link-cut', 'met': True, 'missed': []},
+                   {'case': 'lvmlockd-killed', 'met': False,
+                    'missed': ['cleared after'],
+                    'clean_up_failure': 'CommandFailed: lvchange -an '
+                                        'vgc/x failed'}]
+        for name, value in (('run', results), ('format_table', ''),
+                            ('write_results', None)):
+            self.useFixture(fixtures.MockPatch(
+                'tests.cluster.faults.' + name, return_value=value))
+        self.useFixture(fixtures.MockPatch(
+            'sys.stdout', new_callable=io.StringIO))
+        error = self.assertRaises(gate.guests.GuestError, gate.run_faults,
+                                  None, None, None)
+        self.assertEqual(
+            'fault cases missed their targets: lvmlockd-killed (missed: '
+            'cleared after; clean-up: CommandFailed: lvchange -an vgc/x '
+            'failed)', str(error))
